@@ -1,0 +1,21 @@
+//! Command-line interface. With no subcommand the binary does what the action does: `run`, with
+//! the inputs from `INPUT_*` variables. Flags set the same inputs and win over the environment.
+
+use clap::{Parser, Subcommand};
+
+use crate::inputs::Inputs;
+
+#[derive(Debug, Parser)]
+#[command(name = "ecs-loadtest", version, about = "Run load tests on AWS Fargate", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the tasks, follow them to the end and exit with the test's status (the default)
+    Run(Inputs),
+    /// Validate the inputs and print the plan as JSON; makes no network call
+    Plan(Inputs),
+}

@@ -1,0 +1,375 @@
+//! GitHub Actions workflow commands, step outputs and the job summary.
+//!
+//! The runner reads workflow commands from the step's stdout
+//! (<https://docs.github.com/en/actions/reference/workflow-commands-for-github-actions>).
+//! Outside GitHub Actions (`GITHUB_ACTIONS` unset) the same calls print plain text a person can
+//! read in a terminal.
+
+use std::fmt::Write as _;
+use std::fs::OpenOptions;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+/// Severity of an annotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+impl Level {
+    fn command(self) -> &'static str {
+        match self {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+        }
+    }
+}
+
+/// Where an annotation points. Every field is optional.
+#[derive(Debug, Default, Clone)]
+pub struct Location<'a> {
+    pub title: Option<&'a str>,
+    pub file: Option<&'a str>,
+    pub line: Option<u32>,
+}
+
+/// The workflow-command layer: one per process, built from the environment.
+#[derive(Debug, Clone)]
+pub struct Gha {
+    in_actions: bool,
+    output_file: Option<PathBuf>,
+    summary_file: Option<PathBuf>,
+}
+
+impl Gha {
+    /// Reads `GITHUB_ACTIONS`, `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`.
+    pub fn from_env() -> Self {
+        let path = |name: &str| {
+            std::env::var_os(name)
+                .filter(|value| !value.is_empty())
+                .map(PathBuf::from)
+        };
+        Gha {
+            in_actions: std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
+            output_file: path("GITHUB_OUTPUT"),
+            summary_file: path("GITHUB_STEP_SUMMARY"),
+        }
+    }
+
+    pub fn new(
+        in_actions: bool,
+        output_file: Option<PathBuf>,
+        summary_file: Option<PathBuf>,
+    ) -> Self {
+        Gha {
+            in_actions,
+            output_file,
+            summary_file,
+        }
+    }
+
+    pub fn in_actions(&self) -> bool {
+        self.in_actions
+    }
+
+    /// Prints one line of ordinary output.
+    pub fn line(&self, text: &str) {
+        emit(text);
+    }
+
+    pub fn group(&self, title: &str) {
+        if self.in_actions {
+            emit(&command("group", &[], title));
+        } else {
+            emit(&format!("== {title}"));
+        }
+    }
+
+    pub fn end_group(&self) {
+        if self.in_actions {
+            emit("::endgroup::");
+        }
+    }
+
+    /// Registers a secret so the runner hides it in every later log line. Each line of a
+    /// multi-line secret is masked on its own, because the runner masks line by line.
+    pub fn mask(&self, secret: &str) {
+        if !self.in_actions {
+            return;
+        }
+        for part in secret.lines().filter(|part| !part.trim().is_empty()) {
+            emit(&command("add-mask", &[], part));
+        }
+    }
+
+    pub fn annotate(&self, level: Level, message: &str, location: &Location) {
+        if self.in_actions {
+            emit(&annotation(level, message, location));
+        } else {
+            eprintln!("{}", plain_annotation(level, message, location));
+        }
+    }
+
+    pub fn error(&self, message: &str) {
+        self.annotate(Level::Error, message, &Location::default());
+    }
+
+    pub fn warning(&self, message: &str) {
+        self.annotate(Level::Warning, message, &Location::default());
+    }
+
+    pub fn notice(&self, message: &str) {
+        self.annotate(Level::Notice, message, &Location::default());
+    }
+
+    /// Switches workflow commands off until the returned guard is dropped, so that untrusted text
+    /// printed meanwhile (container logs) cannot set outputs, masks or annotations.
+    pub fn commands_off(&self) -> CommandsOff<'_> {
+        let token = random_token(32);
+        if self.in_actions {
+            emit(&format!("::stop-commands::{token}"));
+        }
+        CommandsOff { gha: self, token }
+    }
+
+    /// Appends `name` to the step outputs as a heredoc with a random delimiter.
+    /// Outside a runner (no `GITHUB_OUTPUT`), outputs are not written anywhere.
+    pub fn set_output(&self, name: &str, value: &str) -> Result<()> {
+        let Some(path) = &self.output_file else {
+            return Ok(());
+        };
+        let delimiter = format!("ghadelimiter_{}", random_token(24));
+        let record = output_record(name, value, &delimiter)?;
+        append(path, &record)
+            .with_context(|| format!("writing output `{name}` to {}", path.display()))
+    }
+
+    /// Appends Markdown to the job summary. Outside a runner this does nothing.
+    pub fn append_summary(&self, markdown: &str) -> Result<()> {
+        let Some(path) = &self.summary_file else {
+            return Ok(());
+        };
+        let mut text = markdown.to_string();
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        append(path, &text)
+            .with_context(|| format!("writing the job summary to {}", path.display()))
+    }
+}
+
+/// While alive, workflow commands are off. Dropping it switches them back on.
+pub struct CommandsOff<'a> {
+    gha: &'a Gha,
+    token: String,
+}
+
+impl Drop for CommandsOff<'_> {
+    fn drop(&mut self) {
+        if self.gha.in_actions {
+            emit(&format!("::{}::", self.token));
+        }
+    }
+}
+
+fn emit(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    // A closed stdout (the runner went away) must not turn into a panic during cleanup.
+    let _ = writeln!(stdout, "{line}");
+    let _ = stdout.flush();
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+fn random_token(length: usize) -> String {
+    rand::rng()
+        .sample_iter(Alphanumeric)
+        .take(length)
+        .map(char::from)
+        .collect()
+}
+
+/// Escapes a command's message: `%`, CR and LF.
+pub fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Escapes a command property value: as data, plus `:` and `,`.
+pub fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+/// Formats `::name key=value,key=value::message`.
+pub fn command(name: &str, properties: &[(&str, String)], message: &str) -> String {
+    let mut line = format!("::{name}");
+    for (index, (key, value)) in properties.iter().enumerate() {
+        line.push(if index == 0 { ' ' } else { ',' });
+        let _ = write!(line, "{key}={}", escape_property(value));
+    }
+    let _ = write!(line, "::{}", escape_data(message));
+    line
+}
+
+pub fn annotation(level: Level, message: &str, location: &Location) -> String {
+    let mut properties = Vec::new();
+    if let Some(file) = location.file {
+        properties.push(("file", file.to_string()));
+    }
+    if let Some(line) = location.line {
+        properties.push(("line", line.to_string()));
+    }
+    if let Some(title) = location.title {
+        properties.push(("title", title.to_string()));
+    }
+    command(level.command(), &properties, message)
+}
+
+fn plain_annotation(level: Level, message: &str, location: &Location) -> String {
+    let mut text = format!("{}: ", level.command());
+    match (location.file, location.line) {
+        (Some(file), Some(line)) => {
+            let _ = write!(text, "{file}:{line}: ");
+        }
+        (Some(file), None) => {
+            let _ = write!(text, "{file}: ");
+        }
+        _ => {}
+    }
+    if let Some(title) = location.title {
+        let _ = write!(text, "{title}: ");
+    }
+    text.push_str(message);
+    text
+}
+
+/// One `GITHUB_OUTPUT` record: `name<<DELIM\nvalue\nDELIM\n`. A value (or name) containing the
+/// delimiter would end the heredoc early and let the rest set other outputs, so it is refused.
+pub fn output_record(name: &str, value: &str, delimiter: &str) -> Result<String> {
+    if name.is_empty() || name.contains(['\n', '\r']) {
+        bail!("output name {name:?} is empty or spans lines");
+    }
+    if value.contains(delimiter) || name.contains(delimiter) {
+        bail!("output `{name}` contains its heredoc delimiter; refusing to write it");
+    }
+    Ok(format!("{name}<<{delimiter}\n{value}\n{delimiter}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escapes_data_and_properties() {
+        assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
+        assert_eq!(escape_property("a:b,c%\n"), "a%3Ab%2Cc%25%0A");
+        // Data keeps `:` and `,`: only properties escape them.
+        assert_eq!(escape_data("a:b,c"), "a:b,c");
+    }
+
+    #[test]
+    fn formats_commands() {
+        assert_eq!(command("group", &[], "Task 1/2"), "::group::Task 1/2");
+        assert_eq!(command("add-mask", &[], "s3cr%t"), "::add-mask::s3cr%25t");
+        let location = Location {
+            title: Some("Build: step 3"),
+            file: Some("docker/Dockerfile"),
+            line: Some(7),
+        };
+        assert_eq!(
+            annotation(Level::Error, "RUN failed\nexit 2", &location),
+            "::error file=docker/Dockerfile,line=7,title=Build%3A step 3::RUN failed%0Aexit 2"
+        );
+        assert_eq!(
+            annotation(Level::Warning, "careful", &Location::default()),
+            "::warning::careful"
+        );
+        assert_eq!(
+            annotation(
+                Level::Notice,
+                "a, b",
+                &Location {
+                    title: Some("x,y"),
+                    ..Default::default()
+                }
+            ),
+            "::notice title=x%2Cy::a, b"
+        );
+    }
+
+    #[test]
+    fn plain_annotations_are_readable() {
+        let location = Location {
+            title: Some("Invalid input"),
+            file: Some("Dockerfile"),
+            line: Some(3),
+        };
+        assert_eq!(
+            plain_annotation(Level::Error, "bad", &location),
+            "error: Dockerfile:3: Invalid input: bad"
+        );
+        assert_eq!(
+            plain_annotation(Level::Warning, "hm", &Location::default()),
+            "warning: hm"
+        );
+    }
+
+    #[test]
+    fn output_records_use_heredocs_and_refuse_the_delimiter() {
+        assert_eq!(
+            output_record("task-arns", "[\"a\",\n\"b\"]", "EOF_x").unwrap(),
+            "task-arns<<EOF_x\n[\"a\",\n\"b\"]\nEOF_x\n"
+        );
+        assert!(output_record("x", "before\nEOF_x\nafter", "EOF_x").is_err());
+        assert!(output_record("", "v", "EOF_x").is_err());
+        assert!(output_record("a\nb", "v", "EOF_x").is_err());
+    }
+
+    #[test]
+    fn outputs_and_summary_append_to_their_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("output");
+        let summary = dir.path().join("summary");
+        let gha = Gha::new(true, Some(output.clone()), Some(summary.clone()));
+        gha.set_output("passed", "true").unwrap();
+        gha.set_output("exit-code", "0").unwrap();
+        gha.append_summary("# Result").unwrap();
+        gha.append_summary("line two\n").unwrap();
+
+        let written = std::fs::read_to_string(&output).unwrap();
+        let lines: Vec<&str> = written.lines().collect();
+        assert_eq!(lines.len(), 6, "{written}");
+        let delimiter = lines[0].strip_prefix("passed<<").unwrap();
+        assert!(
+            delimiter.len() > 20,
+            "delimiter {delimiter} is too guessable"
+        );
+        assert_eq!(lines[1], "true");
+        assert_eq!(lines[2], delimiter);
+        let second = lines[3].strip_prefix("exit-code<<").unwrap();
+        assert_ne!(second, delimiter, "each output gets a fresh delimiter");
+        assert_eq!(lines[4], "0");
+        assert_eq!(
+            std::fs::read_to_string(&summary).unwrap(),
+            "# Result\nline two\n"
+        );
+    }
+
+    #[test]
+    fn without_files_outputs_are_skipped() {
+        let gha = Gha::new(false, None, None);
+        gha.set_output("passed", "true").unwrap();
+        gha.append_summary("x").unwrap();
+    }
+}

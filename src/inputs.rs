@@ -1,0 +1,139 @@
+//! What the user typed: the action's inputs as raw strings, from the environment or from flags.
+//!
+//! The runner passes every declared input as `INPUT_<NAME UPPERCASED>` with hyphens kept
+//! (`INPUT_TASK-COUNT`), and an unset one as the empty string. Nothing here is checked: see
+//! `validate`.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Every input of `action.yml`. A flag of the same name (`--task-count 3`) sets the same field.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
+#[serde(rename_all = "kebab-case", default)]
+pub struct Inputs {
+    /// Region of every AWS call [default: AWS_REGION, then AWS_DEFAULT_REGION]
+    #[arg(long, value_name = "REGION")]
+    pub aws_region: Option<String>,
+    /// ECS cluster name or ARN
+    #[arg(long, value_name = "NAME|ARN")]
+    pub cluster: Option<String>,
+    /// Family, family:revision or ARN of the base task definition
+    #[arg(long, value_name = "FAMILY[:REV]|ARN")]
+    pub task_definition: Option<String>,
+    /// Container whose image is replaced and whose exit code counts [default: the single essential container]
+    #[arg(long, value_name = "NAME")]
+    pub container_name: Option<String>,
+    /// Subnet IDs for awsvpc networking (commas, spaces or newlines)
+    #[arg(long, value_name = "IDS")]
+    pub subnets: Option<String>,
+    /// Security group IDs
+    #[arg(long, value_name = "IDS")]
+    pub security_groups: Option<String>,
+    /// Public IP for the task ENI [default: true]
+    #[arg(long, value_name = "BOOL")]
+    pub assign_public_ip: Option<String>,
+    /// FARGATE or FARGATE_SPOT [default: FARGATE]
+    #[arg(long, value_name = "PROVIDER")]
+    pub capacity_provider: Option<String>,
+    /// Fargate platform version [default: LATEST]
+    #[arg(long, value_name = "VERSION")]
+    pub platform_version: Option<String>,
+    /// Number of tasks, 1 to 1000 [default: 1]
+    #[arg(long, value_name = "N")]
+    pub task_count: Option<String>,
+    /// Task CPU units override
+    #[arg(long, value_name = "UNITS")]
+    pub cpu: Option<String>,
+    /// Task memory override in MiB
+    #[arg(long, value_name = "MIB")]
+    pub memory: Option<String>,
+    /// KEY=VALUE lines added to the container's environment
+    #[arg(long, value_name = "LINES")]
+    pub environment: Option<String>,
+    /// Container command: a JSON array, or words split like a shell
+    #[arg(long, value_name = "COMMAND")]
+    pub command: Option<String>,
+    /// Passed to every task as TARGET_URL
+    #[arg(long, value_name = "URL")]
+    pub target_url: Option<String>,
+    /// Total virtual users, split across tasks (VUS)
+    #[arg(long, value_name = "N")]
+    pub vus: Option<String>,
+    /// Total requests per second, split across tasks (RATE)
+    #[arg(long, value_name = "N")]
+    pub rate: Option<String>,
+    /// Test length: 300, 90s, 5m or 1h (DURATION, in seconds)
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<String>,
+    /// Run this image as it is
+    #[arg(long, value_name = "REFERENCE")]
+    pub image: Option<String>,
+    /// Minutes after which running tasks are stopped and the run fails [default: 60]
+    #[arg(long, value_name = "MINUTES")]
+    pub timeout_minutes: Option<String>,
+    /// false: start the tasks, set outputs and exit 0 [default: true]
+    #[arg(long, value_name = "BOOL")]
+    pub wait: Option<String>,
+}
+
+impl Inputs {
+    /// Reads `INPUT_*` variables. envy strips the prefix and lowercases the rest, so
+    /// `INPUT_TASK-COUNT` lands in `task-count`.
+    pub fn from_env() -> Result<Self> {
+        envy::prefixed("INPUT_")
+            .from_env::<Inputs>()
+            .context("reading the action inputs from INPUT_* environment variables")
+    }
+
+    /// Every field that is given in `self` (flags) wins over `fallback` (environment).
+    pub fn or(self, fallback: Inputs) -> Result<Inputs> {
+        let given = serde_json::to_value(self).context("merging inputs")?;
+        let mut merged = serde_json::to_value(fallback).context("merging inputs")?;
+        if let (Some(given), Some(merged)) = (given.as_object(), merged.as_object_mut()) {
+            for (name, value) in given {
+                if !value.is_null() {
+                    merged.insert(name.clone(), value.clone());
+                }
+            }
+        }
+        serde_json::from_value(merged).context("merging inputs")
+    }
+}
+
+/// An input's value with surrounding blanks removed, or `None` when it was not given
+/// (unset, or the empty string the runner passes for an unset input).
+pub fn given(value: &Option<String>) -> Option<&str> {
+    value
+        .as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let flags = Inputs {
+            task_count: Some("3".into()),
+            ..Default::default()
+        };
+        let environment = Inputs {
+            task_count: Some("1".into()),
+            cluster: Some("load".into()),
+            ..Default::default()
+        };
+        let merged = flags.or(environment).unwrap();
+        assert_eq!(merged.task_count.as_deref(), Some("3"));
+        assert_eq!(merged.cluster.as_deref(), Some("load"));
+    }
+
+    #[test]
+    fn empty_means_not_given() {
+        assert_eq!(given(&Some("  ".into())), None);
+        assert_eq!(given(&Some("".into())), None);
+        assert_eq!(given(&None), None);
+        assert_eq!(given(&Some(" x ".into())), Some("x"));
+    }
+}

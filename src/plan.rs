@@ -1,0 +1,92 @@
+//! The validated, typed, complete description of a run. Built by `validate::plan`; no IO.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// `None`: the SDK's own chain (profile files) decides.
+    pub region: Option<String>,
+    pub cluster: String,
+    pub task_definition: String,
+    pub container_name: Option<String>,
+    pub image: String,
+    pub network: Network,
+    pub capacity_provider: CapacityProvider,
+    pub platform_version: String,
+    pub cpu: Option<u32>,
+    pub memory: Option<u32>,
+    pub command: Option<Vec<String>>,
+    pub timeout_seconds: u64,
+    pub wait: bool,
+    pub identity: RunIdentity,
+    pub tasks: Vec<TaskSpec>,
+}
+
+impl Plan {
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Network {
+    pub subnets: Vec<String>,
+    pub security_groups: Vec<String>,
+    pub assign_public_ip: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CapacityProvider {
+    #[serde(rename = "FARGATE")]
+    Fargate,
+    #[serde(rename = "FARGATE_SPOT")]
+    FargateSpot,
+}
+
+impl CapacityProvider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CapacityProvider::Fargate => "FARGATE",
+            CapacityProvider::FargateSpot => "FARGATE_SPOT",
+        }
+    }
+}
+
+/// How the tasks of this run are marked, so that cleanup can find them again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunIdentity {
+    /// ECS `startedBy`: at most 36 letters, digits, `-`, `_` and `/`.
+    pub started_by: String,
+    /// Human name of the run, used in stop reasons.
+    pub description: String,
+    /// Tags put on every task (the task index is added per task).
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+/// One task to start: its index and the complete environment overrides it gets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskSpec {
+    pub index: usize,
+    pub environment: Vec<EnvVar>,
+}
+
+impl TaskSpec {
+    pub fn env(&self, name: &str) -> Option<&str> {
+        self.environment
+            .iter()
+            .find(|var| var.name == name)
+            .map(|var| var.value.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}

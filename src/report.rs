@@ -1,0 +1,71 @@
+//! What the run prints about its tasks.
+
+use crate::backend::fargate::task_id;
+use crate::watch::FinishedTask;
+
+/// One line per task: index, task id, outcome, exit code, reason, run time and link.
+pub fn task_line(task: &FinishedTask, task_count: usize, url: Option<&str>) -> String {
+    let outcome = &task.outcome;
+    let mut parts = vec![
+        format!("Task {}/{task_count}", task.index + 1),
+        task_id(&task.id).to_string(),
+        outcome.kind.label().to_string(),
+        match outcome.exit_code {
+            Some(code) => format!("exit {code}"),
+            None => "no exit code".to_string(),
+        },
+    ];
+    if !outcome.reason.is_empty() {
+        parts.push(outcome.reason.clone());
+    }
+    parts.push(match task.run_seconds {
+        Some(seconds) => format!("ran {}", duration_text(seconds)),
+        None => "run time unknown".to_string(),
+    });
+    if let Some(url) = url {
+        parts.push(url.to_string());
+    }
+    parts.join(" · ")
+}
+
+/// `75` -> `1m15s`.
+pub fn duration_text(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match (seconds / 3600, seconds % 3600 / 60, seconds % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::{OutcomeKind, TaskOutcome};
+
+    #[test]
+    fn task_lines() {
+        let task = FinishedTask {
+            index: 1,
+            id: "arn:aws:ecs:us-east-1:1:task/load/0123abcd".into(),
+            outcome: TaskOutcome {
+                kind: OutcomeKind::ContainerFailed,
+                exit_code: Some(3),
+                reason: "container `tester` exited with 3".into(),
+            },
+            run_seconds: Some(75),
+        };
+        assert_eq!(
+            task_line(&task, 3, Some("https://console/x")),
+            "Task 2/3 · 0123abcd · failed · exit 3 · container `tester` exited with 3 · ran 1m15s · https://console/x"
+        );
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_text(0), "0s");
+        assert_eq!(duration_text(59), "59s");
+        assert_eq!(duration_text(3600 + 62), "1h01m02s");
+        assert_eq!(duration_text(-4), "0s");
+    }
+}

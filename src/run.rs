@@ -1,0 +1,178 @@
+//! The `run` command: from a plan to started tasks, to their outcomes, to the exit status.
+
+use anyhow::{Result, anyhow, bail};
+use tokio::time::{Duration, Instant};
+
+use crate::aws::{self, Clients};
+use crate::backend::Backend;
+use crate::backend::fargate::{Fargate, task_id};
+use crate::gha::Gha;
+use crate::launch::{StartedTasks, launch};
+use crate::outcome::exit_status;
+use crate::plan::Plan;
+use crate::report::task_line;
+use crate::signals::Shutdown;
+use crate::taskdef;
+use crate::watch::{FinishedTask, watch};
+
+pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
+    let task_count = plan.task_count();
+    gha.line(&format!(
+        "ecs-loadtest {} · cluster `{}` · task definition `{}` · {task_count} task{} · {}",
+        env!("CARGO_PKG_VERSION"),
+        plan.cluster,
+        plan.task_definition,
+        if task_count == 1 { "" } else { "s" },
+        plan.identity.description,
+    ));
+
+    // Until the first RunTask nothing needs stopping: a signal simply ends the run.
+    let prepared = tokio::select! {
+        prepared = prepare(&plan, gha) => prepared?,
+        signal = shutdown.received() => bail!("cancelled by {signal} before any task was started"),
+    };
+    let backend = Fargate::new(
+        prepared.clients.ecs.clone(),
+        prepared.clients.region.clone(),
+        plan.clone(),
+        prepared.revision.clone(),
+    );
+
+    let started = StartedTasks::default();
+    let deadline = Instant::now() + Duration::from_secs(plan.timeout_seconds);
+    let result = tokio::select! {
+        result = launch_and_watch(&backend, &plan, &prepared.revision.container, &started, deadline, gha) => result,
+        signal = shutdown.received() => Err(anyhow!("cancelled by {signal}")),
+    };
+    let task_arns: Vec<String> = started.snapshot().into_iter().map(|task| task.id).collect();
+    gha.set_output("task-arns", &serde_json::to_string(&task_arns)?)?;
+
+    match result {
+        Ok(Some(finished)) => Ok(conclude(&backend, &finished, gha)),
+        Ok(None) => {
+            gha.line(&format!(
+                "Started {} task(s); not waiting for them (`wait: false`)",
+                task_arns.len()
+            ));
+            for arn in &task_arns {
+                gha.line(&format!(
+                    "  {}",
+                    backend.task_url(arn).unwrap_or_else(|| arn.clone())
+                ));
+            }
+            Ok(0)
+        }
+        Err(error) => {
+            let reason = format!("ecs-loadtest: {error:#} ({})", plan.identity.description);
+            crate::stop::stop_run(&backend, &started, &reason, gha).await;
+            Err(error)
+        }
+    }
+}
+
+struct Prepared {
+    clients: Clients,
+    revision: taskdef::Revision,
+}
+
+/// Everything before the first task starts: credentials, the task definition revision.
+async fn prepare(plan: &Plan, gha: &Gha) -> Result<Prepared> {
+    let config = aws::sdk_config(plan.region.as_deref()).await?;
+    let clients = Clients::new(&config);
+    let identity = aws::caller_identity(&clients.sts).await?;
+    gha.line(&format!(
+        "AWS account {} as {} in {}",
+        identity.account, identity.arn, clients.region
+    ));
+    let revision = taskdef::register_revision(
+        &clients.ecs,
+        &plan.task_definition,
+        plan.container_name.as_deref(),
+        &plan.image,
+    )
+    .await?;
+    gha.line(&format!(
+        "Registered {} with image {} for container `{}`",
+        revision.arn, plan.image, revision.container
+    ));
+    gha.set_output("task-definition-arn", &revision.arn)?;
+    Ok(Prepared { clients, revision })
+}
+
+/// `None` when the plan says not to wait.
+async fn launch_and_watch<B: Backend>(
+    backend: &B,
+    plan: &Plan,
+    main_container: &str,
+    started: &StartedTasks,
+    deadline: Instant,
+    gha: &Gha,
+) -> Result<Option<Vec<FinishedTask>>> {
+    launch(backend, plan, started, gha).await?;
+    if !plan.wait {
+        return Ok(None);
+    }
+    let timeout_reason = format!(
+        "ecs-loadtest: timeout-minutes ({}) reached ({})",
+        minutes_text(plan.timeout_seconds),
+        plan.identity.description
+    );
+    let finished = watch(
+        backend,
+        started.snapshot(),
+        plan.task_count(),
+        main_container,
+        deadline,
+        &timeout_reason,
+        gha,
+    )
+    .await?;
+    Ok(Some(finished))
+}
+
+fn minutes_text(seconds: u64) -> String {
+    let minutes = seconds as f64 / 60.0;
+    if minutes.fract() == 0.0 {
+        format!("{minutes:.0}")
+    } else {
+        format!("{minutes:.2}")
+    }
+}
+
+/// Prints the per-task table and the verdict; returns the exit status.
+fn conclude<B: Backend>(backend: &B, finished: &[FinishedTask], gha: &Gha) -> u8 {
+    let task_count = finished.len();
+    gha.line("");
+    gha.line("Tasks:");
+    for task in finished {
+        gha.line(&format!(
+            "  {}",
+            task_line(task, task_count, backend.task_url(&task.id).as_deref())
+        ));
+    }
+    let failed: Vec<&FinishedTask> = finished
+        .iter()
+        .filter(|task| !task.outcome.succeeded())
+        .collect();
+    for task in &failed {
+        gha.error(&format!(
+            "task {}/{task_count} ({}) {}: {}",
+            task.index + 1,
+            task_id(&task.id),
+            task.outcome.kind.label(),
+            task.outcome.reason
+        ));
+    }
+    let status = exit_status(finished.iter().map(|task| &task.outcome));
+    if failed.is_empty() {
+        gha.line(&format!(
+            "Passed: {task_count} of {task_count} tasks succeeded"
+        ));
+    } else {
+        gha.line(&format!(
+            "Failed: {} of {task_count} tasks failed; exit status {status}",
+            failed.len()
+        ));
+    }
+    status
+}
