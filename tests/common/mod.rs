@@ -1,0 +1,369 @@
+//! Integration-test support: the moto harness (tests/harness/moto_harness.py) and the real binary
+//! run the way the GitHub runner runs it.
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+/// Every input `action.yml` declares: the runner passes each one, an unset one as "".
+pub const DECLARED_INPUTS: &[&str] = &[
+    "aws-region",
+    "cluster",
+    "task-definition",
+    "container-name",
+    "subnets",
+    "security-groups",
+    "assign-public-ip",
+    "capacity-provider",
+    "platform-version",
+    "task-count",
+    "cpu",
+    "memory",
+    "environment",
+    "command",
+    "target-url",
+    "vus",
+    "rate",
+    "duration",
+    "image",
+    "timeout-minutes",
+    "wait",
+];
+
+pub fn project_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("ECS_LOADTEST_TEST_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let venv = project_dir().join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "{} is missing: run `scripts/test.sh`, which installs the pinned moto server",
+        venv.display()
+    );
+    venv
+}
+
+/// One moto server with the harness patches, private to one test.
+pub struct Harness {
+    pub port: u16,
+    child: Child,
+    // Closing the harness's stdin (on drop) makes it exit.
+    _stdin: ChildStdin,
+}
+
+impl Harness {
+    pub fn start() -> Harness {
+        let mut child = Command::new(python())
+            .arg(project_dir().join("tests/harness/moto_harness.py"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting the moto harness");
+        let stdin = child.stdin.take().expect("harness stdin");
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.take().expect("harness stdout"))
+            .read_line(&mut first_line)
+            .expect("reading the harness port");
+        let ready: Value = serde_json::from_str(&first_line)
+            .unwrap_or_else(|_| panic!("harness did not start: {first_line:?}"));
+        Harness {
+            port: ready["port"].as_u64().expect("port") as u16,
+            child,
+            _stdin: stdin,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn request(&self, method: &str, path: &str, body: &Value) -> Value {
+        let body = body.to_string();
+        let mut stream =
+            TcpStream::connect(("127.0.0.1", self.port)).expect("connecting to the harness");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .expect("writing to the harness");
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .expect("reading the harness");
+        let (head, payload) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        assert!(head.starts_with("HTTP/1.1 200"), "harness {path}: {answer}");
+        serde_json::from_str(payload)
+            .unwrap_or_else(|error| panic!("harness {path}: {error}: {payload}"))
+    }
+
+    /// Creates a cluster, a security group and a task definition with these containers
+    /// (`(name, essential)`).
+    pub fn setup(&self, cluster: &str, family: &str, containers: &[(&str, bool)]) -> Setup {
+        let containers: Vec<Value> = containers
+            .iter()
+            .map(|(name, essential)| json!({"name": name, "essential": essential}))
+            .collect();
+        let answer = self.request(
+            "POST",
+            "/_harness/setup",
+            &json!({"cluster": cluster, "family": family, "containers": containers}),
+        );
+        Setup {
+            cluster: cluster.to_string(),
+            family: family.to_string(),
+            subnets: answer["subnets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_string())
+                .collect(),
+            security_group: answer["security_group"].as_str().unwrap().to_string(),
+        }
+    }
+
+    /// How tasks of `cluster` end: `default` for all, `tasks` by TASK_INDEX.
+    pub fn script(&self, cluster: &str, default: Value, tasks: Value) {
+        self.request(
+            "POST",
+            "/_harness/script",
+            &json!({"cluster": cluster, "default": default, "tasks": tasks}),
+        );
+    }
+
+    pub fn state(&self, cluster: &str) -> Value {
+        self.request(
+            "GET",
+            &format!("/_harness/state?cluster={cluster}"),
+            &json!({}),
+        )
+    }
+
+    pub fn tasks(&self, cluster: &str) -> Vec<Value> {
+        self.state(cluster)["tasks"].as_array().unwrap().clone()
+    }
+
+    /// The AWS actions the server received, in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.state("")["requests"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|action| action.as_str().unwrap().to_string())
+            .collect()
+    }
+
+    /// Asserts that no task of `cluster` is left running, and returns them all.
+    pub fn assert_none_running(&self, cluster: &str) -> Vec<Value> {
+        let tasks = self.tasks(cluster);
+        for task in &tasks {
+            assert_eq!(task["lastStatus"], "STOPPED", "task left behind: {task:#}");
+        }
+        tasks
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Setup {
+    pub cluster: String,
+    pub family: String,
+    pub subnets: Vec<String>,
+    pub security_group: String,
+}
+
+/// The binary, run with the environment a GitHub Actions Docker step gets.
+pub struct ActionRun {
+    pub command: Command,
+    pub dir: tempfile::TempDir,
+}
+
+impl ActionRun {
+    pub fn new(harness: &Harness, inputs: &[(&str, &str)]) -> ActionRun {
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"));
+        command
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", dir.path())
+            .env("GITHUB_ACTIONS", "true")
+            .env("GITHUB_REPOSITORY", "acme/shop")
+            .env("GITHUB_RUN_ID", "9876543210")
+            .env("GITHUB_RUN_ATTEMPT", "1")
+            .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+            .env("GITHUB_SERVER_URL", "https://github.com")
+            .env("GITHUB_OUTPUT", dir.path().join("output"))
+            .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+            .env("AWS_ENDPOINT_URL", harness.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            // Never ask an instance metadata endpoint for credentials from a test.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for name in DECLARED_INPUTS {
+            let value = inputs
+                .iter()
+                .find(|(input, _)| input == name)
+                .map(|(_, value)| *value)
+                .unwrap_or("");
+            command.env(format!("INPUT_{}", name.to_uppercase()), value);
+        }
+        for (name, _) in inputs {
+            assert!(
+                DECLARED_INPUTS.contains(name),
+                "input {name} is not declared"
+            );
+        }
+        ActionRun { command, dir }
+    }
+
+    /// Inputs for a run against `setup` with `image`, plus `extra`.
+    pub fn for_setup(harness: &Harness, setup: &Setup, extra: &[(&str, &str)]) -> ActionRun {
+        let subnets = setup.subnets.join(",");
+        let mut inputs: Vec<(&str, &str)> = vec![
+            ("cluster", &setup.cluster),
+            ("task-definition", &setup.family),
+            ("subnets", &subnets),
+            ("security-groups", &setup.security_group),
+            (
+                "image",
+                "123456789012.dkr.ecr.us-east-1.amazonaws.com/tester:abc1234",
+            ),
+        ];
+        for (name, value) in extra {
+            inputs.retain(|(input, _)| input != name);
+            inputs.push((name, value));
+        }
+        ActionRun::new(harness, &inputs)
+    }
+
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.command.env(name, value);
+        self
+    }
+
+    pub fn env_remove(mut self, name: &str) -> Self {
+        self.command.env_remove(name);
+        self
+    }
+
+    pub fn run(mut self) -> Finished {
+        let output = self.command.output().expect("running ecs-loadtest");
+        Finished::new(output, self.dir)
+    }
+
+    pub fn spawn(mut self) -> (Child, tempfile::TempDir) {
+        (
+            self.command.spawn().expect("starting ecs-loadtest"),
+            self.dir,
+        )
+    }
+}
+
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+    pub outputs: BTreeMap<String, String>,
+    pub dir: tempfile::TempDir,
+}
+
+impl Finished {
+    pub fn new(output: Output, dir: tempfile::TempDir) -> Finished {
+        let outputs = read_outputs(&dir.path().join("output"));
+        Finished {
+            status: output.status,
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+            outputs,
+            dir,
+        }
+    }
+
+    pub fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+
+    pub fn output(&self, name: &str) -> &str {
+        self.outputs
+            .get(name)
+            .map(String::as_str)
+            .unwrap_or_else(|| panic!("no output {name}: {:?}\n{self}", self.outputs))
+    }
+
+    pub fn task_arns(&self) -> Vec<String> {
+        serde_json::from_str(self.output("task-arns")).unwrap()
+    }
+
+    pub fn assert_code(&self, code: i32) {
+        assert_eq!(self.code(), code, "unexpected exit status\n{self}");
+    }
+
+    pub fn assert_stdout_has(&self, text: &str) {
+        assert!(self.stdout.contains(text), "stdout lacks {text:?}\n{self}");
+    }
+}
+
+impl std::fmt::Display for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "--- status {:?}\n--- stdout\n{}\n--- stderr\n{}",
+            self.status, self.stdout, self.stderr
+        )
+    }
+}
+
+/// Parses `GITHUB_OUTPUT` heredoc records.
+pub fn read_outputs(path: &Path) -> BTreeMap<String, String> {
+    let mut outputs = BTreeMap::new();
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return outputs;
+    };
+    let mut lines = text.lines();
+    while let Some(line) = lines.next() {
+        let (name, delimiter) = line
+            .split_once("<<")
+            .unwrap_or_else(|| panic!("not a heredoc: {line}"));
+        let mut value = Vec::new();
+        for line in lines.by_ref() {
+            if line == delimiter {
+                break;
+            }
+            value.push(line);
+        }
+        outputs.insert(name.to_string(), value.join("\n"));
+    }
+    outputs
+}
+
+/// Polls `check` until it returns true or `limit` passes.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    check()
+}
