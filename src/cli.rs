@@ -18,4 +18,7 @@ pub enum Command {
     Run(Inputs),
     /// Validate the inputs and print the plan as JSON; makes no network call
     Plan(Inputs),
+    /// Stop every task this workflow run attempt started that is still running (the action's
+    /// post step)
+    Cleanup(Inputs),
 }

@@ -40,6 +40,18 @@ pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
             Ok(0)
         }
         Some(Command::Run(flags)) => run_and_set_status(flags, &context, gha).await,
+        Some(Command::Cleanup(flags)) => {
+            // Inputs that were invalid in the main step started nothing there.
+            match validate::plan(&flags.or(Inputs::from_env()?)?, &context) {
+                Ok(plan) => run::cleanup(plan, gha).await.map(|()| 0),
+                Err(_) => {
+                    gha.line(
+                        "The inputs are invalid, so the step started no task; nothing to clean up",
+                    );
+                    Ok(0)
+                }
+            }
+        }
         None => run_and_set_status(Inputs::default(), &context, gha).await,
     }
 }

@@ -229,7 +229,7 @@ pub fn classify(
             }
         }
     }
-    outcome(OutcomeKind::Succeeded, Some(0), stopped_reason)
+    outcome(OutcomeKind::Succeeded, Some(0), String::new())
 }
 
 /// The process exit status for a finished run (DESIGN.md): 0 when every task succeeded; else the

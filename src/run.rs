@@ -35,7 +35,7 @@ pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
         prepared.clients.ecs.clone(),
         prepared.clients.region.clone(),
         plan.clone(),
-        prepared.revision.clone(),
+        Some(prepared.revision.clone()),
     );
 
     let started = StartedTasks::default();
@@ -175,4 +175,35 @@ fn conclude<B: Backend>(backend: &B, finished: &[FinishedTask], gha: &Gha) -> u8
         ));
     }
     status
+}
+
+/// The `cleanup` command (the action's `post-entrypoint`): stops every task this workflow run
+/// attempt started that is still running. The runner signals the `docker` client rather than the
+/// container on cancel, so the main step may have been killed before it could stop its tasks.
+pub async fn cleanup(plan: Plan, gha: &Gha) -> Result<()> {
+    if !plan.wait {
+        gha.line("`wait` is false: the tasks were meant to outlive the step; leaving them running");
+        return Ok(());
+    }
+    let config = aws::sdk_config(plan.region.as_deref()).await?;
+    let clients = Clients::new(&config);
+    let backend = Fargate::new(clients.ecs, clients.region, plan.clone(), None);
+    let running = backend.running_tasks_of_run().await?;
+    if running.is_empty() {
+        gha.line(&format!(
+            "No task started by `{}` is running in cluster `{}`",
+            plan.identity.started_by, plan.cluster
+        ));
+        return Ok(());
+    }
+    let reason = format!(
+        "ecs-loadtest cleanup: the step ended ({})",
+        plan.identity.description
+    );
+    let stopped = crate::stop::stop_tasks(&backend, &running, &reason, gha).await;
+    gha.warning(&format!(
+        "cleanup stopped {stopped} of {} task(s) that the step left running",
+        running.len()
+    ));
+    Ok(())
 }

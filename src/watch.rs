@@ -75,7 +75,8 @@ pub async fn watch<B: Backend>(
         if open.is_empty() {
             break;
         }
-        let snapshots = backend.describe(&open).await?;
+        let mut snapshots = backend.describe(&open).await?;
+        snapshots.sort_by_key(|snapshot| watched.get(&snapshot.id).map(|entry| entry.task.index));
         let mut seen = Vec::with_capacity(snapshots.len());
         for snapshot in snapshots {
             let Some(entry) = watched.get_mut(&snapshot.id) else {

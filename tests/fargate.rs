@@ -445,3 +445,67 @@ fn fargate_spot_uses_the_capacity_provider() {
     assert_eq!(tasks[0]["capacityProvider"], "FARGATE_SPOT");
     assert_eq!(tasks[0]["launchType"], "");
 }
+
+#[test]
+fn cleanup_stops_what_a_killed_step_left_running() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", json!({"run_seconds": null}), json!({}));
+    // A task of another workflow run in the same cluster must be left alone.
+    let (mut other, _other_dir) = ActionRun::for_setup(&harness, &setup, &[])
+        .env("GITHUB_RUN_ID", "1111")
+        .spawn();
+    assert!(wait_until(Duration::from_secs(30), || harness
+        .tasks("load")
+        .len()
+        == 1));
+
+    let (mut child, _dir) = ActionRun::for_setup(&harness, &setup, &[("task-count", "2")]).spawn();
+    assert!(wait_until(Duration::from_secs(30), || {
+        harness
+            .tasks("load")
+            .iter()
+            .filter(|task| task["lastStatus"] == "RUNNING")
+            .count()
+            == 3
+    }));
+    // SIGKILL: the step gets no chance to stop its tasks.
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let run = ActionRun::for_setup(&harness, &setup, &[("task-count", "2")])
+        .arg("cleanup")
+        .run();
+
+    run.assert_code(0);
+    run.assert_stdout_has("::warning::cleanup stopped 2 of 2 task(s) that the step left running");
+    let tasks = harness.tasks("load");
+    let of_run = |task: &&Value| task["startedBy"] == "ecs-loadtest-9876543210-1";
+    assert_eq!(tasks.iter().filter(of_run).count(), 2);
+    for task in tasks.iter().filter(of_run) {
+        assert_eq!(task["lastStatus"], "STOPPED");
+        assert!(
+            task["stoppedReason"]
+                .as_str()
+                .unwrap()
+                .starts_with("ecs-loadtest cleanup")
+        );
+    }
+    let other_task = tasks.iter().find(|task| !of_run(task)).unwrap();
+    assert_eq!(other_task["lastStatus"], "RUNNING");
+
+    // A second cleanup finds nothing to do.
+    let again = ActionRun::for_setup(&harness, &setup, &[])
+        .arg("cleanup")
+        .run();
+    again.assert_code(0);
+    again.assert_stdout_has("No task started by `ecs-loadtest-9876543210-1` is running");
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &other.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    other.wait().unwrap();
+    harness.assert_none_running("load");
+}

@@ -26,11 +26,17 @@ struct Inner {
     ecs: aws_sdk_ecs::Client,
     region: String,
     plan: Plan,
-    revision: Revision,
+    /// `None` for a backend that only looks after tasks already started (cleanup).
+    revision: Option<Revision>,
 }
 
 impl Fargate {
-    pub fn new(ecs: aws_sdk_ecs::Client, region: String, plan: Plan, revision: Revision) -> Self {
+    pub fn new(
+        ecs: aws_sdk_ecs::Client,
+        region: String,
+        plan: Plan,
+        revision: Option<Revision>,
+    ) -> Self {
         Fargate {
             inner: Arc::new(Inner {
                 ecs,
@@ -39,6 +45,12 @@ impl Fargate {
                 revision,
             }),
         }
+    }
+
+    fn revision(&self) -> Result<&Revision> {
+        self.inner.revision.as_ref().ok_or_else(|| {
+            anyhow::anyhow!("no task definition revision was registered for this run")
+        })
     }
 
     fn cluster(&self) -> &str {
@@ -64,7 +76,7 @@ impl Fargate {
             .build())
     }
 
-    fn overrides(&self, spec: &TaskSpec) -> TaskOverride {
+    fn overrides(&self, spec: &TaskSpec, revision: &Revision) -> TaskOverride {
         let plan = &self.inner.plan;
         let environment = spec
             .environment
@@ -77,7 +89,7 @@ impl Fargate {
             })
             .collect();
         let container = ContainerOverride::builder()
-            .name(&self.inner.revision.container)
+            .name(&revision.container)
             .set_environment(Some(environment))
             .set_command(plan.command.clone())
             .build();
@@ -107,6 +119,7 @@ impl Fargate {
 impl Backend for Fargate {
     async fn start(&self, spec: &TaskSpec, token: &str) -> Result<Start> {
         let plan = &self.inner.plan;
+        let revision = self.revision()?;
         // RunTask applies one set of overrides to every task of a call, and each task has its own
         // TASK_INDEX and share of the load, so every call starts exactly one task.
         let mut request = self
@@ -114,11 +127,11 @@ impl Backend for Fargate {
             .ecs
             .run_task()
             .cluster(self.cluster())
-            .task_definition(&self.inner.revision.arn)
+            .task_definition(&revision.arn)
             .count(1)
             .platform_version(&plan.platform_version)
             .network_configuration(self.network()?)
-            .overrides(self.overrides(spec))
+            .overrides(self.overrides(spec, revision))
             .started_by(&plan.identity.started_by)
             .set_tags(Some(self.tags(spec)))
             .client_token(token);
@@ -254,9 +267,8 @@ impl Fargate {
                         essential: self
                             .inner
                             .revision
-                            .essential
-                            .get(&name)
-                            .copied()
+                            .as_ref()
+                            .and_then(|revision| revision.essential.get(&name).copied())
                             .unwrap_or(true),
                         exit_code: container.exit_code(),
                         reason: container.reason().map(str::to_string),

@@ -1,0 +1,23 @@
+# The action image: a static binary on an empty base with CA certificates.
+FROM rust:1-bookworm AS build
+RUN rustup target add x86_64-unknown-linux-musl \
+ && apt-get update && apt-get install -y --no-install-recommends musl-tools cmake \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+# Dependencies in their own layer: rebuilt only when Cargo.toml or Cargo.lock change.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+ && cargo build --release --locked --target x86_64-unknown-linux-musl \
+ && rm -rf src
+COPY src ./src
+RUN touch src/main.rs src/lib.rs \
+ && cargo build --release --locked --target x86_64-unknown-linux-musl \
+ && mkdir -p /out/etc/ssl/certs \
+ && cp target/x86_64-unknown-linux-musl/release/ecs-loadtest /out/ecs-loadtest \
+ && ln -s ecs-loadtest /out/ecs-loadtest-cleanup \
+ && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/
+
+FROM scratch
+# No USER and no WORKDIR: the runner needs root and sets the working directory itself.
+COPY --from=build /out/ /
+ENTRYPOINT ["/ecs-loadtest"]
