@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 use std::fs::OpenOptions;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result, bail};
 use rand::Rng;
@@ -40,12 +41,15 @@ pub struct Location<'a> {
     pub line: Option<u32>,
 }
 
-/// The workflow-command layer: one per process, built from the environment.
+/// The workflow-command layer: one per process, built from the environment. Clones share the
+/// state of `::stop-commands::`.
 #[derive(Debug, Clone)]
 pub struct Gha {
     in_actions: bool,
     output_file: Option<PathBuf>,
     summary_file: Option<PathBuf>,
+    /// The token that resumes workflow commands while they are off.
+    stopped_with: Arc<Mutex<Option<String>>>,
 }
 
 impl Gha {
@@ -56,11 +60,11 @@ impl Gha {
                 .filter(|value| !value.is_empty())
                 .map(PathBuf::from)
         };
-        Gha {
-            in_actions: std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
-            output_file: path("GITHUB_OUTPUT"),
-            summary_file: path("GITHUB_STEP_SUMMARY"),
-        }
+        Gha::new(
+            std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
+            path("GITHUB_OUTPUT"),
+            path("GITHUB_STEP_SUMMARY"),
+        )
     }
 
     pub fn new(
@@ -72,6 +76,7 @@ impl Gha {
             in_actions,
             output_file,
             summary_file,
+            stopped_with: Arc::default(),
         }
     }
 
@@ -86,7 +91,7 @@ impl Gha {
 
     pub fn group(&self, title: &str) {
         if self.in_actions {
-            emit(&command("group", &[], title));
+            self.emit_command(&command("group", &[], title));
         } else {
             emit(&format!("== {title}"));
         }
@@ -94,7 +99,25 @@ impl Gha {
 
     pub fn end_group(&self) {
         if self.in_actions {
-            emit("::endgroup::");
+            self.emit_command("::endgroup::");
+        }
+    }
+
+    /// Prints a workflow command so that the runner acts on it even while commands are off:
+    /// resume, the command, then off again with a fresh token.
+    fn emit_command(&self, line: &str) {
+        let mut stopped_with = self
+            .stopped_with
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        match stopped_with.as_mut() {
+            Some(token) => {
+                emit(&format!("::{token}::"));
+                emit(line);
+                *token = random_token(32);
+                emit(&format!("::stop-commands::{token}"));
+            }
+            None => emit(line),
         }
     }
 
@@ -105,13 +128,13 @@ impl Gha {
             return;
         }
         for part in secret.lines().filter(|part| !part.trim().is_empty()) {
-            emit(&command("add-mask", &[], part));
+            self.emit_command(&command("add-mask", &[], part));
         }
     }
 
     pub fn annotate(&self, level: Level, message: &str, location: &Location) {
         if self.in_actions {
-            emit(&annotation(level, message, location));
+            self.emit_command(&annotation(level, message, location));
         } else {
             eprintln!("{}", plain_annotation(level, message, location));
         }
@@ -129,14 +152,33 @@ impl Gha {
         self.annotate(Level::Notice, message, &Location::default());
     }
 
-    /// Switches workflow commands off until the returned guard is dropped, so that untrusted text
-    /// printed meanwhile (container logs) cannot set outputs, masks or annotations.
-    pub fn commands_off(&self) -> CommandsOff<'_> {
-        let token = random_token(32);
-        if self.in_actions {
-            emit(&format!("::stop-commands::{token}"));
+    /// Switches workflow commands off, so that untrusted text printed meanwhile (container logs)
+    /// cannot set outputs, masks or annotations. Annotations and groups printed through this layer
+    /// still work. Does nothing when commands are already off.
+    pub fn commands_off(&self) {
+        if !self.in_actions {
+            return;
         }
-        CommandsOff { gha: self, token }
+        let mut stopped_with = self
+            .stopped_with
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if stopped_with.is_none() {
+            let token = random_token(32);
+            emit(&format!("::stop-commands::{token}"));
+            *stopped_with = Some(token);
+        }
+    }
+
+    /// Switches workflow commands back on.
+    pub fn commands_on(&self) {
+        let mut stopped_with = self
+            .stopped_with
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(token) = stopped_with.take() {
+            emit(&format!("::{token}::"));
+        }
     }
 
     /// Appends `name` to the step outputs as a heredoc with a random delimiter.
@@ -162,20 +204,6 @@ impl Gha {
         }
         append(path, &text)
             .with_context(|| format!("writing the job summary to {}", path.display()))
-    }
-}
-
-/// While alive, workflow commands are off. Dropping it switches them back on.
-pub struct CommandsOff<'a> {
-    gha: &'a Gha,
-    token: String,
-}
-
-impl Drop for CommandsOff<'_> {
-    fn drop(&mut self) {
-        if self.gha.in_actions {
-            emit(&format!("::{}::", self.token));
-        }
     }
 }
 

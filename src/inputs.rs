@@ -74,6 +74,9 @@ pub struct Inputs {
     /// false: start the tasks, set outputs and exit 0 [default: true]
     #[arg(long, value_name = "BOOL")]
     pub wait: Option<String>,
+    /// grouped: one group per task; interleaved: every line live, prefixed [i/N] [default: grouped]
+    #[arg(long, value_name = "MODE")]
+    pub log_mode: Option<String>,
 }
 
 impl Inputs {

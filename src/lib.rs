@@ -9,6 +9,7 @@ pub mod context;
 pub mod gha;
 pub mod inputs;
 pub mod launch;
+pub mod logs;
 pub mod outcome;
 pub mod plan;
 pub mod report;

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 
+pub use crate::logs::screen::LogMode;
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
     /// `None`: the SDK's own chain (profile files) decides.
@@ -18,6 +20,7 @@ pub struct Plan {
     pub command: Option<Vec<String>>,
     pub timeout_seconds: u64,
     pub wait: bool,
+    pub log_mode: LogMode,
     pub identity: RunIdentity,
     pub tasks: Vec<TaskSpec>,
 }

@@ -1,5 +1,7 @@
 //! The `run` command: from a plan to started tasks, to their outcomes, to the exit status.
 
+use std::sync::{Arc, Mutex};
+
 use anyhow::{Result, anyhow, bail};
 use tokio::time::{Duration, Instant};
 
@@ -8,12 +10,15 @@ use crate::backend::Backend;
 use crate::backend::fargate::{Fargate, task_id};
 use crate::gha::Gha;
 use crate::launch::{StartedTasks, launch};
+use crate::logs::capture::Capture;
+use crate::logs::follower::{self, FollowedTask, lock};
+use crate::logs::screen::LogScreen;
 use crate::outcome::exit_status;
 use crate::plan::Plan;
 use crate::report::task_line;
 use crate::signals::Shutdown;
 use crate::taskdef;
-use crate::watch::{FinishedTask, watch};
+use crate::watch::{FinishedTask, WatchSettings, watch};
 
 pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
     let task_count = plan.task_count();
@@ -39,16 +44,24 @@ pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
     );
 
     let started = StartedTasks::default();
+    let screen = Arc::new(Mutex::new(LogScreen::new(
+        gha.clone(),
+        plan.log_mode,
+        task_count,
+    )));
     let deadline = Instant::now() + Duration::from_secs(plan.timeout_seconds);
     let result = tokio::select! {
-        result = launch_and_watch(&backend, &plan, &prepared.revision.container, &started, deadline, gha) => result,
+        result = launch_and_watch(&backend, &plan, &prepared, &started, &screen, deadline, gha) => result,
         signal = shutdown.received() => Err(anyhow!("cancelled by {signal}")),
     };
     let task_arns: Vec<String> = started.snapshot().into_iter().map(|task| task.id).collect();
     gha.set_output("task-arns", &serde_json::to_string(&task_arns)?)?;
 
     match result {
-        Ok(Some(finished)) => Ok(conclude(&backend, &finished, gha)),
+        Ok(Some((finished, capture))) => {
+            lock(&screen).finish()?;
+            Ok(conclude(&backend, &finished, capture.as_ref(), gha))
+        }
         Ok(None) => {
             gha.line(&format!(
                 "Started {} task(s); not waiting for them (`wait: false`)",
@@ -65,6 +78,8 @@ pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
         Err(error) => {
             let reason = format!("ecs-loadtest: {error:#} ({})", plan.identity.description);
             crate::stop::stop_run(&backend, &started, &reason, gha).await;
+            // What was read of the logs so far is still worth seeing.
+            lock(&screen).finish()?;
             Err(error)
         }
     }
@@ -99,35 +114,74 @@ async fn prepare(plan: &Plan, gha: &Gha) -> Result<Prepared> {
     Ok(Prepared { clients, revision })
 }
 
+/// What a waited-for run ends with: every task's end, and what its logs held (`None` when the
+/// logs could not be followed).
+type Watched = (Vec<FinishedTask>, Option<Capture>);
+
 /// `None` when the plan says not to wait.
 async fn launch_and_watch<B: Backend>(
     backend: &B,
     plan: &Plan,
-    main_container: &str,
+    prepared: &Prepared,
     started: &StartedTasks,
+    screen: &Arc<Mutex<LogScreen>>,
     deadline: Instant,
     gha: &Gha,
-) -> Result<Option<Vec<FinishedTask>>> {
+) -> Result<Option<Watched>> {
     launch(backend, plan, started, gha).await?;
     if !plan.wait {
         return Ok(None);
     }
+    let tasks = started.snapshot();
+    let follower = match &prepared.revision.logs {
+        Ok(location) => {
+            let followed: Vec<FollowedTask> = tasks
+                .iter()
+                .map(|task| FollowedTask {
+                    index: task.index,
+                    task_id: task_id(&task.id).to_string(),
+                })
+                .collect();
+            for task in &followed {
+                lock(screen).name_task(task.index, &task.task_id);
+            }
+            let client = prepared.clients.logs(location.region.as_deref());
+            Some(follower::spawn(
+                client,
+                location.clone(),
+                followed,
+                plan.task_count(),
+                screen.clone(),
+                gha.clone(),
+            ))
+        }
+        Err(why) => {
+            gha.warning(&format!("the tasks' logs cannot be followed: {why}"));
+            None
+        }
+    };
     let timeout_reason = format!(
         "ecs-loadtest: timeout-minutes ({}) reached ({})",
         minutes_text(plan.timeout_seconds),
         plan.identity.description
     );
-    let finished = watch(
-        backend,
-        started.snapshot(),
-        plan.task_count(),
-        main_container,
+    let settings = WatchSettings {
+        task_count: plan.task_count(),
+        main_container: &prepared.revision.container,
         deadline,
-        &timeout_reason,
-        gha,
-    )
+        timeout_reason: &timeout_reason,
+    };
+    let finished = watch(backend, tasks, &settings, gha, &mut |finished| {
+        if let Some(follower) = &follower {
+            follower.task_stopped(finished.index);
+        }
+    })
     .await?;
-    Ok(Some(finished))
+    let capture = match follower {
+        Some(follower) => Some(follower.finish().await?),
+        None => None,
+    };
+    Ok(Some((finished, capture)))
 }
 
 fn minutes_text(seconds: u64) -> String {
@@ -140,15 +194,34 @@ fn minutes_text(seconds: u64) -> String {
 }
 
 /// Prints the per-task table and the verdict; returns the exit status.
-fn conclude<B: Backend>(backend: &B, finished: &[FinishedTask], gha: &Gha) -> u8 {
+fn conclude<B: Backend>(
+    backend: &B,
+    finished: &[FinishedTask],
+    capture: Option<&Capture>,
+    gha: &Gha,
+) -> u8 {
     let task_count = finished.len();
     gha.line("");
     gha.line("Tasks:");
     for task in finished {
-        gha.line(&format!(
-            "  {}",
-            task_line(task, task_count, backend.task_url(&task.id).as_deref())
-        ));
+        let mut line = task_line(task, task_count, backend.task_url(&task.id).as_deref());
+        if let Some(capture) = capture {
+            let lines = capture.lines.get(task.index).copied().unwrap_or_default();
+            let result = capture
+                .result_lines
+                .get(task.index)
+                .is_some_and(Option::is_some);
+            line.push_str(&format!(
+                " · {lines} log line{}, {}",
+                if lines == 1 { "" } else { "s" },
+                if result {
+                    "result reported"
+                } else {
+                    "no result line"
+                }
+            ));
+        }
+        gha.line(&format!("  {line}"));
     }
     let failed: Vec<&FinishedTask> = finished
         .iter()

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinition, TaskDefinitionField};
 
 use crate::aws::{AwsContext, AwsError};
+use crate::logs::location::LogLocation;
 
 /// A registered task definition revision and what the run needs to know about its containers.
 #[derive(Debug, Clone)]
@@ -14,6 +15,8 @@ pub struct Revision {
     pub container: String,
     /// Every container's name and whether it is essential (DescribeTasks does not say).
     pub essential: BTreeMap<String, bool>,
+    /// Where the chosen container's logs go, or why they cannot be followed.
+    pub logs: Result<LogLocation, String>,
 }
 
 /// Which container the run is about: the named one, else the single essential container.
@@ -109,6 +112,13 @@ pub async fn register_revision(
     let definitions = base.container_definitions();
     let container = choose_container(definitions, container_name)
         .map_err(|message| anyhow::anyhow!("task definition `{task_definition}`: {message}"))?;
+    let logs = definitions
+        .iter()
+        .find(|definition| definition.name() == Some(container.as_str()))
+        .map_or_else(
+            || Err(format!("container `{container}` is not defined")),
+            LogLocation::of,
+        );
     let essential = definitions
         .iter()
         .filter_map(|definition| Some((definition.name()?.to_string(), is_essential(definition))))
@@ -141,6 +151,7 @@ pub async fn register_revision(
         arn,
         container,
         essential,
+        logs,
     })
 }
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use crate::context::RunContext;
 use crate::inputs::{Inputs, given};
-use crate::plan::{CapacityProvider, EnvVar, Network, Plan, RunIdentity, Tag, TaskSpec};
+use crate::plan::{CapacityProvider, EnvVar, LogMode, Network, Plan, RunIdentity, Tag, TaskSpec};
 use crate::split::share;
 
 pub const MAX_TASK_COUNT: u64 = 1000;
@@ -314,6 +314,18 @@ pub fn plan(inputs: &Inputs, context: &RunContext) -> Result<Plan, InvalidInputs
     let wait = problems
         .parse("wait", &inputs.wait, "`true` or `false`", parse_bool)
         .unwrap_or(true);
+    let log_mode = problems
+        .parse(
+            "log-mode",
+            &inputs.log_mode,
+            "`grouped` or `interleaved`",
+            |text| match text.to_ascii_lowercase().as_str() {
+                "grouped" => Some(LogMode::Grouped),
+                "interleaved" => Some(LogMode::Interleaved),
+                _ => None,
+            },
+        )
+        .unwrap_or(LogMode::Grouped);
 
     // Variables the action sets itself cannot also come from `environment`.
     let mut action_set: Vec<&str> = ALWAYS_SET.to_vec();
@@ -391,6 +403,7 @@ pub fn plan(inputs: &Inputs, context: &RunContext) -> Result<Plan, InvalidInputs
         command,
         timeout_seconds: (timeout_minutes * 60.0).ceil() as u64,
         wait,
+        log_mode,
         identity: identity(context),
         tasks,
     })
@@ -757,6 +770,12 @@ mod tests {
                 "1",
                 "wait",
                 "`true` or `false`",
+            ),
+            (
+                |i, v| i.log_mode = Some(v.into()),
+                "tail",
+                "log-mode",
+                "`grouped` or `interleaved`",
             ),
             (
                 |i, v| i.capacity_provider = Some(v.into()),

@@ -40,17 +40,52 @@ struct Watched {
     finished: Option<FinishedTask>,
 }
 
-/// Polls until every task has stopped. At `deadline` the tasks still running are stopped and end
-/// as timed out. Returns one `FinishedTask` per task, ordered by index.
+impl Watched {
+    fn finish(
+        &mut self,
+        outcome: TaskOutcome,
+        run_seconds: Option<i64>,
+        on_finished: &mut dyn FnMut(&FinishedTask),
+    ) {
+        let finished = FinishedTask {
+            index: self.task.index,
+            id: self.task.id.clone(),
+            outcome,
+            run_seconds,
+        };
+        on_finished(&finished);
+        self.finished = Some(finished);
+    }
+}
+
+/// What the watcher needs to know beside the tasks.
+#[derive(Debug, Clone, Copy)]
+pub struct WatchSettings<'a> {
+    pub task_count: usize,
+    /// The container whose exit code counts first.
+    pub main_container: &'a str,
+    /// When the tasks still running are stopped and end as timed out.
+    pub deadline: Instant,
+    /// The StopTask reason given at the deadline.
+    pub timeout_reason: &'a str,
+}
+
+/// Polls until every task has stopped. At the deadline the tasks still running are stopped and
+/// end as timed out. `on_finished` hears of each task as it ends. Returns one `FinishedTask` per
+/// task, ordered by index.
 pub async fn watch<B: Backend>(
     backend: &B,
     tasks: Vec<StartedTask>,
-    task_count: usize,
-    main_container: &str,
-    deadline: Instant,
-    timeout_reason: &str,
+    settings: &WatchSettings<'_>,
     gha: &Gha,
+    on_finished: &mut dyn FnMut(&FinishedTask),
 ) -> Result<Vec<FinishedTask>> {
+    let WatchSettings {
+        task_count,
+        main_container,
+        deadline,
+        timeout_reason,
+    } = *settings;
     let mut watched: BTreeMap<String, Watched> = tasks
         .into_iter()
         .map(|task| {
@@ -97,30 +132,22 @@ pub async fn watch<B: Backend>(
                 entry.status = snapshot.status.clone();
             }
             if let Some(stopped) = &snapshot.stopped {
-                let finished = FinishedTask {
-                    index: entry.task.index,
-                    id: entry.task.id.clone(),
-                    outcome: classify(stopped, main_container, stop_cause),
-                    run_seconds: snapshot.run_seconds,
-                };
-                gha.line(&task_line(
-                    &finished,
-                    task_count,
-                    backend.task_url(&finished.id).as_deref(),
-                ));
-                entry.finished = Some(finished);
+                let outcome = classify(stopped, main_container, stop_cause);
+                entry.finish(outcome, snapshot.run_seconds, &mut |finished| {
+                    gha.line(&task_line(
+                        finished,
+                        task_count,
+                        backend.task_url(&finished.id).as_deref(),
+                    ));
+                    on_finished(finished);
+                });
             }
         }
         for id in open.iter().filter(|id| !seen.contains(id)) {
             if let Some(entry) = watched.get_mut(id) {
                 entry.missing_polls += 1;
                 if entry.missing_polls >= MISSING_POLLS {
-                    entry.finished = Some(FinishedTask {
-                        index: entry.task.index,
-                        id: id.clone(),
-                        outcome: TaskOutcome::missing(),
-                        run_seconds: None,
-                    });
+                    entry.finish(TaskOutcome::missing(), None, on_finished);
                 }
             }
         }
@@ -147,16 +174,12 @@ pub async fn watch<B: Backend>(
                 .values_mut()
                 .filter(|entry| entry.finished.is_none())
             {
-                entry.finished = Some(FinishedTask {
-                    index: entry.task.index,
-                    id: entry.task.id.clone(),
-                    outcome: classify(
-                        &Default::default(),
-                        main_container,
-                        Some(StopCause::Timeout),
-                    ),
-                    run_seconds: None,
-                });
+                let outcome = classify(
+                    &Default::default(),
+                    main_container,
+                    Some(StopCause::Timeout),
+                );
+                entry.finish(outcome, None, on_finished);
             }
             continue;
         }

@@ -34,6 +34,7 @@ pub const DECLARED_INPUTS: &[&str] = &[
     "image",
     "timeout-minutes",
     "wait",
+    "log-mode",
 ];
 
 pub fn project_dir() -> PathBuf {
@@ -109,12 +110,35 @@ impl Harness {
     }
 
     /// Creates a cluster, a security group and a task definition with these containers
-    /// (`(name, essential)`).
+    /// (`(name, essential)`), each logging with awslogs.
     pub fn setup(&self, cluster: &str, family: &str, containers: &[(&str, bool)]) -> Setup {
         let containers: Vec<Value> = containers
             .iter()
             .map(|(name, essential)| json!({"name": name, "essential": essential}))
             .collect();
+        self.setup_with(cluster, family, Value::Array(containers))
+    }
+
+    /// How tasks of `cluster` end: `default` for all, `tasks` by TASK_INDEX.
+    pub fn script(&self, cluster: &str, default: Value, tasks: Value) {
+        self.request(
+            "POST",
+            "/_harness/script",
+            &json!({"cluster": cluster, "default": default, "tasks": tasks}),
+        );
+    }
+
+    /// Answers that share of these AWS actions with ThrottlingException.
+    pub fn throttle(&self, share: f64, actions: &[&str]) {
+        self.request(
+            "POST",
+            "/_harness/throttle",
+            &json!({"share": share, "actions": actions}),
+        );
+    }
+
+    /// Like `setup`, with containers given as JSON (`{"name", "essential", "logs"}`).
+    pub fn setup_with(&self, cluster: &str, family: &str, containers: Value) -> Setup {
         let answer = self.request(
             "POST",
             "/_harness/setup",
@@ -131,15 +155,6 @@ impl Harness {
                 .collect(),
             security_group: answer["security_group"].as_str().unwrap().to_string(),
         }
-    }
-
-    /// How tasks of `cluster` end: `default` for all, `tasks` by TASK_INDEX.
-    pub fn script(&self, cluster: &str, default: Value, tasks: Value) {
-        self.request(
-            "POST",
-            "/_harness/script",
-            &json!({"cluster": cluster, "default": default, "tasks": tasks}),
-        );
     }
 
     pub fn state(&self, cluster: &str) -> Value {
@@ -401,4 +416,72 @@ pub fn cleanup_entrypoint() -> PathBuf {
         std::os::unix::fs::symlink(&binary, &link).unwrap();
     }
     link
+}
+
+/// The log groups printed on stdout: group title -> the lines inside it, with the
+/// `::stop-commands::` pair removed. Asserts that every line inside a group was printed while
+/// workflow commands were off.
+pub fn log_groups(stdout: &str) -> BTreeMap<String, Vec<String>> {
+    let mut groups = BTreeMap::new();
+    let mut current: Option<(String, Vec<String>)> = None;
+    let mut stop_token: Option<String> = None;
+    for line in stdout.lines() {
+        if let Some(title) = line.strip_prefix("::group::") {
+            assert!(
+                current.is_none() && stop_token.is_none(),
+                "group inside a group: {line}"
+            );
+            current = Some((title.to_string(), Vec::new()));
+            continue;
+        }
+        if let Some(token) = line.strip_prefix("::stop-commands::") {
+            assert!(stop_token.is_none(), "commands stopped twice");
+            stop_token = Some(token.to_string());
+            continue;
+        }
+        if let Some(token) = &stop_token
+            && line == format!("::{token}::")
+        {
+            stop_token = None;
+            continue;
+        }
+        if line == "::endgroup::" {
+            assert!(stop_token.is_none(), "group closed while commands were off");
+            let (title, lines) = current.take().expect("endgroup without group");
+            assert!(
+                groups.insert(title.clone(), lines).is_none(),
+                "group {title} printed twice"
+            );
+            continue;
+        }
+        let is_annotation = ["::error", "::warning", "::notice"]
+            .iter()
+            .any(|prefix| line.starts_with(prefix));
+        if let Some((_, lines)) = current.as_mut() {
+            if is_annotation && stop_token.is_none() {
+                continue; // printed by the action itself, between a resume and a new stop
+            }
+            assert!(
+                stop_token.is_some(),
+                "log line printed with commands on: {line}"
+            );
+            lines.push(line.to_string());
+        }
+    }
+    assert!(current.is_none(), "a group was left open");
+    groups
+}
+
+/// The group of task `number` (1-based), by the start of its title.
+pub fn group_of(
+    groups: &BTreeMap<String, Vec<String>>,
+    number: usize,
+    task_count: usize,
+) -> &[String] {
+    let prefix = format!("Task {number}/{task_count} · ");
+    groups
+        .iter()
+        .find(|(title, _)| title.starts_with(&prefix))
+        .map(|(_, lines)| lines.as_slice())
+        .unwrap_or_else(|| panic!("no group for task {number}: {:?}", groups.keys()))
 }

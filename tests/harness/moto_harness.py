@@ -10,6 +10,8 @@ server in-process, patches its ECS task model, and adds endpoints under /_harnes
                          infra/terraform does, and answers {"subnets", "security_group",
                          "task_definition_arn"}.
   POST /_harness/script  {"cluster", "default": SCRIPT, "tasks": {"<TASK_INDEX>": SCRIPT}}
+  POST /_harness/throttle {"share": 0.3, "actions": ["GetLogEvents", ...]}: that share of those
+                         requests is answered with ThrottlingException
   GET  /_harness/state   every task (status, stop reason, startedBy, tags, overrides) and the list
                          of AWS actions received.
 
@@ -21,6 +23,13 @@ A SCRIPT says how a task ends; every key is optional:
   stop_code        default EssentialContainerExited (TaskFailedToStart with start_failure)
   stopped_reason   default "Essential container in task exited"
   containers       {"<name>": {"exit_code": int or null, "reason": str}}; default exit 0
+  logs             what the task's awslogs stream receives (the first container's):
+                   {"lines": [str], written when the task starts running;
+                    "generate": {"count": N, "per_second": R}: lines "task I line N t=EPOCH_MS"
+                      written at that rate while running (the task stops only after the last);
+                    "after_stop": [str], written "after_stop_delay" seconds (default 2) after the
+                      task stopped, as the awslogs driver's last flush does;
+                    "stream_delay": seconds after running before the stream exists}
 
 The server listens on 127.0.0.1, prints one JSON line {"port": N} when ready, and exits when its
 standard input closes, so it never outlives the test that started it.
@@ -28,6 +37,7 @@ standard input closes, so it never outlives the test that started it.
 
 import datetime
 import io
+import random
 import json
 import sys
 import threading
@@ -41,6 +51,7 @@ from werkzeug.wrappers import Request, Response
 
 import moto
 from moto.ecs import models as ecs_models
+from moto.logs import models as logs_models
 from moto.ecs import responses as ecs_responses
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
@@ -51,6 +62,9 @@ from moto.moto_server.werkzeug_app import (
 LOCK = threading.RLock()
 SCRIPTS = {}  # cluster name -> {"default": {...}, "tasks": {"0": {...}}}
 REQUESTS = []  # AWS actions received, in order
+THROTTLE = {"share": 0.0, "actions": [], "throttled": 0}
+THROTTLE_RANDOM = random.Random(7)
+ACCOUNT, REGION = "123456789012", "us-east-1"
 PORT = None
 
 
@@ -59,11 +73,7 @@ def now():
 
 
 def script_for(cluster_name, overrides):
-    index = None
-    for override in (overrides or {}).get("containerOverrides", []):
-        for pair in override.get("environment", []):
-            if pair.get("name") == "TASK_INDEX":
-                index = pair.get("value")
+    index = task_index(overrides)
     scripts = SCRIPTS.get(cluster_name, {})
     script = dict(scripts.get("default", {}))
     script.update(scripts.get("tasks", {}).get(str(index), {}))
@@ -91,12 +101,58 @@ class Life:
     """The scripted life of one task. `tick` moves it on; reads never change it, because moto
     serializes a task's containers before its status."""
 
-    def __init__(self, task, script, definitions):
+    def __init__(self, task, script, definition):
         self.script = script
         self.created = time.monotonic()
         self.created_wall = now()
         self.status = "PROVISIONING"
-        task.containers = [ScriptedContainer(task, definition) for definition in definitions]
+        self.running_at = None
+        self.stopped_at = None
+        task.containers = [ScriptedContainer(task, c) for c in definition.container_definitions]
+        self.task_index = task_index(task.overrides)
+        first = definition.container_definitions[0]
+        options = (first.get("logConfiguration") or {}).get("options", {})
+        self.log_group = options.get("awslogs-group")
+        self.log_stream = f"{options.get('awslogs-stream-prefix')}/{first['name']}/{task.id}"
+        self.logs = script.get("logs", {})
+        self.generated = 0
+        self.stream_ready = False
+        self.lines_written = False
+        self.after_stop_written = False
+
+    def generation_done(self):
+        generate = self.logs.get("generate")
+        return not generate or self.generated >= int(generate["count"])
+
+    def write_logs(self):
+        """Called by the log writer thread: puts what is due into the task's stream."""
+        if self.log_group is None or self.running_at is None:
+            return
+        moment = time.monotonic()
+        if not self.stream_ready:
+            if moment < self.running_at + float(self.logs.get("stream_delay", 0)):
+                return
+            backend = logs_models.logs_backends[ACCOUNT][REGION]
+            backend.create_log_stream(self.log_group, self.log_stream)
+            self.stream_ready = True
+        if not self.lines_written:
+            self.lines_written = True
+            put_lines(self.log_group, self.log_stream, self.logs.get("lines", []))
+        generate = self.logs.get("generate")
+        if generate and not self.generation_done():
+            due = min(int(generate["count"]), int((moment - self.running_at) * float(generate.get("per_second", 10000))) + 1)
+            if due > self.generated:
+                stamp = int(time.time() * 1000)
+                put_lines(
+                    self.log_group,
+                    self.log_stream,
+                    [f"task {self.task_index} line {n} t={stamp}" for n in range(self.generated, due)],
+                )
+                self.generated = due
+        if self.stopped_at is not None and not self.after_stop_written:
+            if moment >= self.stopped_at + float(self.logs.get("after_stop_delay", 2)):
+                self.after_stop_written = True
+                put_lines(self.log_group, self.log_stream, self.logs.get("after_stop", []))
 
     def pending(self):
         return float(self.script.get("pending_seconds", 0.3))
@@ -114,15 +170,17 @@ class Life:
             return
         if self.status != "RUNNING":
             self.status = "RUNNING"
+            self.running_at = time.monotonic()
             task.started_at = self.created_wall + datetime.timedelta(seconds=pending)
             for container in task.containers:
                 container.last_status = "RUNNING"
         run = self.script.get("run_seconds", 0.5)
-        if run is not None and elapsed >= pending + float(run):
+        if run is not None and elapsed >= pending + float(run) and self.generation_done():
             self.finish(task, ran=True)
 
     def finish(self, task, ran):
         self.status = "STOPPED"
+        self.stopped_at = time.monotonic()
         task.stop_code = self.script.get(
             "stop_code", "EssentialContainerExited" if ran else "TaskFailedToStart"
         )
@@ -142,6 +200,7 @@ class Life:
             return
         ran = self.status == "RUNNING"
         self.status = "STOPPED"
+        self.stopped_at = time.monotonic()
         task.stop_code = "UserInitiated"
         for container in task.containers:
             container.last_status = "STOPPED"
@@ -154,6 +213,43 @@ class Life:
         task.execution_stopped_at = stamp
         task.stopping_at = stamp
         task.desired_status = "STOPPED"
+
+
+def put_lines(group, stream, lines):
+    backend = logs_models.logs_backends[ACCOUNT][REGION]
+    for start in range(0, len(lines), 1000):
+        stamp = int(time.time() * 1000)
+        events = [{"timestamp": stamp, "message": line} for line in lines[start : start + 1000]]
+        with LOCK:
+            backend.put_log_events(group, stream, events)
+
+
+def task_index(overrides):
+    for override in (overrides or {}).get("containerOverrides", []):
+        for pair in override.get("environment", []):
+            if pair.get("name") == "TASK_INDEX":
+                return pair.get("value")
+    return None
+
+
+def log_writer():
+    """Moves every task on and writes its due log lines, every 20 ms."""
+    backend = ecs_models.ecs_backends[ACCOUNT][REGION]
+    while True:
+        time.sleep(0.02)
+        tick_all(backend)
+        with LOCK:
+            lives = [
+                task._life
+                for tasks in backend.tasks.values()
+                for task in tasks.values()
+                if getattr(task, "_life", None) is not None
+            ]
+        for life in lives:
+            try:
+                life.write_logs()
+            except Exception as error:  # shown in the harness's stderr
+                print(f"log writer: {error!r}", file=sys.stderr, flush=True)
 
 
 def tick_all(backend):
@@ -197,7 +293,7 @@ def patch_moto():
                     del self.tasks[task.cluster_name][task.task_arn]
                     refused.append(script["launch_failure"])
                     continue
-                task._life = Life(task, script, definition.container_definitions)
+                task._life = Life(task, script, definition)
                 task.created_at = now()
                 launched.append(task)
         self._harness_refused = refused
@@ -249,6 +345,17 @@ def patch_moto():
 
     response_class.run_task = run_task_response
 
+    # moto's log streams are plain lists; reads and the writer thread take turns.
+    logs_class = logs_models.LogsBackend
+    for name in ("get_log_events", "filter_log_events"):
+        original = getattr(logs_class, name)
+
+        def locked(self, *args, _original=original, **kwargs):
+            with LOCK:
+                return _original(self, *args, **kwargs)
+
+        setattr(logs_class, name, locked)
+
 
 def setup(body):
     session = boto3.session.Session(
@@ -264,27 +371,31 @@ def setup(body):
         subnet["SubnetId"]
         for subnet in ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"]
     ]
-    group = ec2.create_security_group(
+    security_group = ec2.create_security_group(
         GroupName=f"{cluster}-tasks-{uuid.uuid4().hex[:6]}", Description="load test tasks", VpcId=vpc
     )["GroupId"]
     containers = []
     for container in body.get("containers", [{"name": "tester"}]):
-        containers.append(
-            {
-                "name": container["name"],
-                "image": container.get("image", "public.ecr.aws/example/tester:base"),
-                "essential": container.get("essential", True),
-                "memory": 512,
-                "logConfiguration": {
-                    "logDriver": "awslogs",
-                    "options": {
-                        "awslogs-group": f"/ecs/{body.get('family', 'tester')}",
-                        "awslogs-region": "us-east-1",
-                        "awslogs-stream-prefix": "loadtest",
-                    },
+        definition = {
+            "name": container["name"],
+            "image": container.get("image", "public.ecr.aws/example/tester:base"),
+            "essential": container.get("essential", True),
+            "memory": 512,
+        }
+        if container.get("logs", True):
+            definition["logConfiguration"] = {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": f"/ecs/{body.get('family', 'tester')}",
+                    "awslogs-region": "us-east-1",
+                    "awslogs-stream-prefix": "loadtest",
                 },
             }
-        )
+        containers.append(definition)
+    logs = session.client("logs", endpoint_url=endpoint)
+    group = f"/ecs/{body.get('family', 'tester')}"
+    if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+        logs.create_log_group(logGroupName=group)
     definition = ecs.register_task_definition(
         family=body.get("family", "tester"),
         networkMode="awsvpc",
@@ -297,13 +408,13 @@ def setup(body):
     )["taskDefinition"]
     return {
         "subnets": subnets[:2],
-        "security_group": group,
+        "security_group": security_group,
         "task_definition_arn": definition["taskDefinitionArn"],
     }
 
 
 def state(cluster):
-    backend = ecs_models.ecs_backends["123456789012"]["us-east-1"]
+    backend = ecs_models.ecs_backends[ACCOUNT][REGION]
     tasks = []
     tick_all(backend)
     with LOCK:
@@ -334,7 +445,12 @@ def state(cluster):
             for family in backend.task_definitions.values()
             for definition in family.values()
         ]
-        return {"tasks": tasks, "requests": list(REQUESTS), "task_definitions": definitions}
+        return {
+            "tasks": tasks,
+            "requests": list(REQUESTS),
+            "throttled": THROTTLE["throttled"],
+            "task_definitions": definitions,
+        }
 
 
 def application():
@@ -350,6 +466,11 @@ def application():
                 elif request.path == "/_harness/script":
                     with LOCK:
                         SCRIPTS[body["cluster"]] = body
+                    answer = {"ok": True}
+                elif request.path == "/_harness/throttle":
+                    with LOCK:
+                        THROTTLE["share"] = float(body.get("share", 0))
+                        THROTTLE["actions"] = list(body.get("actions", []))
                     answer = {"ok": True}
                 elif request.path == "/_harness/state":
                     answer = state(request.args.get("cluster", ""))
@@ -368,8 +489,15 @@ def application():
             environ["wsgi.input"] = io.BytesIO(data)
             environ["CONTENT_LENGTH"] = str(len(data))
             target = urllib.parse.parse_qs(data.decode("utf-8", "replace")).get("Action", [""])[0]
+        action = target.split(".")[-1] or request.path
         with LOCK:
-            REQUESTS.append(target.split(".")[-1] or request.path)
+            REQUESTS.append(action)
+            throttle = action in THROTTLE["actions"] and THROTTLE_RANDOM.random() < THROTTLE["share"]
+            if throttle:
+                THROTTLE["throttled"] += 1
+        if throttle:
+            body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
+            return Response(body, 400, mimetype="application/x-amz-json-1.1")(environ, start_response)
         return moto_app(environ, start_response)
 
     return app
@@ -388,6 +516,7 @@ def main():
     server = make_server("127.0.0.1", 0, application(), threaded=True, request_handler=MotoRequestHandler)
     PORT = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    threading.Thread(target=log_writer, daemon=True).start()
     print(json.dumps({"port": PORT}), flush=True)
     sys.stdin.read()  # returns when the test closes our stdin or exits
     server.shutdown()

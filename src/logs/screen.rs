@@ -1,0 +1,187 @@
+//! Printing the tasks' log lines in the workflow log.
+//!
+//! Groups cannot nest or interleave in the workflow log, so in `grouped` mode one task's group is
+//! open and live while the other tasks' lines go to spool files on disk; each spooled task is
+//! printed in its own group as soon as the open one closes. Memory stays flat whatever the volume.
+//! Log lines are untrusted: workflow commands are off while they are printed.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::gha::Gha;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogMode {
+    /// One group per task; the open one live, the others spooled and printed in turn.
+    Grouped,
+    /// Every line live, prefixed `[i/N]`.
+    Interleaved,
+}
+
+struct TaskLog {
+    label: String,
+    spool: Option<BufWriter<File>>,
+    spooled: u64,
+    lines: u64,
+    /// The follower has read the whole stream.
+    complete: bool,
+    /// Its group was printed and closed.
+    printed: bool,
+}
+
+pub struct LogScreen {
+    gha: Gha,
+    mode: LogMode,
+    tasks: Vec<TaskLog>,
+    open: Option<usize>,
+}
+
+impl LogScreen {
+    pub fn new(gha: Gha, mode: LogMode, task_count: usize) -> Self {
+        let tasks = (0..task_count)
+            .map(|index| TaskLog {
+                label: format!("Task {}/{task_count}", index + 1),
+                spool: None,
+                spooled: 0,
+                lines: 0,
+                complete: false,
+                printed: false,
+            })
+            .collect();
+        LogScreen {
+            gha,
+            mode,
+            tasks,
+            open: None,
+        }
+    }
+
+    /// Names task `index` in its group title (`Task 1/3 · 0123abcd`) once it has started.
+    pub fn name_task(&mut self, index: usize, task_id: &str) {
+        let task_count = self.tasks.len();
+        if let Some(task) = self.tasks.get_mut(index) {
+            task.label = format!("Task {}/{task_count} · {task_id}", index + 1);
+        }
+    }
+
+    /// One line of task `index`'s log.
+    pub fn line(&mut self, index: usize, text: &str) -> Result<()> {
+        let task_count = self.tasks.len();
+        let Some(task) = self.tasks.get_mut(index) else {
+            return Ok(());
+        };
+        task.lines += 1;
+        match self.mode {
+            LogMode::Interleaved => {
+                self.gha.commands_off();
+                self.gha
+                    .line(&format!("[{}/{task_count}] {text}", index + 1));
+            }
+            LogMode::Grouped => {
+                if self.open.is_none() && !task.printed {
+                    self.open_group(index)?;
+                }
+                if self.open == Some(index) {
+                    self.gha.line(text);
+                } else {
+                    let task = &mut self.tasks[index];
+                    if task.spool.is_none() {
+                        let file =
+                            tempfile::tempfile().context("creating a spool file for task logs")?;
+                        task.spool = Some(BufWriter::new(file));
+                    }
+                    if let Some(spool) = task.spool.as_mut() {
+                        writeln!(spool, "{text}").context("spooling a log line to disk")?;
+                    }
+                    task.spooled += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Task `index`'s stream has been read to its end.
+    pub fn complete(&mut self, index: usize) -> Result<()> {
+        if let Some(task) = self.tasks.get_mut(index) {
+            task.complete = true;
+        }
+        if self.mode == LogMode::Grouped && self.open == Some(index) {
+            self.close_group();
+            self.advance()?;
+        }
+        Ok(())
+    }
+
+    /// Prints everything not printed yet and closes the open group: at the end of the run, and
+    /// when it stops early.
+    pub fn finish(&mut self) -> Result<()> {
+        match self.mode {
+            LogMode::Interleaved => self.gha.commands_on(),
+            LogMode::Grouped => {
+                if self.open.is_some() {
+                    self.close_group();
+                }
+                for index in 0..self.tasks.len() {
+                    if !self.tasks[index].printed && self.tasks[index].lines > 0 {
+                        self.open_group(index)?;
+                        self.close_group();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Lines printed or spooled per task.
+    pub fn line_counts(&self) -> Vec<u64> {
+        self.tasks.iter().map(|task| task.lines).collect()
+    }
+
+    /// After the open group closed: print every completed task in turn, then go live with the
+    /// first one still running that has lines waiting.
+    fn advance(&mut self) -> Result<()> {
+        for index in 0..self.tasks.len() {
+            let task = &self.tasks[index];
+            if task.printed || task.lines == 0 {
+                continue;
+            }
+            let complete = task.complete;
+            self.open_group(index)?;
+            if !complete {
+                return Ok(());
+            }
+            self.close_group();
+        }
+        Ok(())
+    }
+
+    fn open_group(&mut self, index: usize) -> Result<()> {
+        self.gha.group(&self.tasks[index].label);
+        self.gha.commands_off();
+        self.open = Some(index);
+        let task = &mut self.tasks[index];
+        if let Some(mut spool) = task.spool.take() {
+            spool.flush().context("flushing a log spool")?;
+            let mut file = spool.into_inner().context("flushing a log spool")?;
+            file.seek(SeekFrom::Start(0))
+                .context("rewinding a log spool")?;
+            for line in BufReader::new(file).lines() {
+                self.gha.line(&line.context("reading a log spool")?);
+            }
+            task.spooled = 0;
+        }
+        Ok(())
+    }
+
+    fn close_group(&mut self) {
+        if let Some(index) = self.open.take() {
+            self.tasks[index].printed = true;
+        }
+        self.gha.commands_on();
+        self.gha.end_group();
+    }
+}

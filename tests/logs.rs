@@ -1,0 +1,221 @@
+//! Following the tasks' CloudWatch Logs: the real binary against moto, with log lines written by
+//! the harness while the tasks run and after they stop.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{ActionRun, Harness, group_of, log_groups};
+use serde_json::json;
+
+/// The generated lines of one task (`task I line N t=…`), as `N`s in printed order.
+fn generated_numbers(lines: &[String], task_index: usize) -> Vec<u64> {
+    let prefix = format!("task {task_index} line ");
+    lines
+        .iter()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .map(|rest| rest.split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn assert_exact_sequence(numbers: &[u64], count: u64, what: &str) {
+    assert_eq!(
+        numbers.len() as u64,
+        count,
+        "{what}: {} lines printed, {count} written",
+        numbers.len()
+    );
+    for (position, number) in numbers.iter().enumerate() {
+        assert_eq!(
+            *number, position as u64,
+            "{what}: line {position} out of order or doubled"
+        );
+    }
+}
+
+#[test]
+fn lines_while_running_and_after_the_stop_are_printed_inert_and_the_result_is_captured() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script(
+        "load",
+        json!({
+            "run_seconds": 1,
+            "logs": {
+                "lines": ["starting", "::add-mask::secret", "::set-output name=passed::true", "::error::fake"],
+                // The awslogs driver's last flush lands after ECS reports STOPPED.
+                "after_stop": ["done", "ECS_LOADTEST_RESULT {\"v\":1,\"requests\":10,\"errors\":0,\"duration_ms\":1000}"],
+                "after_stop_delay": 3
+            }
+        }),
+        json!({}),
+    );
+
+    let run = ActionRun::for_setup(&harness, &setup, &[]).run();
+
+    run.assert_code(0);
+    let groups = log_groups(&run.stdout);
+    assert_eq!(groups.len(), 1, "{run}");
+    let lines: Vec<&String> = group_of(&groups, 1, 1)
+        .iter()
+        .filter(|line| !line.starts_with("Task "))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "starting",
+            "::add-mask::secret",
+            "::set-output name=passed::true",
+            "::error::fake",
+            "done",
+            "ECS_LOADTEST_RESULT {\"v\":1,\"requests\":10,\"errors\":0,\"duration_ms\":1000}",
+        ]
+    );
+    run.assert_stdout_has("· 6 log lines, result reported");
+    // The tester could not set an output through its log.
+    assert_eq!(run.output("passed"), "true");
+    assert!(!run.outputs.contains_key("secret"));
+}
+
+#[test]
+fn a_stream_that_appears_late_is_followed() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script(
+        "load",
+        json!({"run_seconds": 4, "logs": {"lines": ["late but here"], "stream_delay": 3}}),
+        json!({}),
+    );
+
+    let run = ActionRun::for_setup(&harness, &setup, &[]).run();
+
+    run.assert_code(0);
+    let groups = log_groups(&run.stdout);
+    assert!(
+        group_of(&groups, 1, 1).contains(&"late but here".to_string()),
+        "{run}"
+    );
+    assert!(!run.stdout.contains("::warning::reading the logs"), "{run}");
+}
+
+#[test]
+fn five_tasks_of_20000_lines_each_print_every_line_once_in_order() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script(
+        "load",
+        json!({"run_seconds": 1, "logs": {"generate": {"count": 20000, "per_second": 8000}}}),
+        json!({}),
+    );
+
+    let run = ActionRun::for_setup(&harness, &setup, &[("task-count", "5")]).run();
+
+    run.assert_code(0);
+    let groups = log_groups(&run.stdout);
+    assert_eq!(groups.len(), 5);
+    for index in 0..5 {
+        let numbers = generated_numbers(group_of(&groups, index + 1, 5), index);
+        assert_exact_sequence(&numbers, 20000, &format!("task {index}"));
+    }
+    assert!(
+        run.stdout
+            .matches("· 20000 log lines, no result line")
+            .count()
+            == 5,
+        "{}",
+        &run.stdout[run.stdout.len().saturating_sub(3000)..]
+    );
+    // Five streams are read with FilterLogEvents, many streams a request.
+    let requests = harness.requests();
+    assert!(requests.iter().any(|action| action == "FilterLogEvents"));
+    assert!(!requests.iter().any(|action| action == "GetLogEvents"));
+}
+
+#[test]
+fn interleaved_mode_prints_every_line_live_with_its_task() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script(
+        "load",
+        json!({"run_seconds": 1, "logs": {"generate": {"count": 300, "per_second": 300}}}),
+        json!({}),
+    );
+
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[("task-count", "2"), ("log-mode", "interleaved")],
+    )
+    .run();
+
+    run.assert_code(0);
+    assert!(!run.stdout.contains("::group::"), "{run}");
+    let mut per_task: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for line in run.stdout.lines() {
+        for task in 1..=2 {
+            if let Some(rest) = line.strip_prefix(&format!("[{task}/2] ")) {
+                per_task.entry(task).or_default().push(rest.to_string());
+            }
+        }
+    }
+    for task in 1..=2 {
+        let numbers = generated_numbers(&per_task[&task], task - 1);
+        assert_exact_sequence(&numbers, 300, &format!("task {task}"));
+    }
+    // Printed with workflow commands off.
+    let first_log = run
+        .stdout
+        .find("[1/2] ")
+        .unwrap()
+        .min(run.stdout.find("[2/2] ").unwrap());
+    assert!(
+        run.stdout[..first_log].contains("::stop-commands::"),
+        "{run}"
+    );
+}
+
+#[test]
+fn throttled_log_requests_lose_and_repeat_nothing() {
+    for (task_count, lines) in [(1, 6000), (5, 1500)] {
+        let harness = Harness::start();
+        let setup = harness.setup("load", "tester", &[("tester", true)]);
+        harness.script(
+            "load",
+            json!({"run_seconds": 2, "logs": {"generate": {"count": lines, "per_second": 2000}}}),
+            json!({}),
+        );
+        harness.throttle(0.3, &["GetLogEvents", "FilterLogEvents"]);
+
+        let run =
+            ActionRun::for_setup(&harness, &setup, &[("task-count", &task_count.to_string())])
+                .run();
+
+        run.assert_code(0);
+        let groups = log_groups(&run.stdout);
+        for index in 0..task_count {
+            let numbers = generated_numbers(group_of(&groups, index + 1, task_count), index);
+            assert_exact_sequence(
+                &numbers,
+                lines,
+                &format!("{task_count} tasks, task {index}"),
+            );
+        }
+        let throttled = harness.state("load")["throttled"].as_u64().unwrap();
+        assert!(throttled > 0, "no request was throttled");
+    }
+}
+
+#[test]
+fn a_container_without_awslogs_gets_a_warning_and_the_run_goes_on() {
+    let harness = Harness::start();
+    let setup = harness.setup_with("load", "tester", json!([{"name": "tester", "logs": false}]));
+    harness.script("load", json!({}), json!({}));
+
+    let run = ActionRun::for_setup(&harness, &setup, &[]).run();
+
+    run.assert_code(0);
+    run.assert_stdout_has(
+        "::warning::the tasks' logs cannot be followed: container `tester` has no logConfiguration",
+    );
+    assert!(!run.stdout.contains("::group::"), "{run}");
+}
