@@ -18,6 +18,13 @@ pub struct RunContext {
     pub workflow: Option<String>,
     /// `GITHUB_SERVER_URL`.
     pub server_url: Option<String>,
+    /// `GITHUB_JOB`: the job's ID, the default comment tag.
+    pub job: Option<String>,
+    /// `GITHUB_API_URL`: the REST API base (GitHub Enterprise: `https://HOST/api/v3`).
+    pub api_url: Option<String>,
+    /// `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`.
+    pub event_name: Option<String>,
+    pub event_path: Option<String>,
     /// `AWS_REGION`.
     pub aws_region: Option<String>,
     /// `AWS_DEFAULT_REGION`.
@@ -42,6 +49,10 @@ impl RunContext {
             sha: var("GITHUB_SHA"),
             workflow: var("GITHUB_WORKFLOW"),
             server_url: var("GITHUB_SERVER_URL"),
+            job: var("GITHUB_JOB"),
+            api_url: var("GITHUB_API_URL"),
+            event_name: var("GITHUB_EVENT_NAME"),
+            event_path: var("GITHUB_EVENT_PATH"),
             aws_region: var("AWS_REGION"),
             aws_default_region: var("AWS_DEFAULT_REGION"),
             invocation_id,

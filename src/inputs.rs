@@ -77,6 +77,23 @@ pub struct Inputs {
     /// grouped: one group per task; interleaved: every line live, prefixed [i/N] [default: grouped]
     #[arg(long, value_name = "MODE")]
     pub log_mode: Option<String>,
+    /// Rules, one a line: `p95 < 500ms`, `error_rate < 1%`, `rps >= 200`
+    #[arg(long, value_name = "RULES")]
+    pub thresholds: Option<String>,
+    /// Token for the PR comment (in a terminal, GITHUB_TOKEN is read too)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "GITHUB_TOKEN",
+        hide_env_values = true
+    )]
+    pub github_token: Option<String>,
+    /// Post or update the PR comment [default: true]
+    #[arg(long, value_name = "BOOL")]
+    pub comment: Option<String>,
+    /// Tells apart several ecs-loadtest comments on one PR [default: the job name]
+    #[arg(long, value_name = "TAG")]
+    pub comment_tag: Option<String>,
 }
 
 impl Inputs {

@@ -7,12 +7,14 @@ pub mod backend;
 pub mod cli;
 pub mod context;
 pub mod gha;
+pub mod github;
 pub mod inputs;
 pub mod launch;
 pub mod logs;
 pub mod outcome;
 pub mod plan;
 pub mod report;
+pub mod results;
 pub mod run;
 pub mod signals;
 pub mod split;
@@ -61,7 +63,12 @@ async fn run_and_set_status(flags: Inputs, context: &RunContext, gha: &Gha) -> R
     // Installed first, so that a signal at any later point is handled rather than fatal.
     let mut shutdown = signals::Shutdown::install()?;
     let result = async {
-        let plan = validate::plan(&flags.or(Inputs::from_env()?)?, context)?;
+        let inputs = flags.or(Inputs::from_env()?)?;
+        // Registered before anything could print it.
+        if let Some(token) = inputs::given(&inputs.github_token) {
+            gha.mask(token);
+        }
+        let plan = validate::plan(&inputs, context)?;
         run::run(plan, gha, &mut shutdown).await
     }
     .await;

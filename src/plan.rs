@@ -3,6 +3,23 @@
 use serde::Serialize;
 
 pub use crate::logs::screen::LogMode;
+use crate::results::threshold::Threshold;
+
+/// Whether and how to post the PR comment.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommentPlan {
+    pub enabled: bool,
+    pub tag: String,
+    /// Never printed: the plan JSON leaves it out.
+    #[serde(skip)]
+    pub token: Option<String>,
+    /// `owner/repo`, the API base, the event and commit that identify the PR.
+    pub repository: Option<String>,
+    pub api_url: Option<String>,
+    pub event_name: Option<String>,
+    pub event_path: Option<String>,
+    pub sha: Option<String>,
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Plan {
@@ -21,6 +38,8 @@ pub struct Plan {
     pub timeout_seconds: u64,
     pub wait: bool,
     pub log_mode: LogMode,
+    pub thresholds: Vec<Threshold>,
+    pub comment: CommentPlan,
     pub identity: RunIdentity,
     pub tasks: Vec<TaskSpec>,
 }
@@ -62,6 +81,8 @@ pub struct RunIdentity {
     pub started_by: String,
     /// Human name of the run, used in stop reasons.
     pub description: String,
+    /// Link to the workflow run, in GitHub Actions.
+    pub run_url: Option<String>,
     /// Tags put on every task (the task index is added per task).
     pub tags: Vec<Tag>,
 }

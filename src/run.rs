@@ -13,9 +13,12 @@ use crate::launch::{StartedTasks, launch};
 use crate::logs::capture::Capture;
 use crate::logs::follower::{self, FollowedTask, lock};
 use crate::logs::screen::LogScreen;
-use crate::outcome::exit_status;
+use crate::outcome::TaskOutcome;
 use crate::plan::Plan;
-use crate::report::task_line;
+use crate::report::markdown;
+use crate::report::{Report, TaskRow, console};
+use crate::results::merge::{merge, task_figures};
+use crate::results::verdict::decide;
 use crate::signals::Shutdown;
 use crate::taskdef;
 use crate::watch::{FinishedTask, WatchSettings, watch};
@@ -60,7 +63,7 @@ pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
     match result {
         Ok(Some((finished, capture))) => {
             lock(&screen).finish()?;
-            Ok(conclude(&backend, &finished, capture.as_ref(), gha))
+            conclude(&backend, &plan, &prepared, &finished, capture, gha).await
         }
         Ok(None) => {
             gha.line(&format!(
@@ -193,41 +196,66 @@ fn minutes_text(seconds: u64) -> String {
     }
 }
 
-/// Prints the per-task table and the verdict; returns the exit status.
-fn conclude<B: Backend>(
+/// Turns the tasks' ends and results into the verdict; prints the console table, writes the job
+/// summary and the `results` output, posts the PR comment. Returns the exit status.
+async fn conclude<B: Backend>(
     backend: &B,
+    plan: &Plan,
+    prepared: &Prepared,
     finished: &[FinishedTask],
-    capture: Option<&Capture>,
+    capture: Option<Capture>,
     gha: &Gha,
-) -> u8 {
+) -> Result<u8> {
     let task_count = finished.len();
-    gha.line("");
-    gha.line("Tasks:");
-    for task in finished {
-        let mut line = task_line(task, task_count, backend.task_url(&task.id).as_deref());
-        if let Some(capture) = capture {
-            let lines = capture.lines.get(task.index).copied().unwrap_or_default();
-            let result = capture
-                .result_lines
-                .get(task.index)
-                .is_some_and(Option::is_some);
-            line.push_str(&format!(
-                " · {lines} log line{}, {}",
-                if lines == 1 { "" } else { "s" },
-                if result {
-                    "result reported"
-                } else {
-                    "no result line"
-                }
-            ));
-        }
-        gha.line(&format!("  {line}"));
+    let capture = capture.unwrap_or_else(|| Capture::new(task_count));
+    for (index, why) in &capture.invalid {
+        let id = finished.get(*index).map_or("", |task| task_id(&task.id));
+        gha.warning(&format!(
+            "task {}/{task_count} ({id}) printed an invalid result line: {why}",
+            index + 1
+        ));
     }
-    let failed: Vec<&FinishedTask> = finished
+    let merged = merge(&capture.results);
+    let outcomes: Vec<&TaskOutcome> = finished.iter().map(|task| &task.outcome).collect();
+    let verdict = decide(&outcomes, &merged, &plan.thresholds);
+
+    let log_location = prepared.revision.logs.as_ref().ok();
+    let rows: Vec<TaskRow> = finished
         .iter()
-        .filter(|task| !task.outcome.succeeded())
+        .map(|task| {
+            let result = capture.results.get(task.index).and_then(Option::as_ref);
+            TaskRow {
+                index: task.index,
+                task_id: task_id(&task.id).to_string(),
+                outcome: task.outcome.kind.label().to_string(),
+                succeeded: task.outcome.succeeded(),
+                exit_code: task.outcome.exit_code,
+                requests: result.map(|result| result.requests),
+                errors: result.map(|result| result.errors),
+                p95_us: result
+                    .and_then(|result| result.latency.as_ref())
+                    .and_then(|latency| task_figures(latency).p95_us),
+                console_url: backend.task_url(&task.id),
+                log_url: log_location.map(|location| {
+                    location.console_url(&prepared.clients.region, task_id(&task.id))
+                }),
+            }
+        })
         .collect();
-    for task in &failed {
+    let report = Report {
+        verdict: &verdict,
+        merged: &merged,
+        tasks: rows,
+        image: &plan.image,
+        task_definition_arn: &prepared.revision.arn,
+        run_url: plan.identity.run_url.clone(),
+    };
+
+    gha.line("");
+    for line in console::lines(&report) {
+        gha.line(&line);
+    }
+    for task in finished.iter().filter(|task| !task.outcome.succeeded()) {
         gha.error(&format!(
             "task {}/{task_count} ({}) {}: {}",
             task.index + 1,
@@ -236,20 +264,31 @@ fn conclude<B: Backend>(
             task.outcome.reason
         ));
     }
-    let status = exit_status(finished.iter().map(|task| &task.outcome));
-    if failed.is_empty() {
-        gha.line(&format!(
-            "Passed: {task_count} of {task_count} tasks succeeded"
-        ));
-    } else {
-        gha.line(&format!(
-            "Failed: {} of {task_count} tasks failed; exit status {status}",
-            failed.len()
+    for check in verdict.thresholds.iter().filter(|check| !check.held) {
+        gha.error(&format!(
+            "threshold `{}` failed: measured {}",
+            check.rule, check.measured
         ));
     }
-    status
+    gha.append_summary(&markdown::render(&report, None, markdown::SUMMARY_LIMIT))?;
+    let results = serde_json::json!({
+        "passed": verdict.passed,
+        "exit_status": verdict.exit_status,
+        "coverage": verdict.coverage,
+        "merged": merged,
+        "thresholds": verdict.thresholds,
+        "tasks": report.tasks,
+    });
+    gha.set_output("results", &results.to_string())?;
+    let comment_url = crate::github::comment_on_pull_request(
+        &plan.comment,
+        |marker| markdown::render(&report, Some(marker), markdown::COMMENT_LIMIT),
+        gha,
+    )
+    .await;
+    gha.set_output("comment-url", comment_url.as_deref().unwrap_or_default())?;
+    Ok(verdict.exit_status)
 }
-
 /// The `cleanup` command (the action's `post-entrypoint`): stops every task this workflow run
 /// attempt started that is still running. The runner signals the `docker` client rather than the
 /// container on cancel, so the main step may have been killed before it could stop its tasks.

@@ -4,7 +4,10 @@ use std::fmt;
 
 use crate::context::RunContext;
 use crate::inputs::{Inputs, given};
-use crate::plan::{CapacityProvider, EnvVar, LogMode, Network, Plan, RunIdentity, Tag, TaskSpec};
+use crate::plan::{
+    CapacityProvider, CommentPlan, EnvVar, LogMode, Network, Plan, RunIdentity, Tag, TaskSpec,
+};
+use crate::results::threshold::{GRAMMAR, parse_rules};
 use crate::split::share;
 
 pub const MAX_TASK_COUNT: u64 = 1000;
@@ -314,6 +317,38 @@ pub fn plan(inputs: &Inputs, context: &RunContext) -> Result<Plan, InvalidInputs
     let wait = problems
         .parse("wait", &inputs.wait, "`true` or `false`", parse_bool)
         .unwrap_or(true);
+    let thresholds = match given(&inputs.thresholds).map(parse_rules) {
+        None => Vec::new(),
+        Some(Ok(rules)) => rules,
+        Some(Err(errors)) => {
+            for (rule, error) in errors {
+                problems.add(
+                    "thresholds",
+                    &rule,
+                    format!("a valid rule ({error}); {GRAMMAR}"),
+                );
+            }
+            Vec::new()
+        }
+    };
+    let comment_enabled = problems
+        .parse("comment", &inputs.comment, "`true` or `false`", parse_bool)
+        .unwrap_or(true);
+    let comment_tag = match given(&inputs.comment_tag) {
+        Some(tag) if tag.contains("--") || tag.contains('>') || tag.contains('\n') => {
+            problems.add(
+                "comment-tag",
+                tag,
+                "a tag without `--`, `>` or line breaks (it goes in an HTML comment)",
+            );
+            String::new()
+        }
+        Some(tag) => tag.to_string(),
+        None => context
+            .job
+            .clone()
+            .unwrap_or_else(|| "ecs-loadtest".to_string()),
+    };
     let log_mode = problems
         .parse(
             "log-mode",
@@ -404,6 +439,17 @@ pub fn plan(inputs: &Inputs, context: &RunContext) -> Result<Plan, InvalidInputs
         timeout_seconds: (timeout_minutes * 60.0).ceil() as u64,
         wait,
         log_mode,
+        thresholds,
+        comment: CommentPlan {
+            enabled: comment_enabled,
+            tag: comment_tag,
+            token: given(&inputs.github_token).map(str::to_string),
+            repository: context.repository.clone(),
+            api_url: context.api_url.clone(),
+            event_name: context.event_name.clone(),
+            event_path: context.event_path.clone(),
+            sha: context.sha.clone(),
+        },
         identity: identity(context),
         tasks,
     })
@@ -440,6 +486,7 @@ fn identity(context: &RunContext) -> RunIdentity {
     RunIdentity {
         started_by,
         description: context.describe(),
+        run_url: context.run_url(),
         tags,
     }
 }
@@ -770,6 +817,30 @@ mod tests {
                 "1",
                 "wait",
                 "`true` or `false`",
+            ),
+            (
+                |i, v| i.thresholds = Some(v.into()),
+                "p95 < fast",
+                "thresholds",
+                "`fast` is not a number",
+            ),
+            (
+                |i, v| i.thresholds = Some(v.into()),
+                "p95 < 500ms\nlatency < 1s",
+                "thresholds",
+                "METRIC OP VALUE",
+            ),
+            (
+                |i, v| i.comment = Some(v.into()),
+                "maybe",
+                "comment",
+                "`true` or `false`",
+            ),
+            (
+                |i, v| i.comment_tag = Some(v.into()),
+                "a-->b",
+                "comment-tag",
+                "HTML comment",
             ),
             (
                 |i, v| i.log_mode = Some(v.into()),

@@ -52,7 +52,7 @@ fn a_successful_task_passes_with_its_outputs() {
     run.assert_stdout_has("Task 1/1 · ");
     run.assert_stdout_has("· succeeded · exit 0 ·");
     run.assert_stdout_has("https://us-east-1.console.aws.amazon.com/ecs/v2/clusters/load/tasks/");
-    run.assert_stdout_has("Passed: 1 of 1 tasks succeeded");
+    run.assert_stdout_has("Verdict: PASSED");
 
     let state = harness.state("load");
     let tasks = harness.assert_none_running("load");
@@ -239,12 +239,13 @@ fn one_failing_task_of_three_fails_the_run() {
     .run();
 
     run.assert_code(4);
-    run.assert_stdout_has("Failed: 1 of 3 tasks failed; exit status 4");
+    run.assert_stdout_has("Verdict: FAILED (exit status 4) · none of 3 tasks reported results\n  - 1 of 3 tasks failed");
+    // One line for each task as it ends.
     assert_eq!(
         run.stdout.matches("· succeeded · exit 0").count(),
-        4,
+        2,
         "{run}"
-    ); // live line + table, twice
+    );
     let tasks = harness.assert_none_running("load");
     assert_eq!(tasks.len(), 3);
     let mut shares: Vec<(String, String, String)> = tasks
@@ -338,9 +339,10 @@ fn the_timeout_stops_every_task_and_fails() {
     run.assert_stdout_has("timeout-minutes (0.05) reached");
     assert_eq!(
         run.stdout.matches("· timed out · no exit code").count(),
-        4,
+        2,
         "{run}"
     );
+    run.assert_stdout_has("Verdict: FAILED (exit status 1)");
     let tasks = harness.assert_none_running("load");
     assert_eq!(tasks.len(), 2);
 }

@@ -1,32 +1,36 @@
-//! What the run keeps of the log lines: the result line each tester prints (DESIGN.md), and
-//! counts.
+//! What the run keeps of the log lines: each task's result (the last valid result line it
+//! printed, DESIGN.md), what was wrong with the invalid ones, and counts.
 
-/// A tester reports its result by printing one line that starts with this marker.
-pub const RESULT_MARKER: &str = "ECS_LOADTEST_RESULT";
+use crate::results::protocol::{RESULT_MARKER, TaskResult, parse_line};
 
-/// Per task: the lines seen and the last line carrying the result marker.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct Capture {
     pub lines: Vec<u64>,
-    pub result_lines: Vec<Option<String>>,
+    pub results: Vec<Option<TaskResult>>,
+    /// `(task index, what is wrong)` for every result line that was not valid.
+    pub invalid: Vec<(usize, String)>,
 }
 
 impl Capture {
     pub fn new(task_count: usize) -> Self {
         Capture {
             lines: vec![0; task_count],
-            result_lines: vec![None; task_count],
+            results: vec![None; task_count],
+            invalid: Vec::new(),
         }
     }
 
     pub fn observe(&mut self, index: usize, line: &str) {
-        if let Some(count) = self.lines.get_mut(index) {
-            *count += 1;
+        let Some(count) = self.lines.get_mut(index) else {
+            return;
+        };
+        *count += 1;
+        if !line.trim_start().starts_with(RESULT_MARKER) {
+            return;
         }
-        if line.trim_start().starts_with(RESULT_MARKER)
-            && let Some(slot) = self.result_lines.get_mut(index)
-        {
-            *slot = Some(line.trim().to_string());
+        match parse_line(line) {
+            Ok(result) => self.results[index] = Some(result),
+            Err(why) => self.invalid.push((index, why)),
         }
     }
 }
@@ -36,20 +40,34 @@ mod tests {
     use super::*;
 
     #[test]
-    fn keeps_the_last_result_line_of_each_task() {
-        let mut capture = Capture::new(2);
+    fn the_last_valid_result_line_of_each_task_wins() {
+        let mut capture = Capture::new(3);
         capture.observe(0, "warming up");
-        capture.observe(0, "ECS_LOADTEST_RESULT {\"v\":1,\"requests\":1}");
-        capture.observe(0, "ECS_LOADTEST_RESULT {\"v\":1,\"requests\":2}\r");
+        capture.observe(
+            0,
+            r#"ECS_LOADTEST_RESULT {"v":1,"requests":1,"errors":0,"duration_ms":10}"#,
+        );
+        capture.observe(
+            0,
+            r#"ECS_LOADTEST_RESULT {"v":1,"requests":2,"errors":0,"duration_ms":10}"#,
+        );
+        capture.observe(0, "ECS_LOADTEST_RESULT {broken");
         capture.observe(
             1,
             "the word ECS_LOADTEST_RESULT inside a line is not a result",
         );
-        assert_eq!(capture.lines, [3, 1]);
-        assert_eq!(
-            capture.result_lines[0].as_deref(),
-            Some("ECS_LOADTEST_RESULT {\"v\":1,\"requests\":2}")
+        capture.observe(
+            2,
+            r#"ECS_LOADTEST_RESULT {"v":1,"requests":5,"errors":9,"duration_ms":10}"#,
         );
-        assert_eq!(capture.result_lines[1], None);
+        assert_eq!(capture.lines, [4, 1, 1]);
+        assert_eq!(
+            capture.results[0].as_ref().map(|result| result.requests),
+            Some(2)
+        );
+        assert!(capture.results[1].is_none() && capture.results[2].is_none());
+        let invalid: Vec<usize> = capture.invalid.iter().map(|(index, _)| *index).collect();
+        assert_eq!(invalid, [0, 2]);
+        assert!(capture.invalid[1].1.contains("exceed"));
     }
 }

@@ -35,6 +35,10 @@ pub const DECLARED_INPUTS: &[&str] = &[
     "timeout-minutes",
     "wait",
     "log-mode",
+    "thresholds",
+    "github-token",
+    "comment",
+    "comment-tag",
 ];
 
 pub fn project_dir() -> PathBuf {
@@ -484,4 +488,25 @@ pub fn group_of(
         .find(|(title, _)| title.starts_with(&prefix))
         .map(|(_, lines)| lines.as_slice())
         .unwrap_or_else(|| panic!("no group for task {number}: {:?}", groups.keys()))
+}
+
+/// A result line as a tester prints it, with the latency samples (microseconds) in an HdrHistogram
+/// V2+DEFLATE, base64.
+pub fn result_line(requests: u64, errors: u64, duration_ms: u64, samples_us: &[u64]) -> String {
+    use base64::Engine;
+    use hdrhistogram::serialization::Serializer;
+    let mut histogram = hdrhistogram::Histogram::<u64>::new(3).unwrap();
+    histogram.auto(true);
+    for sample in samples_us {
+        histogram.record(*sample).unwrap();
+    }
+    let mut bytes = Vec::new();
+    hdrhistogram::serialization::V2DeflateSerializer::new()
+        .serialize(&histogram, &mut bytes)
+        .unwrap();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    format!(
+        r#"ECS_LOADTEST_RESULT {{"v":1,"requests":{requests},"errors":{errors},"duration_ms":{duration_ms},"status":{{"200":{},"503":{errors}}},"latency_hdr":"{encoded}"}}"#,
+        requests - errors
+    )
 }

@@ -1,0 +1,77 @@
+//! The PR comment: one per PR and comment tag, found again by a hidden marker and updated in place.
+
+pub mod client;
+pub mod comment;
+pub mod pull_request;
+
+use crate::gha::Gha;
+use crate::plan::CommentPlan;
+use comment::{CommentError, Posted};
+use pull_request::EventContext;
+
+/// Posts or updates the PR comment when there is a PR to comment on. Returns the comment's URL.
+/// Nothing here fails the run: a token that may not comment, or GitHub being unreachable, is a
+/// warning, and the job summary still holds the report.
+pub async fn comment_on_pull_request(
+    plan: &CommentPlan,
+    markdown: impl Fn(&str) -> String,
+    gha: &Gha,
+) -> Option<String> {
+    if !plan.enabled {
+        return None;
+    }
+    let repository = plan.repository.as_deref()?;
+    let Some(token) = plan.token.as_deref() else {
+        gha.notice("no `github-token`: the pull request comment is skipped");
+        return None;
+    };
+    let github = match client::build(plan.api_url.as_deref(), token) {
+        Ok(github) => github,
+        Err(error) => {
+            gha.warning(&format!("the pull request comment is skipped: {error:#}"));
+            return None;
+        }
+    };
+    let event = EventContext {
+        repository,
+        event_name: plan.event_name.as_deref(),
+        event_path: plan.event_path.as_deref(),
+        sha: plan.sha.as_deref(),
+    };
+    let number = match pull_request::find(&github, &event).await {
+        Ok(Some(number)) => number,
+        Ok(None) => return None,
+        Err(error) => {
+            gha.warning(&format!(
+                "could not find the pull request to comment on: {error:#}"
+            ));
+            return None;
+        }
+    };
+    let marker = report_marker(&plan.tag);
+    match comment::upsert(&github, repository, number, &marker, &markdown(&marker)).await {
+        Ok(posted) => {
+            let verb = match &posted {
+                Posted::Created { .. } => "Posted",
+                Posted::Updated { .. } => "Updated",
+            };
+            gha.line(&format!(
+                "{verb} the pull request comment: {}",
+                posted.url()
+            ));
+            Some(posted.url().to_string())
+        }
+        Err(error @ CommentError::Forbidden { .. }) => {
+            gha.warning(&error.to_string());
+            None
+        }
+        Err(error) => {
+            gha.warning(&format!("could not post the pull request comment: {error}"));
+            None
+        }
+    }
+}
+
+fn report_marker(tag: &str) -> String {
+    crate::report::markdown::marker(tag)
+}

@@ -1,0 +1,71 @@
+//! Which pull request a run belongs to.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use octocrab::Octocrab;
+use serde::Deserialize;
+
+use super::client::describe;
+
+/// Where the run is: `owner/repo`, and the event that started it.
+pub struct EventContext<'a> {
+    pub repository: &'a str,
+    pub event_name: Option<&'a str>,
+    pub event_path: Option<&'a str>,
+    pub sha: Option<&'a str>,
+}
+
+#[derive(Deserialize)]
+struct Event {
+    pull_request: Option<EventPullRequest>,
+}
+
+#[derive(Deserialize)]
+struct EventPullRequest {
+    number: u64,
+}
+
+#[derive(Deserialize)]
+struct PullRequest {
+    number: u64,
+    state: String,
+    head: Head,
+}
+
+#[derive(Deserialize)]
+struct Head {
+    sha: String,
+}
+
+/// The PR number: the event's `pull_request.number` on pull_request events; on push, the open PR
+/// whose head is the pushed commit; otherwise (workflow_dispatch, schedule, …) none.
+pub async fn find(github: &Octocrab, context: &EventContext<'_>) -> Result<Option<u64>> {
+    match context.event_name {
+        Some("pull_request" | "pull_request_target" | "pull_request_review") => {
+            let Some(path) = context.event_path else {
+                return Ok(None);
+            };
+            let text = std::fs::read_to_string(Path::new(path))
+                .with_context(|| format!("reading the event payload {path}"))?;
+            let event: Event = serde_json::from_str(&text)
+                .with_context(|| format!("parsing the event payload {path}"))?;
+            Ok(event.pull_request.map(|pull_request| pull_request.number))
+        }
+        Some("push") => {
+            let Some(sha) = context.sha else {
+                return Ok(None);
+            };
+            let route = format!("/repos/{}/commits/{sha}/pulls", context.repository);
+            let pulls: Vec<PullRequest> = github
+                .get(&route, None::<&()>)
+                .await
+                .map_err(|error| anyhow::anyhow!("GET {route}: {}", describe(&error)))?;
+            Ok(pulls
+                .into_iter()
+                .find(|pull| pull.state == "open" && pull.head.sha == sha)
+                .map(|pull| pull.number))
+        }
+        _ => Ok(None),
+    }
+}

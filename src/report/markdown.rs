@@ -1,0 +1,398 @@
+//! The Markdown report: the job summary and, with its hidden marker, the PR comment. The verdict,
+//! totals and thresholds are always shown; the per-task table is trimmed to fit a size budget
+//! (GitHub caps a job summary at 1 MiB and a comment at 65,536 characters).
+
+use std::fmt::Write as _;
+
+use super::{Report, TaskRow};
+use crate::results::threshold::format_latency_us;
+
+/// GitHub's limit for one step's job summary.
+pub const SUMMARY_LIMIT: usize = 1024 * 1024;
+/// GitHub's limit for a comment body, in characters.
+pub const COMMENT_LIMIT: usize = 65_536;
+/// Above this many tasks the table shows the failing tasks and the slowest few, not all.
+const ALL_ROWS_UP_TO: usize = 50;
+const SLOWEST_SHOWN: usize = 10;
+
+/// The hidden marker that finds a PR comment again.
+pub fn marker(tag: &str) -> String {
+    format!("<!-- ecs-loadtest:{tag} -->")
+}
+
+/// Renders the report in at most `limit` characters. `marker` starts a PR comment.
+pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
+    let mut head = String::new();
+    if let Some(marker) = marker {
+        let _ = writeln!(head, "{marker}");
+    }
+    let verdict = report.verdict;
+    if verdict.passed {
+        let _ = writeln!(head, "### ✅ Load test passed");
+    } else {
+        let _ = writeln!(
+            head,
+            "### ❌ Load test failed (exit status {})",
+            verdict.exit_status
+        );
+    }
+    head.push('\n');
+    if let Some(coverage) = &verdict.coverage {
+        let _ = writeln!(head, "**{coverage}.**\n");
+    }
+    for reason in &verdict.reasons {
+        let _ = writeln!(head, "- {reason}");
+    }
+    if !verdict.reasons.is_empty() {
+        head.push('\n');
+    }
+    totals(&mut head, report);
+    if !verdict.thresholds.is_empty() {
+        let _ = writeln!(
+            head,
+            "| threshold | measured | result |\n| --- | --- | --- |"
+        );
+        for check in &verdict.thresholds {
+            let _ = writeln!(
+                head,
+                "| `{}` | {} | {} |",
+                cell(&check.rule),
+                check.measured,
+                if check.held { "✅ held" } else { "❌ failed" }
+            );
+        }
+        head.push('\n');
+    }
+
+    let mut foot = String::new();
+    let _ = write!(
+        foot,
+        "\nImage `{}` · task definition `{}`",
+        cell(report.image),
+        cell(report.task_definition_arn)
+    );
+    if let Some(run_url) = &report.run_url {
+        let _ = write!(foot, " · [workflow run]({run_url})");
+    }
+    foot.push('\n');
+
+    let table_head = "| # | task | outcome | exit | requests | errors | p95 | logs |\n| --- | --- | --- | --- | ---: | ---: | ---: | --- |\n";
+    let rows = rows_in_order(&report.tasks);
+    let mut table = String::new();
+    let mut shown = 0;
+    let budget = limit.saturating_sub(head.len() + foot.len() + table_head.len() + 200);
+    for row in &rows {
+        let line = row_line(row);
+        if table.len() + line.len() > budget {
+            break;
+        }
+        table.push_str(&line);
+        shown += 1;
+    }
+    let mut body = head;
+    if shown > 0 {
+        body.push_str(table_head);
+        body.push_str(&table);
+    }
+    let left_out = report.tasks.len() - shown;
+    if left_out > 0 {
+        let _ = writeln!(
+            body,
+            "\n{left_out} of {} task rows are left out; shown are the failing tasks, then the slowest by p95.",
+            report.tasks.len()
+        );
+    }
+    body.push_str(&foot);
+    if body.chars().count() > limit {
+        // Only a pathological head (thousands of thresholds) gets here: cut it, keep the verdict.
+        body = body.chars().take(limit.saturating_sub(40)).collect();
+        body.push_str("\n\n… (cut to fit GitHub's size limit)\n");
+    }
+    body
+}
+
+fn totals(out: &mut String, report: &Report) {
+    let merged = report.merged;
+    if merged.tasks_reporting == 0 {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| requests | errors | error rate | throughput | duration |\n| ---: | ---: | ---: | ---: | ---: |"
+    );
+    let _ = writeln!(
+        out,
+        "| {} | {} | {} | {} | {} |\n",
+        merged.requests,
+        merged.errors,
+        merged
+            .error_rate
+            .map_or("–".to_string(), |rate| format!("{:.2}%", rate * 100.0)),
+        merged
+            .rps
+            .map_or("–".to_string(), |rps| format!("{rps:.1} req/s")),
+        super::duration_text((merged.duration_ms / 1000) as i64)
+    );
+    if let Some(latency) = &merged.latency {
+        let figure = |value: Option<f64>| value.map_or("–".to_string(), format_latency_us);
+        let _ = writeln!(
+            out,
+            "| p50 | p90 | p95 | p99 | p99.9 | max | avg |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} |\n",
+            figure(latency.p50_us),
+            figure(latency.p90_us),
+            figure(latency.p95_us),
+            figure(latency.p99_us),
+            figure(latency.p999_us),
+            figure(latency.max_us),
+            figure(latency.avg_us)
+        );
+        if latency.approximate {
+            let _ = writeln!(
+                out,
+                "_Latency is approximate: some tasks sent only percentiles, so each figure is the worst task's._\n"
+            );
+        }
+    }
+    if let Some(skew) = merged.start_skew_ms {
+        let _ = writeln!(
+            out,
+            "Tasks started their load within {skew} ms of each other.\n"
+        );
+    }
+}
+
+/// Every row in index order when there are few tasks; else the failing tasks, then the slowest.
+fn rows_in_order(tasks: &[TaskRow]) -> Vec<&TaskRow> {
+    let mut rows: Vec<&TaskRow> = tasks.iter().collect();
+    if tasks.len() <= ALL_ROWS_UP_TO {
+        return rows;
+    }
+    rows.sort_by(|a, b| {
+        a.succeeded
+            .cmp(&b.succeeded)
+            .then(
+                b.p95_us
+                    .unwrap_or(-1.0)
+                    .total_cmp(&a.p95_us.unwrap_or(-1.0)),
+            )
+            .then(a.index.cmp(&b.index))
+    });
+    let failing = rows.iter().filter(|row| !row.succeeded).count();
+    rows.truncate(failing + SLOWEST_SHOWN);
+    rows
+}
+
+fn row_line(row: &TaskRow) -> String {
+    let task = match &row.console_url {
+        Some(url) => format!("[{}]({url})", short_id(&row.task_id)),
+        None => format!("`{}`", short_id(&row.task_id)),
+    };
+    let logs = row
+        .log_url
+        .as_ref()
+        .map_or("–".to_string(), |url| format!("[stream]({url})"));
+    let number = |value: Option<u64>| value.map_or("–".to_string(), |value| value.to_string());
+    format!(
+        "| {} | {task} | {}{} | {} | {} | {} | {} | {logs} |\n",
+        row.index + 1,
+        if row.succeeded { "" } else { "❌ " },
+        cell(&row.outcome),
+        row.exit_code
+            .map_or("–".to_string(), |code| code.to_string()),
+        number(row.requests),
+        number(row.errors),
+        row.p95_us.map_or("–".to_string(), format_latency_us),
+    )
+}
+
+fn short_id(task_id: &str) -> &str {
+    task_id.get(..8).unwrap_or(task_id)
+}
+
+/// Text inside a table cell: a `|` would end the cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::merge::{LatencyFigures, Merged};
+    use crate::results::threshold::Checked;
+    use crate::results::verdict::Verdict;
+
+    fn verdict(passed: bool) -> Verdict {
+        Verdict {
+            passed,
+            exit_status: if passed { 0 } else { 99 },
+            reasons: if passed {
+                vec![]
+            } else {
+                vec!["threshold `p95 < 300ms` failed: measured 412.3ms".into()]
+            },
+            coverage: None,
+            thresholds: vec![
+                Checked {
+                    rule: "p95 < 300ms".into(),
+                    held: passed,
+                    measured: "412.3ms".into(),
+                },
+                Checked {
+                    rule: "error_rate < 1%".into(),
+                    held: true,
+                    measured: "0.2%".into(),
+                },
+            ],
+        }
+    }
+
+    fn merged() -> Merged {
+        Merged {
+            task_count: 2,
+            tasks_reporting: 2,
+            requests: 24_000,
+            errors: 48,
+            error_rate: Some(0.002),
+            rps: Some(400.0),
+            duration_ms: 60_000,
+            latency: Some(LatencyFigures {
+                approximate: false,
+                p50_us: Some(48_000.0),
+                p90_us: Some(210_000.0),
+                p95_us: Some(412_300.0),
+                p99_us: Some(890_000.0),
+                p999_us: Some(1_400_000.0),
+                max_us: Some(2_100_000.0),
+                avg_us: Some(81_200.0),
+            }),
+            start_skew_ms: Some(180),
+            ..Default::default()
+        }
+    }
+
+    fn row(index: usize, succeeded: bool, p95_us: f64) -> TaskRow {
+        TaskRow {
+            index,
+            task_id: format!("{index:08x}aaaabbbbccccdddd"),
+            outcome: if succeeded {
+                "succeeded".into()
+            } else {
+                "failed".into()
+            },
+            succeeded,
+            exit_code: Some(if succeeded { 0 } else { 3 }),
+            requests: Some(12_000),
+            errors: Some(24),
+            p95_us: Some(p95_us),
+            console_url: Some(format!("https://console.example/{index}")),
+            log_url: Some(format!("https://logs.example/{index}")),
+        }
+    }
+
+    fn report<'a>(verdict: &'a Verdict, merged: &'a Merged, tasks: Vec<TaskRow>) -> Report<'a> {
+        Report {
+            verdict,
+            merged,
+            tasks,
+            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc",
+            task_definition_arn: "arn:aws:ecs:us-east-1:123456789012:task-definition/tester:7",
+            run_url: Some("https://github.com/acme/shop/actions/runs/1".into()),
+        }
+    }
+
+    #[test]
+    fn renders_a_failed_run() {
+        let verdict = verdict(false);
+        let merged = merged();
+        let text = render(
+            &report(
+                &verdict,
+                &merged,
+                vec![row(0, true, 400_000.0), row(1, true, 420_000.0)],
+            ),
+            Some(&marker("load")),
+            COMMENT_LIMIT,
+        );
+        let expected = "<!-- ecs-loadtest:load -->
+### ❌ Load test failed (exit status 99)
+
+- threshold `p95 < 300ms` failed: measured 412.3ms
+
+| requests | errors | error rate | throughput | duration |
+| ---: | ---: | ---: | ---: | ---: |
+| 24000 | 48 | 0.20% | 400.0 req/s | 1m00s |
+
+| p50 | p90 | p95 | p99 | p99.9 | max | avg |
+| ---: | ---: | ---: | ---: | ---: | ---: | ---: |
+| 48ms | 210ms | 412.3ms | 890ms | 1.4s | 2.1s | 81.2ms |
+
+Tasks started their load within 180 ms of each other.
+
+| threshold | measured | result |
+| --- | --- | --- |
+| `p95 < 300ms` | 412.3ms | ❌ failed |
+| `error_rate < 1%` | 0.2% | ✅ held |
+
+| # | task | outcome | exit | requests | errors | p95 | logs |
+| --- | --- | --- | --- | ---: | ---: | ---: | --- |
+| 1 | [00000000](https://console.example/0) | succeeded | 0 | 12000 | 24 | 400ms | [stream](https://logs.example/0) |
+| 2 | [00000001](https://console.example/1) | succeeded | 0 | 12000 | 24 | 420ms | [stream](https://logs.example/1) |
+
+Image `123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc` · task definition `arn:aws:ecs:us-east-1:123456789012:task-definition/tester:7` · [workflow run](https://github.com/acme/shop/actions/runs/1)
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn hundreds_of_tasks_show_the_failing_and_the_slowest() {
+        let verdict = verdict(true);
+        let merged = merged();
+        let mut tasks: Vec<TaskRow> = (0..300)
+            .map(|index| row(index, true, 1000.0 + index as f64))
+            .collect();
+        for index in [7, 123] {
+            tasks[index].succeeded = false;
+            tasks[index].outcome = "failed".into();
+        }
+        let text = render(&report(&verdict, &merged, tasks), None, SUMMARY_LIMIT);
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("| ") && line.contains("console.example"))
+            .collect();
+        assert_eq!(rows.len(), 12);
+        // The failing tasks first (slowest first), then the slowest of the rest.
+        assert!(
+            rows[0].starts_with("| 124 |") && rows[1].starts_with("| 8 |"),
+            "{rows:?}"
+        );
+        assert!(rows[2].starts_with("| 300 |"), "{rows:?}");
+        assert!(text.contains("288 of 300 task rows are left out"));
+    }
+
+    #[test]
+    fn the_comment_limit_trims_rows_never_the_verdict() {
+        let verdict = verdict(false);
+        let merged = merged();
+        let mut tasks: Vec<TaskRow> = (0..40).map(|index| row(index, false, 1000.0)).collect();
+        for task in &mut tasks {
+            task.outcome = "failed: ".to_string() + &"x".repeat(3000);
+        }
+        let text = render(
+            &report(&verdict, &merged, tasks),
+            Some(&marker("t")),
+            COMMENT_LIMIT,
+        );
+        assert!(text.chars().count() <= COMMENT_LIMIT, "{}", text.len());
+        assert!(text.starts_with("<!-- ecs-loadtest:t -->\n### ❌ Load test failed"));
+        assert!(text.contains("| `p95 < 300ms` | 412.3ms | ❌ failed |"));
+        assert!(text.contains("task rows are left out"));
+        assert!(
+            text.trim_end()
+                .ends_with("[workflow run](https://github.com/acme/shop/actions/runs/1)")
+        );
+    }
+}

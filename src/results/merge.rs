@@ -1,0 +1,290 @@
+//! Merging the tasks' results into one.
+//!
+//! Latency histograms are added, so merged percentiles are exactly those of all samples together.
+//! Averaging percentiles across tasks, as the best-known tool in this field does, is wrong: the
+//! p95 of the whole is not the mean of the parts' p95s. When a task sent only percentiles, the
+//! merged latency is marked approximate and each figure is the worst task's, never lower.
+
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use super::protocol::{Latency, TaskResult};
+
+/// The latency figures reports show and thresholds check, in microseconds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct LatencyFigures {
+    /// True when some task sent only percentiles: the figures are the worst task's.
+    pub approximate: bool,
+    pub p50_us: Option<f64>,
+    pub p90_us: Option<f64>,
+    pub p95_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    pub p999_us: Option<f64>,
+    pub max_us: Option<f64>,
+    pub avg_us: Option<f64>,
+}
+
+/// All tasks' results together.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Merged {
+    pub task_count: usize,
+    /// Tasks whose result line was read.
+    pub tasks_reporting: usize,
+    pub requests: u64,
+    pub errors: u64,
+    /// errors / requests; `None` without requests.
+    pub error_rate: Option<f64>,
+    /// Total requests over the longest task duration.
+    pub rps: Option<f64>,
+    pub duration_ms: u64,
+    pub status: BTreeMap<String, u64>,
+    pub latency: Option<LatencyFigures>,
+    /// Spread of the tasks' load start times, when they sent `started_ms`.
+    pub start_skew_ms: Option<u64>,
+}
+
+/// One task's latency figures (for per-task rows), in microseconds.
+pub fn task_figures(latency: &Latency) -> LatencyFigures {
+    match latency {
+        Latency::Exact(histogram) => histogram_figures(histogram),
+        Latency::Percentiles(percentiles) => {
+            let us = |ms: Option<f64>| ms.map(|value| value * 1000.0);
+            LatencyFigures {
+                approximate: true,
+                p50_us: us(percentiles.p50),
+                p90_us: us(percentiles.p90),
+                p95_us: us(percentiles.p95),
+                p99_us: us(percentiles.p99),
+                p999_us: None,
+                max_us: us(percentiles.max),
+                avg_us: None,
+            }
+        }
+    }
+}
+
+fn histogram_figures(histogram: &Histogram<u64>) -> LatencyFigures {
+    if histogram.is_empty() {
+        return LatencyFigures::default();
+    }
+    let at = |quantile: f64| Some(histogram.value_at_quantile(quantile) as f64);
+    LatencyFigures {
+        approximate: false,
+        p50_us: at(0.50),
+        p90_us: at(0.90),
+        p95_us: at(0.95),
+        p99_us: at(0.99),
+        p999_us: at(0.999),
+        max_us: Some(histogram.max() as f64),
+        avg_us: Some(histogram.mean()),
+    }
+}
+
+/// Merges what each task reported (`None`: no valid result line). `results[i]` is task i's.
+pub fn merge(results: &[Option<TaskResult>]) -> Merged {
+    let reported: Vec<&TaskResult> = results.iter().flatten().collect();
+    let requests: u64 = reported.iter().map(|result| result.requests).sum();
+    let errors: u64 = reported.iter().map(|result| result.errors).sum();
+    let duration_ms = reported
+        .iter()
+        .map(|result| result.duration_ms)
+        .max()
+        .unwrap_or_default();
+    let mut status = BTreeMap::new();
+    for result in &reported {
+        for (code, count) in &result.status {
+            *status.entry(code.clone()).or_insert(0) += count;
+        }
+    }
+    let starts: Vec<u64> = reported
+        .iter()
+        .filter_map(|result| result.started_ms)
+        .collect();
+    let start_skew_ms = match (starts.iter().min(), starts.iter().max()) {
+        (Some(first), Some(last)) if starts.len() > 1 => Some(last - first),
+        _ => None,
+    };
+    Merged {
+        task_count: results.len(),
+        tasks_reporting: reported.len(),
+        requests,
+        errors,
+        error_rate: (requests > 0).then(|| errors as f64 / requests as f64),
+        rps: (duration_ms > 0 && !reported.is_empty())
+            .then(|| requests as f64 * 1000.0 / duration_ms as f64),
+        duration_ms,
+        status,
+        latency: merge_latency(&reported),
+        start_skew_ms,
+    }
+}
+
+fn merge_latency(reported: &[&TaskResult]) -> Option<LatencyFigures> {
+    let latencies: Vec<&Latency> = reported
+        .iter()
+        .filter_map(|result| result.latency.as_ref())
+        .collect();
+    if latencies.is_empty() {
+        return None;
+    }
+    let mut combined: Option<Histogram<u64>> = None;
+    let mut approximate: Vec<LatencyFigures> = Vec::new();
+    for latency in &latencies {
+        match latency {
+            Latency::Exact(histogram) => match combined.as_mut() {
+                None => combined = Some(histogram.clone()),
+                // Auto-resizing histograms take any range, so adding cannot fail on range;
+                // should it fail anyway, the figures become approximate rather than wrong.
+                Some(total) => {
+                    if total.add(histogram).is_err() {
+                        approximate.push(histogram_figures(histogram));
+                    }
+                }
+            },
+            Latency::Percentiles(_) => approximate.push(task_figures(latency)),
+        }
+    }
+    let exact = combined.map(|histogram| histogram_figures(&histogram));
+    if approximate.is_empty() {
+        return exact;
+    }
+    // Conservative: each figure is the worst over the exact merge and every approximate task.
+    let parts: Vec<&LatencyFigures> = exact.iter().chain(approximate.iter()).collect();
+    let worst = |pick: fn(&LatencyFigures) -> Option<f64>| {
+        parts.iter().filter_map(|part| pick(part)).reduce(f64::max)
+    };
+    Some(LatencyFigures {
+        approximate: true,
+        p50_us: worst(|figures| figures.p50_us),
+        p90_us: worst(|figures| figures.p90_us),
+        p95_us: worst(|figures| figures.p95_us),
+        p99_us: worst(|figures| figures.p99_us),
+        // Only tasks with histograms know p99.9 and the mean: without every task, not known.
+        p999_us: None,
+        max_us: worst(|figures| figures.max_us),
+        avg_us: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::protocol::Percentiles;
+
+    fn histogram(samples_us: impl IntoIterator<Item = u64>) -> Histogram<u64> {
+        let mut histogram = Histogram::<u64>::new(3).unwrap();
+        histogram.auto(true);
+        for sample in samples_us {
+            histogram.record(sample).unwrap();
+        }
+        histogram
+    }
+
+    fn exact(
+        requests: u64,
+        errors: u64,
+        duration_ms: u64,
+        samples: Vec<u64>,
+    ) -> Option<TaskResult> {
+        Some(TaskResult {
+            requests,
+            errors,
+            duration_ms,
+            status: BTreeMap::from([
+                ("200".to_string(), requests - errors),
+                ("503".to_string(), errors),
+            ]),
+            latency: Some(Latency::Exact(histogram(samples))),
+            started_ms: None,
+        })
+    }
+
+    #[test]
+    fn merged_histograms_equal_the_histogram_of_all_samples() {
+        // Three tasks with very different latency: a fast one, a middle one and a slow tail.
+        let fast: Vec<u64> = (1..=9000).map(|i| 1_000 + i % 500).collect();
+        let middle: Vec<u64> = (1..=900).map(|i| 20_000 + i * 7).collect();
+        let slow: Vec<u64> = (1..=100).map(|i| 400_000 + i * 1_000).collect();
+        let merged = merge(&[
+            exact(9000, 0, 60_000, fast.clone()),
+            exact(900, 9, 61_000, middle.clone()),
+            exact(100, 50, 59_000, slow.clone()),
+        ]);
+        let all = histogram(fast.iter().chain(&middle).chain(&slow).copied());
+        let latency = merged.latency.unwrap();
+        assert!(!latency.approximate);
+        for (quantile, figure) in [
+            (0.50, latency.p50_us),
+            (0.90, latency.p90_us),
+            (0.95, latency.p95_us),
+            (0.99, latency.p99_us),
+            (0.999, latency.p999_us),
+        ] {
+            assert_eq!(
+                figure,
+                Some(all.value_at_quantile(quantile) as f64),
+                "p{quantile}"
+            );
+        }
+        assert_eq!(latency.max_us, Some(all.max() as f64));
+        assert_eq!(latency.avg_us, Some(all.mean()));
+        // Averaging the tasks' p99s gives a different, wrong figure.
+        let averaged_p99 = [&fast, &middle, &slow]
+            .iter()
+            .map(|samples| histogram(samples.iter().copied()).value_at_quantile(0.99) as f64)
+            .sum::<f64>()
+            / 3.0;
+        assert_ne!(latency.p99_us, Some(averaged_p99));
+
+        assert_eq!((merged.requests, merged.errors), (10_000, 59));
+        assert_eq!(merged.status["503"], 59);
+        assert_eq!(merged.duration_ms, 61_000);
+        assert_eq!(merged.rps, Some(10_000.0 * 1000.0 / 61_000.0));
+        assert_eq!(merged.error_rate, Some(0.0059));
+        assert_eq!((merged.task_count, merged.tasks_reporting), (3, 3));
+    }
+
+    #[test]
+    fn percentiles_only_are_approximate_and_never_lower_than_the_worst_task() {
+        let percentiles = Some(TaskResult {
+            requests: 100,
+            errors: 0,
+            duration_ms: 10_000,
+            status: BTreeMap::new(),
+            latency: Some(Latency::Percentiles(Percentiles {
+                p50: Some(10.0),
+                p90: Some(20.0),
+                p95: Some(30.0),
+                p99: None,
+                max: Some(50.0),
+            })),
+            started_ms: Some(1_000),
+        });
+        let mut slow = exact(100, 0, 10_000, (0..100).map(|i| 40_000 + i * 10).collect()).unwrap();
+        slow.started_ms = Some(1_250);
+        let merged = merge(&[percentiles, Some(slow), None]);
+        let latency = merged.latency.unwrap();
+        assert!(latency.approximate);
+        // p95: the histogram task's (about 40.9 ms) is worse than 30 ms.
+        assert!(latency.p95_us.unwrap() > 40_000.0);
+        // p50 of the histogram task (about 40.5 ms) is worse than 10 ms too.
+        assert!(latency.p50_us.unwrap() > 40_000.0);
+        // max: the percentile task's 50 ms is worse than the histogram task's 41 ms.
+        assert_eq!(latency.max_us, Some(50_000.0));
+        assert_eq!(latency.avg_us, None);
+        assert_eq!(latency.p999_us, None);
+        assert_eq!((merged.task_count, merged.tasks_reporting), (3, 2));
+        assert_eq!(merged.start_skew_ms, Some(250));
+    }
+
+    #[test]
+    fn nothing_reported() {
+        let merged = merge(&[None, None]);
+        assert_eq!(merged.tasks_reporting, 0);
+        assert_eq!(merged.rps, None);
+        assert_eq!(merged.error_rate, None);
+        assert_eq!(merged.latency, None);
+    }
+}

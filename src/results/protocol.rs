@@ -1,0 +1,263 @@
+//! The result line a tester prints (DESIGN.md):
+//!
+//! ```text
+//! ECS_LOADTEST_RESULT {"v":1,"requests":12000,"errors":12,"duration_ms":60000,"status":{"200":11988,"503":12},"latency_hdr":"<base64 HdrHistogram V2+DEFLATE, microseconds>"}
+//! ```
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use serde::{Deserialize, Serialize};
+
+/// A result line starts with this marker, then one space, then a JSON object.
+pub const RESULT_MARKER: &str = "ECS_LOADTEST_RESULT";
+
+/// What one task reported.
+#[derive(Debug, Clone)]
+pub struct TaskResult {
+    pub requests: u64,
+    pub errors: u64,
+    pub duration_ms: u64,
+    pub status: BTreeMap<String, u64>,
+    pub latency: Option<Latency>,
+    /// Epoch milliseconds when the task's load began.
+    pub started_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Latency {
+    /// Every sample, in microseconds: merges exactly.
+    Exact(Histogram<u64>),
+    /// Only percentiles (k6's `handleSummary`, for one): merged figures are approximate.
+    Percentiles(Percentiles),
+}
+
+/// Latency percentiles in milliseconds, as a tester without a histogram reports them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Percentiles {
+    pub p50: Option<f64>,
+    pub p90: Option<f64>,
+    pub p95: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct Wire {
+    v: u64,
+    requests: u64,
+    errors: u64,
+    duration_ms: u64,
+    #[serde(default)]
+    status: BTreeMap<String, u64>,
+    latency_hdr: Option<String>,
+    latency_ms: Option<Percentiles>,
+    started_ms: Option<u64>,
+}
+
+/// Parses a line that starts with the marker. The error says what is wrong, for a warning that
+/// names the task.
+pub fn parse_line(line: &str) -> Result<TaskResult, String> {
+    let Some(json) = line.trim().strip_prefix(RESULT_MARKER) else {
+        return Err(format!("does not start with {RESULT_MARKER}"));
+    };
+    let wire: Wire =
+        serde_json::from_str(json.trim()).map_err(|error| format!("invalid JSON: {error}"))?;
+    if wire.v != 1 {
+        return Err(format!(
+            "version {} is not supported (this action reads version 1)",
+            wire.v
+        ));
+    }
+    if wire.errors > wire.requests {
+        return Err(format!(
+            "errors ({}) exceed requests ({})",
+            wire.errors, wire.requests
+        ));
+    }
+    if wire.duration_ms == 0 {
+        return Err("duration_ms is 0".to_string());
+    }
+    let latency = match (wire.latency_hdr, wire.latency_ms) {
+        (Some(encoded), _) => Some(Latency::Exact(decode_histogram(&encoded)?)),
+        (None, Some(percentiles)) => {
+            let values = [
+                percentiles.p50,
+                percentiles.p90,
+                percentiles.p95,
+                percentiles.p99,
+                percentiles.max,
+            ];
+            if values.iter().all(Option::is_none) {
+                return Err("latency_ms has none of p50, p90, p95, p99, max".to_string());
+            }
+            if values
+                .iter()
+                .flatten()
+                .any(|value| !value.is_finite() || *value < 0.0)
+            {
+                return Err("latency_ms holds a negative or non-finite value".to_string());
+            }
+            Some(Latency::Percentiles(percentiles))
+        }
+        (None, None) => None,
+    };
+    Ok(TaskResult {
+        requests: wire.requests,
+        errors: wire.errors,
+        duration_ms: wire.duration_ms,
+        status: wire.status,
+        latency,
+        started_ms: wire.started_ms,
+    })
+}
+
+fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|error| format!("latency_hdr is not base64: {error}"))?;
+    let mut histogram: Histogram<u64> = Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .map_err(|error| format!("latency_hdr is not an HdrHistogram V2 (+DEFLATE): {error:?}"))?;
+    histogram.auto(true);
+    Ok(histogram)
+}
+
+#[cfg(test)]
+mod tests {
+    use hdrhistogram::serialization::Serializer;
+
+    use super::*;
+
+    /// Encodes a histogram as testers send it: V2 + DEFLATE, base64.
+    fn encode_histogram(histogram: &Histogram<u64>) -> Result<String, String> {
+        let mut bytes = Vec::new();
+        hdrhistogram::serialization::V2DeflateSerializer::new()
+            .serialize(histogram, &mut bytes)
+            .map_err(|error| format!("{error:?}"))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+    }
+
+    fn histogram(samples_us: &[u64]) -> Histogram<u64> {
+        let mut histogram = Histogram::<u64>::new(3).unwrap();
+        histogram.auto(true);
+        for sample in samples_us {
+            histogram.record(*sample).unwrap();
+        }
+        histogram
+    }
+
+    #[test]
+    fn parses_a_line_with_a_histogram() {
+        let encoded = encode_histogram(&histogram(&[1000, 2000, 3000])).unwrap();
+        let line = format!(
+            r#"ECS_LOADTEST_RESULT {{"v":1,"requests":3,"errors":1,"duration_ms":1000,"status":{{"200":2,"503":1}},"latency_hdr":"{encoded}","started_ms":1700000000000}}"#
+        );
+        let result = parse_line(&line).unwrap();
+        assert_eq!(
+            (result.requests, result.errors, result.duration_ms),
+            (3, 1, 1000)
+        );
+        assert_eq!(result.status["503"], 1);
+        assert_eq!(result.started_ms, Some(1_700_000_000_000));
+        let Some(Latency::Exact(decoded)) = result.latency else {
+            panic!("no histogram")
+        };
+        assert_eq!(decoded.len(), 3);
+        assert_eq!(decoded.max(), histogram(&[3000]).max());
+    }
+
+    #[test]
+    fn parses_percentiles_only() {
+        let result = parse_line(
+            r#"ECS_LOADTEST_RESULT {"v":1,"requests":10,"errors":0,"duration_ms":5000,"latency_ms":{"p50":12.5,"p95":80,"max":300}}"#,
+        )
+        .unwrap();
+        let Some(Latency::Percentiles(percentiles)) = result.latency else {
+            panic!()
+        };
+        assert_eq!(percentiles.p95, Some(80.0));
+        assert_eq!(percentiles.p99, None);
+    }
+
+    #[test]
+    fn refuses_what_is_wrong_and_says_why() {
+        for (line, why) in [
+            ("ECS_LOADTEST_RESULT", "invalid JSON"),
+            ("ECS_LOADTEST_RESULT {", "invalid JSON"),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":2,"requests":1,"errors":0,"duration_ms":1}"#,
+                "version 2",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"errors":0,"duration_ms":1}"#,
+                "missing field `requests`",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"requests":1,"errors":2,"duration_ms":1}"#,
+                "exceed",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"requests":1,"errors":0,"duration_ms":0}"#,
+                "duration_ms is 0",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"requests":-1,"errors":0,"duration_ms":1}"#,
+                "invalid JSON",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"requests":1,"errors":0,"duration_ms":1,"latency_hdr":"%%%"}"#,
+                "not base64",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"requests":1,"errors":0,"duration_ms":1,"latency_hdr":"AAAA"}"#,
+                "not an HdrHistogram",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"requests":1,"errors":0,"duration_ms":1,"latency_ms":{}}"#,
+                "none of",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"requests":1,"errors":0,"duration_ms":1,"latency_ms":{"p95":-3}}"#,
+                "negative",
+            ),
+            (
+                r#"ECS_LOADTEST_RESULT {"v":1,"requests":1,"errors":0,"duration_ms":1,"latency_ms":{"p42":3}}"#,
+                "unknown field",
+            ),
+            ("hello", "does not start"),
+        ] {
+            let error = parse_line(line).unwrap_err();
+            assert!(error.contains(why), "{line}: {error}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(text in ".*") {
+            let _ = parse_line(&format!("{RESULT_MARKER} {text}"));
+            let _ = parse_line(&text);
+        }
+
+        #[test]
+        fn never_panics_on_arbitrary_histogram_bytes(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256)) {
+            let encoded = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            let _ = parse_line(&format!(
+                r#"{RESULT_MARKER} {{"v":1,"requests":1,"errors":0,"duration_ms":1,"latency_hdr":"{encoded}"}}"#
+            ));
+        }
+
+        #[test]
+        fn never_panics_on_json_shaped_input(
+            v in 0u64..3, requests in proptest::prelude::any::<u64>(), errors in proptest::prelude::any::<u64>(),
+            duration in proptest::prelude::any::<u64>(), p95 in proptest::prelude::any::<f64>(),
+        ) {
+            let _ = parse_line(&format!(
+                r#"{RESULT_MARKER} {{"v":{v},"requests":{requests},"errors":{errors},"duration_ms":{duration},"latency_ms":{{"p95":{p95}}}}}"#
+            ));
+        }
+    }
+}

@@ -1,0 +1,512 @@
+//! Results, thresholds, the job summary and the PR comment: the real binary against moto (whose
+//! tasks print result lines) and a wiremock server speaking GitHub's REST API.
+
+mod common;
+
+use common::{ActionRun, Finished, Harness, Setup, result_line};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, query_param};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const REPOSITORY: &str = "acme/shop";
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn user(login: &str, kind: &str) -> Value {
+    json!({
+        "login": login, "id": 41898282, "node_id": "MDM6Qm90NDE4OTgyODI=",
+        "avatar_url": "https://avatars.githubusercontent.com/in/15368?v=4", "gravatar_id": "",
+        "url": format!("https://api.github.com/users/{login}"),
+        "html_url": format!("https://github.com/apps/{login}"),
+        "type": kind, "site_admin": false
+    })
+}
+
+fn comment(id: u64, number: u64, body: &str, login: &str, kind: &str) -> Value {
+    json!({
+        "id": id, "node_id": format!("IC_kwDOA{id}"),
+        "url": format!("https://api.github.com/repos/{REPOSITORY}/issues/comments/{id}"),
+        "html_url": format!("https://github.com/{REPOSITORY}/pull/{number}#issuecomment-{id}"),
+        "issue_url": format!("https://api.github.com/repos/{REPOSITORY}/issues/{number}"),
+        "body": body, "user": user(login, kind),
+        "created_at": "2026-11-20T10:00:00Z", "updated_at": "2026-11-20T10:00:00Z",
+        "author_association": if kind == "Bot" { "NONE" } else { "MEMBER" }
+    })
+}
+
+/// A cluster whose two tasks succeed and print result lines: 200 requests, 2 errors, latency
+/// samples between 10 and 300 ms.
+fn passing_setup(harness: &Harness) -> Setup {
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    let first: Vec<u64> = (0..100).map(|i| 10_000 + i * 1_000).collect();
+    let second: Vec<u64> = (0..100).map(|i| 100_000 + i * 2_000).collect();
+    harness.script(
+        "load",
+        json!({"run_seconds": 1}),
+        json!({
+            "0": {"logs": {"lines": ["running"], "after_stop": [result_line(100, 1, 10_000, &first)]}},
+            "1": {"logs": {"lines": ["running"], "after_stop": [result_line(100, 1, 10_000, &second)]}},
+        }),
+    );
+    setup
+}
+
+fn event_file(run: &ActionRun, event: &Value) -> String {
+    let file = run.dir.path().join("event.json");
+    std::fs::write(&file, event.to_string()).unwrap();
+    file.display().to_string()
+}
+
+/// The action on `event_name`, with GitHub at `api_url`.
+fn action(
+    harness: &Harness,
+    setup: &Setup,
+    api_url: &str,
+    event_name: &str,
+    extra: &[(&str, &str)],
+) -> ActionRun {
+    let mut inputs = vec![
+        ("task-count", "2"),
+        ("github-token", "ghs_secret_token_value"),
+        ("comment-tag", "load-test"),
+    ];
+    inputs.extend_from_slice(extra);
+    let run = ActionRun::for_setup(harness, setup, &inputs);
+    let event = event_file(
+        &run,
+        &json!({"pull_request": {"number": 7, "head": {"sha": SHA}}}),
+    );
+    run.env("GITHUB_API_URL", api_url)
+        .env("GITHUB_EVENT_NAME", event_name)
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_JOB", "load-test")
+}
+
+async fn run(action: ActionRun) -> Finished {
+    tokio::task::spawn_blocking(move || action.run())
+        .await
+        .unwrap()
+}
+
+/// The bodies of the POST requests GitHub received, by path.
+async fn posts(server: &MockServer) -> Vec<(String, String)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|request| request.method.as_str() == "POST")
+        .map(|request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            (
+                request.url.path().to_string(),
+                body["body"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pull_request_run_creates_the_comment_and_writes_the_summary() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            1001,
+            7,
+            "posted",
+            "github-actions[bot]",
+            "Bot",
+        )))
+        .expect(1)
+        .mount(&github)
+        .await;
+
+    let finished = run(action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "pull_request",
+        &[("thresholds", "p95 < 1s\nerror_rate < 5%\nrequests >= 200")],
+    ))
+    .await;
+
+    finished.assert_code(0);
+    assert_eq!(finished.output("passed"), "true");
+    assert_eq!(
+        finished.output("comment-url"),
+        format!("https://github.com/{REPOSITORY}/pull/7#issuecomment-1001")
+    );
+    finished.assert_stdout_has("::add-mask::ghs_secret_token_value");
+    finished.assert_stdout_has("Verdict: PASSED");
+    finished.assert_stdout_has("Totals: 200 requests · 2 errors (1.00%) · 20.0 req/s · 10s");
+    let posted = posts(&github).await;
+    assert_eq!(posted.len(), 1);
+    let body = &posted[0].1;
+    assert!(
+        body.starts_with("<!-- ecs-loadtest:load-test -->\n### ✅ Load test passed"),
+        "{body}"
+    );
+    assert!(body.contains("| `p95 < 1s` |"), "{body}");
+    assert!(
+        body.contains("| 200 | 2 | 1.00% | 20.0 req/s | 10s |"),
+        "{body}"
+    );
+
+    // The job summary holds the same report, without the marker.
+    let summary = std::fs::read_to_string(finished.dir.path().join("summary")).unwrap();
+    assert!(summary.starts_with("### ✅ Load test passed"), "{summary}");
+    assert!(summary.contains("[stream](https://us-east-1.console.aws.amazon.com/cloudwatch/home?region=us-east-1#logsV2:log-groups/log-group/$252Fecs$252Ftester/log-events/loadtest$252Ftester$252F"));
+    assert!(summary.contains(
+        "· task definition `arn:aws:ecs:us-east-1:123456789012:task-definition/tester:2`"
+    ));
+
+    // The merged figures are those of all 200 samples together.
+    let results: Value = serde_json::from_str(finished.output("results")).unwrap();
+    assert_eq!(results["merged"]["requests"], 200);
+    assert_eq!(results["merged"]["tasks_reporting"], 2);
+    let p50 = results["merged"]["latency"]["p50_us"].as_f64().unwrap();
+    assert!((100_000.0..=110_000.0).contains(&p50), "merged p50 {p50}");
+    assert!(!finished.output("results").contains("latency_hdr"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_run_updates_the_bot_comment_and_never_a_persons() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    let marker = "<!-- ecs-loadtest:load-test -->";
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            comment(
+                500,
+                7,
+                &format!("Why does {marker} show up?"),
+                "octocat",
+                "User"
+            ),
+            comment(
+                501,
+                7,
+                &format!("{marker}\n### ❌ Load test failed"),
+                "github-actions[bot]",
+                "Bot"
+            ),
+        ])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/comments/501")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(comment(
+            501,
+            7,
+            "updated",
+            "github-actions[bot]",
+            "Bot",
+        )))
+        .expect(1)
+        .mount(&github)
+        .await;
+
+    let finished = run(action(&harness, &setup, &github.uri(), "pull_request", &[])).await;
+
+    finished.assert_code(0);
+    finished.assert_stdout_has(
+        "Updated the pull request comment: https://github.com/acme/shop/pull/7#issuecomment-501",
+    );
+    let posted = posts(&github).await;
+    assert_eq!(posted.len(), 1, "{posted:?}");
+    assert_eq!(
+        posted[0].0,
+        format!("/repos/{REPOSITORY}/issues/comments/501")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_marker_on_page_two_is_found() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    let page_one: Vec<Value> = (0..100)
+        .map(|i| comment(100 + i, 7, "LGTM", "octocat", "User"))
+        .collect();
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .and(query_param("page", "1"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!(page_one)))
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .and(query_param("page", "2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([comment(
+            999,
+            7,
+            "<!-- ecs-loadtest:load-test -->\nold",
+            "github-actions[bot]",
+            "Bot"
+        ),])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/comments/999")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(comment(
+            999,
+            7,
+            "updated",
+            "github-actions[bot]",
+            "Bot",
+        )))
+        .expect(1)
+        .mount(&github)
+        .await;
+
+    let finished = run(action(&harness, &setup, &github.uri(), "pull_request", &[])).await;
+
+    finished.assert_code(0);
+    assert_eq!(posts(&github).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_finds_the_pull_request_by_its_commit() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/commits/{SHA}/pulls")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"number": 3, "state": "closed", "head": {"sha": SHA}},
+            {"number": 9, "state": "open", "head": {"sha": SHA}},
+        ])))
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/9/comments")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/9/comments")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            1,
+            9,
+            "posted",
+            "github-actions[bot]",
+            "Bot",
+        )))
+        .expect(1)
+        .mount(&github)
+        .await;
+
+    let finished = run(action(&harness, &setup, &github.uri(), "push", &[])).await;
+
+    finished.assert_code(0);
+    assert_eq!(
+        finished.output("comment-url"),
+        format!("https://github.com/{REPOSITORY}/pull/9#issuecomment-1")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn workflow_dispatch_makes_no_github_call() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+
+    let finished = run(action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "workflow_dispatch",
+        &[],
+    ))
+    .await;
+
+    finished.assert_code(0);
+    assert_eq!(finished.output("comment-url"), "");
+    assert!(github.received_requests().await.unwrap().is_empty());
+    let summary = std::fs::read_to_string(finished.dir.path().join("summary")).unwrap();
+    assert!(summary.contains("Load test passed"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_that_may_not_comment_is_a_warning_not_a_failure() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "message": "Resource not accessible by integration",
+            "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
+            "status": "403"
+        })))
+        .expect(1)
+        .mount(&github)
+        .await;
+
+    let finished = run(action(&harness, &setup, &github.uri(), "pull_request", &[])).await;
+
+    finished.assert_code(0);
+    assert_eq!(finished.output("passed"), "true");
+    finished.assert_stdout_has("::warning::the token may not comment on pull request #7 (403 Forbidden Resource not accessible by integration)");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_enterprise_paths_are_kept() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/api/v3/repos/{REPOSITORY}/issues/7/comments"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/api/v3/repos/{REPOSITORY}/issues/7/comments"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            5,
+            7,
+            "posted",
+            "github-actions[bot]",
+            "Bot",
+        )))
+        .expect(1)
+        .mount(&github)
+        .await;
+
+    let finished = run(action(
+        &harness,
+        &setup,
+        &format!("{}/api/v3", github.uri()),
+        "pull_request",
+        &[],
+    ))
+    .await;
+
+    finished.assert_code(0);
+    assert!(
+        finished.outputs["comment-url"].ends_with("#issuecomment-5"),
+        "{finished}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failing_threshold_exits_99_and_the_comment_names_the_rule() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
+        .mount(&github)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            8,
+            7,
+            "posted",
+            "github-actions[bot]",
+            "Bot",
+        )))
+        .mount(&github)
+        .await;
+
+    let finished = run(action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "pull_request",
+        &[("thresholds", "p95 < 100ms\nerror_rate < 5%")],
+    ))
+    .await;
+
+    finished.assert_code(99);
+    assert_eq!(finished.output("passed"), "false");
+    assert_eq!(finished.output("exit-code"), "99");
+    finished.assert_stdout_has("::error::threshold `p95 < 100ms` failed: measured ");
+    let body = &posts(&github).await[0].1;
+    assert!(
+        body.contains("### ❌ Load test failed (exit status 99)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("- threshold `p95 < 100ms` failed: measured "),
+        "{body}"
+    );
+    assert!(
+        body.contains("| `error_rate < 5%` | 1% | ✅ held |"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bad_threshold_is_an_input_error_before_anything_starts() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    let requests_before = harness.requests().len();
+
+    let finished = run(action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "pull_request",
+        &[("thresholds", "p95 < 500\nlatency < 1s")],
+    ))
+    .await;
+
+    finished.assert_code(2);
+    finished.assert_stdout_has("input `thresholds`: got `p95 < 500`; expected a valid rule (`p95 < 500`: a latency needs a unit: us, ms or s); one rule a line");
+    finished.assert_stdout_has("input `thresholds`: got `latency < 1s`");
+    assert_eq!(harness.requests().len(), requests_before);
+    assert!(github.received_requests().await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn partial_results_are_said_next_to_the_verdict() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script(
+        "load",
+        json!({"run_seconds": 1}),
+        json!({
+            "0": {"logs": {"after_stop": [result_line(50, 0, 5_000, &[20_000; 50])]}},
+            "1": {"logs": {"after_stop": ["ECS_LOADTEST_RESULT {\"v\":1,\"requests\":5}"]}},
+        }),
+    );
+    let github = MockServer::start().await;
+
+    let finished = run(action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "workflow_dispatch",
+        &[("thresholds", "requests >= 50")],
+    ))
+    .await;
+
+    finished.assert_code(0);
+    finished
+        .assert_stdout_has("Verdict: PASSED · 1 of 2 tasks reported results; figures are from 1");
+    finished.assert_stdout_has("::warning::task 2/2 (");
+    finished
+        .assert_stdout_has("printed an invalid result line: invalid JSON: missing field `errors`");
+}
