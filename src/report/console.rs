@@ -1,6 +1,6 @@
 //! The compact text table printed at the end of the run.
 
-use super::Report;
+use super::{LATENCY_NAMES, Report, latency_cells, total_cells};
 use crate::results::threshold::format_latency_us;
 
 pub fn lines(report: &Report) -> Vec<String> {
@@ -20,30 +20,20 @@ pub fn lines(report: &Report) -> Vec<String> {
         lines.push(format!("  - {reason}"));
     }
     if merged.tasks_reporting > 0 {
+        let [requests, errors, rate, rps, duration] = total_cells(merged);
         lines.push(format!(
-            "Totals: {} requests · {} errors ({}) · {} · {}",
-            merged.requests,
-            merged.errors,
-            merged
-                .error_rate
-                .map_or("–".to_string(), |rate| format!("{:.2}%", rate * 100.0)),
-            merged
-                .rps
-                .map_or("–".to_string(), |rps| format!("{rps:.1} req/s")),
-            super::duration_text((merged.duration_ms / 1000) as i64),
+            "Totals: {requests} requests · {errors} errors ({rate}) · {rps} · {duration}"
         ));
     }
     if let Some(latency) = &merged.latency {
-        let figure = |value: Option<f64>| value.map_or("–".to_string(), format_latency_us);
+        let figures: Vec<String> = LATENCY_NAMES
+            .iter()
+            .zip(latency_cells(latency))
+            .map(|(name, value)| format!("{name} {value}"))
+            .collect();
         lines.push(format!(
-            "Latency: p50 {} · p90 {} · p95 {} · p99 {} · p99.9 {} · max {} · avg {}{}",
-            figure(latency.p50_us),
-            figure(latency.p90_us),
-            figure(latency.p95_us),
-            figure(latency.p99_us),
-            figure(latency.p999_us),
-            figure(latency.max_us),
-            figure(latency.avg_us),
+            "Latency: {}{}",
+            figures.join(" · "),
             if latency.approximate {
                 " (approximate: some tasks sent only percentiles; worst task's figures)"
             } else {

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Report, TaskRow};
+use super::{LATENCY_NAMES, Report, TaskRow, latency_cells, total_cells};
 use crate::results::threshold::format_latency_us;
 
 /// GitHub's limit for one step's job summary.
@@ -118,37 +118,16 @@ fn totals(out: &mut String, report: &Report) {
     }
     let _ = writeln!(
         out,
-        "| requests | errors | error rate | throughput | duration |\n| ---: | ---: | ---: | ---: | ---: |"
-    );
-    let _ = writeln!(
-        out,
-        "| {} | {} | {} | {} | {} |\n",
-        merged.requests,
-        merged.errors,
-        merged
-            .error_rate
-            .map_or("–".to_string(), |rate| format!("{:.2}%", rate * 100.0)),
-        merged
-            .rps
-            .map_or("–".to_string(), |rps| format!("{rps:.1} req/s")),
-        super::duration_text((merged.duration_ms / 1000) as i64)
+        "| requests | errors | error rate | throughput | duration |\n| ---: | ---: | ---: | ---: | ---: |\n| {} |\n",
+        total_cells(merged).join(" | ")
     );
     if let Some(latency) = &merged.latency {
-        let figure = |value: Option<f64>| value.map_or("–".to_string(), format_latency_us);
         let _ = writeln!(
             out,
-            "| p50 | p90 | p95 | p99 | p99.9 | max | avg |\n| ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-        );
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} | {} | {} | {} | {} |\n",
-            figure(latency.p50_us),
-            figure(latency.p90_us),
-            figure(latency.p95_us),
-            figure(latency.p99_us),
-            figure(latency.p999_us),
-            figure(latency.max_us),
-            figure(latency.avg_us)
+            "| {} |\n|{}\n| {} |\n",
+            LATENCY_NAMES.join(" | "),
+            " ---: |".repeat(LATENCY_NAMES.len()),
+            latency_cells(latency).join(" | ")
         );
         if latency.approximate {
             let _ = writeln!(

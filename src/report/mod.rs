@@ -6,7 +6,8 @@ pub mod task_line;
 
 use serde::Serialize;
 
-use crate::results::merge::Merged;
+use crate::results::merge::{LatencyFigures, Merged};
+use crate::results::threshold::format_latency_us;
 use crate::results::verdict::Verdict;
 
 pub use task_line::{duration_text, task_line};
@@ -35,4 +36,35 @@ pub struct Report<'a> {
     pub image: &'a str,
     pub task_definition_arn: &'a str,
     pub run_url: Option<String>,
+}
+
+/// Requests, errors, error rate, throughput and duration, as both reports show them.
+pub fn total_cells(merged: &Merged) -> [String; 5] {
+    [
+        merged.requests.to_string(),
+        merged.errors.to_string(),
+        merged
+            .error_rate
+            .map_or("–".to_string(), |rate| format!("{:.2}%", rate * 100.0)),
+        merged
+            .rps
+            .map_or("–".to_string(), |rps| format!("{rps:.1} req/s")),
+        duration_text((merged.duration_ms / 1000) as i64),
+    ]
+}
+
+/// p50, p90, p95, p99, p99.9, max and avg, as both reports show them.
+pub const LATENCY_NAMES: [&str; 7] = ["p50", "p90", "p95", "p99", "p99.9", "max", "avg"];
+
+pub fn latency_cells(latency: &LatencyFigures) -> [String; 7] {
+    [
+        latency.p50_us,
+        latency.p90_us,
+        latency.p95_us,
+        latency.p99_us,
+        latency.p999_us,
+        latency.max_us,
+        latency.avg_us,
+    ]
+    .map(|value| value.map_or("–".to_string(), format_latency_us))
 }
