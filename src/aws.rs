@@ -53,6 +53,10 @@ impl Clients {
         }
     }
 
+    pub fn ecr(&self) -> aws_sdk_ecr::Client {
+        aws_sdk_ecr::Client::new(&self.config)
+    }
+
     /// A CloudWatch Logs client for `region` (a container's `awslogs-region` may differ from the
     /// run's region), else the run's region.
     ///

@@ -65,9 +65,27 @@ pub struct Inputs {
     /// Test length: 300, 90s, 5m or 1h (DURATION, in seconds)
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
-    /// Run this image as it is
+    /// Run this image as it is: no build, no push
     #[arg(long, value_name = "REFERENCE")]
     pub image: Option<String>,
+    /// Path of the tester Dockerfile, relative to `context` [default: Dockerfile]
+    #[arg(long, value_name = "PATH")]
+    pub dockerfile: Option<String>,
+    /// Build context directory [default: .]
+    #[arg(long, value_name = "DIR")]
+    pub context: Option<String>,
+    /// KEY=VALUE build arguments, one a line
+    #[arg(long, value_name = "LINES")]
+    pub build_args: Option<String>,
+    /// Build stage
+    #[arg(long, value_name = "STAGE")]
+    pub target: Option<String>,
+    /// ECR repository name (required when building)
+    #[arg(long, value_name = "NAME")]
+    pub ecr_repository: Option<String>,
+    /// Tag of the pushed image [default: the first 7 characters of GITHUB_SHA]
+    #[arg(long, value_name = "TAG")]
+    pub image_tag: Option<String>,
     /// Minutes after which running tasks are stopped and the run fails [default: 60]
     #[arg(long, value_name = "MINUTES")]
     pub timeout_minutes: Option<String>,

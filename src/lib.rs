@@ -8,6 +8,7 @@ pub mod cli;
 pub mod context;
 pub mod gha;
 pub mod github;
+pub mod image;
 pub mod inputs;
 pub mod launch;
 pub mod logs;

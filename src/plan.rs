@@ -5,6 +5,28 @@ use serde::Serialize;
 pub use crate::logs::screen::LogMode;
 use crate::results::threshold::Threshold;
 
+/// Where the tasks' image comes from.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageSource {
+    /// Run this reference as it is.
+    Given(String),
+    /// Build from a Dockerfile and push to ECR.
+    Build(BuildPlan),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildPlan {
+    pub context: String,
+    pub dockerfile: String,
+    pub build_args: Vec<EnvVar>,
+    pub target: Option<String>,
+    pub repository: String,
+    pub tag: String,
+    /// OCI labels from the workflow (`org.opencontainers.image.source`, `.revision`).
+    pub labels: Vec<EnvVar>,
+}
+
 /// Whether and how to post the PR comment.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CommentPlan {
@@ -28,7 +50,7 @@ pub struct Plan {
     pub cluster: String,
     pub task_definition: String,
     pub container_name: Option<String>,
-    pub image: String,
+    pub image: ImageSource,
     pub network: Network,
     pub capacity_provider: CapacityProvider,
     pub platform_version: String,
@@ -40,6 +62,8 @@ pub struct Plan {
     pub log_mode: LogMode,
     pub thresholds: Vec<Threshold>,
     pub comment: CommentPlan,
+    /// Said to the user before the run starts (inputs that were ignored, …).
+    pub notices: Vec<String>,
     pub identity: RunIdentity,
     pub tasks: Vec<TaskSpec>,
 }

@@ -34,6 +34,9 @@ pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
         plan.identity.description,
     ));
 
+    for notice in &plan.notices {
+        gha.notice(notice);
+    }
     // Until the first RunTask nothing needs stopping: a signal simply ends the run.
     let prepared = tokio::select! {
         prepared = prepare(&plan, gha) => prepared?,
@@ -91,6 +94,8 @@ pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
 struct Prepared {
     clients: Clients,
     revision: taskdef::Revision,
+    /// The image reference the tasks run.
+    image: String,
 }
 
 /// Everything before the first task starts: credentials, the task definition revision.
@@ -102,19 +107,25 @@ async fn prepare(plan: &Plan, gha: &Gha) -> Result<Prepared> {
         "AWS account {} as {} in {}",
         identity.account, identity.arn, clients.region
     ));
+    let image = crate::image::resolve(&plan.image, &clients, gha).await?;
+    gha.set_output("image", &image)?;
     let revision = taskdef::register_revision(
         &clients.ecs,
         &plan.task_definition,
         plan.container_name.as_deref(),
-        &plan.image,
+        &image,
     )
     .await?;
     gha.line(&format!(
-        "Registered {} with image {} for container `{}`",
-        revision.arn, plan.image, revision.container
+        "Registered {} with image {image} for container `{}`",
+        revision.arn, revision.container
     ));
     gha.set_output("task-definition-arn", &revision.arn)?;
-    Ok(Prepared { clients, revision })
+    Ok(Prepared {
+        clients,
+        revision,
+        image,
+    })
 }
 
 /// What a waited-for run ends with: every task's end, and what its logs held (`None` when the
@@ -246,7 +257,7 @@ async fn conclude<B: Backend>(
         verdict: &verdict,
         merged: &merged,
         tasks: rows,
-        image: &plan.image,
+        image: &prepared.image,
         task_definition_arn: &prepared.revision.arn,
         run_url: plan.identity.run_url.clone(),
     };

@@ -5,7 +5,8 @@ use std::fmt;
 use crate::context::RunContext;
 use crate::inputs::{Inputs, given};
 use crate::plan::{
-    CapacityProvider, CommentPlan, EnvVar, LogMode, Network, Plan, RunIdentity, Tag, TaskSpec,
+    BuildPlan, CapacityProvider, CommentPlan, EnvVar, ImageSource, LogMode, Network, Plan,
+    RunIdentity, Tag, TaskSpec,
 };
 use crate::results::threshold::{GRAMMAR, parse_rules};
 use crate::split::share;
@@ -292,19 +293,8 @@ pub fn plan(inputs: &Inputs, context: &RunContext) -> Result<Plan, InvalidInputs
         parse_duration_seconds,
     );
 
-    let image = problems
-        .required(
-            "image",
-            &inputs.image,
-            "an image reference such as `123456789012.dkr.ecr.us-east-1.amazonaws.com/tester:abc1234`",
-        )
-        .and_then(|text| {
-            let ok = !text.chars().any(char::is_whitespace);
-            if !ok {
-                problems.add("image", text, "an image reference without spaces");
-            }
-            ok.then(|| text.to_string())
-        });
+    let mut notices = Vec::new();
+    let image = image_source(inputs, context, &mut problems, &mut notices);
 
     let timeout_minutes = problems
         .parse(
@@ -450,9 +440,137 @@ pub fn plan(inputs: &Inputs, context: &RunContext) -> Result<Plan, InvalidInputs
             event_path: context.event_path.clone(),
             sha: context.sha.clone(),
         },
+        notices,
         identity: identity(context),
         tasks,
     })
+}
+
+/// The `image` input, or the build inputs. Build inputs given beside `image` are ignored with a
+/// notice: the image wins.
+fn image_source(
+    inputs: &Inputs,
+    context: &RunContext,
+    problems: &mut Problems,
+    notices: &mut Vec<String>,
+) -> Option<ImageSource> {
+    let build_inputs = [
+        ("dockerfile", &inputs.dockerfile),
+        ("context", &inputs.context),
+        ("build-args", &inputs.build_args),
+        ("target", &inputs.target),
+        ("ecr-repository", &inputs.ecr_repository),
+        ("image-tag", &inputs.image_tag),
+    ];
+    if let Some(image) = given(&inputs.image) {
+        if image.chars().any(char::is_whitespace) {
+            problems.add("image", image, "an image reference without spaces");
+            return None;
+        }
+        let ignored: Vec<String> = build_inputs
+            .iter()
+            .filter(|(_, value)| given(value).is_some())
+            .map(|(name, _)| format!("`{name}`"))
+            .collect();
+        if !ignored.is_empty() {
+            notices.push(format!(
+                "`image` is given, so nothing is built: {} ignored",
+                ignored.join(", ")
+            ));
+        }
+        return Some(ImageSource::Given(image.to_string()));
+    }
+    let repository = problems.required(
+        "ecr-repository",
+        &inputs.ecr_repository,
+        "an ECR repository name, to push the built image to (or give `image` to run an image as it is)",
+    );
+    let repository = repository.and_then(|name| {
+        let ok = is_repository_name(name);
+        if !ok {
+            problems.add(
+                "ecr-repository",
+                name,
+                "an ECR repository name: lowercase letters, digits, `.`, `_`, `-` and `/`, 2 to 256 characters",
+            );
+        }
+        ok.then(|| name.to_string())
+    });
+    let tag = match given(&inputs.image_tag) {
+        Some(tag) if is_image_tag(tag) => Some(tag.to_string()),
+        Some(tag) => {
+            problems.add(
+                "image-tag",
+                tag,
+                "a tag of letters, digits, `_`, `.` and `-`, at most 128, not starting with `.` or `-`",
+            );
+            None
+        }
+        None => match context.sha.as_deref() {
+            Some(sha) => Some(sha.chars().take(7).collect()),
+            None => {
+                problems.add(
+                    "image-tag",
+                    "",
+                    "a tag, since GITHUB_SHA is not set to take one from",
+                );
+                None
+            }
+        },
+    };
+    let build_args = given(&inputs.build_args)
+        .map(|text| parse_key_values(problems, "build-args", text))
+        .unwrap_or_default();
+    let mut labels = Vec::new();
+    if let Some(repository) = &context.repository {
+        let server = context
+            .server_url
+            .as_deref()
+            .unwrap_or("https://github.com");
+        labels.push(EnvVar {
+            name: "org.opencontainers.image.source".into(),
+            value: format!("{server}/{repository}"),
+        });
+    }
+    if let Some(sha) = &context.sha {
+        labels.push(EnvVar {
+            name: "org.opencontainers.image.revision".into(),
+            value: sha.clone(),
+        });
+    }
+    Some(ImageSource::Build(BuildPlan {
+        context: given(&inputs.context).unwrap_or(".").to_string(),
+        dockerfile: given(&inputs.dockerfile)
+            .unwrap_or("Dockerfile")
+            .to_string(),
+        build_args,
+        target: given(&inputs.target).map(str::to_string),
+        repository: repository?,
+        tag: tag?,
+        labels,
+    }))
+}
+
+/// ECR repository names: `(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*`.
+fn is_repository_name(name: &str) -> bool {
+    (2..=256).contains(&name.len())
+        && name.split('/').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c))
+                && part.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && part.ends_with(|c: char| c.is_ascii_alphanumeric())
+        })
+}
+
+/// Docker tags: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn is_image_tag(tag: &str) -> bool {
+    tag.len() <= 128
+        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
 fn identity(context: &RunContext) -> RunIdentity {
@@ -745,7 +863,11 @@ mod tests {
     fn every_missing_required_input_is_reported_at_once() {
         let all = errors(Inputs::default());
         let names: Vec<&str> = all.iter().map(|error| error.input).collect();
-        assert_eq!(names, ["cluster", "task-definition", "subnets", "image"]);
+        // Without `image`, the image is built, and pushed to `ecr-repository`.
+        assert_eq!(
+            names,
+            ["cluster", "task-definition", "subnets", "ecr-repository"]
+        );
         assert!(all.iter().all(|error| error.given.is_empty()));
         assert!(
             all[0]

@@ -39,6 +39,12 @@ pub const DECLARED_INPUTS: &[&str] = &[
     "github-token",
     "comment",
     "comment-tag",
+    "dockerfile",
+    "context",
+    "build-args",
+    "target",
+    "ecr-repository",
+    "image-tag",
 ];
 
 pub fn project_dir() -> PathBuf {
@@ -141,13 +147,22 @@ impl Harness {
         );
     }
 
+    /// Like `setup` with one `tester` container, and an ECR repository.
+    pub fn setup_with_repository(&self, cluster: &str, family: &str, repository: &str) -> Setup {
+        self.setup_body(json!({
+            "cluster": cluster, "family": family, "containers": [{"name": "tester"}], "ecr_repository": repository
+        }))
+    }
+
     /// Like `setup`, with containers given as JSON (`{"name", "essential", "logs"}`).
     pub fn setup_with(&self, cluster: &str, family: &str, containers: Value) -> Setup {
-        let answer = self.request(
-            "POST",
-            "/_harness/setup",
-            &json!({"cluster": cluster, "family": family, "containers": containers}),
-        );
+        self.setup_body(json!({"cluster": cluster, "family": family, "containers": containers}))
+    }
+
+    fn setup_body(&self, body: Value) -> Setup {
+        let answer = self.request("POST", "/_harness/setup", &body);
+        let cluster = body["cluster"].as_str().unwrap();
+        let family = body["family"].as_str().unwrap();
         Setup {
             cluster: cluster.to_string(),
             family: family.to_string(),

@@ -5,7 +5,8 @@ moto does not run containers: its tasks walk RUNNING -> STOPPED after a few Desc
 report only the first container, keep exit code 0 and set no stop code. This harness runs moto's
 server in-process, patches its ECS task model, and adds endpoints under /_harness on moto's port:
 
-  POST /_harness/setup   {"cluster", "family", "containers": [{"name", "essential"}]}
+  POST /_harness/setup   {"cluster", "family", "containers": [{"name", "essential", "logs"}],
+                          "ecr_repository"}
                          creates the cluster, a security group and a Fargate task definition the way
                          infra/terraform does, and answers {"subnets", "security_group",
                          "task_definition_arn"}.
@@ -392,6 +393,8 @@ def setup(body):
                 },
             }
         containers.append(definition)
+    if body.get("ecr_repository"):
+        session.client("ecr", endpoint_url=endpoint).create_repository(repositoryName=body["ecr_repository"])
     logs = session.client("logs", endpoint_url=endpoint)
     group = f"/ecs/{body.get('family', 'tester')}"
     if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:

@@ -1,0 +1,78 @@
+//! Pushing the built image to ECR, and the digest the push reports.
+
+use anyhow::{Result, anyhow};
+use bollard::Docker;
+use bollard::auth::DockerCredentials;
+use bollard::query_parameters::PushImageOptions;
+use futures_util::StreamExt;
+
+use super::ecr::Registry;
+use crate::gha::Gha;
+
+/// Pushes `repository:tag` (repository including the registry host) and returns the digest the
+/// registry gave it. An error inside the push stream is an error.
+pub async fn push(
+    docker: &Docker,
+    registry: &Registry,
+    repository: &str,
+    tag: &str,
+    gha: &Gha,
+) -> Result<String> {
+    let credentials = DockerCredentials {
+        username: Some(registry.username.clone()),
+        password: Some(registry.password.clone()),
+        serveraddress: Some(registry.host.clone()),
+        ..Default::default()
+    };
+    let options = PushImageOptions {
+        tag: Some(tag.to_string()),
+        ..Default::default()
+    };
+    let mut stream = docker.push_image(repository, Some(options), Some(credentials));
+    let mut digest = None;
+    let mut layers_pushed = 0;
+    let mut layers_present = 0;
+    while let Some(item) = stream.next().await {
+        let info = item.map_err(|error| anyhow!("pushing {repository}:{tag}: {error}"))?;
+        if let Some(message) = info.error_detail.and_then(|detail| detail.message) {
+            return Err(anyhow!("pushing {repository}:{tag}: {message}"));
+        }
+        match info.status.as_deref() {
+            Some("Pushed") => layers_pushed += 1,
+            Some("Layer already exists") => layers_present += 1,
+            Some(status) => {
+                if let Some(found) = parse_digest(status) {
+                    digest = Some(found);
+                }
+            }
+            None => {}
+        }
+    }
+    let digest = digest
+        .ok_or_else(|| anyhow!("pushing {repository}:{tag}: the registry reported no digest"))?;
+    gha.line(&format!(
+        "Pushed {repository}:{tag} ({layers_pushed} layers uploaded, {layers_present} already there): {digest}"
+    ));
+    Ok(digest)
+}
+
+/// `abc1234: digest: sha256:… size: 735` -> `sha256:…`.
+fn parse_digest(status: &str) -> Option<String> {
+    let (_, rest) = status.split_once("digest: ")?;
+    let digest = rest.split_whitespace().next()?;
+    digest.starts_with("sha256:").then(|| digest.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_digest_of_the_last_status() {
+        assert_eq!(
+            parse_digest("abc1234: digest: sha256:ca2c589a size: 735").as_deref(),
+            Some("sha256:ca2c589a")
+        );
+        assert_eq!(parse_digest("Preparing"), None);
+    }
+}
