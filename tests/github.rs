@@ -33,6 +33,32 @@ fn comment(id: u64, number: u64, body: &str, login: &str, kind: &str) -> Value {
     })
 }
 
+/// GitHub answers `GET {prefix}/repos/…/issues/{number}/comments` with `comments`.
+async fn mount_comments(github: &MockServer, prefix: &str, number: u64, comments: Value) {
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "{prefix}/repos/{REPOSITORY}/issues/{number}/comments"
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(comments))
+        .mount(github)
+        .await;
+}
+
+/// GitHub answers a POST to `route` (a create or an update) with `status` and `body`, and
+/// expects exactly one.
+async fn mount_post(github: &MockServer, route: String, status: u16, body: Value) {
+    Mock::given(method("POST"))
+        .and(path(route))
+        .respond_with(ResponseTemplate::new(status).set_body_json(body))
+        .expect(1)
+        .mount(github)
+        .await;
+}
+
+fn bot_comment(id: u64, number: u64, body: &str) -> Value {
+    comment(id, number, body, "github-actions[bot]", "Bot")
+}
+
 /// A cluster whose two tasks succeed and print result lines: 200 requests, 2 errors, latency
 /// samples between 10 and 300 ms.
 fn passing_setup(harness: &Harness) -> Setup {
@@ -110,30 +136,17 @@ async fn a_pull_request_run_creates_the_comment_and_writes_the_summary() {
     let harness = Harness::start();
     let setup = passing_setup(&harness);
     let github = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
-            1001,
-            7,
-            "posted",
-            "github-actions[bot]",
-            "Bot",
-        )))
-        .expect(1)
-        .mount(&github)
-        .await;
+    mount_comments(&github, "", 7, json!([])).await;
+    let create = format!("/repos/{REPOSITORY}/issues/7/comments");
+    mount_post(&github, create, 201, bot_comment(1001, 7, "posted")).await;
 
+    let thresholds = "p95 < 1s\nerror_rate < 5%\nrequests >= 200";
     let finished = run(action(
         &harness,
         &setup,
         &github.uri(),
         "pull_request",
-        &[("thresholds", "p95 < 1s\nerror_rate < 5%\nrequests >= 200")],
+        &[("thresholds", thresholds)],
     ))
     .await;
 
@@ -182,38 +195,19 @@ async fn a_second_run_updates_the_bot_comment_and_never_a_persons() {
     let setup = passing_setup(&harness);
     let github = MockServer::start().await;
     let marker = "<!-- ecs-loadtest:load-test -->";
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
-            comment(
-                500,
-                7,
-                &format!("Why does {marker} show up?"),
-                "octocat",
-                "User"
-            ),
-            comment(
-                501,
-                7,
-                &format!("{marker}\n### ❌ Load test failed"),
-                "github-actions[bot]",
-                "Bot"
-            ),
-        ])))
-        .mount(&github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/comments/501")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(comment(
-            501,
+    let comments = json!([
+        comment(
+            500,
             7,
-            "updated",
-            "github-actions[bot]",
-            "Bot",
-        )))
-        .expect(1)
-        .mount(&github)
-        .await;
+            &format!("Why does {marker} show up?"),
+            "octocat",
+            "User"
+        ),
+        bot_comment(501, 7, &format!("{marker}\n### ❌ Load test failed")),
+    ]);
+    mount_comments(&github, "", 7, comments).await;
+    let update = format!("/repos/{REPOSITORY}/issues/comments/501");
+    mount_post(&github, update, 200, bot_comment(501, 7, "updated")).await;
 
     let finished = run(action(&harness, &setup, &github.uri(), "pull_request", &[])).await;
 
@@ -237,36 +231,22 @@ async fn the_marker_on_page_two_is_found() {
     let page_one: Vec<Value> = (0..100)
         .map(|i| comment(100 + i, 7, "LGTM", "octocat", "User"))
         .collect();
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .and(query_param("page", "1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!(page_one)))
-        .mount(&github)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .and(query_param("page", "2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([comment(
-            999,
-            7,
-            "<!-- ecs-loadtest:load-test -->\nold",
-            "github-actions[bot]",
-            "Bot"
-        ),])))
-        .mount(&github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/comments/999")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(comment(
-            999,
-            7,
-            "updated",
-            "github-actions[bot]",
-            "Bot",
-        )))
-        .expect(1)
-        .mount(&github)
-        .await;
+    for (page, comments) in [
+        ("1", json!(page_one)),
+        (
+            "2",
+            json!([bot_comment(999, 7, "<!-- ecs-loadtest:load-test -->\nold")]),
+        ),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+            .and(query_param("page", page))
+            .respond_with(ResponseTemplate::new(200).set_body_json(comments))
+            .mount(&github)
+            .await;
+    }
+    let update = format!("/repos/{REPOSITORY}/issues/comments/999");
+    mount_post(&github, update, 200, bot_comment(999, 7, "updated")).await;
 
     let finished = run(action(&harness, &setup, &github.uri(), "pull_request", &[])).await;
 
@@ -287,23 +267,9 @@ async fn a_push_finds_the_pull_request_by_its_commit() {
         ])))
         .mount(&github)
         .await;
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/9/comments")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/9/comments")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
-            1,
-            9,
-            "posted",
-            "github-actions[bot]",
-            "Bot",
-        )))
-        .expect(1)
-        .mount(&github)
-        .await;
+    mount_comments(&github, "", 9, json!([])).await;
+    let create = format!("/repos/{REPOSITORY}/issues/9/comments");
+    mount_post(&github, create, 201, bot_comment(1, 9, "posted")).await;
 
     let finished = run(action(&harness, &setup, &github.uri(), "push", &[])).await;
 
@@ -341,21 +307,19 @@ async fn a_token_that_may_not_comment_is_a_warning_not_a_failure() {
     let harness = Harness::start();
     let setup = passing_setup(&harness);
     let github = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
-            "message": "Resource not accessible by integration",
-            "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
-            "status": "403"
-        })))
-        .expect(1)
-        .mount(&github)
-        .await;
+    mount_comments(&github, "", 7, json!([])).await;
+    let forbidden = json!({
+        "message": "Resource not accessible by integration",
+        "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
+        "status": "403"
+    });
+    mount_post(
+        &github,
+        format!("/repos/{REPOSITORY}/issues/7/comments"),
+        403,
+        forbidden,
+    )
+    .await;
 
     let finished = run(action(&harness, &setup, &github.uri(), "pull_request", &[])).await;
 
@@ -369,36 +333,12 @@ async fn github_enterprise_paths_are_kept() {
     let harness = Harness::start();
     let setup = passing_setup(&harness);
     let github = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!(
-            "/api/v3/repos/{REPOSITORY}/issues/7/comments"
-        )))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!(
-            "/api/v3/repos/{REPOSITORY}/issues/7/comments"
-        )))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
-            5,
-            7,
-            "posted",
-            "github-actions[bot]",
-            "Bot",
-        )))
-        .expect(1)
-        .mount(&github)
-        .await;
+    mount_comments(&github, "/api/v3", 7, json!([])).await;
+    let create = format!("/api/v3/repos/{REPOSITORY}/issues/7/comments");
+    mount_post(&github, create, 201, bot_comment(5, 7, "posted")).await;
 
-    let finished = run(action(
-        &harness,
-        &setup,
-        &format!("{}/api/v3", github.uri()),
-        "pull_request",
-        &[],
-    ))
-    .await;
+    let api_url = format!("{}/api/v3", github.uri());
+    let finished = run(action(&harness, &setup, &api_url, "pull_request", &[])).await;
 
     finished.assert_code(0);
     assert!(
@@ -412,29 +352,17 @@ async fn a_failing_threshold_exits_99_and_the_comment_names_the_rule() {
     let harness = Harness::start();
     let setup = passing_setup(&harness);
     let github = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])))
-        .mount(&github)
-        .await;
-    Mock::given(method("POST"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
-            8,
-            7,
-            "posted",
-            "github-actions[bot]",
-            "Bot",
-        )))
-        .mount(&github)
-        .await;
+    mount_comments(&github, "", 7, json!([])).await;
+    let create = format!("/repos/{REPOSITORY}/issues/7/comments");
+    mount_post(&github, create, 201, bot_comment(8, 7, "posted")).await;
 
+    let thresholds = "p95 < 100ms\nerror_rate < 5%";
     let finished = run(action(
         &harness,
         &setup,
         &github.uri(),
         "pull_request",
-        &[("thresholds", "p95 < 100ms\nerror_rate < 5%")],
+        &[("thresholds", thresholds)],
     ))
     .await;
 
