@@ -94,7 +94,10 @@ fn builds_pushes_and_runs_the_pushed_digest() {
         "{image}"
     );
     run.assert_stdout_has("::group::Build image");
-    run.assert_stdout_has("Step 4/9 : RUN");
+    // Built with the engine's BuildKit builder.
+    run.assert_stdout_has(
+        "#5 [3/4] RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox echo built > /built.txt\"]",
+    );
     run.assert_stdout_has(&format!("Pushed {REGISTRY}/tester:0123456"));
     // The context left out the 20 MiB file and the ignored .tmp file.
     let built = run
@@ -196,7 +199,7 @@ fn a_failing_run_step_fails_with_the_step_in_the_annotation() {
     run.assert_stdout_has("compiling");
     let dockerfile = dir.path().join("Dockerfile").display().to_string();
     run.assert_stdout_has(&format!(
-        "::error file={dockerfile},line=4,title=Build failed at step 4%3A RUN"
+        "::error file={dockerfile},line=4,title=Build failed at [3/4] RUN [\"/bin/busybox\"%2C \"sh\"%2C \"-c\"%2C \"echo compiling; exit 3\"]::executor failed running"
     ));
     assert!(
         harness.tasks("load").is_empty(),
@@ -277,5 +280,37 @@ fn bad_build_inputs_are_clear_errors_before_anything_is_pushed() {
     run.assert_code(0);
     run.assert_stdout_has(
         "::notice::`image` is given, so nothing is built: `dockerfile`, `ecr-repository` ignored",
+    );
+}
+
+#[test]
+fn a_dockerfile_with_buildkit_syntax_builds() {
+    let harness = Harness::start();
+    let setup = setup_with_repository(&harness, "tester");
+    let dir = tempfile::tempdir().unwrap();
+    // A cache mount is BuildKit-only syntax: the classic builder refuses it.
+    context(
+        dir.path(),
+        "RUN --mount=type=cache,target=/cache [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox echo cached > /cache/x && /bin/busybox cp /cache/x /from-cache\"]",
+    );
+    let context_dir = dir.path().display().to_string();
+
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[
+            ("image", ""),
+            ("context", &context_dir),
+            ("ecr-repository", "tester"),
+        ],
+    )
+    .run();
+
+    run.assert_code(0);
+    run.assert_stdout_has("RUN --mount=type=cache,target=/cache");
+    assert!(!run.stdout.contains("classic builder"), "{run}");
+    assert!(
+        run.output("image")
+            .starts_with(&format!("{REGISTRY}/tester@sha256:"))
     );
 }

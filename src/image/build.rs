@@ -1,25 +1,108 @@
 //! Building the tester image on the engine, its output live in one `::group::Build image`.
+//!
+//! The engine's BuildKit builder is used where the engine offers it (Dockerfiles with
+//! `RUN --mount=type=cache` and other BuildKit syntax are common); where it does not, the classic
+//! builder builds the image and a notice says so.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::{Result, anyhow};
 use bollard::Docker;
-use bollard::query_parameters::BuildImageOptions;
+use bollard::models::BuildInfoAux;
+use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
 use futures_util::StreamExt;
+use rand::Rng;
 
-use super::context;
-use super::dockerfile::instruction_lines;
+use super::context::{self, ContextStats};
+use super::dockerfile::{instruction_lines, stages, vertex_line};
 use crate::gha::{Gha, Level, Location};
 use crate::plan::BuildPlan;
+
+/// Why a build failed, and where in the Dockerfile when the engine says.
+struct Failure {
+    message: String,
+    /// The step, as the builder names it (`RUN make`, `[builder 3/5] RUN make`).
+    step: Option<String>,
+    line: Option<u32>,
+}
+
+enum Attempt {
+    Built(ContextStats),
+    Failed(Failure),
+    /// The engine does not build with BuildKit: why.
+    NoBuildKit(String),
+}
 
 /// Builds `plan` as `tag`. A failing step prints its output, then, outside the group, an error
 /// annotation on the Dockerfile line of that step.
 pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> Result<()> {
     let context_dir = Path::new(&plan.context);
     context::check(context_dir, &plan.dockerfile)?;
-    let (body, sent) = context::stream(context_dir.to_path_buf(), plan.dockerfile.clone())?;
-    let options = BuildImageOptions {
+    let dockerfile_path = context_dir.join(&plan.dockerfile);
+    let dockerfile_text = std::fs::read_to_string(&dockerfile_path)
+        .map_err(|error| anyhow!("reading {}: {error}", dockerfile_path.display()))?;
+
+    gha.group("Build image");
+    // The build prints what the user's Dockerfile runs: no workflow commands from it.
+    gha.commands_off();
+    let mut attempt = buildkit(docker, plan, tag, &dockerfile_text, gha).await;
+    let mut fallback = None;
+    if let Attempt::NoBuildKit(why) = attempt {
+        fallback = Some(why);
+        attempt = classic(docker, plan, tag, &dockerfile_text, gha).await;
+    }
+    gha.commands_on();
+    gha.end_group();
+    if let Some(why) = fallback {
+        gha.notice(&format!(
+            "the engine does not build with BuildKit ({why}); the image was built with the classic builder, which does not know BuildKit syntax such as `RUN --mount`"
+        ));
+    }
+
+    let file = dockerfile_path.display().to_string();
+    match attempt {
+        Attempt::Built(stats) => {
+            gha.line(&format!(
+                "Built {tag} from {} files ({} left out by .dockerignore, {} bytes of context)",
+                stats.files, stats.excluded, stats.bytes
+            ));
+            Ok(())
+        }
+        Attempt::Failed(failure) => {
+            let title = failure
+                .step
+                .as_ref()
+                .map(|step| format!("Build failed at {step}"));
+            gha.annotate(
+                Level::Error,
+                &failure.message,
+                &Location {
+                    title: title.as_deref().or(Some("Build failed")),
+                    file: Some(&file),
+                    line: failure.line,
+                },
+            );
+            Err(anyhow!(
+                "building the image from {file} failed{}: {}",
+                failure
+                    .step
+                    .map(|step| format!(" at {step}"))
+                    .unwrap_or_default(),
+                failure.message
+            ))
+        }
+        Attempt::NoBuildKit(why) => Err(anyhow!("building the image from {file}: {why}")),
+    }
+}
+
+fn options(
+    plan: &BuildPlan,
+    tag: &str,
+    version: BuilderVersion,
+    session: Option<String>,
+) -> BuildImageOptions {
+    BuildImageOptions {
         dockerfile: plan.dockerfile.clone(),
         t: Some(tag.to_string()),
         rm: true,
@@ -37,12 +120,117 @@ pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> R
                 .collect::<HashMap<_, _>>(),
         ),
         target: plan.target.clone().unwrap_or_default(),
+        version,
+        session,
         ..Default::default()
-    };
+    }
+}
 
-    gha.group("Build image");
-    // The build prints what the user's Dockerfile runs: no workflow commands from it.
-    gha.commands_off();
+/// A BuildKit build: its progress arrives as BuildKit status messages (vertices and their logs).
+async fn buildkit(
+    docker: &Docker,
+    plan: &BuildPlan,
+    tag: &str,
+    dockerfile: &str,
+    gha: &Gha,
+) -> Attempt {
+    let (body, sent) = match context::stream(
+        Path::new(&plan.context).to_path_buf(),
+        plan.dockerfile.clone(),
+    ) {
+        Ok(parts) => parts,
+        Err(error) => return failed(format!("{error:#}")),
+    };
+    let session = format!("ecs-loadtest-{:016x}", rand::rng().random::<u64>());
+    let options = options(plan, tag, BuilderVersion::BuilderBuildKit, Some(session));
+    let mut stream = docker.build_image(options, None, Some(bollard::body_try_stream(body)));
+    // Vertex digest -> (number shown, name).
+    let mut vertices: HashMap<String, (usize, String)> = HashMap::new();
+    let mut announced: Vec<String> = Vec::new();
+    let mut seen_status = false;
+    let mut failure: Option<Failure> = None;
+    let stages = stages(dockerfile);
+    while let Some(item) = stream.next().await {
+        let info = match item {
+            Ok(info) => info,
+            Err(error) if !seen_status => return Attempt::NoBuildKit(error.to_string()),
+            Err(error) => {
+                failure.get_or_insert(Failure {
+                    message: error.to_string(),
+                    step: None,
+                    line: None,
+                });
+                break;
+            }
+        };
+        if let Some(BuildInfoAux::BuildKit(status)) = &info.aux {
+            seen_status = true;
+            for vertex in &status.vertexes {
+                let next_number = vertices.len() + 1;
+                let (number, name) = vertices
+                    .entry(vertex.digest.clone())
+                    .or_insert_with(|| (next_number, vertex.name.clone()))
+                    .clone();
+                if vertex.started.is_some() && !announced.contains(&vertex.digest) {
+                    announced.push(vertex.digest.clone());
+                    gha.line(&format!("#{number} {name}"));
+                }
+                if vertex.cached && vertex.completed.is_some() {
+                    gha.line(&format!("#{number} CACHED"));
+                }
+                if !vertex.error.is_empty() {
+                    gha.line(&format!("#{number} ERROR: {}", vertex.error));
+                    failure.get_or_insert(Failure {
+                        message: vertex.error.clone(),
+                        line: vertex_line(&stages, &name),
+                        step: Some(name.clone()),
+                    });
+                }
+            }
+            for log in &status.logs {
+                let number = vertices.get(&log.vertex).map_or(0, |(number, _)| *number);
+                for line in String::from_utf8_lossy(&log.msg).lines() {
+                    gha.line(&format!("#{number} {line}"));
+                }
+            }
+        }
+        if let Some(message) = info.error_detail.and_then(|detail| detail.message) {
+            if !seen_status {
+                return Attempt::NoBuildKit(message);
+            }
+            gha.line(&message);
+            match failure.as_mut() {
+                // The vertex error says what failed; the engine's message says it more fully.
+                Some(failure) => failure.message = message,
+                None => {
+                    failure = Some(Failure {
+                        message,
+                        step: None,
+                        line: None,
+                    })
+                }
+            }
+        }
+    }
+    finish(failure, sent).await
+}
+
+/// A classic build: its progress is text, with `Step N/M : INSTRUCTION` lines.
+async fn classic(
+    docker: &Docker,
+    plan: &BuildPlan,
+    tag: &str,
+    dockerfile: &str,
+    gha: &Gha,
+) -> Attempt {
+    let (body, sent) = match context::stream(
+        Path::new(&plan.context).to_path_buf(),
+        plan.dockerfile.clone(),
+    ) {
+        Ok(parts) => parts,
+        Err(error) => return failed(format!("{error:#}")),
+    };
+    let options = options(plan, tag, BuilderVersion::BuilderV1, None);
     let mut stream = docker.build_image(options, None, Some(bollard::body_try_stream(body)));
     let mut step: Option<(u32, String)> = None;
     let mut failure: Option<String> = None;
@@ -68,43 +256,37 @@ pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> R
             }
         }
     }
-    gha.commands_on();
-    gha.end_group();
+    let failure = failure.map(|message| Failure {
+        message,
+        line: step.as_ref().and_then(|(number, _)| {
+            instruction_lines(dockerfile)
+                .get((*number as usize).checked_sub(1)?)
+                .copied()
+        }),
+        step: step.map(|(number, instruction)| format!("step {number}: {instruction}")),
+    });
+    finish(failure, sent).await
+}
+
+async fn finish(failure: Option<Failure>, sent: context::Sent) -> Attempt {
     let stats = sent
         .await
-        .map_err(|error| anyhow!("the build context writer failed: {error}"))?;
-
-    if let Some(message) = failure {
-        let dockerfile_path = context_dir.join(&plan.dockerfile);
-        let line = step.as_ref().and_then(|(number, _)| {
-            let text = std::fs::read_to_string(&dockerfile_path).ok()?;
-            instruction_lines(&text).get(*number as usize - 1).copied()
-        });
-        let file = dockerfile_path.display().to_string();
-        let title = step
-            .as_ref()
-            .map(|(number, instruction)| format!("Build failed at step {number}: {instruction}"));
-        gha.annotate(
-            Level::Error,
-            &message,
-            &Location {
-                title: title.as_deref().or(Some("Build failed")),
-                file: Some(&file),
-                line,
-            },
-        );
-        return Err(anyhow!(
-            "building the image from {file} failed{}: {message}",
-            step.map(|(number, instruction)| format!(" at step {number} ({instruction})"))
-                .unwrap_or_default()
-        ));
+        .map_err(|error| anyhow!("the build context writer failed: {error}"));
+    if let Some(failure) = failure {
+        return Attempt::Failed(failure);
     }
-    let stats = stats?;
-    gha.line(&format!(
-        "Built {tag} from {} files ({} left out by .dockerignore, {} bytes of context)",
-        stats.files, stats.excluded, stats.bytes
-    ));
-    Ok(())
+    match stats {
+        Ok(Ok(stats)) => Attempt::Built(stats),
+        Ok(Err(error)) | Err(error) => failed(format!("{error:#}")),
+    }
+}
+
+fn failed(message: String) -> Attempt {
+    Attempt::Failed(Failure {
+        message,
+        step: None,
+        line: None,
+    })
 }
 
 /// `Step 3/5 : RUN make` -> `(3, "RUN make")`.

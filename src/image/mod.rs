@@ -27,7 +27,6 @@ pub async fn resolve(source: &ImageSource, clients: &Clients, gha: &Gha) -> Resu
     ecr::check_repository(&ecr, &plan.repository, &clients.region).await?;
     let registry = ecr::login(&ecr, gha).await?;
     let repository = format!("{}/{}", registry.host, plan.repository);
-    gha.notice("the image is built with the engine's classic builder: BuildKit-only syntax (`RUN --mount`, heredocs) is not supported yet");
     build::build(&docker, plan, &format!("{repository}:{}", plan.tag), gha).await?;
     let digest = push::push(&docker, &registry, &repository, &plan.tag, gha).await?;
     Ok(format!("{repository}@{digest}"))
