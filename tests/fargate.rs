@@ -368,7 +368,7 @@ fn invalid_inputs_exit_2_before_any_request() {
     assert_eq!(run.output("exit-code"), "2");
     for expected in [
         "::error title=Invalid input::input `subnets` is required",
-        "::error title=Invalid input::input `image` is required",
+        "::error title=Invalid input::input `ecr-repository` is required: an ECR repository name, to push the built image to (or give `image` to run an image as it is)",
         "::error title=Invalid input::input `task-count`: got `ten`; expected a whole number from 1 to 1000",
         "::error title=Invalid input::input `duration`: got `5 minutes`",
         "::error title=Invalid input::input `environment`: got `NOEQUALS`",
