@@ -12,12 +12,14 @@ RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
  && cargo build --release --locked --target x86_64-unknown-linux-musl \
- && mkdir -p /out/etc/ssl/certs \
+ && mkdir -p /out/etc/ssl/certs /out/tmp \
+ && chmod 1777 /out/tmp \
  && cp target/x86_64-unknown-linux-musl/release/ecs-loadtest /out/ecs-loadtest \
  && ln -s ecs-loadtest /out/ecs-loadtest-cleanup \
  && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/
 
 FROM scratch
-# No USER and no WORKDIR: the runner needs root and sets the working directory itself.
+# No USER and no WORKDIR: the runner needs root and sets the working directory itself. /tmp
+# exists for the spooled task logs.
 COPY --from=build /out/ /
 ENTRYPOINT ["/ecs-loadtest"]

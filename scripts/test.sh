@@ -9,4 +9,14 @@ scripts/setup-test-env.sh
 scripts/setup-docker-env.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
+
+# The end-to-end test runs the action image, which is built FROM scratch around a statically
+# linked binary (no base image can be pulled here; releases build a musl binary in the
+# Dockerfile instead).
+# A debug build: what the test checks does not depend on the optimisation, and it builds in a
+# fraction of a release build's time on two cores.
+RUSTFLAGS="-C target-feature=+crt-static" cargo build --locked \
+  --target x86_64-unknown-linux-gnu --target-dir target/static
+export ECS_LOADTEST_ACTION_BINARY="$PWD/target/static/x86_64-unknown-linux-gnu/debug/ecs-loadtest"
+
 cargo test --locked
