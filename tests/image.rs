@@ -49,6 +49,23 @@ fn context(dir: &Path, run_step: &str) {
     .unwrap();
 }
 
+/// The action building the image in `context_dir` and pushing it to `repository`.
+fn build_action(
+    harness: &Harness,
+    setup: &Setup,
+    context_dir: &str,
+    repository: &str,
+    extra: &[(&str, &str)],
+) -> ActionRun {
+    let mut inputs = vec![
+        ("image", ""),
+        ("context", context_dir),
+        ("ecr-repository", repository),
+    ];
+    inputs.extend_from_slice(extra);
+    ActionRun::for_setup(harness, setup, &inputs)
+}
+
 fn docker(config: &Path, args: &[&str]) -> String {
     let output = Command::new("docker")
         .arg("--config")
@@ -75,15 +92,12 @@ fn builds_pushes_and_runs_the_pushed_digest() {
     );
     let context_dir = dir.path().display().to_string();
 
-    let run = ActionRun::for_setup(
+    let run = build_action(
         &harness,
         &setup,
-        &[
-            ("image", ""),
-            ("context", &context_dir),
-            ("ecr-repository", "tester"),
-            ("build-args", "GREETING=hi"),
-        ],
+        &context_dir,
+        "tester",
+        &[("build-args", "GREETING=hi")],
     )
     .run();
 
@@ -184,16 +198,7 @@ fn a_failing_run_step_fails_with_the_step_in_the_annotation() {
     );
     let context_dir = dir.path().display().to_string();
 
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[
-            ("image", ""),
-            ("context", &context_dir),
-            ("ecr-repository", "tester"),
-        ],
-    )
-    .run();
+    let run = build_action(&harness, &setup, &context_dir, "tester", &[]).run();
 
     run.assert_code(1);
     run.assert_stdout_has("compiling");
@@ -216,46 +221,26 @@ fn bad_build_inputs_are_clear_errors_before_anything_is_pushed() {
     let context_dir = dir.path().display().to_string();
 
     // No such repository in ECR: nothing is created silently.
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[
-            ("image", ""),
-            ("context", &context_dir),
-            ("ecr-repository", "missing"),
-        ],
-    )
-    .run();
+    let run = build_action(&harness, &setup, &context_dir, "missing", &[]).run();
     run.assert_code(1);
     run.assert_stdout_has("the ECR repository `missing` does not exist in us-east-1");
 
     // A missing Dockerfile.
-    let run = ActionRun::for_setup(
+    let run = build_action(
         &harness,
         &setup,
-        &[
-            ("image", ""),
-            ("context", &context_dir),
-            ("ecr-repository", "tester"),
-            ("dockerfile", "nope/Dockerfile"),
-        ],
+        &context_dir,
+        "tester",
+        &[("dockerfile", "nope/Dockerfile")],
     )
     .run();
     run.assert_code(1);
     run.assert_stdout_has("input `dockerfile`: `nope/Dockerfile` is not a file in the context");
 
     // No Docker engine.
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[
-            ("image", ""),
-            ("context", &context_dir),
-            ("ecr-repository", "tester"),
-        ],
-    )
-    .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
-    .run();
+    let run = build_action(&harness, &setup, &context_dir, "tester", &[])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .run();
     run.assert_code(1);
     run.assert_stdout_has("no Docker engine at unix:///nonexistent/docker.sock");
 
@@ -295,16 +280,7 @@ fn a_dockerfile_with_buildkit_syntax_builds() {
     );
     let context_dir = dir.path().display().to_string();
 
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[
-            ("image", ""),
-            ("context", &context_dir),
-            ("ecr-repository", "tester"),
-        ],
-    )
-    .run();
+    let run = build_action(&harness, &setup, &context_dir, "tester", &[]).run();
 
     run.assert_code(0);
     run.assert_stdout_has("RUN --mount=type=cache,target=/cache");

@@ -126,6 +126,33 @@ fn options(
     }
 }
 
+/// Starts streaming the context and the build with that builder.
+fn start<'a>(
+    docker: &'a Docker,
+    plan: &BuildPlan,
+    tag: &str,
+    version: BuilderVersion,
+    session: Option<String>,
+) -> Result<
+    (
+        impl futures_util::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
+        + 'a,
+        context::Sent,
+    ),
+    Attempt,
+> {
+    let (body, sent) = context::stream(
+        Path::new(&plan.context).to_path_buf(),
+        plan.dockerfile.clone(),
+    )
+    .map_err(|error| failed(format!("{error:#}")))?;
+    let options = options(plan, tag, version, session);
+    Ok((
+        docker.build_image(options, None, Some(bollard::body_try_stream(body))),
+        sent,
+    ))
+}
+
 /// A BuildKit build: its progress arrives as BuildKit status messages (vertices and their logs).
 async fn buildkit(
     docker: &Docker,
@@ -134,16 +161,17 @@ async fn buildkit(
     dockerfile: &str,
     gha: &Gha,
 ) -> Attempt {
-    let (body, sent) = match context::stream(
-        Path::new(&plan.context).to_path_buf(),
-        plan.dockerfile.clone(),
-    ) {
-        Ok(parts) => parts,
-        Err(error) => return failed(format!("{error:#}")),
-    };
     let session = format!("ecs-loadtest-{:016x}", rand::rng().random::<u64>());
-    let options = options(plan, tag, BuilderVersion::BuilderBuildKit, Some(session));
-    let mut stream = docker.build_image(options, None, Some(bollard::body_try_stream(body)));
+    let (mut stream, sent) = match start(
+        docker,
+        plan,
+        tag,
+        BuilderVersion::BuilderBuildKit,
+        Some(session),
+    ) {
+        Ok(started) => started,
+        Err(attempt) => return attempt,
+    };
     // Vertex digest -> (number shown, name).
     let mut vertices: HashMap<String, (usize, String)> = HashMap::new();
     let mut announced: Vec<String> = Vec::new();
@@ -223,15 +251,10 @@ async fn classic(
     dockerfile: &str,
     gha: &Gha,
 ) -> Attempt {
-    let (body, sent) = match context::stream(
-        Path::new(&plan.context).to_path_buf(),
-        plan.dockerfile.clone(),
-    ) {
-        Ok(parts) => parts,
-        Err(error) => return failed(format!("{error:#}")),
+    let (mut stream, sent) = match start(docker, plan, tag, BuilderVersion::BuilderV1, None) {
+        Ok(started) => started,
+        Err(attempt) => return attempt,
     };
-    let options = options(plan, tag, BuilderVersion::BuilderV1, None);
-    let mut stream = docker.build_image(options, None, Some(bollard::body_try_stream(body)));
     let mut step: Option<(u32, String)> = None;
     let mut failure: Option<String> = None;
     while let Some(item) = stream.next().await {
