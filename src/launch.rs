@@ -7,26 +7,20 @@ use rand::Rng;
 use tokio::task::JoinSet;
 
 use crate::backend::{Backend, Start};
-use crate::gha::Gha;
+use crate::event::{Event, Events};
 use crate::plan::Plan;
+use crate::task::{TaskNumber, TaskRef};
 
-/// Requests in flight at once; RunTask's API rate is limited per account and region, and the
-/// adaptive retry of the client slows down further when ECS throttles.
+/// Requests in flight at once; the backends' APIs limit their rate per account and region, and
+/// their clients' retry slows down further when throttled.
 const CONCURRENT_STARTS: usize = 10;
-
-/// A task this run started.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StartedTask {
-    pub index: usize,
-    pub id: String,
-}
 
 /// Every task started so far, shared with whatever has to stop them (signals, errors).
 #[derive(Debug, Clone, Default)]
-pub struct StartedTasks(Arc<Mutex<Vec<StartedTask>>>);
+pub struct StartedTasks(Arc<Mutex<Vec<TaskRef>>>);
 
 impl StartedTasks {
-    fn add(&self, task: StartedTask) {
+    fn add(&self, task: TaskRef) {
         self.0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -34,13 +28,13 @@ impl StartedTasks {
     }
 
     /// The started tasks, ordered by index.
-    pub fn snapshot(&self) -> Vec<StartedTask> {
+    pub fn snapshot(&self) -> Vec<TaskRef> {
         let mut tasks = self
             .0
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
-        tasks.sort_by_key(|task| task.index);
+        tasks.sort_by_key(TaskRef::index);
         tasks
     }
 }
@@ -51,18 +45,17 @@ pub async fn launch<B: Backend>(
     backend: &B,
     plan: &Plan,
     started: &StartedTasks,
-    gha: &Gha,
+    events: &Events,
 ) -> Result<()> {
     let task_count = plan.task_count();
-    gha.line(&format!(
-        "Starting {task_count} task{} in cluster `{}`",
-        if task_count == 1 { "" } else { "s" },
-        plan.cluster
-    ));
-    // One nonce per launch: a retried RunTask reuses its token and cannot start a second task,
+    events.send(Event::Launching {
+        task_count,
+        place: backend.place(),
+    });
+    // One nonce per launch: a retried start reuses its token and cannot start a second task,
     // while two runs (or two steps of one job) never share tokens.
     let nonce = format!("{:016x}", rand::rng().random::<u64>());
-    let mut problems = Vec::new();
+    let mut failed = 0;
     for batch in plan.tasks.chunks(CONCURRENT_STARTS) {
         let mut requests = JoinSet::new();
         for spec in batch {
@@ -76,31 +69,34 @@ pub async fn launch<B: Backend>(
         }
         while let Some(joined) = requests.join_next().await {
             let (index, answer) = joined?;
-            let label = format!("task {}/{task_count}", index + 1);
-            match answer {
-                Ok(Start::Started { id }) => started.add(StartedTask { index, id }),
-                Ok(Start::Refused {
-                    arn,
-                    reason,
-                    detail,
-                }) => problems.push(format!(
-                    "RunTask refused {label}: {}reason {reason}{}",
-                    arn.map(|arn| format!("{arn}: ")).unwrap_or_default(),
-                    detail
-                        .map(|detail| format!(", detail {detail}"))
-                        .unwrap_or_default()
-                )),
-                Err(error) => problems.push(format!("{label}: {error:#}")),
-            }
+            let number = TaskNumber {
+                index,
+                count: task_count,
+            };
+            let (refused_by, reason) = match answer {
+                Ok(Start::Started { id }) => {
+                    started.add(TaskRef {
+                        number,
+                        short_id: backend.short_id(&id).to_string(),
+                        id,
+                    });
+                    continue;
+                }
+                Ok(Start::Refused { by, reason }) => (by, reason),
+                Err(error) => (String::new(), format!("{error:#}")),
+            };
+            failed += 1;
+            events.send(Event::StartFailed {
+                task: number,
+                refused_by,
+                reason,
+            });
         }
-        if !problems.is_empty() {
+        if failed > 0 {
             break;
         }
     }
-    if !problems.is_empty() {
-        for problem in &problems {
-            gha.error(problem);
-        }
+    if failed > 0 {
         let started_count = started.snapshot().len();
         bail!(
             "{} of {task_count} tasks could not be started ({started_count} started and will be stopped)",

@@ -1,66 +1,75 @@
 //! ecs-loadtest: run load tests on AWS Fargate from GitHub Actions or a terminal.
 //!
-//! The pipeline runs one way: inputs -> plan -> launch -> watch -> outcome -> report -> exit status.
+//! The pipeline runs one way: inputs -> plan -> backend (prepare, launch, watch) -> outcomes ->
+//! results -> verdict -> report -> exit status. `src/ARCHITECTURE.md` is the map.
 
-pub mod aws;
-pub mod backend;
+mod aws;
+mod backend;
 pub mod cli;
-pub mod context;
+mod event;
+mod exit;
 pub mod gha;
-pub mod github;
-pub mod image;
-pub mod inputs;
-pub mod launch;
-pub mod logs;
-pub mod outcome;
-pub mod plan;
-pub mod report;
-pub mod results;
-pub mod run;
-pub mod signals;
-pub mod split;
-pub mod stop;
-pub mod taskdef;
-pub mod validate;
-pub mod watch;
+mod github;
+mod image;
+mod inputs;
+mod launch;
+mod logs;
+mod outcome;
+mod plan;
+mod report;
+mod results;
+mod run;
+mod signals;
+mod stop;
+mod task;
+mod watch;
+mod workflow;
 
 use anyhow::{Context, Result};
 
+use crate::backend::{configure, dispatch};
 use crate::cli::{Cli, Command};
-use crate::context::RunContext;
 use crate::gha::{Gha, Level, Location};
 use crate::inputs::Inputs;
-use crate::validate::InvalidInputs;
+use crate::plan::InvalidInputs;
+use crate::run::{CleanupCommand, RunCommand};
+use crate::workflow::WorkflowEnv;
 
-/// Exit status when the inputs are invalid and nothing was started.
-pub const EXIT_INVALID_INPUTS: u8 = 2;
+pub use crate::exit::of_error as exit_status_of;
 
 pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
-    let context = RunContext::from_env();
+    let workflow = WorkflowEnv::from_env();
     match cli.command {
         Some(Command::Plan(flags)) => {
-            let plan = validate::plan(&flags.or(Inputs::from_env()?)?, &context)?;
-            gha.line(&serde_json::to_string_pretty(&plan).context("printing the plan")?);
-            Ok(0)
+            let configured = configure(&flags.or(Inputs::from_env()?)?, &workflow)?;
+            gha.line(&serde_json::to_string_pretty(&configured).context("printing the plan")?);
+            Ok(exit::PASSED)
         }
-        Some(Command::Run(flags)) => run_and_set_status(flags, &context, gha).await,
+        Some(Command::Run(flags)) => run_and_set_status(flags, &workflow, gha).await,
         Some(Command::Cleanup(flags)) => {
             // Inputs that were invalid in the main step started nothing there.
-            match validate::plan(&flags.or(Inputs::from_env()?)?, &context) {
-                Ok(plan) => run::cleanup(plan, gha).await.map(|()| 0),
+            match configure(&flags.or(Inputs::from_env()?)?, &workflow) {
+                Ok(configured) => {
+                    let command = CleanupCommand {
+                        plan: configured.plan,
+                        gha,
+                    };
+                    dispatch(configured.backend, command).await?;
+                    Ok(exit::PASSED)
+                }
                 Err(_) => {
                     gha.line(
                         "The inputs are invalid, so the step started no task; nothing to clean up",
                     );
-                    Ok(0)
+                    Ok(exit::PASSED)
                 }
             }
         }
-        None => run_and_set_status(Inputs::default(), &context, gha).await,
+        None => run_and_set_status(Inputs::default(), &workflow, gha).await,
     }
 }
 
-async fn run_and_set_status(flags: Inputs, context: &RunContext, gha: &Gha) -> Result<u8> {
+async fn run_and_set_status(flags: Inputs, workflow: &WorkflowEnv, gha: &Gha) -> Result<u8> {
     // Installed first, so that a signal at any later point is handled rather than fatal.
     let mut shutdown = signals::Shutdown::install()?;
     let result = async {
@@ -69,26 +78,29 @@ async fn run_and_set_status(flags: Inputs, context: &RunContext, gha: &Gha) -> R
         if let Some(token) = inputs::given(&inputs.github_token) {
             gha.mask(token);
         }
-        let plan = validate::plan(&inputs, context)?;
-        run::run(plan, gha, &mut shutdown).await
+        let configured = configure(&inputs, workflow)?;
+        let command = RunCommand {
+            plan: configured.plan,
+            gha,
+            shutdown: &mut shutdown,
+        };
+        dispatch(configured.backend, command).await
     }
     .await;
     let status = match &result {
         Ok(status) => *status,
-        Err(error) => exit_status_of(error),
+        Err(error) => exit::of_error(error),
     };
     gha.set_output("exit-code", &status.to_string())?;
-    gha.set_output("passed", if status == 0 { "true" } else { "false" })?;
+    gha.set_output(
+        "passed",
+        if status == exit::PASSED {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
     result
-}
-
-/// The exit status an error maps to (DESIGN.md): 2 for invalid inputs, else 1.
-pub fn exit_status_of(error: &anyhow::Error) -> u8 {
-    if error.downcast_ref::<InvalidInputs>().is_some() {
-        EXIT_INVALID_INPUTS
-    } else {
-        1
-    }
 }
 
 /// Shows an error the way a user reads it: one annotation per invalid input, else the chain.

@@ -1,27 +1,7 @@
-//! How one stopped task ended: a pure function of what DescribeTasks reported.
-//!
-//! Stop codes and container reasons are documented at
-//! <https://docs.aws.amazon.com/AmazonECS/latest/developerguide/stopped-task-error-codes.html>.
+//! What a task ended with, in words every backend shares: each backend maps its own reports
+//! (ECS stop codes, a container's state) onto these.
 
 use serde::Serialize;
-
-/// What DescribeTasks says about a task that has stopped.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StoppedTask {
-    pub stop_code: Option<String>,
-    pub stopped_reason: Option<String>,
-    pub containers: Vec<ContainerState>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ContainerState {
-    pub name: String,
-    /// `None` when ECS reported none: the container never ran, or its end was not seen.
-    pub exit_code: Option<i32>,
-    pub reason: Option<String>,
-    /// From the task definition: DescribeTasks does not say which containers are essential.
-    pub essential: bool,
-}
 
 /// Why this run stopped a task itself, when it did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +11,27 @@ pub enum StopCause {
     Error,
 }
 
+impl StopCause {
+    /// What a task this run stopped ended as, whatever it reported.
+    pub fn outcome(self, reason: String) -> TaskOutcome {
+        let kind = match self {
+            StopCause::Timeout => OutcomeKind::TimedOut,
+            StopCause::Cancelled => OutcomeKind::Cancelled,
+            StopCause::Error => OutcomeKind::Aborted,
+        };
+        TaskOutcome {
+            kind,
+            exit_code: None,
+            reason,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum OutcomeKind {
     Succeeded,
-    /// An essential container exited non-zero or without an exit code.
+    /// The tester (or another essential container) exited non-zero or without an exit code.
     ContainerFailed,
     OutOfMemory,
     FailedToStart,
@@ -46,7 +42,7 @@ pub enum OutcomeKind {
     Cancelled,
     /// Stopped by this run after an error.
     Aborted,
-    /// ECS no longer knows the task.
+    /// The backend no longer knows the task.
     Missing,
 }
 
@@ -80,445 +76,12 @@ impl TaskOutcome {
         self.kind == OutcomeKind::Succeeded
     }
 
-    pub fn missing() -> Self {
+    /// The backend (`service`, such as ECS) stopped reporting the task.
+    pub fn missing(service: &str) -> Self {
         TaskOutcome {
             kind: OutcomeKind::Missing,
             exit_code: None,
-            reason: "ECS no longer reports this task".to_string(),
+            reason: format!("{service} no longer reports this task"),
         }
-    }
-}
-
-/// Errors that ECS puts in `stoppedReason` when a task could not start; seen with and without
-/// the `TaskFailedToStart` stop code.
-const START_ERRORS: [&str; 5] = [
-    "CannotPullContainerError",
-    "CannotStartContainerError",
-    "CannotCreateContainerError",
-    "ResourceInitializationError",
-    "ResourceNotFoundException",
-];
-
-/// Classifies a stopped task. `main_container` is the container whose image this run replaced;
-/// it is looked at first among the essential containers. A non-essential container never decides
-/// the outcome.
-pub fn classify(
-    task: &StoppedTask,
-    main_container: &str,
-    stopped_by_us: Option<StopCause>,
-) -> TaskOutcome {
-    let stopped_reason = task.stopped_reason.clone().unwrap_or_default();
-    let outcome = |kind, exit_code, reason: String| TaskOutcome {
-        kind,
-        exit_code,
-        reason,
-    };
-
-    if let Some(cause) = stopped_by_us {
-        let kind = match cause {
-            StopCause::Timeout => OutcomeKind::TimedOut,
-            StopCause::Cancelled => OutcomeKind::Cancelled,
-            StopCause::Error => OutcomeKind::Aborted,
-        };
-        return outcome(kind, None, stopped_reason);
-    }
-
-    let container_reasons: Vec<String> = task
-        .containers
-        .iter()
-        .filter_map(|container| {
-            let reason = container.reason.as_deref()?.trim();
-            (!reason.is_empty()).then(|| format!("{}: {reason}", container.name))
-        })
-        .collect();
-    let with_container_reasons = |text: &str| {
-        let mut parts = vec![text.to_string()];
-        parts.extend(
-            container_reasons
-                .iter()
-                .filter(|reason| !text.contains(reason.as_str()))
-                .cloned(),
-        );
-        parts.retain(|part| !part.is_empty());
-        parts.join("; ")
-    };
-
-    let starts_with_start_error = |text: &str| {
-        START_ERRORS
-            .iter()
-            .any(|error| text.trim_start().starts_with(error))
-    };
-    let failed_to_start = task.stop_code.as_deref() == Some("TaskFailedToStart")
-        || starts_with_start_error(&stopped_reason)
-        || task.containers.iter().any(|container| {
-            container
-                .reason
-                .as_deref()
-                .is_some_and(starts_with_start_error)
-        });
-    if failed_to_start {
-        return outcome(
-            OutcomeKind::FailedToStart,
-            None,
-            with_container_reasons(&stopped_reason),
-        );
-    }
-
-    match task.stop_code.as_deref() {
-        Some("SpotInterruption") => {
-            return outcome(
-                OutcomeKind::SpotInterrupted,
-                None,
-                with_container_reasons(&stopped_reason),
-            );
-        }
-        Some("UserInitiated" | "ServiceSchedulerInitiated" | "TerminationNotice") => {
-            return outcome(
-                OutcomeKind::Stopped,
-                None,
-                with_container_reasons(&stopped_reason),
-            );
-        }
-        // `EssentialContainerExited`, an unknown code, or none at all: the containers decide.
-        _ => {}
-    }
-
-    let mut essential: Vec<&ContainerState> = task
-        .containers
-        .iter()
-        .filter(|container| container.essential)
-        .collect();
-    essential.sort_by_key(|container| container.name != main_container);
-    if essential.is_empty() {
-        return outcome(
-            OutcomeKind::ContainerFailed,
-            None,
-            with_container_reasons(&format!(
-                "no essential container was reported; {stopped_reason}"
-            )),
-        );
-    }
-    for container in essential {
-        let own_reason = container.reason.as_deref().unwrap_or_default();
-        match container.exit_code {
-            Some(0) => continue,
-            None => {
-                return outcome(
-                    OutcomeKind::ContainerFailed,
-                    None,
-                    with_container_reasons(&format!(
-                        "container `{}` has no exit code (it never ran, or its end was not seen); {stopped_reason}",
-                        container.name
-                    )),
-                );
-            }
-            Some(code) => {
-                let kind = if own_reason.contains("OutOfMemory") {
-                    OutcomeKind::OutOfMemory
-                } else {
-                    OutcomeKind::ContainerFailed
-                };
-                return outcome(
-                    kind,
-                    Some(code),
-                    with_container_reasons(&format!(
-                        "container `{}` exited with {code}",
-                        container.name
-                    )),
-                );
-            }
-        }
-    }
-    outcome(OutcomeKind::Succeeded, Some(0), String::new())
-}
-
-/// The process exit status for a finished run (DESIGN.md): 0 when every task succeeded; else the
-/// exit code of the first failing essential container when it is 1 to 255; else 1. No task at all
-/// is not a success.
-pub fn exit_status<'a>(outcomes: impl IntoIterator<Item = &'a TaskOutcome>) -> u8 {
-    let mut outcomes = outcomes.into_iter().peekable();
-    if outcomes.peek().is_none() {
-        return 1;
-    }
-    match outcomes.find(|outcome| !outcome.succeeded()) {
-        None => 0,
-        Some(outcome) => match outcome.exit_code {
-            Some(code @ 1..=255) => code as u8,
-            _ => 1,
-        },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn container(
-        name: &str,
-        essential: bool,
-        exit_code: Option<i32>,
-        reason: Option<&str>,
-    ) -> ContainerState {
-        ContainerState {
-            name: name.into(),
-            exit_code,
-            reason: reason.map(str::to_string),
-            essential,
-        }
-    }
-
-    fn task(
-        stop_code: Option<&str>,
-        stopped_reason: &str,
-        containers: Vec<ContainerState>,
-    ) -> StoppedTask {
-        StoppedTask {
-            stop_code: stop_code.map(str::to_string),
-            stopped_reason: Some(stopped_reason.into()),
-            containers,
-        }
-    }
-
-    const EXITED: Option<&str> = Some("EssentialContainerExited");
-    const EXITED_REASON: &str = "Essential container in task exited";
-
-    #[test]
-    fn classification_table() {
-        use OutcomeKind::*;
-        type Case = (
-            &'static str,
-            StoppedTask,
-            Option<StopCause>,
-            OutcomeKind,
-            Option<i32>,
-            &'static str,
-        );
-        let cases: Vec<Case> = vec![
-            (
-                "clean exit",
-                task(
-                    EXITED,
-                    EXITED_REASON,
-                    vec![container("tester", true, Some(0), None)],
-                ),
-                None,
-                Succeeded,
-                Some(0),
-                "",
-            ),
-            (
-                "moto: no stop code, exit 0",
-                task(None, "", vec![container("tester", true, Some(0), None)]),
-                None,
-                Succeeded,
-                Some(0),
-                "",
-            ),
-            (
-                "exit 3",
-                task(
-                    EXITED,
-                    EXITED_REASON,
-                    vec![container("tester", true, Some(3), None)],
-                ),
-                None,
-                ContainerFailed,
-                Some(3),
-                "exited with 3",
-            ),
-            (
-                "null exit code is a failure",
-                task(
-                    EXITED,
-                    EXITED_REASON,
-                    vec![container("tester", true, None, None)],
-                ),
-                None,
-                ContainerFailed,
-                None,
-                "no exit code",
-            ),
-            (
-                "out of memory",
-                task(
-                    EXITED,
-                    EXITED_REASON,
-                    vec![container(
-                        "tester",
-                        true,
-                        Some(137),
-                        Some("OutOfMemoryError: Container killed due to memory usage"),
-                    )],
-                ),
-                None,
-                OutOfMemory,
-                Some(137),
-                "OutOfMemoryError",
-            ),
-            (
-                "image pull failure",
-                task(
-                    Some("TaskFailedToStart"),
-                    "CannotPullContainerError: pull image manifest has been retried 5 time(s)",
-                    vec![container("tester", true, None, None)],
-                ),
-                None,
-                FailedToStart,
-                None,
-                "CannotPullContainerError",
-            ),
-            (
-                "start error only in the container reason",
-                task(
-                    None,
-                    "",
-                    vec![container(
-                        "tester",
-                        true,
-                        None,
-                        Some("CannotStartContainerError: bad entrypoint"),
-                    )],
-                ),
-                None,
-                FailedToStart,
-                None,
-                "tester: CannotStartContainerError",
-            ),
-            (
-                "spot interruption",
-                task(
-                    Some("SpotInterruption"),
-                    "Your Spot Task was interrupted.",
-                    vec![container("tester", true, Some(143), None)],
-                ),
-                None,
-                SpotInterrupted,
-                None,
-                "interrupted",
-            ),
-            (
-                "stopped by someone else, even with exit 0",
-                task(
-                    Some("UserInitiated"),
-                    "Task stopped by user",
-                    vec![container("tester", true, Some(0), None)],
-                ),
-                None,
-                Stopped,
-                None,
-                "stopped by user",
-            ),
-            (
-                "sidecar exit 1 alone never fails",
-                task(
-                    EXITED,
-                    EXITED_REASON,
-                    vec![
-                        container("tester", true, Some(0), None),
-                        container("log-router", false, Some(1), None),
-                    ],
-                ),
-                None,
-                Succeeded,
-                Some(0),
-                "",
-            ),
-            (
-                "essential sidecar failing fails",
-                task(
-                    EXITED,
-                    EXITED_REASON,
-                    vec![
-                        container("tester", true, Some(0), None),
-                        container("proxy", true, Some(2), None),
-                    ],
-                ),
-                None,
-                ContainerFailed,
-                Some(2),
-                "`proxy` exited with 2",
-            ),
-            (
-                "the main container is looked at first",
-                task(
-                    EXITED,
-                    EXITED_REASON,
-                    vec![
-                        container("proxy", true, Some(2), None),
-                        container("tester", true, Some(5), None),
-                    ],
-                ),
-                None,
-                ContainerFailed,
-                Some(5),
-                "`tester` exited with 5",
-            ),
-            (
-                "no essential container reported",
-                task(
-                    EXITED,
-                    EXITED_REASON,
-                    vec![container("log-router", false, Some(0), None)],
-                ),
-                None,
-                ContainerFailed,
-                None,
-                "no essential container",
-            ),
-            (
-                "stopped by this run at the timeout",
-                task(
-                    Some("UserInitiated"),
-                    "ecs-loadtest: timeout",
-                    vec![container("tester", true, Some(143), None)],
-                ),
-                Some(StopCause::Timeout),
-                TimedOut,
-                None,
-                "timeout",
-            ),
-            (
-                "stopped by this run on a signal",
-                task(Some("UserInitiated"), "ecs-loadtest: cancelled", vec![]),
-                Some(StopCause::Cancelled),
-                Cancelled,
-                None,
-                "cancelled",
-            ),
-        ];
-        for (name, stopped, cause, kind, exit_code, reason) in cases {
-            let outcome = classify(&stopped, "tester", cause);
-            assert_eq!(outcome.kind, kind, "{name}: {outcome:?}");
-            assert_eq!(outcome.exit_code, exit_code, "{name}: {outcome:?}");
-            assert!(
-                outcome
-                    .reason
-                    .to_lowercase()
-                    .contains(&reason.to_lowercase()),
-                "{name}: reason {:?} does not say {reason:?}",
-                outcome.reason
-            );
-        }
-    }
-
-    #[test]
-    fn exit_status_follows_the_first_failure() {
-        let ok = TaskOutcome {
-            kind: OutcomeKind::Succeeded,
-            exit_code: Some(0),
-            reason: String::new(),
-        };
-        let failed = |code| TaskOutcome {
-            kind: OutcomeKind::ContainerFailed,
-            exit_code: code,
-            reason: String::new(),
-        };
-        assert_eq!(exit_status([&ok, &ok]), 0);
-        assert_eq!(exit_status([&ok, &failed(Some(3)), &failed(Some(4))]), 3);
-        assert_eq!(exit_status([&failed(None), &failed(Some(4))]), 1);
-        assert_eq!(exit_status([&failed(Some(-1))]), 1);
-        assert_eq!(exit_status([&failed(Some(256))]), 1);
-        assert_eq!(exit_status([&TaskOutcome::missing()]), 1);
-        assert_eq!(exit_status(std::iter::empty()), 1);
     }
 }

@@ -1,131 +1,108 @@
-//! The `run` command: from a plan to started tasks, to their outcomes, to the exit status.
-
-use std::sync::{Arc, Mutex};
+//! The `run` and `cleanup` commands, for any backend: prepare, launch, watch, conclude. This file
+//! only orchestrates; the stages decide, the report layer shows.
 
 use anyhow::{Result, anyhow, bail};
 use tokio::time::{Duration, Instant};
 
-use crate::aws::{self, Clients};
-use crate::backend::Backend;
-use crate::backend::fargate::{Fargate, task_id};
+use crate::backend::{Backend, Pipeline};
+use crate::event::{Event, Events};
 use crate::gha::Gha;
 use crate::launch::{StartedTasks, launch};
-use crate::logs::capture::Capture;
-use crate::logs::follower::{self, FollowedTask, lock};
-use crate::logs::screen::LogScreen;
-use crate::outcome::TaskOutcome;
+use crate::logs::{self, FollowerHandle, LineSink, LogScreen, Screen};
+use crate::outcome::StopCause;
 use crate::plan::Plan;
-use crate::report::markdown;
-use crate::report::{Report, TaskRow, console};
-use crate::results::merge::{merge, task_figures};
+use crate::report::{self, Concluded, console_events};
+use crate::results::capture::Capture;
+use crate::results::merge::merge;
 use crate::results::verdict::decide;
 use crate::signals::Shutdown;
-use crate::taskdef;
-use crate::watch::{FinishedTask, WatchSettings, watch};
+use crate::stop::{stop_run, stop_tasks};
+use crate::task::FinishedTask;
+use crate::watch::{Deadline, watch};
 
-pub async fn run(plan: Plan, gha: &Gha, shutdown: &mut Shutdown) -> Result<u8> {
-    let task_count = plan.task_count();
-    gha.line(&format!(
-        "ecs-loadtest {} · cluster `{}` · task definition `{}` · {task_count} task{} · {}",
-        env!("CARGO_PKG_VERSION"),
-        plan.cluster,
-        plan.task_definition,
-        if task_count == 1 { "" } else { "s" },
-        plan.identity.description,
-    ));
+/// The `run` command: start the tasks, follow them to their end, and exit with the test's status.
+pub struct RunCommand<'a> {
+    pub plan: Plan,
+    pub gha: &'a Gha,
+    pub shutdown: &'a mut Shutdown,
+}
 
-    for notice in &plan.notices {
-        gha.notice(notice);
+impl Pipeline for RunCommand<'_> {
+    type Output = Result<u8>;
+
+    async fn with<B: Backend>(self, settings: B::Settings) -> Result<u8> {
+        run::<B>(settings, self.plan, self.gha, self.shutdown).await
     }
-    // Until the first RunTask nothing needs stopping: a signal simply ends the run.
-    let prepared = tokio::select! {
-        prepared = prepare(&plan, gha) => prepared?,
+}
+
+async fn run<B: Backend>(
+    settings: B::Settings,
+    plan: Plan,
+    gha: &Gha,
+    shutdown: &mut Shutdown,
+) -> Result<u8> {
+    let events = console_events(gha);
+    events.send(Event::Begin {
+        backend: B::describe(&settings),
+        task_count: plan.task_count(),
+        run: plan.identity.description.clone(),
+    });
+    for notice in &plan.notices {
+        events.send(Event::Notice(notice.clone()));
+    }
+    // Until the first task is started nothing needs stopping: a signal simply ends the run.
+    let backend = tokio::select! {
+        prepared = B::prepare(settings, &plan, gha, &events) => prepared?,
         signal = shutdown.received() => bail!("cancelled by {signal} before any task was started"),
     };
-    let backend = Fargate::new(
-        prepared.clients.ecs.clone(),
-        prepared.clients.region.clone(),
-        plan.clone(),
-        Some(prepared.revision.clone()),
-    );
+    for resource in backend.resources() {
+        gha.set_output(resource.output, &resource.value)?;
+    }
 
     let started = StartedTasks::default();
-    let screen = Arc::new(Mutex::new(LogScreen::new(
+    let screen = Screen::new(LogScreen::new(
         gha.clone(),
         plan.log_mode,
-        task_count,
-    )));
+        plan.task_count(),
+    ));
     let deadline = Instant::now() + Duration::from_secs(plan.timeout_seconds);
     let result = tokio::select! {
-        result = launch_and_watch(&backend, &plan, &prepared, &started, &screen, deadline, gha) => result,
-        signal = shutdown.received() => Err(anyhow!("cancelled by {signal}")),
+        result = launch_and_watch(&backend, &plan, &started, &screen, deadline, &events) => {
+            result.map_err(|error| (StopCause::Error, error))
+        }
+        signal = shutdown.received() => {
+            Err((StopCause::Cancelled, anyhow!("cancelled by {signal}")))
+        }
     };
-    let task_arns: Vec<String> = started.snapshot().into_iter().map(|task| task.id).collect();
-    gha.set_output("task-arns", &serde_json::to_string(&task_arns)?)?;
+    let task_ids: Vec<String> = started.snapshot().into_iter().map(|task| task.id).collect();
+    gha.set_output("task-arns", &serde_json::to_string(&task_ids)?)?;
 
     match result {
         Ok(Some((finished, capture))) => {
-            lock(&screen).finish()?;
-            conclude(&backend, &plan, &prepared, &finished, capture, gha).await
+            screen.lock().finish()?;
+            conclude(&backend, &plan, finished, capture, gha).await
         }
         Ok(None) => {
-            gha.line(&format!(
+            events.info(format!(
                 "Started {} task(s); not waiting for them (`wait: false`)",
-                task_arns.len()
+                task_ids.len()
             ));
-            for arn in &task_arns {
-                gha.line(&format!(
+            for id in &task_ids {
+                events.info(format!(
                     "  {}",
-                    backend.task_url(arn).unwrap_or_else(|| arn.clone())
+                    backend.links(id).console.unwrap_or_else(|| id.clone())
                 ));
             }
             Ok(0)
         }
-        Err(error) => {
+        Err((cause, error)) => {
             let reason = format!("ecs-loadtest: {error:#} ({})", plan.identity.description);
-            crate::stop::stop_run(&backend, &started, &reason, gha).await;
+            stop_run(&backend, &started, cause, &reason, &events).await;
             // What was read of the logs so far is still worth seeing.
-            lock(&screen).finish()?;
+            screen.lock().finish()?;
             Err(error)
         }
     }
-}
-
-struct Prepared {
-    clients: Clients,
-    revision: taskdef::Revision,
-    /// The image reference the tasks run.
-    image: String,
-}
-
-/// Everything before the first task starts: credentials, the task definition revision.
-async fn prepare(plan: &Plan, gha: &Gha) -> Result<Prepared> {
-    let config = aws::sdk_config(plan.region.as_deref()).await?;
-    let clients = Clients::new(&config);
-    let identity = aws::caller_identity(&clients.sts).await?;
-    gha.line(&format!(
-        "AWS account {} as {} in {}",
-        identity.account, identity.arn, clients.region
-    ));
-    let image = crate::image::resolve(&plan.image, &clients, gha).await?;
-    gha.set_output("image", &image)?;
-    let revision = taskdef::register_revision(
-        &clients.ecs,
-        &plan.task_definition,
-        plan.container_name.as_deref(),
-        &image,
-    )
-    .await?;
-    gha.line(&format!(
-        "Registered {} with image {image} for container `{}`",
-        revision.arn, revision.container
-    ));
-    gha.set_output("task-definition-arn", &revision.arn)?;
-    Ok(Prepared {
-        clients,
-        revision,
-        image,
-    })
 }
 
 /// What a waited-for run ends with: every task's end, and what its logs held (`None` when the
@@ -136,41 +113,26 @@ type Watched = (Vec<FinishedTask>, Option<Capture>);
 async fn launch_and_watch<B: Backend>(
     backend: &B,
     plan: &Plan,
-    prepared: &Prepared,
     started: &StartedTasks,
-    screen: &Arc<Mutex<LogScreen>>,
+    screen: &Screen,
     deadline: Instant,
-    gha: &Gha,
+    events: &Events,
 ) -> Result<Option<Watched>> {
-    launch(backend, plan, started, gha).await?;
+    launch(backend, plan, started, events).await?;
     if !plan.wait {
         return Ok(None);
     }
     let tasks = started.snapshot();
-    let follower = match &prepared.revision.logs {
-        Ok(location) => {
-            let followed: Vec<FollowedTask> = tasks
-                .iter()
-                .map(|task| FollowedTask {
-                    index: task.index,
-                    task_id: task_id(&task.id).to_string(),
-                })
-                .collect();
-            for task in &followed {
-                lock(screen).name_task(task.index, &task.task_id);
+    let follower: Option<FollowerHandle> = match backend.log_source() {
+        Ok(source) => {
+            for task in &tasks {
+                screen.lock().name_task(task);
             }
-            let client = prepared.clients.logs(location.region.as_deref());
-            Some(follower::spawn(
-                client,
-                location.clone(),
-                followed,
-                plan.task_count(),
-                screen.clone(),
-                gha.clone(),
-            ))
+            let sink = LineSink::new(screen.clone(), plan.task_count(), events.clone());
+            Some(logs::follow(source, tasks.clone(), sink))
         }
         Err(why) => {
-            gha.warning(&format!("the tasks' logs cannot be followed: {why}"));
+            events.warning(format!("the tasks' logs cannot be followed: {why}"));
             None
         }
     };
@@ -179,15 +141,13 @@ async fn launch_and_watch<B: Backend>(
         minutes_text(plan.timeout_seconds),
         plan.identity.description
     );
-    let settings = WatchSettings {
-        task_count: plan.task_count(),
-        main_container: &prepared.revision.container,
-        deadline,
-        timeout_reason: &timeout_reason,
+    let deadline = Deadline {
+        at: deadline,
+        reason: &timeout_reason,
     };
-    let finished = watch(backend, tasks, &settings, gha, &mut |finished| {
+    let finished = watch(backend, tasks, deadline, events, &mut |finished| {
         if let Some(follower) = &follower {
-            follower.task_stopped(finished.index);
+            follower.task_stopped(finished.task.index());
         }
     })
     .await?;
@@ -207,126 +167,84 @@ fn minutes_text(seconds: u64) -> String {
     }
 }
 
-/// Turns the tasks' ends and results into the verdict; prints the console table, writes the job
-/// summary and the `results` output, posts the PR comment. Returns the exit status.
+/// Merges the results, decides the verdict, shows it; returns the exit status.
 async fn conclude<B: Backend>(
     backend: &B,
     plan: &Plan,
-    prepared: &Prepared,
-    finished: &[FinishedTask],
+    finished: Vec<FinishedTask>,
     capture: Option<Capture>,
     gha: &Gha,
 ) -> Result<u8> {
-    let task_count = finished.len();
-    let capture = capture.unwrap_or_else(|| Capture::new(task_count));
-    for (index, why) in &capture.invalid {
-        let id = finished.get(*index).map_or("", |task| task_id(&task.id));
-        gha.warning(&format!(
-            "task {}/{task_count} ({id}) printed an invalid result line: {why}",
-            index + 1
-        ));
-    }
+    let capture = capture.unwrap_or_else(|| Capture::new(finished.len()));
     let merged = merge(&capture.results);
-    let outcomes: Vec<&TaskOutcome> = finished.iter().map(|task| &task.outcome).collect();
+    let outcomes: Vec<_> = finished.iter().map(|task| &task.outcome).collect();
     let verdict = decide(&outcomes, &merged, &plan.thresholds);
-
-    let log_location = prepared.revision.logs.as_ref().ok();
-    let rows: Vec<TaskRow> = finished
-        .iter()
+    let finished: Vec<_> = finished
+        .into_iter()
         .map(|task| {
-            let result = capture.results.get(task.index).and_then(Option::as_ref);
-            TaskRow {
-                index: task.index,
-                task_id: task_id(&task.id).to_string(),
-                outcome: task.outcome.kind.label().to_string(),
-                succeeded: task.outcome.succeeded(),
-                exit_code: task.outcome.exit_code,
-                requests: result.map(|result| result.requests),
-                errors: result.map(|result| result.errors),
-                p95_us: result
-                    .and_then(|result| result.latency.as_ref())
-                    .and_then(|latency| task_figures(latency).p95_us),
-                console_url: backend.task_url(&task.id),
-                log_url: log_location.map(|location| {
-                    location.console_url(&prepared.clients.region, task_id(&task.id))
-                }),
-            }
+            let links = backend.links(&task.task.id);
+            (task, links)
         })
         .collect();
-    let report = Report {
-        verdict: &verdict,
-        merged: &merged,
-        tasks: rows,
-        image: &prepared.image,
-        task_definition_arn: &prepared.revision.arn,
-        run_url: plan.identity.run_url.clone(),
-    };
-
-    gha.line("");
-    for line in console::lines(&report) {
-        gha.line(&line);
-    }
-    for task in finished.iter().filter(|task| !task.outcome.succeeded()) {
-        gha.error(&format!(
-            "task {}/{task_count} ({}) {}: {}",
-            task.index + 1,
-            task_id(&task.id),
-            task.outcome.kind.label(),
-            task.outcome.reason
-        ));
-    }
-    for check in verdict.thresholds.iter().filter(|check| !check.held) {
-        gha.error(&format!(
-            "threshold `{}` failed: measured {}",
-            check.rule, check.measured
-        ));
-    }
-    gha.append_summary(&markdown::render(&report, None, markdown::SUMMARY_LIMIT))?;
-    let results = serde_json::json!({
-        "passed": verdict.passed,
-        "exit_status": verdict.exit_status,
-        "coverage": verdict.coverage,
-        "merged": merged,
-        "thresholds": verdict.thresholds,
-        "tasks": report.tasks,
-    });
-    gha.set_output("results", &results.to_string())?;
-    let comment_url = crate::github::comment_on_pull_request(
-        &plan.comment,
-        |marker| markdown::render(&report, Some(marker), markdown::COMMENT_LIMIT),
+    let details = backend
+        .resources()
+        .into_iter()
+        .map(|resource| (resource.label, resource.value))
+        .collect();
+    report::publish(
+        Concluded {
+            plan,
+            finished: &finished,
+            capture: &capture,
+            merged: &merged,
+            verdict: &verdict,
+            details,
+        },
         gha,
     )
-    .await;
-    gha.set_output("comment-url", comment_url.as_deref().unwrap_or_default())?;
+    .await?;
     Ok(verdict.exit_status)
 }
+
 /// The `cleanup` command (the action's `post-entrypoint`): stops every task this workflow run
 /// attempt started that is still running. The runner signals the `docker` client rather than the
 /// container on cancel, so the main step may have been killed before it could stop its tasks.
-pub async fn cleanup(plan: Plan, gha: &Gha) -> Result<()> {
-    if !plan.wait {
-        gha.line("`wait` is false: the tasks were meant to outlive the step; leaving them running");
-        return Ok(());
-    }
-    let config = aws::sdk_config(plan.region.as_deref()).await?;
-    let clients = Clients::new(&config);
-    let backend = Fargate::new(clients.ecs, clients.region, plan.clone(), None);
-    let running = backend.running_tasks_of_run().await?;
-    if running.is_empty() {
-        gha.line(&format!(
-            "No task started by `{}` is running in cluster `{}`",
-            plan.identity.started_by, plan.cluster
+pub struct CleanupCommand<'a> {
+    pub plan: Plan,
+    pub gha: &'a Gha,
+}
+
+impl Pipeline for CleanupCommand<'_> {
+    type Output = Result<()>;
+
+    async fn with<B: Backend>(self, settings: B::Settings) -> Result<()> {
+        let CleanupCommand { plan, gha } = self;
+        let events = console_events(gha);
+        if !plan.wait {
+            events.info(
+                "`wait` is false: the tasks were meant to outlive the step; leaving them running",
+            );
+            return Ok(());
+        }
+        let backend = B::attach(settings, &plan).await?;
+        let running = backend.leftovers().await?;
+        if running.is_empty() {
+            events.info(format!(
+                "No task started by `{}` is running {}",
+                plan.identity.started_by,
+                backend.place()
+            ));
+            return Ok(());
+        }
+        let reason = format!(
+            "ecs-loadtest cleanup: the step ended ({})",
+            plan.identity.description
+        );
+        let stopped = stop_tasks(&backend, &running, StopCause::Cancelled, &reason, &events).await;
+        events.warning(format!(
+            "cleanup stopped {stopped} of {} task(s) that the step left running",
+            running.len()
         ));
-        return Ok(());
+        Ok(())
     }
-    let reason = format!(
-        "ecs-loadtest cleanup: the step ended ({})",
-        plan.identity.description
-    );
-    let stopped = crate::stop::stop_tasks(&backend, &running, &reason, gha).await;
-    gha.warning(&format!(
-        "cleanup stopped {stopped} of {} task(s) that the step left running",
-        running.len()
-    ));
-    Ok(())
 }

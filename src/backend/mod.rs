@@ -1,14 +1,22 @@
-//! Where tasks run. Fargate is the production backend; a backend that runs the same tasks on the
-//! local Docker engine can implement the same trait.
+//! Where tasks run, behind one trait for the whole life of a run. A backend is a folder here;
+//! `Settings` lists them, and `configure` and `dispatch` are the only places that name each one.
 
-pub mod fargate;
+mod fargate;
 
 use std::future::Future;
 
-use anyhow::Result;
+use serde::Serialize;
 
-use crate::outcome::StoppedTask;
-use crate::plan::TaskSpec;
+use crate::event::Events;
+use crate::gha::Gha;
+use crate::inputs::Inputs;
+use crate::logs::LogSource;
+use crate::outcome::{StopCause, TaskOutcome};
+use crate::plan::{self, InvalidInputs, Plan, Problems, TaskSpec};
+use crate::task::TaskLinks;
+use crate::workflow::WorkflowEnv;
+
+use fargate::Fargate;
 
 /// The answer to starting one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,11 +24,10 @@ pub enum Start {
     Started {
         id: String,
     },
-    /// The backend refused to start the task (RunTask `failures[]`).
+    /// `by` (the call that was refused, such as RunTask) started no task, for `reason`.
     Refused {
-        arn: Option<String>,
+        by: String,
         reason: String,
-        detail: Option<String>,
     },
 }
 
@@ -30,22 +37,115 @@ pub struct Snapshot {
     pub id: String,
     /// The backend's own word: PROVISIONING, PENDING, RUNNING, STOPPED, ….
     pub status: String,
-    /// Set once the task has stopped.
-    pub stopped: Option<StoppedTask>,
+    /// Set once the task has ended.
+    pub outcome: Option<TaskOutcome>,
     /// How long the task ran, when known.
     pub run_seconds: Option<i64>,
 }
 
-pub trait Backend: Clone + Send + Sync + 'static {
-    /// Starts one task with its own overrides. `token` makes a retried request idempotent.
-    fn start(&self, spec: &TaskSpec, token: &str) -> impl Future<Output = Result<Start>> + Send;
-    /// The current state of these tasks; tasks the backend no longer knows are left out.
-    fn describe(&self, ids: &[String]) -> impl Future<Output = Result<Vec<Snapshot>>> + Send;
-    /// Asks the backend to stop one task.
-    fn stop(&self, id: &str, reason: &str) -> impl Future<Output = Result<()>> + Send;
-    /// Tasks this run started that are still running by the backend's own records, found by the
-    /// run's mark (ECS `startedBy`), including any whose start this process never saw answered.
-    fn running_tasks_of_run(&self) -> impl Future<Output = Result<Vec<String>>> + Send;
-    /// A link a person can open to look at the task.
-    fn task_url(&self, id: &str) -> Option<String>;
+/// Something the backend prepared for the run: named in the report, set as a step output.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resource {
+    pub output: &'static str,
+    pub label: &'static str,
+    pub value: String,
 }
+
+pub trait Backend: Clone + Send + Sync + Sized + 'static {
+    /// The inputs only this backend reads, validated.
+    type Settings: Send + Sync + 'static;
+    type Logs: LogSource;
+    /// Who reports on the tasks, in messages (`ECS`).
+    const SERVICE: &'static str;
+
+    /// Where the run's tasks go, for its first line (`cluster `load` · task definition `tester``).
+    fn describe(settings: &Self::Settings) -> String;
+    /// Everything before the first task starts: credentials, the image, whatever the backend
+    /// registers. `gha` shows the image build live and masks registry credentials.
+    fn prepare(
+        settings: Self::Settings,
+        plan: &Plan,
+        gha: &Gha,
+        events: &Events,
+    ) -> impl Future<Output = anyhow::Result<Self>> + Send;
+    /// A backend that only looks after the tasks of a run already started (cleanup).
+    fn attach(
+        settings: Self::Settings,
+        plan: &Plan,
+    ) -> impl Future<Output = anyhow::Result<Self>> + Send;
+    /// Where tasks are started, in a sentence (`in cluster `load``).
+    fn place(&self) -> String;
+    /// What `prepare` made: the image the tasks run, and the like.
+    fn resources(&self) -> Vec<Resource>;
+    /// Starts one task with its own environment. `token` makes a retried request idempotent.
+    fn start(
+        &self,
+        spec: &TaskSpec,
+        token: &str,
+    ) -> impl Future<Output = anyhow::Result<Start>> + Send;
+    /// The current state of these tasks; tasks the backend no longer knows are left out.
+    fn poll(&self, ids: &[String]) -> impl Future<Output = anyhow::Result<Vec<Snapshot>>> + Send;
+    /// Stops one task; once it has ended it ends as `cause` says, whatever it reported.
+    fn stop(
+        &self,
+        id: &str,
+        cause: StopCause,
+        reason: &str,
+    ) -> impl Future<Output = anyhow::Result<()>> + Send;
+    /// Tasks of this run still running by the backend's own records, found by the run's mark,
+    /// including any whose start this process never saw answered.
+    fn leftovers(&self) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
+    /// Where the tasks' logs are read, or why they cannot be.
+    fn log_source(&self) -> Result<Self::Logs, String>;
+    fn links(&self, id: &str) -> TaskLinks;
+    /// The part of a task's id that people read.
+    fn short_id<'a>(&self, id: &'a str) -> &'a str;
+}
+
+/// The settings of the backend the run uses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "backend", rename_all = "kebab-case")]
+pub enum Settings {
+    Fargate(fargate::Settings),
+}
+
+/// Every input, validated: the plan every backend shares and the chosen backend's settings.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Configured {
+    #[serde(flatten)]
+    pub plan: Plan,
+    #[serde(flatten)]
+    pub backend: Settings,
+}
+
+/// Validates every input and reports every problem at once.
+pub fn configure(inputs: &Inputs, workflow: &WorkflowEnv) -> Result<Configured, InvalidInputs> {
+    let mut problems = Problems::default();
+    let mut plan = plan::plan(inputs, workflow, &mut problems);
+    let mut notices = Vec::new();
+    let backend =
+        fargate::Settings::from_inputs(inputs, &mut problems, &mut notices).map(Settings::Fargate);
+    if let Some(plan) = plan.as_mut() {
+        plan.notices.append(&mut notices);
+    }
+    let configured = plan
+        .zip(backend)
+        .map(|(plan, backend)| Configured { plan, backend });
+    problems.finish(configured)
+}
+
+/// What runs with a backend once it is chosen: the `run` and `cleanup` commands.
+pub trait Pipeline {
+    type Output;
+    fn with<B: Backend>(self, settings: B::Settings) -> impl Future<Output = Self::Output>;
+}
+
+/// Runs `pipeline` with the chosen backend.
+pub async fn dispatch<P: Pipeline>(settings: Settings, pipeline: P) -> P::Output {
+    match settings {
+        Settings::Fargate(settings) => pipeline.with::<Fargate>(settings).await,
+    }
+}
+
+#[cfg(test)]
+mod tests;

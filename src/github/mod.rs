@@ -1,8 +1,8 @@
 //! The PR comment: one per PR and comment tag, found again by a hidden marker and updated in place.
 
-pub mod client;
-pub mod comment;
-pub mod pull_request;
+mod client;
+mod comment;
+mod pull_request;
 
 use crate::gha::Gha;
 use crate::plan::CommentPlan;
@@ -48,7 +48,7 @@ pub async fn comment_on_pull_request(
             return None;
         }
     };
-    let marker = report_marker(&plan.tag);
+    let marker = marker(&plan.tag);
     match comment::upsert(&github, repository, number, &marker, &markdown(&marker)).await {
         Ok(posted) => {
             let verb = match &posted {
@@ -72,6 +72,7 @@ pub async fn comment_on_pull_request(
     }
 }
 
-fn report_marker(tag: &str) -> String {
-    crate::report::markdown::marker(tag)
+/// The hidden marker that finds a PR comment again.
+pub fn marker(tag: &str) -> String {
+    format!("<!-- ecs-loadtest:{tag} -->")
 }

@@ -14,7 +14,7 @@ use bollard::query_parameters::{BuildImageOptions, BuilderVersion};
 use futures_util::StreamExt;
 use rand::Rng;
 
-use super::context::{self, ContextStats};
+use super::build_context::{self, ContextStats};
 use super::dockerfile::{instruction_lines, stages, vertex_line};
 use crate::gha::{Gha, Level, Location};
 use crate::plan::BuildPlan;
@@ -38,7 +38,7 @@ enum Attempt {
 /// annotation on the Dockerfile line of that step.
 pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> Result<()> {
     let context_dir = Path::new(&plan.context);
-    context::check(context_dir, &plan.dockerfile)?;
+    build_context::check(context_dir, &plan.dockerfile)?;
     let dockerfile_path = context_dir.join(&plan.dockerfile);
     let dockerfile_text = std::fs::read_to_string(&dockerfile_path)
         .map_err(|error| anyhow!("reading {}: {error}", dockerfile_path.display()))?;
@@ -137,11 +137,11 @@ fn start<'a>(
     (
         impl futures_util::Stream<Item = Result<bollard::models::BuildInfo, bollard::errors::Error>>
         + 'a,
-        context::Sent,
+        build_context::Sent,
     ),
     Attempt,
 > {
-    let (body, sent) = context::stream(
+    let (body, sent) = build_context::stream(
         Path::new(&plan.context).to_path_buf(),
         plan.dockerfile.clone(),
     )
@@ -291,7 +291,7 @@ async fn classic(
     finish(failure, sent).await
 }
 
-async fn finish(failure: Option<Failure>, sent: context::Sent) -> Attempt {
+async fn finish(failure: Option<Failure>, sent: build_context::Sent) -> Attempt {
     let stats = sent
         .await
         .map_err(|error| anyhow!("the build context writer failed: {error}"));

@@ -1,33 +1,41 @@
-//! The tester image: the build context, the build, the push to ECR.
+//! The tester image: the build context, the build on the Docker engine, the push to a registry.
 
-pub mod build;
-pub mod context;
-pub mod docker;
-pub mod dockerfile;
-pub mod dockerignore;
-pub mod ecr;
-pub mod push;
+mod build;
+mod build_context;
+mod docker;
+mod dockerfile;
+mod dockerignore;
+mod push;
 
 use anyhow::Result;
+use bollard::Docker;
 
-use crate::aws::Clients;
 use crate::gha::Gha;
-use crate::plan::ImageSource;
+use crate::plan::BuildPlan;
 
-/// The reference the tasks run: the given image, or the built and pushed one as
-/// `HOST/REPO@sha256:…`, so the tasks run exactly what was built.
-pub async fn resolve(source: &ImageSource, clients: &Clients, gha: &Gha) -> Result<String> {
-    let plan = match source {
-        ImageSource::Given(image) => return Ok(image.clone()),
-        ImageSource::Build(plan) => plan,
-    };
-    context::check(std::path::Path::new(&plan.context), &plan.dockerfile)?;
-    let docker = docker::connect().await?;
-    let ecr = clients.ecr();
-    ecr::check_repository(&ecr, &plan.repository, &clients.region).await?;
-    let registry = ecr::login(&ecr, gha).await?;
-    let repository = format!("{}/{}", registry.host, plan.repository);
-    build::build(&docker, plan, &format!("{repository}:{}", plan.tag), gha).await?;
-    let digest = push::push(&docker, &registry, &repository, &plan.tag, gha).await?;
+pub use push::RegistryLogin;
+
+/// The Docker engine a build runs on, reached once the build context was found sound.
+pub struct Engine(Docker);
+
+/// Checks the build context and the Dockerfile, then connects to the engine at `DOCKER_HOST`:
+/// both before anything is asked of a registry.
+pub async fn engine_for(plan: &BuildPlan) -> Result<Engine> {
+    build_context::check(std::path::Path::new(&plan.context), &plan.dockerfile)?;
+    Ok(Engine(docker::connect().await?))
+}
+
+/// Builds `plan` as `HOST/REPOSITORY:TAG` and pushes it with `registry`'s login. Returns
+/// `HOST/REPOSITORY@sha256:…`, so that the tasks run exactly what was built.
+pub async fn build_and_push(
+    engine: &Engine,
+    plan: &BuildPlan,
+    registry: &RegistryLogin,
+    repository: &str,
+    gha: &Gha,
+) -> Result<String> {
+    let repository = format!("{}/{repository}", registry.host);
+    build::build(&engine.0, plan, &format!("{repository}:{}", plan.tag), gha).await?;
+    let digest = push::push(&engine.0, registry, &repository, &plan.tag, gha).await?;
     Ok(format!("{repository}@{digest}"))
 }

@@ -1,4 +1,4 @@
-//! Pushing the built image to ECR, and the digest the push reports.
+//! Pushing the built image to a registry, and the digest the push reports.
 
 use anyhow::{Result, anyhow};
 use bollard::Docker;
@@ -6,14 +6,21 @@ use bollard::auth::DockerCredentials;
 use bollard::query_parameters::PushImageOptions;
 use futures_util::StreamExt;
 
-use super::ecr::Registry;
 use crate::gha::Gha;
+
+/// Where to push and with what.
+pub struct RegistryLogin {
+    /// `ACCOUNT.dkr.ecr.REGION.amazonaws.com`, `ghcr.io`, …
+    pub host: String,
+    pub username: String,
+    pub password: String,
+}
 
 /// Pushes `repository:tag` (repository including the registry host) and returns the digest the
 /// registry gave it. An error inside the push stream is an error.
 pub async fn push(
     docker: &Docker,
-    registry: &Registry,
+    registry: &RegistryLogin,
     repository: &str,
     tag: &str,
     gha: &Gha,

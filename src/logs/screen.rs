@@ -7,19 +7,28 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 
 use crate::gha::Gha;
+use crate::plan::LogMode;
+use crate::task::{TaskNumber, TaskRef};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum LogMode {
-    /// One group per task; the open one live, the others spooled and printed in turn.
-    Grouped,
-    /// Every line live, prefixed `[i/N]`.
-    Interleaved,
+/// The screen, shared by the log source that writes to it and the run that names and finishes it.
+#[derive(Clone)]
+pub struct Screen(Arc<Mutex<LogScreen>>);
+
+impl Screen {
+    pub fn new(screen: LogScreen) -> Self {
+        Screen(Arc::new(Mutex::new(screen)))
+    }
+
+    pub fn lock(&self) -> MutexGuard<'_, LogScreen> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 struct TaskLog {
@@ -44,7 +53,11 @@ impl LogScreen {
     pub fn new(gha: Gha, mode: LogMode, task_count: usize) -> Self {
         let tasks = (0..task_count)
             .map(|index| TaskLog {
-                label: format!("Task {}/{task_count}", index + 1),
+                label: TaskNumber {
+                    index,
+                    count: task_count,
+                }
+                .to_string(),
                 spool: None,
                 spooled: 0,
                 lines: 0,
@@ -60,11 +73,10 @@ impl LogScreen {
         }
     }
 
-    /// Names task `index` in its group title (`Task 1/3 · 0123abcd`) once it has started.
-    pub fn name_task(&mut self, index: usize, task_id: &str) {
-        let task_count = self.tasks.len();
-        if let Some(task) = self.tasks.get_mut(index) {
-            task.label = format!("Task {}/{task_count} · {task_id}", index + 1);
+    /// Names a task in its group title (`Task 1/3 · 0123abcd`) once it has started.
+    pub fn name_task(&mut self, task: &TaskRef) {
+        if let Some(log) = self.tasks.get_mut(task.index()) {
+            log.label = task.to_string();
         }
     }
 
@@ -134,11 +146,6 @@ impl LogScreen {
             }
         }
         Ok(())
-    }
-
-    /// Lines printed or spooled per task.
-    pub fn line_counts(&self) -> Vec<u64> {
-        self.tasks.iter().map(|task| task.lines).collect()
     }
 
     /// After the open group closed: print every completed task in turn, then go live with the

@@ -15,11 +15,6 @@ pub const COMMENT_LIMIT: usize = 65_536;
 const ALL_ROWS_UP_TO: usize = 50;
 const SLOWEST_SHOWN: usize = 10;
 
-/// The hidden marker that finds a PR comment again.
-pub fn marker(tag: &str) -> String {
-    format!("<!-- ecs-loadtest:{tag} -->")
-}
-
 /// Renders the report in at most `limit` characters. `marker` starts a PR comment.
 pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
     let mut head = String::new();
@@ -64,17 +59,15 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
         head.push('\n');
     }
 
-    let mut foot = String::new();
-    let _ = write!(
-        foot,
-        "\nImage `{}` · task definition `{}`",
-        cell(report.image),
-        cell(report.task_definition_arn)
-    );
+    let mut foot_parts: Vec<String> = report
+        .details
+        .iter()
+        .map(|(label, value)| format!("{label} `{}`", cell(value)))
+        .collect();
     if let Some(run_url) = &report.run_url {
-        let _ = write!(foot, " · [workflow run]({run_url})");
+        foot_parts.push(format!("[workflow run]({run_url})"));
     }
-    foot.push('\n');
+    let foot = format!("\n{}\n", foot_parts.join(" · "));
 
     let table_head = "| # | task | outcome | exit | requests | errors | p95 | logs |\n| --- | --- | --- | --- | ---: | ---: | ---: | --- |\n";
     let rows = rows_in_order(&report.tasks);
@@ -200,6 +193,7 @@ fn cell(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::github::marker;
     use crate::results::merge::{LatencyFigures, Merged};
     use crate::results::threshold::Checked;
     use crate::results::verdict::Verdict;
@@ -277,8 +271,16 @@ mod tests {
             verdict,
             merged,
             tasks,
-            image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc",
-            task_definition_arn: "arn:aws:ecs:us-east-1:123456789012:task-definition/tester:7",
+            details: vec![
+                (
+                    "Image",
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc".into(),
+                ),
+                (
+                    "task definition",
+                    "arn:aws:ecs:us-east-1:123456789012:task-definition/tester:7".into(),
+                ),
+            ],
             run_url: Some("https://github.com/acme/shop/actions/runs/1".into()),
         }
     }

@@ -1,8 +1,10 @@
 //! What the run shows people: the console, the job summary and the PR comment.
 
-pub mod console;
-pub mod markdown;
-pub mod task_line;
+mod console;
+mod markdown;
+mod progress;
+mod publish;
+mod task_line;
 
 use serde::Serialize;
 
@@ -10,7 +12,9 @@ use crate::results::merge::{LatencyFigures, Merged};
 use crate::results::threshold::format_latency_us;
 use crate::results::verdict::Verdict;
 
-pub use task_line::{duration_text, task_line};
+pub use progress::console_events;
+pub use publish::{Concluded, publish};
+use task_line::duration_text;
 
 /// One task's row in the reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -33,8 +37,8 @@ pub struct Report<'a> {
     pub verdict: &'a Verdict,
     pub merged: &'a Merged,
     pub tasks: Vec<TaskRow>,
-    pub image: &'a str,
-    pub task_definition_arn: &'a str,
+    /// What the backend prepared (`Image`, …), as label and value.
+    pub details: Vec<(&'static str, String)>,
     pub run_url: Option<String>,
 }
 

@@ -1,14 +1,12 @@
 //! What the run prints about its tasks.
 
-use crate::backend::fargate::task_id;
-use crate::watch::FinishedTask;
+use crate::task::FinishedTask;
 
-/// One line per task: index, task id, outcome, exit code, reason, run time and link.
-pub fn task_line(task: &FinishedTask, task_count: usize, url: Option<&str>) -> String {
+/// One line per task: number, task id, outcome, exit code, reason, run time and link.
+pub fn task_line(task: &FinishedTask, url: Option<&str>) -> String {
     let outcome = &task.outcome;
     let mut parts = vec![
-        format!("Task {}/{task_count}", task.index + 1),
-        task_id(&task.id).to_string(),
+        task.task.to_string(),
         outcome.kind.label().to_string(),
         match outcome.exit_code {
             Some(code) => format!("exit {code}"),
@@ -42,12 +40,16 @@ pub fn duration_text(seconds: i64) -> String {
 mod tests {
     use super::*;
     use crate::outcome::{OutcomeKind, TaskOutcome};
+    use crate::task::{TaskNumber, TaskRef};
 
     #[test]
     fn task_lines() {
         let task = FinishedTask {
-            index: 1,
-            id: "arn:aws:ecs:us-east-1:1:task/load/0123abcd".into(),
+            task: TaskRef {
+                number: TaskNumber { index: 1, count: 3 },
+                id: "arn:aws:ecs:us-east-1:1:task/load/0123abcd".into(),
+                short_id: "0123abcd".into(),
+            },
             outcome: TaskOutcome {
                 kind: OutcomeKind::ContainerFailed,
                 exit_code: Some(3),
@@ -56,7 +58,7 @@ mod tests {
             run_seconds: Some(75),
         };
         assert_eq!(
-            task_line(&task, 3, Some("https://console/x")),
+            task_line(&task, Some("https://console/x")),
             "Task 2/3 · 0123abcd · failed · exit 3 · container `tester` exited with 3 · ran 1m15s · https://console/x"
         );
     }

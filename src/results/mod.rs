@@ -1,6 +1,7 @@
-//! What the tasks report (the `ECS_LOADTEST_RESULT` line), merged across tasks, and checked
-//! against the thresholds.
+//! What the tasks report (the `ECS_LOADTEST_RESULT` line): read from their logs, merged across
+//! tasks, checked against the thresholds, and the verdict.
 
+pub mod capture;
 pub mod merge;
 pub mod protocol;
 pub mod threshold;

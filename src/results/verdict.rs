@@ -4,10 +4,8 @@ use serde::Serialize;
 
 use super::merge::Merged;
 use super::threshold::{Checked, Threshold};
-use crate::outcome::{TaskOutcome, exit_status};
-
-/// Exit status when every task succeeded but a threshold failed.
-pub const EXIT_THRESHOLD_FAILED: u8 = 99;
+use crate::exit::{self, THRESHOLD_FAILED};
+use crate::outcome::TaskOutcome;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verdict {
@@ -43,9 +41,9 @@ pub fn decide(outcomes: &[&TaskOutcome], merged: &Merged, thresholds: &[Threshol
         ));
     }
     let exit = if failed_tasks > 0 || outcomes.is_empty() {
-        exit_status(outcomes.iter().copied())
+        exit::of_outcomes(outcomes.iter().copied())
     } else if !failed_thresholds.is_empty() {
-        EXIT_THRESHOLD_FAILED
+        THRESHOLD_FAILED
     } else {
         0
     };

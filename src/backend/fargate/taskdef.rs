@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinition, TaskDefinitionField};
 
+use super::log_location::LogLocation;
 use crate::aws::{AwsContext, AwsError};
-use crate::logs::location::LogLocation;
 
 /// A registered task definition revision and what the run needs to know about its containers.
 #[derive(Debug, Clone)]

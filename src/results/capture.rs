@@ -1,7 +1,7 @@
 //! What the run keeps of the log lines: each task's result (the last valid result line it
 //! printed, DESIGN.md), what was wrong with the invalid ones, and counts.
 
-use crate::results::protocol::{RESULT_MARKER, TaskResult, parse_line};
+use super::protocol::{RESULT_MARKER, TaskResult, parse_line};
 
 #[derive(Debug, Clone, Default)]
 pub struct Capture {

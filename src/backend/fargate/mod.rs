@@ -1,6 +1,17 @@
-//! Tasks on AWS Fargate: RunTask, DescribeTasks, StopTask, ListTasks.
+//! Tasks on AWS Fargate: the image pushed to ECR, a task definition revision, RunTask,
+//! DescribeTasks, StopTask, ListTasks, and the tasks' logs in CloudWatch Logs.
 
-use std::sync::Arc;
+mod classify;
+mod cloudwatch;
+mod ecr;
+mod log_location;
+mod prepare;
+mod rate;
+mod settings;
+mod taskdef;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Result;
 use aws_sdk_ecs::types::{
@@ -8,14 +19,24 @@ use aws_sdk_ecs::types::{
     DesiredStatus, KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
 };
 
-use super::{Backend, Snapshot, Start};
-use crate::aws::AwsContext;
-use crate::outcome::{ContainerState, StoppedTask};
-use crate::plan::{CapacityProvider, Plan, TaskSpec};
-use crate::taskdef::Revision;
+#[cfg(test)]
+pub use settings::Network;
+pub use settings::Settings;
+
+use super::{Backend, Resource, Snapshot, Start};
+use crate::aws::{AwsContext, Clients};
+use crate::event::Events;
+use crate::gha::Gha;
+use crate::outcome::StopCause;
+use crate::plan::{Plan, TaskSpec};
+use crate::task::TaskLinks;
+use classify::{ContainerState, StoppedTask, classify};
+use cloudwatch::CloudWatchLogs;
+pub use settings::CapacityProvider;
+use taskdef::Revision;
 
 /// DescribeTasks takes at most 100 tasks a call.
-pub const DESCRIBE_BATCH: usize = 100;
+const DESCRIBE_BATCH: usize = 100;
 
 #[derive(Clone)]
 pub struct Fargate {
@@ -23,42 +44,54 @@ pub struct Fargate {
 }
 
 struct Inner {
-    ecs: aws_sdk_ecs::Client,
-    region: String,
+    clients: Clients,
+    settings: Settings,
     plan: Plan,
     /// `None` for a backend that only looks after tasks already started (cleanup).
-    revision: Option<Revision>,
+    prepared: Option<(String, Revision)>,
+    /// Tasks this run stopped itself, and why: such a task ends as timed out or cancelled,
+    /// whatever its container reported.
+    stopped_by_us: Mutex<HashMap<String, StopCause>>,
 }
 
 impl Fargate {
-    pub fn new(
-        ecs: aws_sdk_ecs::Client,
-        region: String,
-        plan: Plan,
-        revision: Option<Revision>,
+    fn new(
+        clients: Clients,
+        settings: Settings,
+        plan: &Plan,
+        prepared: Option<(String, Revision)>,
     ) -> Self {
         Fargate {
             inner: Arc::new(Inner {
-                ecs,
-                region,
-                plan,
-                revision,
+                clients,
+                settings,
+                plan: plan.clone(),
+                prepared,
+                stopped_by_us: Mutex::new(HashMap::new()),
             }),
         }
     }
 
     fn revision(&self) -> Result<&Revision> {
-        self.inner.revision.as_ref().ok_or_else(|| {
-            anyhow::anyhow!("no task definition revision was registered for this run")
-        })
+        self.inner
+            .prepared
+            .as_ref()
+            .map(|(_, revision)| revision)
+            .ok_or_else(|| {
+                anyhow::anyhow!("no task definition revision was registered for this run")
+            })
     }
 
     fn cluster(&self) -> &str {
-        &self.inner.plan.cluster
+        &self.inner.settings.cluster
+    }
+
+    fn region(&self) -> &str {
+        &self.inner.clients.region
     }
 
     fn network(&self) -> Result<NetworkConfiguration> {
-        let network = &self.inner.plan.network;
+        let network = &self.inner.settings.network;
         let vpc = AwsVpcConfiguration::builder()
             .set_subnets(Some(network.subnets.clone()))
             // Omitted rather than empty: ECS then uses the VPC's default security group.
@@ -77,7 +110,7 @@ impl Fargate {
     }
 
     fn overrides(&self, spec: &TaskSpec, revision: &Revision) -> TaskOverride {
-        let plan = &self.inner.plan;
+        let settings = &self.inner.settings;
         let environment = spec
             .environment
             .iter()
@@ -91,12 +124,12 @@ impl Fargate {
         let container = ContainerOverride::builder()
             .name(&revision.container)
             .set_environment(Some(environment))
-            .set_command(plan.command.clone())
+            .set_command(self.inner.plan.load.command.clone())
             .build();
         TaskOverride::builder()
             .container_overrides(container)
-            .set_cpu(plan.cpu.map(|units| units.to_string()))
-            .set_memory(plan.memory.map(|mib| mib.to_string()))
+            .set_cpu(settings.cpu.map(|units| units.to_string()))
+            .set_memory(settings.memory.map(|mib| mib.to_string()))
             .build()
     }
 
@@ -117,25 +150,74 @@ impl Fargate {
 }
 
 impl Backend for Fargate {
+    type Settings = Settings;
+    type Logs = CloudWatchLogs;
+    const SERVICE: &'static str = "ECS";
+
+    fn describe(settings: &Settings) -> String {
+        format!(
+            "cluster `{}` · task definition `{}`",
+            settings.cluster, settings.task_definition
+        )
+    }
+
+    async fn prepare(settings: Settings, plan: &Plan, gha: &Gha, events: &Events) -> Result<Self> {
+        let prepared = prepare::prepare(&settings, plan, gha, events).await?;
+        Ok(Fargate::new(
+            prepared.clients,
+            settings,
+            plan,
+            Some((prepared.image, prepared.revision)),
+        ))
+    }
+
+    async fn attach(settings: Settings, plan: &Plan) -> Result<Self> {
+        let clients = prepare::clients(plan).await?;
+        Ok(Fargate::new(clients, settings, plan, None))
+    }
+
+    fn place(&self) -> String {
+        format!("in cluster `{}`", self.cluster())
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        let Some((image, revision)) = &self.inner.prepared else {
+            return Vec::new();
+        };
+        vec![
+            Resource {
+                output: "image",
+                label: "Image",
+                value: image.clone(),
+            },
+            Resource {
+                output: "task-definition-arn",
+                label: "task definition",
+                value: revision.arn.clone(),
+            },
+        ]
+    }
+
     async fn start(&self, spec: &TaskSpec, token: &str) -> Result<Start> {
-        let plan = &self.inner.plan;
+        let settings = &self.inner.settings;
         let revision = self.revision()?;
         // RunTask applies one set of overrides to every task of a call, and each task has its own
         // TASK_INDEX and share of the load, so every call starts exactly one task.
         let mut request = self
             .inner
+            .clients
             .ecs
             .run_task()
             .cluster(self.cluster())
             .task_definition(&revision.arn)
             .count(1)
-            .platform_version(&plan.platform_version)
+            .platform_version(&settings.platform_version)
             .network_configuration(self.network()?)
             .overrides(self.overrides(spec, revision))
-            .started_by(&plan.identity.started_by)
+            .started_by(&self.inner.plan.identity.started_by)
             .set_tags(Some(self.tags(spec)))
             .client_token(token);
-        request = match plan.capacity_provider {
+        request = match settings.capacity_provider {
             // A launch type needs no capacity provider associated with the cluster.
             CapacityProvider::Fargate => request.launch_type(LaunchType::Fargate),
             CapacityProvider::FargateSpot => request.capacity_provider_strategy(
@@ -158,25 +240,29 @@ impl Backend for Fargate {
             });
         }
         let failure = answer.failures().first();
+        let arn = failure.and_then(|failure| failure.arn());
+        let reason = failure
+            .and_then(|failure| failure.reason())
+            .unwrap_or("RunTask started no task and gave no reason");
+        let detail = failure.and_then(|failure| failure.detail());
         Ok(Start::Refused {
-            arn: failure
-                .and_then(|failure| failure.arn())
-                .map(str::to_string),
-            reason: failure
-                .and_then(|failure| failure.reason())
-                .unwrap_or("RunTask started no task and gave no reason")
-                .to_string(),
-            detail: failure
-                .and_then(|failure| failure.detail())
-                .map(str::to_string),
+            by: "RunTask".to_string(),
+            reason: format!(
+                "{}reason {reason}{}",
+                arn.map(|arn| format!("{arn}: ")).unwrap_or_default(),
+                detail
+                    .map(|detail| format!(", detail {detail}"))
+                    .unwrap_or_default()
+            ),
         })
     }
 
-    async fn describe(&self, ids: &[String]) -> Result<Vec<Snapshot>> {
+    async fn poll(&self, ids: &[String]) -> Result<Vec<Snapshot>> {
         let mut snapshots = Vec::with_capacity(ids.len());
         for batch in ids.chunks(DESCRIBE_BATCH) {
             let answer = self
                 .inner
+                .clients
                 .ecs
                 .describe_tasks()
                 .cluster(self.cluster())
@@ -197,10 +283,17 @@ impl Backend for Fargate {
         Ok(snapshots)
     }
 
-    async fn stop(&self, id: &str, reason: &str) -> Result<()> {
+    async fn stop(&self, id: &str, cause: StopCause, reason: &str) -> Result<()> {
+        // Noted first: the task may be reported STOPPED before StopTask answers.
+        self.inner
+            .stopped_by_us
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(id.to_string(), cause);
         // StopTask takes a reason of at most 255 characters.
         let reason: String = reason.chars().take(255).collect();
         self.inner
+            .clients
             .ecs
             .stop_task()
             .cluster(self.cluster())
@@ -211,17 +304,18 @@ impl Backend for Fargate {
             .aws_context(|| {
                 format!(
                     "StopTask of {} in cluster `{}`",
-                    task_id(id),
+                    self.short_id(id),
                     self.cluster()
                 )
             })?;
         Ok(())
     }
 
-    async fn running_tasks_of_run(&self) -> Result<Vec<String>> {
+    async fn leftovers(&self) -> Result<Vec<String>> {
         let mut arns = Vec::new();
         let mut pages = self
             .inner
+            .clients
             .ecs
             .list_tasks()
             .cluster(self.cluster())
@@ -242,19 +336,44 @@ impl Backend for Fargate {
         Ok(arns)
     }
 
-    fn task_url(&self, id: &str) -> Option<String> {
-        let region = &self.inner.region;
+    fn log_source(&self) -> Result<CloudWatchLogs, String> {
+        let location = self
+            .revision()
+            .map_err(|error| error.to_string())?
+            .logs
+            .clone()?;
+        Ok(CloudWatchLogs {
+            client: self.inner.clients.logs(location.region.as_deref()),
+            location,
+        })
+    }
+
+    fn links(&self, id: &str) -> TaskLinks {
+        let region = self.region();
         let cluster = self.cluster().rsplit('/').next().unwrap_or(self.cluster());
-        Some(format!(
-            "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{}/configuration?region={region}",
-            task_id(id)
-        ))
+        let task_id = self.short_id(id);
+        TaskLinks {
+            console: Some(format!(
+                "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{task_id}/configuration?region={region}"
+            )),
+            logs: self
+                .revision()
+                .ok()
+                .and_then(|revision| revision.logs.as_ref().ok())
+                .map(|location| location.console_url(region, task_id)),
+        }
+    }
+
+    /// The task ID: the last part of its ARN.
+    fn short_id<'a>(&self, id: &'a str) -> &'a str {
+        id.rsplit('/').next().unwrap_or(id)
     }
 }
 
 impl Fargate {
     fn snapshot(&self, task: &aws_sdk_ecs::types::Task) -> Snapshot {
         let status = task.last_status().unwrap_or("UNKNOWN").to_string();
+        let id = task.task_arn().unwrap_or_default().to_string();
         let stopped = (status == "STOPPED").then(|| StoppedTask {
             stop_code: task.stop_code().map(|code| code.as_str().to_string()),
             stopped_reason: task.stopped_reason().map(str::to_string),
@@ -265,9 +384,8 @@ impl Fargate {
                     let name = container.name().unwrap_or_default().to_string();
                     ContainerState {
                         essential: self
-                            .inner
-                            .revision
-                            .as_ref()
+                            .revision()
+                            .ok()
                             .and_then(|revision| revision.essential.get(&name).copied())
                             .unwrap_or(true),
                         exit_code: container.exit_code(),
@@ -282,16 +400,22 @@ impl Fargate {
             (Some(started), Some(ended)) => Some(ended.secs() - started.secs()),
             _ => None,
         };
+        let stopped_by_us = self
+            .inner
+            .stopped_by_us
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&id)
+            .copied();
+        let main_container = self
+            .revision()
+            .map(|revision| revision.container.as_str())
+            .unwrap_or_default();
         Snapshot {
-            id: task.task_arn().unwrap_or_default().to_string(),
+            outcome: stopped.map(|stopped| classify(&stopped, main_container, stopped_by_us)),
+            id,
             status,
-            stopped,
             run_seconds,
         }
     }
-}
-
-/// The task ID: the last part of its ARN.
-pub fn task_id(arn: &str) -> &str {
-    arn.rsplit('/').next().unwrap_or(arn)
 }

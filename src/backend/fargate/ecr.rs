@@ -6,14 +6,7 @@ use base64::Engine;
 
 use crate::aws::{AwsContext, AwsError};
 use crate::gha::Gha;
-
-/// Where to push and with what.
-pub struct Registry {
-    /// `ACCOUNT.dkr.ecr.REGION.amazonaws.com`
-    pub host: String,
-    pub username: String,
-    pub password: String,
-}
+use crate::image::RegistryLogin;
 
 /// Fails with one clear error when the repository does not exist: nothing is created silently.
 pub async fn check_repository(
@@ -38,7 +31,7 @@ pub async fn check_repository(
 }
 
 /// GetAuthorizationToken: the password is masked before anything else happens with it.
-pub async fn login(ecr: &aws_sdk_ecr::Client, gha: &Gha) -> Result<Registry> {
+pub async fn login(ecr: &aws_sdk_ecr::Client, gha: &Gha) -> Result<RegistryLogin> {
     let answer = ecr
         .get_authorization_token()
         .send()
@@ -68,7 +61,7 @@ pub async fn login(ecr: &aws_sdk_ecr::Client, gha: &Gha) -> Result<Registry> {
         .trim_start_matches("http://")
         .trim_end_matches('/')
         .to_string();
-    Ok(Registry {
+    Ok(RegistryLogin {
         host,
         username: username.to_string(),
         password: password.to_string(),

@@ -1,0 +1,495 @@
+//! The CloudWatch Logs source: reads every task's awslogs stream while the tasks run, and after
+//! they stop until nothing more arrives, handing each line to the sink exactly once.
+//!
+//! With few tasks each stream is read with GetLogEvents and its forward token, which is exact.
+//! With more, FilterLogEvents reads up to 100 streams a request; it has no per-stream token, so
+//! each stream keeps a timestamp cursor and the query starts a little before it, and events
+//! already seen are dropped by event ID. The awslogs driver sends each stream's events in time
+//! order, so an event older than its stream's cursor by more than that margin was already read.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
+use tokio::sync::mpsc;
+use tokio::time::{Instant, timeout_at};
+
+use super::log_location::LogLocation;
+use super::rate::RateLimiter;
+use crate::aws::AwsError;
+use crate::logs::{LineSink, LogSource};
+use crate::task::TaskRef;
+
+/// Up to this many streams, each is read on its own with GetLogEvents.
+const MAX_GET_STREAMS: usize = 4;
+/// FilterLogEvents takes at most 100 `logStreamNames`.
+const FILTER_BATCH: usize = 100;
+/// CloudWatch Logs quotas per account and region: GetLogEvents 10/s, FilterLogEvents 5/s
+/// (<https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/cloudwatch_limits_cwl.html>).
+/// A run takes a little less, leaving room for anything else reading logs.
+const GET_PER_SECOND: f64 = 8.0;
+const FILTER_PER_SECOND: f64 = 4.0;
+/// While lines come, a stream is read about once a second; idle, less often, up to this.
+const ACTIVE_INTERVAL: Duration = Duration::from_secs(1);
+const IDLE_INTERVAL: Duration = Duration::from_secs(5);
+/// After a task stopped, its stream is complete once reads have found nothing new for this long.
+/// The awslogs driver sends buffered lines every 5 seconds, so less could miss the last batch.
+const QUIET: Duration = Duration::from_secs(6);
+/// A stream still changing (or unreadable) this long after its task stopped is given up on.
+const DRAIN_LIMIT: Duration = Duration::from_secs(30);
+/// A GetLogEvents page this large (of at most 10,000 events or 1 MB) suggests a backlog.
+const BACKLOG_PAGE: usize = 1000;
+/// How far before a stream's cursor a FilterLogEvents query starts: a hedge against an earlier
+/// batch of a stream becoming searchable after a later one. Every query re-reads this window, so
+/// it is kept short: at high volume the re-reading costs requests.
+const LOOKBACK_MS: i64 = 2_000;
+/// A stream with no event yet is searched from at most this long ago (streams have been seen to
+/// appear 20 seconds after their task started).
+const EMPTY_STREAM_WINDOW_MS: i64 = 60_000;
+
+/// The tasks' CloudWatch Logs streams, where the awslogs driver writes them.
+pub struct CloudWatchLogs {
+    pub client: aws_sdk_cloudwatchlogs::Client,
+    pub location: LogLocation,
+}
+
+impl LogSource for CloudWatchLogs {
+    async fn follow(
+        self,
+        tasks: Vec<TaskRef>,
+        stopped: mpsc::UnboundedReceiver<usize>,
+        sink: LineSink,
+    ) -> Result<LineSink> {
+        let follower = Follower {
+            client: self.client,
+            streams: tasks
+                .iter()
+                .map(|task| Stream::new(task.index(), self.location.stream(&task.short_id)))
+                .collect(),
+            location: self.location,
+            sink,
+            started_ms: epoch_ms(),
+        };
+        follower.run(stopped).await
+    }
+}
+
+struct Stream {
+    index: usize,
+    name: String,
+    /// GetLogEvents: the forward token of the last read.
+    token: Option<String>,
+    /// FilterLogEvents: newest event timestamp seen, and recent event IDs (hashed, to keep memory
+    /// small at high volume) with their timestamps.
+    cursor_ms: Option<i64>,
+    seen: HashMap<u64, i64>,
+    stopped_at: Option<Instant>,
+    /// Since when reads have found nothing new; `None` after a read that found lines.
+    quiet_since: Option<Instant>,
+    interval: Duration,
+    next_read: Instant,
+    warned: bool,
+    done: bool,
+}
+
+impl Stream {
+    fn new(index: usize, name: String) -> Self {
+        Stream {
+            index,
+            name,
+            token: None,
+            cursor_ms: None,
+            seen: HashMap::new(),
+            stopped_at: None,
+            quiet_since: None,
+            interval: ACTIVE_INTERVAL,
+            next_read: Instant::now(),
+            warned: false,
+            done: false,
+        }
+    }
+
+    /// Updates the schedule after a read; returns true when the stream is now complete.
+    fn after_read(&mut self, found_lines: bool, now: Instant) -> bool {
+        if found_lines {
+            self.quiet_since = None;
+            self.interval = ACTIVE_INTERVAL;
+        } else {
+            self.quiet_since.get_or_insert(now);
+            self.interval = (self.interval * 2).min(IDLE_INTERVAL);
+        }
+        self.next_read = now + self.interval;
+        self.check_drained(now)
+    }
+
+    /// A read failed: nothing is known, so the quiet span does not grow.
+    fn after_error(&mut self, now: Instant) -> bool {
+        self.interval = IDLE_INTERVAL;
+        self.next_read = now + self.interval;
+        self.check_drained(now)
+    }
+
+    fn check_drained(&mut self, now: Instant) -> bool {
+        let Some(stopped_at) = self.stopped_at else {
+            return false;
+        };
+        // Draining: read at the active pace until done.
+        self.interval = self.interval.min(ACTIVE_INTERVAL);
+        self.next_read = self.next_read.min(now + ACTIVE_INTERVAL);
+        let quiet_after_stop = self
+            .quiet_since
+            .is_some_and(|quiet_since| now.duration_since(quiet_since.max(stopped_at)) >= QUIET);
+        quiet_after_stop || now.duration_since(stopped_at) >= DRAIN_LIMIT
+    }
+}
+
+struct Follower {
+    client: aws_sdk_cloudwatchlogs::Client,
+    location: LogLocation,
+    streams: Vec<Stream>,
+    sink: LineSink,
+    started_ms: i64,
+}
+
+impl Follower {
+    async fn run(mut self, mut stopped: mpsc::UnboundedReceiver<usize>) -> Result<LineSink> {
+        let use_filter = self.streams.len() > MAX_GET_STREAMS;
+        let mut limiter = RateLimiter::per_second(if use_filter {
+            FILTER_PER_SECOND
+        } else {
+            GET_PER_SECOND
+        });
+        let mut filter_next_read = Instant::now();
+        loop {
+            while let Ok(index) = stopped.try_recv() {
+                self.mark_stopped(index);
+            }
+            if self.streams.iter().all(|stream| stream.done) {
+                break;
+            }
+            // Sleep until the next read is due, waking early when a task stops.
+            let due = if use_filter {
+                filter_next_read
+            } else {
+                self.streams
+                    .iter()
+                    .filter(|stream| !stream.done)
+                    .map(|stream| stream.next_read)
+                    .min()
+                    .unwrap_or_else(Instant::now)
+            };
+            if due > Instant::now() {
+                if let Ok(Some(index)) = timeout_at(due, stopped.recv()).await {
+                    self.mark_stopped(index);
+                }
+                continue;
+            }
+            limiter.acquire().await;
+            if use_filter {
+                filter_next_read = self.read_filtered(&mut limiter).await?;
+            } else if let Some(position) = self
+                .streams
+                .iter()
+                .position(|stream| !stream.done && stream.next_read <= Instant::now())
+            {
+                self.read_one(position).await?;
+            }
+        }
+        Ok(self.sink)
+    }
+
+    fn mark_stopped(&mut self, index: usize) {
+        let now = Instant::now();
+        for stream in self
+            .streams
+            .iter_mut()
+            .filter(|stream| stream.index == index)
+        {
+            stream.stopped_at.get_or_insert(now);
+            stream.next_read = stream.next_read.min(now);
+        }
+    }
+
+    fn emit(&mut self, index: usize, message: &str) -> Result<()> {
+        self.sink.line(index, message)
+    }
+
+    fn complete(&mut self, position: usize) -> Result<()> {
+        let stream = &mut self.streams[position];
+        stream.done = true;
+        if let Some(stopped_at) = stream.stopped_at
+            && Instant::now().duration_since(stopped_at) >= DRAIN_LIMIT
+            && stream.quiet_since.is_none()
+        {
+            self.sink.warning(format!(
+                "task {}: log stream {} still changed {}s after the task stopped; later lines are not shown",
+                stream.index + 1,
+                stream.name,
+                DRAIN_LIMIT.as_secs()
+            ));
+        }
+        let index = stream.index;
+        self.sink.complete(index)
+    }
+
+    fn warn_once(&mut self, position: usize, error: &AwsError) {
+        let stream = &mut self.streams[position];
+        if !stream.warned {
+            stream.warned = true;
+            self.sink.warning(format!(
+                "reading the logs of task {}: {error}; retrying",
+                stream.index + 1
+            ));
+        }
+    }
+
+    /// One GetLogEvents page of one stream.
+    async fn read_one(&mut self, position: usize) -> Result<()> {
+        let stream = &self.streams[position];
+        let answer = self
+            .client
+            .get_log_events()
+            .log_group_name(&self.location.group)
+            .log_stream_name(&stream.name)
+            .start_from_head(true)
+            .set_next_token(stream.token.clone())
+            .send()
+            .await;
+        let now = Instant::now();
+        let answer = match answer {
+            Ok(answer) => answer,
+            // The stream does not exist yet: normal for a while after the task starts.
+            Err(error) if error.code() == Some("ResourceNotFoundException") => {
+                if self.streams[position].after_read(false, now) {
+                    self.complete(position)?;
+                }
+                return Ok(());
+            }
+            Err(error) => {
+                let error = AwsError::new(
+                    format!("GetLogEvents of {}", self.streams[position].name),
+                    &error,
+                );
+                self.warn_once(position, &error);
+                if self.streams[position].after_error(now) {
+                    self.complete(position)?;
+                }
+                return Ok(());
+            }
+        };
+        let index = self.streams[position].index;
+        let events = answer.events();
+        for event in events {
+            self.emit(index, event.message().unwrap_or_default())?;
+        }
+        // At the end of a stream AWS answers with the token it was given: not an error.
+        let token = answer.next_forward_token().map(str::to_string);
+        let stream = &mut self.streams[position];
+        if token.is_some() {
+            stream.token = token;
+        }
+        if stream.after_read(!events.is_empty(), now) {
+            self.complete(position)?;
+        } else if events.len() >= BACKLOG_PAGE {
+            // A large page means more is probably waiting: read again as soon as the limiter
+            // allows rather than in a second.
+            stream.next_read = now;
+        }
+        Ok(())
+    }
+
+    /// One FilterLogEvents query, all pages, per batch of 100 open streams. Returns when the next
+    /// query is due.
+    async fn read_filtered(&mut self, limiter: &mut RateLimiter) -> Result<Instant> {
+        let open: Vec<usize> = (0..self.streams.len())
+            .filter(|&position| !self.streams[position].done)
+            .collect();
+        let mut found_any = false;
+        let mut first_page = true;
+        for batch in open.chunks(FILTER_BATCH) {
+            let now_ms = epoch_ms();
+            let start_ms = batch
+                .iter()
+                .map(|&position| match self.streams[position].cursor_ms {
+                    Some(cursor) => cursor,
+                    None => self.started_ms.max(now_ms - EMPTY_STREAM_WINDOW_MS),
+                })
+                .min()
+                .unwrap_or(now_ms)
+                - LOOKBACK_MS;
+            let names: Vec<String> = batch
+                .iter()
+                .map(|&position| self.streams[position].name.clone())
+                .collect();
+            let by_name: HashMap<String, usize> = batch
+                .iter()
+                .map(|&position| (self.streams[position].name.clone(), position))
+                .collect();
+            let mut found = vec![false; self.streams.len()];
+            let mut failed = false;
+            let mut next_token: Option<String> = None;
+            loop {
+                if !first_page {
+                    limiter.acquire().await;
+                }
+                first_page = false;
+                let answer = self
+                    .client
+                    .filter_log_events()
+                    .log_group_name(&self.location.group)
+                    .set_log_stream_names(Some(names.clone()))
+                    .start_time(start_ms)
+                    .set_next_token(next_token.clone())
+                    .send()
+                    .await;
+                let answer = match answer {
+                    Ok(answer) => answer,
+                    // The log group does not exist yet: no task has written anything.
+                    Err(error) if error.code() == Some("ResourceNotFoundException") => break,
+                    Err(error) => {
+                        let error = AwsError::new(
+                            format!("FilterLogEvents of log group {}", self.location.group),
+                            &error,
+                        );
+                        self.warn_once(batch[0], &error);
+                        failed = true;
+                        break;
+                    }
+                };
+                for event in answer.events() {
+                    let Some(&position) =
+                        event.log_stream_name().and_then(|name| by_name.get(name))
+                    else {
+                        continue;
+                    };
+                    let timestamp = event.timestamp().unwrap_or_default();
+                    let event_id = id_key(event.event_id().unwrap_or_default());
+                    let stream = &mut self.streams[position];
+                    if stream
+                        .cursor_ms
+                        .is_some_and(|cursor| timestamp < cursor - LOOKBACK_MS)
+                        || stream.seen.contains_key(&event_id)
+                    {
+                        continue;
+                    }
+                    stream.seen.insert(event_id, timestamp);
+                    stream.cursor_ms = Some(
+                        stream
+                            .cursor_ms
+                            .map_or(timestamp, |cursor| cursor.max(timestamp)),
+                    );
+                    found[position] = true;
+                    let index = stream.index;
+                    self.emit(index, event.message().unwrap_or_default())?;
+                }
+                next_token = answer.next_token().map(str::to_string);
+                if next_token.is_none() {
+                    break;
+                }
+            }
+            let now = Instant::now();
+            for &position in batch {
+                let stream = &mut self.streams[position];
+                if let Some(cursor) = stream.cursor_ms {
+                    stream
+                        .seen
+                        .retain(|_, timestamp| *timestamp >= cursor - LOOKBACK_MS);
+                }
+                found_any |= found[position];
+                let complete = if failed {
+                    stream.after_error(now)
+                } else {
+                    stream.after_read(found[position], now)
+                };
+                if complete {
+                    self.complete(position)?;
+                }
+            }
+        }
+        let now = Instant::now();
+        let draining = self
+            .streams
+            .iter()
+            .any(|stream| !stream.done && stream.stopped_at.is_some());
+        let interval = if found_any || draining {
+            ACTIVE_INTERVAL
+        } else {
+            self.streams
+                .iter()
+                .filter(|stream| !stream.done)
+                .map(|stream| stream.interval)
+                .min()
+                .unwrap_or(ACTIVE_INTERVAL)
+        };
+        Ok(now + interval)
+    }
+}
+
+/// Event IDs are long decimal strings; a 64-bit hash of one stands for it in the de-duplication
+/// set. A collision among the IDs of one stream's few seconds of lookback is vanishingly unlikely
+/// (about 1 in 10^8 for a million IDs).
+fn id_key(event_id: &str) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    std::hash::Hash::hash(event_id, &mut hasher);
+    std::hash::Hasher::finish(&hasher)
+}
+
+fn epoch_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stopped_stream_is_complete_after_a_quiet_span_that_follows_the_stop() {
+        let start = Instant::now();
+        let mut stream = Stream::new(0, "p/c/t".into());
+        // Quiet long before the stop does not count.
+        assert!(!stream.after_read(false, start));
+        stream.stopped_at = Some(start + Duration::from_secs(20));
+        assert!(!stream.after_read(false, start + Duration::from_secs(21)));
+        assert!(!stream.after_read(false, start + Duration::from_secs(25)));
+        assert!(stream.after_read(false, start + Duration::from_secs(26)));
+    }
+
+    #[test]
+    fn lines_after_the_stop_restart_the_quiet_span() {
+        let start = Instant::now();
+        let mut stream = Stream::new(0, "p/c/t".into());
+        stream.stopped_at = Some(start);
+        assert!(!stream.after_read(false, start + Duration::from_secs(5)));
+        assert!(!stream.after_read(true, start + Duration::from_secs(6)));
+        assert!(!stream.after_read(false, start + Duration::from_secs(7)));
+        assert!(!stream.after_read(false, start + Duration::from_secs(12)));
+        assert!(stream.after_read(false, start + Duration::from_secs(13)));
+    }
+
+    #[test]
+    fn errors_never_count_as_quiet_but_the_drain_is_bounded() {
+        let start = Instant::now();
+        let mut stream = Stream::new(0, "p/c/t".into());
+        stream.stopped_at = Some(start);
+        assert!(!stream.after_error(start + Duration::from_secs(10)));
+        assert!(!stream.after_error(start + Duration::from_secs(29)));
+        assert!(stream.after_error(start + Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn idle_streams_are_read_less_often() {
+        let start = Instant::now();
+        let mut stream = Stream::new(0, "p/c/t".into());
+        stream.after_read(false, start);
+        assert_eq!(stream.interval, Duration::from_secs(2));
+        stream.after_read(false, start);
+        stream.after_read(false, start);
+        assert_eq!(stream.interval, IDLE_INTERVAL);
+        stream.after_read(true, start);
+        assert_eq!(stream.interval, ACTIVE_INTERVAL);
+    }
+}

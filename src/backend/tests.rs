@@ -1,0 +1,457 @@
+//! Validation of every input at once: the shared plan and the Fargate settings.
+
+use super::*;
+use crate::plan::{EnvVar, InputError};
+use crate::workflow::RunIdentity;
+use fargate::{CapacityProvider, Network};
+
+/// The plan and the Fargate settings side by side, as the assertions read them.
+#[derive(Debug)]
+struct View {
+    region: Option<String>,
+    network: Network,
+    capacity_provider: CapacityProvider,
+    platform_version: String,
+    cpu: Option<u32>,
+    memory: Option<u32>,
+    timeout_seconds: u64,
+    wait: bool,
+    identity: RunIdentity,
+    tasks: Vec<TaskSpec>,
+}
+
+/// A task's variable by name.
+trait Env {
+    fn env(&self, name: &str) -> Option<&str>;
+}
+
+impl Env for TaskSpec {
+    fn env(&self, name: &str) -> Option<&str> {
+        self.environment
+            .iter()
+            .find(|var| var.name == name)
+            .map(|var| var.value.as_str())
+    }
+}
+
+impl View {
+    fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
+fn plan(inputs: &Inputs, workflow: &WorkflowEnv) -> Result<View, InvalidInputs> {
+    let Configured { plan, backend } = configure(inputs, workflow)?;
+    let Settings::Fargate(fargate) = backend;
+    Ok(View {
+        region: plan.region,
+        network: fargate.network,
+        capacity_provider: fargate.capacity_provider,
+        platform_version: fargate.platform_version,
+        cpu: fargate.cpu,
+        memory: fargate.memory,
+        timeout_seconds: plan.timeout_seconds,
+        wait: plan.wait,
+        identity: plan.identity,
+        tasks: plan.tasks,
+    })
+}
+
+fn valid() -> Inputs {
+    Inputs {
+        cluster: Some("load".into()),
+        task_definition: Some("tester".into()),
+        subnets: Some("subnet-0123abcd".into()),
+        image: Some("registry.example/tester:1".into()),
+        ..Default::default()
+    }
+}
+
+fn context() -> WorkflowEnv {
+    WorkflowEnv {
+        repository: Some("acme/shop".into()),
+        run_id: Some("123456789".into()),
+        run_attempt: Some("2".into()),
+        sha: Some("0123456789abcdef".into()),
+        aws_region: Some("eu-west-1".into()),
+        invocation_id: "abc".into(),
+        ..Default::default()
+    }
+}
+
+fn errors(inputs: Inputs) -> Vec<InputError> {
+    plan(&inputs, &context())
+        .expect_err("inputs should be refused")
+        .0
+}
+
+fn only_error(inputs: Inputs) -> InputError {
+    let mut all = errors(inputs);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all.remove(0)
+}
+
+#[test]
+fn defaults() {
+    let plan = plan(&valid(), &context()).unwrap();
+    assert_eq!(plan.region.as_deref(), Some("eu-west-1"));
+    assert_eq!(plan.task_count(), 1);
+    assert!(plan.network.assign_public_ip);
+    assert_eq!(plan.capacity_provider, CapacityProvider::Fargate);
+    assert_eq!(plan.platform_version, "LATEST");
+    assert_eq!(plan.timeout_seconds, 3600);
+    assert!(plan.wait);
+    assert_eq!(plan.identity.started_by, "ecs-loadtest-123456789-2");
+    assert_eq!(
+        plan.tasks[0].environment,
+        vec![
+            EnvVar {
+                name: "TASK_INDEX".into(),
+                value: "0".into()
+            },
+            EnvVar {
+                name: "TASK_COUNT".into(),
+                value: "1".into()
+            },
+        ]
+    );
+}
+
+#[test]
+fn every_missing_required_input_is_reported_at_once() {
+    let all = errors(Inputs::default());
+    let names: Vec<&str> = all.iter().map(|error| error.input).collect();
+    // Without `image`, the image is built, and pushed to `ecr-repository`.
+    assert_eq!(
+        names,
+        ["cluster", "task-definition", "subnets", "ecr-repository"]
+    );
+    assert!(all.iter().all(|error| error.given.is_empty()));
+    assert!(
+        all[0]
+            .to_string()
+            .starts_with("input `cluster` is required")
+    );
+}
+
+#[test]
+fn bad_values_name_input_value_and_what_is_accepted() {
+    type Case = (
+        fn(&mut Inputs, &str),
+        &'static str,
+        &'static str,
+        &'static str,
+    );
+    let table: &[Case] = &[
+        (
+            |i, v| i.task_count = Some(v.into()),
+            "0",
+            "task-count",
+            "from 1 to 1000",
+        ),
+        (
+            |i, v| i.task_count = Some(v.into()),
+            "1001",
+            "task-count",
+            "from 1 to 1000",
+        ),
+        (
+            |i, v| i.task_count = Some(v.into()),
+            "ten",
+            "task-count",
+            "from 1 to 1000",
+        ),
+        (
+            |i, v| i.duration = Some(v.into()),
+            "5 minutes",
+            "duration",
+            "`5m`",
+        ),
+        (|i, v| i.duration = Some(v.into()), "-1", "duration", "`5m`"),
+        (
+            |i, v| i.duration = Some(v.into()),
+            "0s",
+            "duration",
+            "positive",
+        ),
+        (
+            |i, v| i.environment = Some(v.into()),
+            "NOEQUALS",
+            "environment",
+            "KEY=VALUE",
+        ),
+        (
+            |i, v| i.environment = Some(v.into()),
+            "=value",
+            "environment",
+            "KEY=VALUE",
+        ),
+        (
+            |i, v| i.assign_public_ip = Some(v.into()),
+            "yes",
+            "assign-public-ip",
+            "`true` or `false`",
+        ),
+        (
+            |i, v| i.wait = Some(v.into()),
+            "1",
+            "wait",
+            "`true` or `false`",
+        ),
+        (
+            |i, v| i.thresholds = Some(v.into()),
+            "p95 < fast",
+            "thresholds",
+            "`fast` is not a number",
+        ),
+        (
+            |i, v| i.thresholds = Some(v.into()),
+            "p95 < 500ms\nlatency < 1s",
+            "thresholds",
+            "METRIC OP VALUE",
+        ),
+        (
+            |i, v| i.comment = Some(v.into()),
+            "maybe",
+            "comment",
+            "`true` or `false`",
+        ),
+        (
+            |i, v| i.comment_tag = Some(v.into()),
+            "a-->b",
+            "comment-tag",
+            "HTML comment",
+        ),
+        (
+            |i, v| i.log_mode = Some(v.into()),
+            "tail",
+            "log-mode",
+            "`grouped` or `interleaved`",
+        ),
+        (
+            |i, v| i.capacity_provider = Some(v.into()),
+            "EC2",
+            "capacity-provider",
+            "FARGATE_SPOT",
+        ),
+        (
+            |i, v| i.timeout_minutes = Some(v.into()),
+            "0",
+            "timeout-minutes",
+            "greater than 0",
+        ),
+        (
+            |i, v| i.timeout_minutes = Some(v.into()),
+            "10000",
+            "timeout-minutes",
+            "at most 2880",
+        ),
+        (
+            |i, v| i.command = Some(v.into()),
+            "[\"k6\", \"run\"",
+            "command",
+            "JSON array",
+        ),
+        (
+            |i, v| i.command = Some(v.into()),
+            "[1, 2]",
+            "command",
+            "JSON array",
+        ),
+        (
+            |i, v| i.command = Some(v.into()),
+            "k6 'run",
+            "command",
+            "shell",
+        ),
+        (|i, v| i.cpu = Some(v.into()), "two", "cpu", "1024"),
+        (|i, v| i.cpu = Some(v.into()), "300", "cpu", "1024"),
+        (|i, v| i.memory = Some(v.into()), "2GB", "memory", "MiB"),
+        (
+            |i, v| i.subnets = Some(v.into()),
+            "subnet-1, vpc-12345678",
+            "subnets",
+            "subnet-",
+        ),
+        (
+            |i, v| i.security_groups = Some(v.into()),
+            "default",
+            "security-groups",
+            "sg-",
+        ),
+        (
+            |i, v| i.target_url = Some(v.into()),
+            "staging.example.com",
+            "target-url",
+            "absolute URL",
+        ),
+        (|i, v| i.vus = Some(v.into()), "-5", "vus", "virtual users"),
+        (
+            |i, v| i.rate = Some(v.into()),
+            "1.5",
+            "rate",
+            "requests per second",
+        ),
+        (
+            |i, v| i.aws_region = Some(v.into()),
+            "Europe",
+            "aws-region",
+            "us-east-1",
+        ),
+        (
+            |i, v| i.platform_version = Some(v.into()),
+            "latest",
+            "platform-version",
+            "LATEST",
+        ),
+        (
+            |i, v| i.task_definition = Some(v.into()),
+            "tester:one",
+            "task-definition",
+            "revision",
+        ),
+        (
+            |i, v| i.cluster = Some(v.into()),
+            "my cluster",
+            "cluster",
+            "cluster name",
+        ),
+        (
+            |i, v| i.container_name = Some(v.into()),
+            "a/b",
+            "container-name",
+            "container name",
+        ),
+    ];
+    for (set, value, input, accepted) in table {
+        let mut inputs = valid();
+        set(&mut inputs, value);
+        let all = errors(inputs);
+        let error = all
+            .iter()
+            .find(|error| error.input == *input)
+            .unwrap_or_else(|| panic!("{input}={value}: no error for it in {all:?}"));
+        assert!(
+            !error.given.is_empty()
+                && value.contains(error.given.split(',').next().unwrap().trim()),
+            "{input}={value}: given {:?}",
+            error.given
+        );
+        assert!(
+            error.accepted.contains(accepted),
+            "{input}={value}: accepted {:?} does not say {accepted:?}",
+            error.accepted
+        );
+    }
+}
+
+#[test]
+fn several_bad_inputs_are_all_reported() {
+    let mut inputs = valid();
+    inputs.task_count = Some("ten".into());
+    inputs.duration = Some("5 minutes".into());
+    inputs.wait = Some("maybe".into());
+    let names: Vec<&str> = errors(inputs).iter().map(|error| error.input).collect();
+    assert_eq!(names, ["task-count", "duration", "wait"]);
+}
+
+#[test]
+fn splits_load_exactly_across_tasks() {
+    let mut inputs = valid();
+    inputs.task_count = Some("3".into());
+    inputs.vus = Some("100".into());
+    inputs.rate = Some("50".into());
+    inputs.duration = Some("5m".into());
+    inputs.target_url = Some("https://staging.example.com/".into());
+    let plan = plan(&inputs, &context()).unwrap();
+    let column = |name: &str| -> Vec<&str> {
+        plan.tasks
+            .iter()
+            .map(|task| task.env(name).unwrap())
+            .collect()
+    };
+    assert_eq!(column("VUS"), ["34", "33", "33"]);
+    assert_eq!(column("RATE"), ["17", "17", "16"]);
+    assert_eq!(column("DURATION"), ["300", "300", "300"]);
+    assert_eq!(column("TASK_INDEX"), ["0", "1", "2"]);
+    assert_eq!(column("TASK_COUNT"), ["3", "3", "3"]);
+    assert_eq!(column("TARGET_URL"), ["https://staging.example.com/"; 3]);
+}
+
+#[test]
+fn a_total_smaller_than_the_task_count_is_refused() {
+    let mut inputs = valid();
+    inputs.task_count = Some("4".into());
+    inputs.vus = Some("3".into());
+    let error = only_error(inputs);
+    assert_eq!((error.input, error.given.as_str()), ("vus", "3"));
+}
+
+#[test]
+fn environment_lines() {
+    let mut inputs = valid();
+    inputs.environment = Some("A=1\n\n  B = two=2\nA=3\nEMPTY=\n".into());
+    let plan = plan(&inputs, &context()).unwrap();
+    let task = &plan.tasks[0];
+    assert_eq!(task.env("A"), Some("3"));
+    assert_eq!(task.env("B"), Some(" two=2"));
+    assert_eq!(task.env("EMPTY"), Some(""));
+}
+
+#[test]
+fn environment_may_not_set_what_the_action_sets() {
+    let mut inputs = valid();
+    inputs.environment = Some("TASK_INDEX=7\nVUS=3".into());
+    // VUS is free while the `vus` input is not given.
+    assert_eq!(only_error(inputs.clone()).given, "TASK_INDEX=7");
+    inputs.environment = Some("VUS=3".into());
+    inputs.vus = Some("10".into());
+    assert_eq!(only_error(inputs).input, "environment");
+}
+
+#[test]
+fn region_falls_back_to_the_environment() {
+    let mut context = context();
+    context.aws_region = None;
+    context.aws_default_region = Some("ap-south-1".into());
+    assert_eq!(
+        plan(&valid(), &context).unwrap().region.as_deref(),
+        Some("ap-south-1")
+    );
+    let mut inputs = valid();
+    inputs.aws_region = Some("us-west-2".into());
+    assert_eq!(
+        plan(&inputs, &context).unwrap().region.as_deref(),
+        Some("us-west-2")
+    );
+}
+
+#[test]
+fn accepted_forms() {
+    let mut inputs = valid();
+    inputs.task_definition =
+        Some("arn:aws:ecs:us-east-1:123456789012:task-definition/tester:4".into());
+    inputs.cluster = Some("arn:aws:ecs:us-east-1:123456789012:cluster/load".into());
+    inputs.capacity_provider = Some("fargate_spot".into());
+    inputs.timeout_minutes = Some("0.5".into());
+    inputs.platform_version = Some("1.4.0".into());
+    inputs.security_groups = Some("sg-0123456789abcdef0".into());
+    inputs.cpu = Some("1024".into());
+    inputs.memory = Some("2048".into());
+    let plan = plan(&inputs, &context()).unwrap();
+    assert_eq!(plan.capacity_provider, CapacityProvider::FargateSpot);
+    assert_eq!(plan.timeout_seconds, 30);
+    assert_eq!((plan.cpu, plan.memory), (Some(1024), Some(2048)));
+}
+
+#[test]
+fn identity_outside_github_actions() {
+    let context = WorkflowEnv {
+        invocation_id: "0123456789ab".into(),
+        ..Default::default()
+    };
+    let plan = plan(&valid(), &context).unwrap();
+    assert_eq!(plan.identity.started_by, "ecs-loadtest-cli-0123456789ab");
+    assert!(plan.identity.started_by.len() <= 36);
+    assert_eq!(plan.region, None);
+}

@@ -1,0 +1,110 @@
+//! Where the tasks' image comes from: an image given as it is, or a build.
+
+use serde::Serialize;
+
+use super::parse::parse_key_values;
+use super::problems::Problems;
+use super::tasks::EnvVar;
+use crate::inputs::{Inputs, given};
+use crate::workflow::WorkflowEnv;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImageSource {
+    /// Run this reference as it is.
+    Given(String),
+    /// Build from a Dockerfile.
+    Build(BuildPlan),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BuildPlan {
+    pub context: String,
+    pub dockerfile: String,
+    pub build_args: Vec<EnvVar>,
+    pub target: Option<String>,
+    pub tag: String,
+    /// OCI labels from the workflow (`org.opencontainers.image.source`, `.revision`).
+    pub labels: Vec<EnvVar>,
+}
+
+/// The `image` input, or the build inputs. Build inputs changed from their defaults beside
+/// `image` are ignored with a notice: the image wins.
+pub fn image_source(
+    inputs: &Inputs,
+    workflow: &WorkflowEnv,
+    problems: &mut Problems,
+    notices: &mut Vec<String>,
+) -> Option<ImageSource> {
+    if let Some(image) = given(&inputs.image) {
+        if image.chars().any(char::is_whitespace) {
+            problems.add("image", image, "an image reference without spaces");
+            return None;
+        }
+        // With the defaults `action.yml` gives them: the runner passes a default as if the user
+        // had typed it, so only a changed value was meant for a build.
+        let build_inputs = [
+            ("dockerfile", &inputs.dockerfile, Some("Dockerfile")),
+            ("context", &inputs.context, Some(".")),
+            ("build-args", &inputs.build_args, None),
+            ("target", &inputs.target, None),
+            ("image-tag", &inputs.image_tag, None),
+        ];
+        let ignored: Vec<String> = build_inputs
+            .iter()
+            .filter(|(_, value, default)| given(value).is_some_and(|value| Some(value) != *default))
+            .map(|(name, _, _)| format!("`{name}`"))
+            .collect();
+        if !ignored.is_empty() {
+            notices.push(format!(
+                "`image` is given, so nothing is built: {} ignored",
+                ignored.join(", ")
+            ));
+        }
+        return Some(ImageSource::Given(image.to_string()));
+    }
+    let tag = match given(&inputs.image_tag) {
+        Some(tag) if is_image_tag(tag) => Some(tag.to_string()),
+        Some(tag) => {
+            problems.add(
+                "image-tag",
+                tag,
+                "a tag of letters, digits, `_`, `.` and `-`, at most 128, not starting with `.` or `-`",
+            );
+            None
+        }
+        None => match workflow.sha.as_deref() {
+            Some(sha) => Some(sha.chars().take(7).collect()),
+            None => {
+                problems.add(
+                    "image-tag",
+                    "",
+                    "a tag, since GITHUB_SHA is not set to take one from",
+                );
+                None
+            }
+        },
+    };
+    let build_args = given(&inputs.build_args)
+        .map(|text| parse_key_values(problems, "build-args", text))
+        .unwrap_or_default();
+    Some(ImageSource::Build(BuildPlan {
+        context: given(&inputs.context).unwrap_or(".").to_string(),
+        dockerfile: given(&inputs.dockerfile)
+            .unwrap_or("Dockerfile")
+            .to_string(),
+        build_args,
+        target: given(&inputs.target).map(str::to_string),
+        tag: tag?,
+        labels: workflow.image_labels(),
+    }))
+}
+
+/// Docker tags: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
+fn is_image_tag(tag: &str) -> bool {
+    tag.len() <= 128
+        && tag.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
+        && tag
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}

@@ -1,0 +1,120 @@
+//! Raw inputs to the validated, typed, complete description of a run: the part every backend
+//! shares. Each part of the inputs is read by its own function; every problem is reported at once.
+//! Pure: no IO, no network.
+
+mod github;
+mod image;
+mod load;
+mod parse;
+mod problems;
+mod split;
+mod tasks;
+mod thresholds;
+
+use serde::Serialize;
+
+pub use github::CommentPlan;
+pub use image::{BuildPlan, ImageSource};
+pub use load::Load;
+pub use parse::{is_arn, is_name, parse_bool, split_list};
+#[cfg(test)]
+pub use problems::InputError;
+pub use problems::{InvalidInputs, Problems};
+pub use tasks::{EnvVar, TaskSpec};
+
+use crate::inputs::{Inputs, given};
+use crate::results::threshold::Threshold;
+use crate::workflow::{RunIdentity, WorkflowEnv};
+
+pub const MAX_TIMEOUT_MINUTES: f64 = 2880.0;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// `None`: the SDK's own chain (profile files) decides.
+    pub region: Option<String>,
+    pub image: ImageSource,
+    pub load: Load,
+    pub timeout_seconds: u64,
+    pub wait: bool,
+    pub log_mode: LogMode,
+    pub thresholds: Vec<Threshold>,
+    pub comment: CommentPlan,
+    /// Said to the user before the run starts (inputs that were ignored, …).
+    pub notices: Vec<String>,
+    pub identity: RunIdentity,
+    pub tasks: Vec<TaskSpec>,
+}
+
+impl Plan {
+    pub fn task_count(&self) -> usize {
+        self.tasks.len()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogMode {
+    /// One group per task; the open one live, the others spooled and printed in turn.
+    Grouped,
+    /// Every line live, prefixed `[i/N]`.
+    Interleaved,
+}
+
+/// Reads every input the backends share, noting each problem; `None` when one was found.
+pub fn plan(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) -> Option<Plan> {
+    let region = match given(&inputs.aws_region) {
+        Some(_) => problems.parse(
+            "aws-region",
+            &inputs.aws_region,
+            "an AWS region name such as `us-east-1`",
+            |text| parse::is_region(text).then(|| text.to_string()),
+        ),
+        None => workflow
+            .aws_region
+            .clone()
+            .or_else(|| workflow.aws_default_region.clone()),
+    };
+    let load = load::load(inputs, problems);
+    let mut notices = Vec::new();
+    let image = image::image_source(inputs, workflow, problems, &mut notices);
+    let timeout_minutes = problems
+        .parse(
+            "timeout-minutes",
+            &inputs.timeout_minutes,
+            &format!("a number of minutes greater than 0 and at most {MAX_TIMEOUT_MINUTES} (fractions allowed)"),
+            |text| text.parse::<f64>().ok().filter(|minutes| *minutes > 0.0 && *minutes <= MAX_TIMEOUT_MINUTES),
+        )
+        .unwrap_or(60.0);
+    let wait = problems
+        .parse("wait", &inputs.wait, "`true` or `false`", parse_bool)
+        .unwrap_or(true);
+    let thresholds = thresholds::thresholds(inputs, problems);
+    let comment = github::comment_plan(inputs, workflow, problems);
+    let log_mode = problems
+        .parse(
+            "log-mode",
+            &inputs.log_mode,
+            "`grouped` or `interleaved`",
+            |text| match text.to_ascii_lowercase().as_str() {
+                "grouped" => Some(LogMode::Grouped),
+                "interleaved" => Some(LogMode::Interleaved),
+                _ => None,
+            },
+        )
+        .unwrap_or(LogMode::Grouped);
+
+    let tasks = tasks::task_specs(&load);
+    Some(Plan {
+        region,
+        image: image?,
+        load,
+        timeout_seconds: (timeout_minutes * 60.0).ceil() as u64,
+        wait,
+        log_mode,
+        thresholds,
+        comment,
+        notices,
+        identity: workflow.identity(),
+        tasks,
+    })
+}

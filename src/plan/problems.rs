@@ -1,0 +1,99 @@
+//! Bad inputs: each names the input, what was given and what is accepted, and all of them are
+//! reported at once.
+
+use std::fmt;
+
+use crate::inputs::given;
+
+/// One bad input: its name, what was given and what is accepted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError {
+    pub input: &'static str,
+    pub given: String,
+    pub accepted: String,
+}
+
+impl fmt::Display for InputError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.given.is_empty() {
+            write!(f, "input `{}` is required: {}", self.input, self.accepted)
+        } else {
+            write!(
+                f,
+                "input `{}`: got `{}`; expected {}",
+                self.input, self.given, self.accepted
+            )
+        }
+    }
+}
+
+/// Every problem found in the inputs. The run exits 2 and starts nothing.
+#[derive(Debug, thiserror::Error)]
+pub struct InvalidInputs(pub Vec<InputError>);
+
+impl fmt::Display for InvalidInputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count = self.0.len();
+        write!(
+            f,
+            "{count} invalid input{}; nothing was started",
+            if count == 1 { "" } else { "s" }
+        )?;
+        for error in &self.0 {
+            write!(f, "\n  - {error}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Collects errors while each input is read, so one pass reports all of them.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<InputError>);
+
+impl Problems {
+    pub fn add(&mut self, input: &'static str, given: &str, accepted: impl Into<String>) {
+        self.0.push(InputError {
+            input,
+            given: given.to_string(),
+            accepted: accepted.into(),
+        });
+    }
+
+    /// The input's value, or `None` (and a problem noted) when it was not given.
+    pub fn required<'a>(
+        &mut self,
+        input: &'static str,
+        value: &'a Option<String>,
+        accepted: &str,
+    ) -> Option<&'a str> {
+        let value = given(value);
+        if value.is_none() {
+            self.add(input, "", accepted);
+        }
+        value
+    }
+
+    /// Parses an optional input; `None` when it was not given or is bad (and then noted).
+    pub fn parse<T>(
+        &mut self,
+        input: &'static str,
+        value: &Option<String>,
+        accepted: &str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Option<T> {
+        let text = given(value)?;
+        let parsed = parse(text);
+        if parsed.is_none() {
+            self.add(input, text, accepted);
+        }
+        parsed
+    }
+
+    /// `Ok(value)` when no problem was found: then every required value is present.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, InvalidInputs> {
+        match value {
+            Some(value) if self.0.is_empty() => Ok(value),
+            _ => Err(InvalidInputs(self.0)),
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! Each task's share of the load, as the environment it is started with.
+
+use serde::Serialize;
+
+use super::load::Load;
+use super::split::share;
+
+/// One task to start: its index and the complete environment it gets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskSpec {
+    pub index: usize,
+    pub environment: Vec<EnvVar>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: String,
+}
+
+/// One spec per task: the `environment` input, then the load parameters (totals split with
+/// `share`), then `TASK_INDEX` and `TASK_COUNT`.
+pub fn task_specs(load: &Load) -> Vec<TaskSpec> {
+    let task_count = load.task_count;
+    (0..task_count)
+        .map(|index| {
+            let mut environment = load.environment.clone();
+            let mut set = |name: &str, value: String| {
+                environment.push(EnvVar {
+                    name: name.to_string(),
+                    value,
+                })
+            };
+            if let Some(url) = &load.target_url {
+                set("TARGET_URL", url.clone());
+            }
+            if let Some(total) = load.vus {
+                set("VUS", share(total, task_count, index).to_string());
+            }
+            if let Some(total) = load.rate {
+                set("RATE", share(total, task_count, index).to_string());
+            }
+            if let Some(seconds) = load.duration_seconds {
+                set("DURATION", seconds.to_string());
+            }
+            set("TASK_INDEX", index.to_string());
+            set("TASK_COUNT", task_count.to_string());
+            TaskSpec { index, environment }
+        })
+        .collect()
+}

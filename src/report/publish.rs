@@ -1,0 +1,115 @@
+//! The end of a waited-for run, shown: the console table, the errors, the job summary, the
+//! `results` output and the PR comment.
+
+use anyhow::Result;
+
+use super::{Report, TaskRow, console, markdown};
+use crate::gha::Gha;
+use crate::plan::Plan;
+use crate::results::capture::Capture;
+use crate::results::merge::{Merged, task_figures};
+use crate::results::verdict::Verdict;
+use crate::task::{FinishedTask, TaskLinks};
+
+/// Everything the end of a run is shown from.
+pub struct Concluded<'a> {
+    pub plan: &'a Plan,
+    /// Every task's end, in index order, and its links.
+    pub finished: &'a [(FinishedTask, TaskLinks)],
+    pub capture: &'a Capture,
+    pub merged: &'a Merged,
+    pub verdict: &'a Verdict,
+    /// What the backend prepared, as label and value (`Image`, …).
+    pub details: Vec<(&'static str, String)>,
+}
+
+/// Prints the console table and the errors, writes the job summary and the `results` and
+/// `comment-url` outputs, and posts the PR comment. Only writing the summary or an output can
+/// fail.
+pub async fn publish(concluded: Concluded<'_>, gha: &Gha) -> Result<()> {
+    let Concluded {
+        plan,
+        finished,
+        capture,
+        merged,
+        verdict,
+        details,
+    } = concluded;
+    for (index, why) in &capture.invalid {
+        let task = finished.get(*index).map_or_else(
+            || format!("task {}", index + 1),
+            |(task, _)| task.task.in_sentence(),
+        );
+        gha.warning(&format!("{task} printed an invalid result line: {why}"));
+    }
+    let rows: Vec<TaskRow> = finished
+        .iter()
+        .map(|(task, links)| {
+            let result = capture
+                .results
+                .get(task.task.index())
+                .and_then(Option::as_ref);
+            TaskRow {
+                index: task.task.index(),
+                task_id: task.task.short_id.clone(),
+                outcome: task.outcome.kind.label().to_string(),
+                succeeded: task.outcome.succeeded(),
+                exit_code: task.outcome.exit_code,
+                requests: result.map(|result| result.requests),
+                errors: result.map(|result| result.errors),
+                p95_us: result
+                    .and_then(|result| result.latency.as_ref())
+                    .and_then(|latency| task_figures(latency).p95_us),
+                console_url: links.console.clone(),
+                log_url: links.logs.clone(),
+            }
+        })
+        .collect();
+    let report = Report {
+        verdict,
+        merged,
+        tasks: rows,
+        details,
+        run_url: plan.identity.run_url.clone(),
+    };
+
+    gha.line("");
+    for line in console::lines(&report) {
+        gha.line(&line);
+    }
+    for (task, _) in finished
+        .iter()
+        .filter(|(task, _)| !task.outcome.succeeded())
+    {
+        gha.error(&format!(
+            "{} {}: {}",
+            task.task.in_sentence(),
+            task.outcome.kind.label(),
+            task.outcome.reason
+        ));
+    }
+    for check in verdict.thresholds.iter().filter(|check| !check.held) {
+        gha.error(&format!(
+            "threshold `{}` failed: measured {}",
+            check.rule, check.measured
+        ));
+    }
+    gha.append_summary(&markdown::render(&report, None, markdown::SUMMARY_LIMIT))?;
+    let results = serde_json::json!({
+        "passed": verdict.passed,
+        "exit_status": verdict.exit_status,
+        "coverage": verdict.coverage,
+        "merged": merged,
+        "thresholds": verdict.thresholds,
+        "tasks": report.tasks,
+    });
+    gha.set_output("results", &results.to_string())?;
+    let comment_url = crate::github::comment_on_pull_request(
+        &plan.comment,
+        |marker| markdown::render(&report, Some(marker), markdown::COMMENT_LIMIT),
+        gha,
+    )
+    .await;
+    gha.set_output("comment-url", comment_url.as_deref().unwrap_or_default())?;
+    Ok(())
+}

@@ -1,0 +1,184 @@
+//! The workflow run that started us, from GitHub's default variables (and the region fallbacks),
+//! and the identity that marks this run's tasks so that they can be found again.
+
+use rand::Rng;
+use serde::Serialize;
+
+use crate::plan::EnvVar;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WorkflowEnv {
+    /// `GITHUB_REPOSITORY`, `owner/name`.
+    pub repository: Option<String>,
+    /// `GITHUB_RUN_ID`.
+    pub run_id: Option<String>,
+    /// `GITHUB_RUN_ATTEMPT`.
+    pub run_attempt: Option<String>,
+    /// `GITHUB_SHA`.
+    pub sha: Option<String>,
+    /// `GITHUB_SERVER_URL`.
+    pub server_url: Option<String>,
+    /// `GITHUB_JOB`: the job's ID, the default comment tag.
+    pub job: Option<String>,
+    /// `GITHUB_API_URL`: the REST API base (GitHub Enterprise: `https://HOST/api/v3`).
+    pub api_url: Option<String>,
+    /// `GITHUB_EVENT_NAME` and `GITHUB_EVENT_PATH`.
+    pub event_name: Option<String>,
+    pub event_path: Option<String>,
+    /// `AWS_REGION`.
+    pub aws_region: Option<String>,
+    /// `AWS_DEFAULT_REGION`.
+    pub aws_default_region: Option<String>,
+    /// Random, one per invocation: tells apart runs started from a terminal.
+    pub invocation_id: String,
+}
+
+/// How the tasks of this run are marked, so that cleanup can find them again.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunIdentity {
+    /// The run's mark on every task (ECS `startedBy`, a container label): at most 36 letters,
+    /// digits, `-`, `_` and `/`.
+    pub started_by: String,
+    /// Human name of the run, used in stop reasons.
+    pub description: String,
+    /// Link to the workflow run, in GitHub Actions.
+    pub run_url: Option<String>,
+    /// Tags put on every task (the task index is added per task).
+    pub tags: Vec<Tag>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Tag {
+    pub key: String,
+    pub value: String,
+}
+
+impl WorkflowEnv {
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|value| value.trim().to_string())
+                .filter(|value| !value.is_empty())
+        };
+        let invocation_id = format!("{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff);
+        WorkflowEnv {
+            repository: var("GITHUB_REPOSITORY"),
+            run_id: var("GITHUB_RUN_ID"),
+            run_attempt: var("GITHUB_RUN_ATTEMPT"),
+            sha: var("GITHUB_SHA"),
+            server_url: var("GITHUB_SERVER_URL"),
+            job: var("GITHUB_JOB"),
+            api_url: var("GITHUB_API_URL"),
+            event_name: var("GITHUB_EVENT_NAME"),
+            event_path: var("GITHUB_EVENT_PATH"),
+            aws_region: var("AWS_REGION"),
+            aws_default_region: var("AWS_DEFAULT_REGION"),
+            invocation_id,
+        }
+    }
+
+    /// Link to the workflow run, when running in GitHub Actions.
+    pub fn run_url(&self) -> Option<String> {
+        Some(format!(
+            "{}/{}/actions/runs/{}",
+            self.server(),
+            self.repository.as_deref()?,
+            self.run_id.as_deref()?
+        ))
+    }
+
+    fn server(&self) -> &str {
+        self.server_url.as_deref().unwrap_or("https://github.com")
+    }
+
+    /// How the run is named in stop reasons and messages.
+    pub fn describe(&self) -> String {
+        match (&self.repository, &self.run_id) {
+            (Some(repository), Some(run_id)) => format!(
+                "{repository} run {run_id} attempt {}",
+                self.run_attempt.as_deref().unwrap_or("1")
+            ),
+            _ => format!("ecs-loadtest invocation {}", self.invocation_id),
+        }
+    }
+
+    /// The OCI labels a built image gets: where its source is and which commit.
+    pub fn image_labels(&self) -> Vec<EnvVar> {
+        let mut labels = Vec::new();
+        if let Some(repository) = &self.repository {
+            labels.push(EnvVar {
+                name: "org.opencontainers.image.source".into(),
+                value: format!("{}/{repository}", self.server()),
+            });
+        }
+        if let Some(sha) = &self.sha {
+            labels.push(EnvVar {
+                name: "org.opencontainers.image.revision".into(),
+                value: sha.clone(),
+            });
+        }
+        labels
+    }
+
+    /// The mark of this workflow run attempt (or of this terminal invocation).
+    pub fn identity(&self) -> RunIdentity {
+        let started_by = match (&self.run_id, &self.run_attempt) {
+            (Some(run_id), attempt) => format!(
+                "ecs-loadtest-{run_id}-{}",
+                attempt.as_deref().unwrap_or("1")
+            ),
+            (None, _) => format!("ecs-loadtest-cli-{}", self.invocation_id),
+        };
+        let started_by: String = started_by
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
+            .take(36)
+            .collect();
+        let mut tags = Vec::new();
+        for (key, value) in [
+            ("repository", &self.repository),
+            ("run-id", &self.run_id),
+            ("run-attempt", &self.run_attempt),
+            ("commit", &self.sha),
+            ("invocation", &Some(self.invocation_id.clone())),
+        ] {
+            if let Some(value) = value {
+                tags.push(Tag {
+                    key: format!("ecs-loadtest:{key}"),
+                    value: tag_value(value),
+                });
+            }
+        }
+        RunIdentity {
+            started_by,
+            description: self.describe(),
+            run_url: self.run_url(),
+            tags,
+        }
+    }
+}
+
+/// Tag values may hold letters, digits, spaces and `+ - = . _ : / @`, up to 256 characters.
+fn tag_value(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || " +-=._:/@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(256)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tag_values_are_made_legal() {
+        assert_eq!(tag_value("acme/shop#1"), "acme/shop_1");
+    }
+}
