@@ -1,7 +1,7 @@
 //! Every exit status the binary can end with (DESIGN.md), decided here and nowhere else.
 
+use crate::input_error::InvalidInputs;
 use crate::outcome::TaskOutcome;
-use crate::plan::InvalidInputs;
 
 /// Every task succeeded and every threshold held.
 pub const PASSED: u8 = 0;

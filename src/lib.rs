@@ -11,6 +11,7 @@ mod exit;
 pub mod gha;
 mod github;
 mod image;
+mod input_error;
 mod inputs;
 mod launch;
 mod logs;
@@ -27,11 +28,11 @@ mod workflow;
 
 use anyhow::{Context, Result};
 
-use crate::backend::{configure, dispatch};
+use crate::backend::{Backend, Pipeline, configure, dispatch};
 use crate::cli::{Cli, Command};
 use crate::gha::{Gha, Level, Location};
+use crate::input_error::InvalidInputs;
 use crate::inputs::Inputs;
-use crate::plan::InvalidInputs;
 use crate::run::{CleanupCommand, RunCommand};
 use crate::workflow::WorkflowEnv;
 
@@ -41,31 +42,45 @@ pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
     let workflow = WorkflowEnv::from_env();
     match cli.command {
         Some(Command::Plan(flags)) => {
-            let configured = configure(&flags.or(Inputs::from_env()?)?, &workflow)?;
-            gha.line(&serde_json::to_string_pretty(&configured).context("printing the plan")?);
+            let inputs = flags.or(Inputs::from_env()?)?;
+            dispatch(PlanCommand {
+                inputs,
+                workflow: &workflow,
+                gha,
+            })
+            .await?;
             Ok(exit::PASSED)
         }
         Some(Command::Run(flags)) => run_and_set_status(flags, &workflow, gha).await,
         Some(Command::Cleanup(flags)) => {
-            // Inputs that were invalid in the main step started nothing there.
-            match configure(&flags.or(Inputs::from_env()?)?, &workflow) {
-                Ok(configured) => {
-                    let command = CleanupCommand {
-                        plan: configured.plan,
-                        gha,
-                    };
-                    dispatch(configured.backend, command).await?;
-                    Ok(exit::PASSED)
-                }
-                Err(_) => {
-                    gha.line(
-                        "The inputs are invalid, so the step started no task; nothing to clean up",
-                    );
-                    Ok(exit::PASSED)
-                }
-            }
+            let inputs = flags.or(Inputs::from_env()?)?;
+            dispatch(CleanupCommand {
+                inputs,
+                workflow: &workflow,
+                gha,
+            })
+            .await?;
+            Ok(exit::PASSED)
         }
         None => run_and_set_status(Inputs::default(), &workflow, gha).await,
+    }
+}
+
+/// The `plan` command: validate the inputs and print the plan as JSON, with no network call.
+struct PlanCommand<'a> {
+    inputs: Inputs,
+    workflow: &'a WorkflowEnv,
+    gha: &'a Gha,
+}
+
+impl Pipeline for PlanCommand<'_> {
+    type Output = Result<()>;
+
+    async fn with<B: Backend>(self) -> Result<()> {
+        let configured = configure::<B>(&self.inputs, self.workflow)?;
+        self.gha
+            .line(&serde_json::to_string_pretty(&configured).context("printing the plan")?);
+        Ok(())
     }
 }
 
@@ -78,13 +93,13 @@ async fn run_and_set_status(flags: Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
         if let Some(token) = inputs::given(&inputs.github_token) {
             gha.mask(token);
         }
-        let configured = configure(&inputs, workflow)?;
-        let command = RunCommand {
-            plan: configured.plan,
+        dispatch(RunCommand {
+            inputs,
+            workflow,
             gha,
             shutdown: &mut shutdown,
-        };
-        dispatch(configured.backend, command).await
+        })
+        .await
     }
     .await;
     let status = match &result {

@@ -1,5 +1,5 @@
 //! What a task ended with, in words every backend shares: each backend maps its own reports
-//! (ECS stop codes, a container's state) onto these.
+//! (stop codes, a container's state) onto these.
 
 use serde::Serialize;
 
@@ -76,7 +76,7 @@ impl TaskOutcome {
         self.kind == OutcomeKind::Succeeded
     }
 
-    /// The backend (`service`, such as ECS) stopped reporting the task.
+    /// The backend (`service`, its name in messages) stopped reporting the task.
     pub fn missing(service: &str) -> Self {
         TaskOutcome {
             kind: OutcomeKind::Missing,

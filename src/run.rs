@@ -4,9 +4,10 @@
 use anyhow::{Result, anyhow, bail};
 use tokio::time::{Duration, Instant};
 
-use crate::backend::{Backend, Pipeline};
+use crate::backend::{Backend, Pipeline, configure};
 use crate::event::{Event, Events};
 use crate::gha::Gha;
+use crate::inputs::Inputs;
 use crate::launch::{StartedTasks, launch};
 use crate::logs::{self, FollowerHandle, LineSink, LogScreen, Screen};
 use crate::outcome::StopCause;
@@ -19,10 +20,12 @@ use crate::signals::Shutdown;
 use crate::stop::{stop_run, stop_tasks};
 use crate::task::FinishedTask;
 use crate::watch::{Deadline, watch};
+use crate::workflow::WorkflowEnv;
 
 /// The `run` command: start the tasks, follow them to their end, and exit with the test's status.
 pub struct RunCommand<'a> {
-    pub plan: Plan,
+    pub inputs: Inputs,
+    pub workflow: &'a WorkflowEnv,
     pub gha: &'a Gha,
     pub shutdown: &'a mut Shutdown,
 }
@@ -30,8 +33,15 @@ pub struct RunCommand<'a> {
 impl Pipeline for RunCommand<'_> {
     type Output = Result<u8>;
 
-    async fn with<B: Backend>(self, settings: B::Settings) -> Result<u8> {
-        run::<B>(settings, self.plan, self.gha, self.shutdown).await
+    async fn with<B: Backend>(self) -> Result<u8> {
+        let configured = configure::<B>(&self.inputs, self.workflow)?;
+        run::<B>(
+            configured.settings,
+            configured.plan,
+            self.gha,
+            self.shutdown,
+        )
+        .await
     }
 }
 
@@ -210,16 +220,27 @@ async fn conclude<B: Backend>(
 /// attempt started that is still running. The runner signals the `docker` client rather than the
 /// container on cancel, so the main step may have been killed before it could stop its tasks.
 pub struct CleanupCommand<'a> {
-    pub plan: Plan,
+    pub inputs: Inputs,
+    pub workflow: &'a WorkflowEnv,
     pub gha: &'a Gha,
 }
 
 impl Pipeline for CleanupCommand<'_> {
     type Output = Result<()>;
 
-    async fn with<B: Backend>(self, settings: B::Settings) -> Result<()> {
-        let CleanupCommand { plan, gha } = self;
+    async fn with<B: Backend>(self) -> Result<()> {
+        let CleanupCommand {
+            inputs,
+            workflow,
+            gha,
+        } = self;
         let events = console_events(gha);
+        // Inputs that were invalid in the main step started nothing there.
+        let Ok(configured) = configure::<B>(&inputs, workflow) else {
+            events.info("The inputs are invalid, so the step started no task; nothing to clean up");
+            return Ok(());
+        };
+        let (plan, settings) = (configured.plan, configured.settings);
         if !plan.wait {
             events.info(
                 "`wait` is false: the tasks were meant to outlive the step; leaving them running",

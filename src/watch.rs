@@ -1,8 +1,8 @@
 //! Waiting for every started task to end, with one poll of the backend for all open tasks at a
 //! time, and stopping them at the timeout.
 //!
-//! No waiter is used: ECS's tasks-running waiter fails on a short task that goes from
-//! PROVISIONING straight to STOPPED, which is normal for a load test that fails fast.
+//! No waiter is used: a "tasks running" waiter fails on a short task that goes from provisioning
+//! straight to stopped, which is normal for a load test that fails fast.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -18,8 +18,8 @@ use crate::task::{FinishedTask, TaskRef};
 const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// After stopping the tasks at the timeout, how long to wait for them to report their end.
 const STOP_GRACE: Duration = Duration::from_secs(120);
-/// Backends are eventually consistent (ECS is): a task just started may be missing from a poll
-/// for a moment. Only a task missing this many polls in a row counts as gone.
+/// A backend may be eventually consistent: a task just started may be missing from a poll for a
+/// moment. Only a task missing this many polls in a row counts as gone.
 const MISSING_POLLS: u32 = 5;
 
 struct Watched {

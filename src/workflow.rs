@@ -4,8 +4,6 @@
 use rand::Rng;
 use serde::Serialize;
 
-use crate::plan::EnvVar;
-
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct WorkflowEnv {
     /// `GITHUB_REPOSITORY`, `owner/name`.
@@ -36,7 +34,7 @@ pub struct WorkflowEnv {
 /// How the tasks of this run are marked, so that cleanup can find them again.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunIdentity {
-    /// The run's mark on every task (ECS `startedBy`, a container label): at most 36 letters,
+    /// The run's mark on every task (a backend's `startedBy`, a label): at most 36 letters,
     /// digits, `-`, `_` and `/`.
     pub started_by: String,
     /// Human name of the run, used in stop reasons.
@@ -88,7 +86,8 @@ impl WorkflowEnv {
         ))
     }
 
-    fn server(&self) -> &str {
+    /// `GITHUB_SERVER_URL`, else github.com.
+    pub fn server(&self) -> &str {
         self.server_url.as_deref().unwrap_or("https://github.com")
     }
 
@@ -101,24 +100,6 @@ impl WorkflowEnv {
             ),
             _ => format!("ecs-loadtest invocation {}", self.invocation_id),
         }
-    }
-
-    /// The OCI labels a built image gets: where its source is and which commit.
-    pub fn image_labels(&self) -> Vec<EnvVar> {
-        let mut labels = Vec::new();
-        if let Some(repository) = &self.repository {
-            labels.push(EnvVar {
-                name: "org.opencontainers.image.source".into(),
-                value: format!("{}/{repository}", self.server()),
-            });
-        }
-        if let Some(sha) = &self.sha {
-            labels.push(EnvVar {
-                name: "org.opencontainers.image.revision".into(),
-                value: sha.clone(),
-            });
-        }
-        labels
     }
 
     /// The mark of this workflow run attempt (or of this terminal invocation).

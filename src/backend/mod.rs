@@ -1,5 +1,5 @@
-//! Where tasks run, behind one trait for the whole life of a run. A backend is a folder here;
-//! `Settings` lists them, and `configure` and `dispatch` are the only places that name each one.
+//! Where tasks run, behind one trait for the whole life of a run. A backend is a folder here, and
+//! `dispatch` is the one place that names each one.
 
 mod fargate;
 
@@ -9,10 +9,11 @@ use serde::Serialize;
 
 use crate::event::Events;
 use crate::gha::Gha;
+use crate::input_error::{InvalidInputs, Problems};
 use crate::inputs::Inputs;
 use crate::logs::LogSource;
 use crate::outcome::{StopCause, TaskOutcome};
-use crate::plan::{self, InvalidInputs, Plan, Problems, TaskSpec};
+use crate::plan::{self, Plan, TaskSpec};
 use crate::task::TaskLinks;
 use crate::workflow::WorkflowEnv;
 
@@ -53,10 +54,18 @@ pub struct Resource {
 
 pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// The inputs only this backend reads, validated.
-    type Settings: Send + Sync + 'static;
+    type Settings: Serialize + Send + Sync + 'static;
     type Logs: LogSource;
     /// Who reports on the tasks, in messages (`ECS`).
     const SERVICE: &'static str;
+
+    /// Reads the inputs only this backend reads, noting every problem (and ignored inputs in
+    /// `notices`); `None` when one was found.
+    fn settings(
+        inputs: &Inputs,
+        problems: &mut Problems,
+        notices: &mut Vec<String>,
+    ) -> Option<Self::Settings>;
 
     /// Where the run's tasks go, for its first line (`cluster `load` · task definition `tester``).
     fn describe(settings: &Self::Settings) -> String;
@@ -102,49 +111,43 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     fn short_id<'a>(&self, id: &'a str) -> &'a str;
 }
 
-/// The settings of the backend the run uses.
+/// Every input, validated: the plan every backend shares and the backend's own settings.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "backend", rename_all = "kebab-case")]
-pub enum Settings {
-    Fargate(fargate::Settings),
-}
-
-/// Every input, validated: the plan every backend shares and the chosen backend's settings.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Configured {
+pub struct Configured<S> {
     #[serde(flatten)]
     pub plan: Plan,
     #[serde(flatten)]
-    pub backend: Settings,
+    pub settings: S,
 }
 
-/// Validates every input and reports every problem at once.
-pub fn configure(inputs: &Inputs, workflow: &WorkflowEnv) -> Result<Configured, InvalidInputs> {
+/// Validates every input for backend `B` and reports every problem at once.
+pub fn configure<B: Backend>(
+    inputs: &Inputs,
+    workflow: &WorkflowEnv,
+) -> Result<Configured<B::Settings>, InvalidInputs> {
     let mut problems = Problems::default();
     let mut plan = plan::plan(inputs, workflow, &mut problems);
     let mut notices = Vec::new();
-    let backend =
-        fargate::Settings::from_inputs(inputs, &mut problems, &mut notices).map(Settings::Fargate);
+    let settings = B::settings(inputs, &mut problems, &mut notices);
     if let Some(plan) = plan.as_mut() {
         plan.notices.append(&mut notices);
     }
     let configured = plan
-        .zip(backend)
-        .map(|(plan, backend)| Configured { plan, backend });
+        .zip(settings)
+        .map(|(plan, settings)| Configured { plan, settings });
     problems.finish(configured)
 }
 
-/// What runs with a backend once it is chosen: the `run` and `cleanup` commands.
+/// What runs once the backend is chosen: the `run`, `plan` and `cleanup` commands.
 pub trait Pipeline {
     type Output;
-    fn with<B: Backend>(self, settings: B::Settings) -> impl Future<Output = Self::Output>;
+    fn with<B: Backend>(self) -> impl Future<Output = Self::Output>;
 }
 
-/// Runs `pipeline` with the chosen backend.
-pub async fn dispatch<P: Pipeline>(settings: Settings, pipeline: P) -> P::Output {
-    match settings {
-        Settings::Fargate(settings) => pipeline.with::<Fargate>(settings).await,
-    }
+/// Runs `pipeline` with the backend the run uses. One arm per backend: the `backend` input will
+/// choose among them.
+pub async fn dispatch<P: Pipeline>(pipeline: P) -> P::Output {
+    pipeline.with::<Fargate>().await
 }
 
 #[cfg(test)]

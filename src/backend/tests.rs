@@ -1,7 +1,8 @@
 //! Validation of every input at once: the shared plan and the Fargate settings.
 
 use super::*;
-use crate::plan::{EnvVar, InputError};
+use crate::input_error::InputError;
+use crate::plan::EnvVar;
 use crate::workflow::RunIdentity;
 use fargate::{CapacityProvider, Network};
 
@@ -41,8 +42,10 @@ impl View {
 }
 
 fn plan(inputs: &Inputs, workflow: &WorkflowEnv) -> Result<View, InvalidInputs> {
-    let Configured { plan, backend } = configure(inputs, workflow)?;
-    let Settings::Fargate(fargate) = backend;
+    let Configured {
+        plan,
+        settings: fargate,
+    } = configure::<Fargate>(inputs, workflow)?;
     Ok(View {
         region: plan.region,
         network: fargate.network,

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::parse::parse_bool;
-use super::problems::Problems;
+use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
 use crate::workflow::WorkflowEnv;
 

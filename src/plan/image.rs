@@ -2,9 +2,9 @@
 
 use serde::Serialize;
 
+use super::env_var::EnvVar;
 use super::parse::parse_key_values;
-use super::problems::Problems;
-use super::tasks::EnvVar;
+use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
 use crate::workflow::WorkflowEnv;
 
@@ -96,8 +96,26 @@ pub fn image_source(
         build_args,
         target: given(&inputs.target).map(str::to_string),
         tag: tag?,
-        labels: workflow.image_labels(),
+        labels: labels(workflow),
     }))
+}
+
+/// The OCI labels a built image gets: where its source is and which commit.
+fn labels(workflow: &WorkflowEnv) -> Vec<EnvVar> {
+    let mut labels = Vec::new();
+    if let Some(repository) = &workflow.repository {
+        labels.push(EnvVar {
+            name: "org.opencontainers.image.source".into(),
+            value: format!("{}/{repository}", workflow.server()),
+        });
+    }
+    if let Some(sha) = &workflow.sha {
+        labels.push(EnvVar {
+            name: "org.opencontainers.image.revision".into(),
+            value: sha.clone(),
+        });
+    }
+    labels
 }
 
 /// Docker tags: `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.

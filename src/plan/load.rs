@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
+use super::env_var::EnvVar;
 use super::parse::{
     is_url, parse_command, parse_duration_seconds, parse_key_values, parse_positive,
 };
-use super::problems::Problems;
-use super::tasks::EnvVar;
+use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
 
 pub const MAX_TASK_COUNT: u64 = 1000;

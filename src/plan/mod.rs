@@ -2,26 +2,26 @@
 //! shares. Each part of the inputs is read by its own function; every problem is reported at once.
 //! Pure: no IO, no network.
 
+mod env_var;
 mod github;
 mod image;
 mod load;
 mod parse;
-mod problems;
 mod split;
 mod tasks;
 mod thresholds;
 
 use serde::Serialize;
 
+#[cfg(test)]
+pub use env_var::EnvVar;
 pub use github::CommentPlan;
 pub use image::{BuildPlan, ImageSource};
 pub use load::Load;
 pub use parse::{is_arn, is_name, parse_bool, split_list};
-#[cfg(test)]
-pub use problems::InputError;
-pub use problems::{InvalidInputs, Problems};
-pub use tasks::{EnvVar, TaskSpec};
+pub use tasks::TaskSpec;
 
+use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
 use crate::results::threshold::Threshold;
 use crate::workflow::{RunIdentity, WorkflowEnv};

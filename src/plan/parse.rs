@@ -1,7 +1,7 @@
 //! Small parsers for input values; each returns `None` for a value it does not accept.
 
-use super::problems::Problems;
-use super::tasks::EnvVar;
+use super::env_var::EnvVar;
+use crate::input_error::Problems;
 
 /// Lists accept commas, whitespace or newlines.
 pub fn split_list(text: &str) -> Vec<String> {

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::env_var::EnvVar;
 use super::load::Load;
 use super::split::share;
 
@@ -10,12 +11,6 @@ use super::split::share;
 pub struct TaskSpec {
     pub index: usize,
     pub environment: Vec<EnvVar>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct EnvVar {
-    pub name: String,
-    pub value: String,
 }
 
 /// One spec per task: the `environment` input, then the load parameters (totals split with

@@ -1,6 +1,6 @@
 //! The `thresholds` input: one rule a line.
 
-use super::problems::Problems;
+use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
 use crate::results::threshold::{GRAMMAR, Threshold, parse_rules};
 

@@ -27,6 +27,8 @@ use super::{Backend, Resource, Snapshot, Start};
 use crate::aws::{AwsContext, Clients};
 use crate::event::Events;
 use crate::gha::Gha;
+use crate::input_error::Problems;
+use crate::inputs::Inputs;
 use crate::outcome::StopCause;
 use crate::plan::{Plan, TaskSpec};
 use crate::task::TaskLinks;
@@ -153,6 +155,14 @@ impl Backend for Fargate {
     type Settings = Settings;
     type Logs = CloudWatchLogs;
     const SERVICE: &'static str = "ECS";
+
+    fn settings(
+        inputs: &Inputs,
+        problems: &mut Problems,
+        notices: &mut Vec<String>,
+    ) -> Option<Settings> {
+        Settings::from_inputs(inputs, problems, notices)
+    }
 
     fn describe(settings: &Settings) -> String {
         format!(

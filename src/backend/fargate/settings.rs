@@ -3,8 +3,9 @@
 
 use serde::Serialize;
 
+use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
-use crate::plan::{Problems, is_arn, is_name, parse_bool, split_list};
+use crate::plan::{is_arn, is_name, parse_bool, split_list};
 
 /// Task-level CPU units Fargate accepts.
 const FARGATE_CPU_UNITS: [u32; 7] = [256, 512, 1024, 2048, 4096, 8192, 16384];

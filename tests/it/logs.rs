@@ -1,11 +1,9 @@
 //! Following the tasks' CloudWatch Logs: the real binary against moto, with log lines written by
 //! the harness while the tasks run and after they stop.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::{ActionRun, Harness, group_of, log_groups};
+use crate::common::{ActionRun, Harness, group_of, log_groups};
 use serde_json::json;
 
 /// The generated lines of one task (`task I line N t=…`), as `N`s in printed order.

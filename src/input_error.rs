@@ -1,5 +1,5 @@
 //! Bad inputs: each names the input, what was given and what is accepted, and all of them are
-//! reported at once.
+//! collected while the inputs are read, so that they are reported at once.
 
 use std::fmt;
 

@@ -7,13 +7,11 @@
 //! The image is built `FROM scratch` from a statically linked binary, as no base image can be
 //! pulled here; scripts/test.sh builds that binary and names it in ECS_LOADTEST_ACTION_BINARY.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{DECLARED_INPUTS, Harness, read_outputs, result_line, wait_until};
+use crate::common::{DECLARED_INPUTS, Harness, read_outputs, result_line, wait_until};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -162,7 +160,7 @@ fn tester_context(workspace: &Path) {
     .unwrap();
 }
 
-fn scripted_harness(run_seconds: Value) -> (Harness, common::Setup) {
+fn scripted_harness(run_seconds: Value) -> (Harness, crate::common::Setup) {
     let harness = Harness::start();
     let setup = harness.setup_with_repository("load", "tester", "tester");
     let samples: Vec<u64> = (0..50).map(|i| 20_000 + i * 100).collect();
@@ -177,7 +175,7 @@ fn scripted_harness(run_seconds: Value) -> (Harness, common::Setup) {
     (harness, setup)
 }
 
-fn inputs<'a>(setup: &'a common::Setup, subnets: &'a str) -> Vec<(&'a str, &'a str)> {
+fn inputs<'a>(setup: &'a crate::common::Setup, subnets: &'a str) -> Vec<(&'a str, &'a str)> {
     vec![
         ("cluster", "load"),
         ("task-definition", "tester"),

@@ -2,13 +2,11 @@
 //! and a real registry (TLS, basic auth) that answers under moto's ECR host name, set up by
 //! scripts/setup-docker-env.sh.
 
-mod common;
-
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{ActionRun, Harness, Setup};
+use crate::common::{ActionRun, Harness, Setup};
 use serde_json::json;
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";

@@ -1,9 +1,7 @@
 //! Results, thresholds, the job summary and the PR comment: the real binary against moto (whose
 //! tasks print result lines) and a wiremock server speaking GitHub's REST API.
 
-mod common;
-
-use common::{ActionRun, Finished, Harness, Setup, result_line};
+use crate::common::{ActionRun, Finished, Harness, Setup, result_line};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,6 +1,5 @@
 //! Integration-test support: the moto harness (tests/harness/moto_harness.py) and the real binary
 //! run the way the GitHub runner runs it.
-#![allow(dead_code)] // each test crate uses a different part of this module
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -295,23 +294,6 @@ impl ActionRun {
         self
     }
 
-    /// Runs the binary through another path (a link that names it differently).
-    pub fn program(mut self, program: &Path) -> Self {
-        let mut command = Command::new(program);
-        command.args(self.command.get_args()).env_clear();
-        for (name, value) in self.command.get_envs() {
-            if let Some(value) = value {
-                command.env(name, value);
-            }
-        }
-        command
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        self.command = command;
-        self
-    }
-
     pub fn arg(mut self, arg: &str) -> Self {
         self.command.arg(arg);
         self
@@ -422,19 +404,6 @@ pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     check()
-}
-
-/// A link named `ecs-loadtest-cleanup` to the binary, as the action image has one.
-pub fn cleanup_entrypoint() -> PathBuf {
-    let binary = PathBuf::from(env!("CARGO_BIN_EXE_ecs-loadtest"));
-    let dir = binary.parent().unwrap().join("cleanup-entrypoint");
-    std::fs::create_dir_all(&dir).unwrap();
-    let link = dir.join("ecs-loadtest-cleanup");
-    if std::fs::read_link(&link).ok().as_deref() != Some(binary.as_path()) {
-        let _ = std::fs::remove_file(&link);
-        std::os::unix::fs::symlink(&binary, &link).unwrap();
-    }
-    link
 }
 
 /// The log groups printed on stdout: group title -> the lines inside it, with the

@@ -1,11 +1,9 @@
 //! The real binary against the moto server, run as the GitHub runner runs the action.
 
-mod common;
-
 use std::process::Command;
 use std::time::Duration;
 
-use common::{ActionRun, Finished, Harness, wait_until};
+use crate::common::{ActionRun, Finished, Harness, wait_until};
 use serde_json::{Value, json};
 
 fn env_of(task: &Value, name: &str) -> Option<String> {

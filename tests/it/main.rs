@@ -1,0 +1,9 @@
+//! The integration tests: the real binary against moto (AWS), a Docker engine and registry, and
+//! GitHub API stubs. One crate, so the support code and the binary are built once.
+
+mod action;
+mod common;
+mod fargate;
+mod github;
+mod image;
+mod logs;
