@@ -59,12 +59,12 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// Who reports on the tasks, in messages (`ECS`).
     const SERVICE: &'static str;
 
-    /// Reads the inputs only this backend reads, noting every problem (and ignored inputs in
-    /// `notices`); `None` when one was found.
+    /// Reads the inputs only this backend reads, noting every problem, and in `ignored` the
+    /// inputs it does not use because `image` is given; `None` when a problem was found.
     fn settings(
         inputs: &Inputs,
         problems: &mut Problems,
-        notices: &mut Vec<String>,
+        ignored: &mut Vec<&'static str>,
     ) -> Option<Self::Settings>;
 
     /// Where the run's tasks go, for its first line (`cluster `load` · task definition `tester``).
@@ -126,11 +126,17 @@ pub fn configure<B: Backend>(
     workflow: &WorkflowEnv,
 ) -> Result<Configured<B::Settings>, InvalidInputs> {
     let mut problems = Problems::default();
-    let mut plan = plan::plan(inputs, workflow, &mut problems);
-    let mut notices = Vec::new();
-    let settings = B::settings(inputs, &mut problems, &mut notices);
-    if let Some(plan) = plan.as_mut() {
-        plan.notices.append(&mut notices);
+    let mut ignored = Vec::new();
+    let mut plan = plan::plan(inputs, workflow, &mut problems, &mut ignored);
+    let settings = B::settings(inputs, &mut problems, &mut ignored);
+    if let Some(plan) = plan.as_mut()
+        && !ignored.is_empty()
+    {
+        let names: Vec<String> = ignored.iter().map(|name| format!("`{name}`")).collect();
+        plan.notices.push(format!(
+            "`image` is given, so nothing is built: {} ignored",
+            names.join(", ")
+        ));
     }
     let configured = plan
         .zip(settings)

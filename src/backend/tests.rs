@@ -458,3 +458,21 @@ fn identity_outside_github_actions() {
     assert!(plan.identity.started_by.len() <= 36);
     assert_eq!(plan.region, None);
 }
+
+#[test]
+fn the_ignored_inputs_notice_names_only_inputs_changed_from_their_defaults() {
+    // The runner passes every default as if typed: `dockerfile` and `context` are always given.
+    let mut inputs = valid();
+    inputs.dockerfile = Some("Dockerfile".into());
+    inputs.context = Some(".".into());
+    let configured = configure::<Fargate>(&inputs, &context()).unwrap();
+    assert_eq!(configured.plan.notices, Vec::<String>::new());
+
+    inputs.dockerfile = Some("load/Dockerfile".into());
+    inputs.ecr_repository = Some("tester".into());
+    let configured = configure::<Fargate>(&inputs, &context()).unwrap();
+    assert_eq!(
+        configured.plan.notices,
+        ["`image` is given, so nothing is built: `dockerfile`, `ecr-repository` ignored"]
+    );
+}

@@ -29,12 +29,12 @@ pub struct BuildPlan {
 }
 
 /// The `image` input, or the build inputs. Build inputs changed from their defaults beside
-/// `image` are ignored with a notice: the image wins.
+/// `image` are noted in `ignored`: the image wins.
 pub fn image_source(
     inputs: &Inputs,
     workflow: &WorkflowEnv,
     problems: &mut Problems,
-    notices: &mut Vec<String>,
+    ignored: &mut Vec<&'static str>,
 ) -> Option<ImageSource> {
     if let Some(image) = given(&inputs.image) {
         if image.chars().any(char::is_whitespace) {
@@ -50,17 +50,14 @@ pub fn image_source(
             ("target", &inputs.target, None),
             ("image-tag", &inputs.image_tag, None),
         ];
-        let ignored: Vec<String> = build_inputs
-            .iter()
-            .filter(|(_, value, default)| given(value).is_some_and(|value| Some(value) != *default))
-            .map(|(name, _, _)| format!("`{name}`"))
-            .collect();
-        if !ignored.is_empty() {
-            notices.push(format!(
-                "`image` is given, so nothing is built: {} ignored",
-                ignored.join(", ")
-            ));
-        }
+        ignored.extend(
+            build_inputs
+                .iter()
+                .filter(|(_, value, default)| {
+                    given(value).is_some_and(|value| Some(value) != *default)
+                })
+                .map(|(name, _, _)| *name),
+        );
         return Some(ImageSource::Given(image.to_string()));
     }
     let tag = match given(&inputs.image_tag) {

@@ -60,8 +60,14 @@ pub enum LogMode {
     Interleaved,
 }
 
-/// Reads every input the backends share, noting each problem; `None` when one was found.
-pub fn plan(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) -> Option<Plan> {
+/// Reads every input the backends share, noting each problem; `None` when one was found. Build
+/// inputs given beside `image` are noted in `ignored`.
+pub fn plan(
+    inputs: &Inputs,
+    workflow: &WorkflowEnv,
+    problems: &mut Problems,
+    ignored: &mut Vec<&'static str>,
+) -> Option<Plan> {
     let region = match given(&inputs.aws_region) {
         Some(_) => problems.parse(
             "aws-region",
@@ -75,8 +81,7 @@ pub fn plan(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) ->
             .or_else(|| workflow.aws_default_region.clone()),
     };
     let load = load::load(inputs, problems);
-    let mut notices = Vec::new();
-    let image = image::image_source(inputs, workflow, problems, &mut notices);
+    let image = image::image_source(inputs, workflow, problems, ignored);
     let timeout_minutes = problems
         .parse(
             "timeout-minutes",
@@ -113,7 +118,7 @@ pub fn plan(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) ->
         log_mode,
         thresholds,
         comment,
-        notices,
+        notices: Vec::new(),
         identity: workflow.identity(),
         tasks,
     })

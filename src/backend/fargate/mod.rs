@@ -159,9 +159,9 @@ impl Backend for Fargate {
     fn settings(
         inputs: &Inputs,
         problems: &mut Problems,
-        notices: &mut Vec<String>,
+        ignored: &mut Vec<&'static str>,
     ) -> Option<Settings> {
-        Settings::from_inputs(inputs, problems, notices)
+        Settings::from_inputs(inputs, problems, ignored)
     }
 
     fn describe(settings: &Settings) -> String {

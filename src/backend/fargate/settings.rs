@@ -47,7 +47,7 @@ impl Settings {
     pub fn from_inputs(
         inputs: &Inputs,
         problems: &mut Problems,
-        notices: &mut Vec<String>,
+        ignored: &mut Vec<&'static str>,
     ) -> Option<Settings> {
         let cluster = problems
             .required("cluster", &inputs.cluster, "an ECS cluster name or ARN")
@@ -156,7 +156,7 @@ impl Settings {
                     .filter(|mib| (512..=122_880).contains(mib))
             },
         );
-        let ecr_repository = ecr_repository(inputs, problems, notices);
+        let ecr_repository = ecr_repository(inputs, problems, ignored);
 
         Some(Settings {
             cluster: cluster?,
@@ -181,11 +181,11 @@ impl Settings {
 fn ecr_repository(
     inputs: &Inputs,
     problems: &mut Problems,
-    notices: &mut Vec<String>,
+    ignored: &mut Vec<&'static str>,
 ) -> Option<Option<String>> {
     if given(&inputs.image).is_some() {
         if given(&inputs.ecr_repository).is_some() {
-            notices.push("`image` is given, so nothing is pushed: `ecr-repository` ignored".into());
+            ignored.push("ecr-repository");
         }
         return Some(None);
     }
