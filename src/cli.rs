@@ -3,6 +3,7 @@
 
 use clap::{Parser, Subcommand};
 
+use crate::generate::GenerateArgs;
 use crate::inputs::Inputs;
 
 #[derive(Debug, Parser)]
@@ -21,4 +22,6 @@ pub enum Command {
     /// Stop every task this workflow run attempt started that is still running (the action's
     /// post step)
     Cleanup(Inputs),
+    /// Send HTTP load and print the result line: the built-in tester the tasks run
+    Generate(GenerateArgs),
 }

@@ -8,6 +8,7 @@ mod backend;
 pub mod cli;
 mod event;
 mod exit;
+mod generate;
 pub mod gha;
 mod github;
 mod image;
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
             .await?;
             Ok(exit::PASSED)
         }
+        Some(Command::Generate(args)) => generate::generate(args, gha).await,
         None => run_and_set_status(Inputs::default(), &workflow, gha).await,
     }
 }

@@ -30,6 +30,7 @@ impl LineSink {
 
     /// Task `index`'s log has been read to its end.
     pub fn complete(&mut self, index: usize) -> Result<()> {
+        self.capture.complete(index);
         self.screen.lock().complete(index)
     }
 

@@ -7,7 +7,9 @@ mod github;
 mod image;
 mod load;
 mod parse;
+mod request;
 mod split;
+mod stages;
 mod tasks;
 mod thresholds;
 
@@ -18,7 +20,13 @@ pub use env_var::EnvVar;
 pub use github::CommentPlan;
 pub use image::{BuildPlan, ImageSource};
 pub use load::Load;
-pub use parse::{is_arn, is_name, parse_bool, split_list};
+pub use parse::{is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
+pub use request::{
+    HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED,
+    StatusSet, parse_headers, parse_method,
+};
+pub use split::share;
+pub use stages::{STAGES_ACCEPTED, Stage, StageUnit, Stages};
 pub use tasks::TaskSpec;
 
 use crate::input_error::Problems;

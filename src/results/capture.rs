@@ -1,14 +1,33 @@
-//! What the run keeps of the log lines: each task's result (the last valid result line it
-//! printed, DESIGN.md), what was wrong with the invalid ones, and counts.
+//! What the run keeps of the log lines: each task's result (the last valid result it printed,
+//! DESIGN.md), what was wrong with the invalid ones, and counts.
+//!
+//! A result arrives as one line, as numbered chunks, or as one line that the awslogs driver
+//! split into pieces of exactly 16 KiB (moby/moby#41794: in non-blocking mode it does not join a
+//! long line's parts again). Both are put back together here.
 
-use super::protocol::{RESULT_MARKER, TaskResult, parse_line};
+use super::protocol::{CHUNK_MARKER, Chunk, RESULT_MARKER, TaskResult, parse_chunk, parse_line};
+
+/// The awslogs driver's pieces of a long line are this long, but the last.
+pub const SPLIT_BYTES: usize = 16 * 1024;
+/// A split result line longer than this is given up on.
+const MAX_SPLIT_BYTES: usize = 4 * 1024 * 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct Capture {
     pub lines: Vec<u64>,
     pub results: Vec<Option<TaskResult>>,
-    /// `(task index, what is wrong)` for every result line that was not valid.
+    /// `(task index, what is wrong)` for every result that was not valid.
     pub invalid: Vec<(usize, String)>,
+    /// Per task: a result line the driver split, while its pieces arrive.
+    split: Vec<Option<String>>,
+    /// Per task: the chunk set being received.
+    chunks: Vec<Option<ChunkSet>>,
+}
+
+#[derive(Debug, Clone)]
+struct ChunkSet {
+    id: String,
+    pieces: Vec<Option<String>>,
 }
 
 impl Capture {
@@ -17,6 +36,8 @@ impl Capture {
             lines: vec![0; task_count],
             results: vec![None; task_count],
             invalid: Vec::new(),
+            split: vec![None; task_count],
+            chunks: vec![None; task_count],
         }
     }
 
@@ -25,18 +46,110 @@ impl Capture {
             return;
         };
         *count += 1;
-        if !line.trim_start().starts_with(RESULT_MARKER) {
+        if let Some(mut pending) = self.split[index].take() {
+            pending.push_str(line);
+            if line.len() == SPLIT_BYTES && pending.len() < MAX_SPLIT_BYTES {
+                self.split[index] = Some(pending);
+            } else {
+                self.accept_split(index, &pending);
+            }
             return;
         }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(CHUNK_MARKER) {
+            self.observe_chunk(index, trimmed);
+        } else if trimmed.starts_with(RESULT_MARKER) {
+            if line.len() == SPLIT_BYTES {
+                self.split[index] = Some(line.to_string());
+            } else {
+                self.accept(index, line);
+            }
+        }
+    }
+
+    /// Task `index`'s log is complete: a result still in pieces is complete now, or lost.
+    pub fn complete(&mut self, index: usize) {
+        if let Some(pending) = self.split.get_mut(index).and_then(Option::take) {
+            self.accept_split(index, &pending);
+        }
+        if let Some(set) = self.chunks.get_mut(index).and_then(Option::take) {
+            let arrived = set.pieces.iter().flatten().count();
+            self.invalid.push((
+                index,
+                format!(
+                    "only {arrived} of the {} chunks of result {} arrived; each chunk line must stay under 16 KiB, the size at which the awslogs driver splits lines",
+                    set.pieces.len(),
+                    set.id
+                ),
+            ));
+        }
+    }
+
+    fn accept(&mut self, index: usize, line: &str) {
         match parse_line(line) {
             Ok(result) => self.results[index] = Some(result),
             Err(why) => self.invalid.push((index, why)),
+        }
+    }
+
+    fn accept_split(&mut self, index: usize, joined: &str) {
+        match parse_line(joined) {
+            Ok(result) => self.results[index] = Some(result),
+            Err(why) => self.invalid.push((
+                index,
+                format!(
+                    "a result line of {} bytes, longer than the 16 KiB at which the awslogs driver splits lines, could not be put back together ({why}); send results as chunks",
+                    joined.len()
+                ),
+            )),
+        }
+    }
+
+    fn observe_chunk(&mut self, index: usize, line: &str) {
+        let Chunk {
+            id,
+            number,
+            count,
+            piece,
+        } = match parse_chunk(line) {
+            Ok(chunk) => chunk,
+            Err(why) => {
+                self.invalid.push((index, why));
+                return;
+            }
+        };
+        let set = match &mut self.chunks[index] {
+            Some(set) if set.id == id && set.pieces.len() == count => set,
+            slot => {
+                if let Some(old) = slot.take() {
+                    let arrived = old.pieces.iter().flatten().count();
+                    self.invalid.push((
+                        index,
+                        format!(
+                            "result {} was left at {arrived} of {} chunks when result {id} began",
+                            old.id,
+                            old.pieces.len()
+                        ),
+                    ));
+                }
+                slot.insert(ChunkSet {
+                    id,
+                    pieces: vec![None; count],
+                })
+            }
+        };
+        set.pieces[number - 1] = Some(piece);
+        if set.pieces.iter().all(Option::is_some) {
+            let json: String = set.pieces.iter().flatten().map(String::as_str).collect();
+            self.chunks[index] = None;
+            self.accept(index, &format!("{RESULT_MARKER} {json}"));
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::protocol::chunk_lines;
     use super::*;
 
     #[test]
@@ -69,5 +182,60 @@ mod tests {
         let invalid: Vec<usize> = capture.invalid.iter().map(|(index, _)| *index).collect();
         assert_eq!(invalid, [0, 2]);
         assert!(capture.invalid[1].1.contains("exceed"));
+    }
+
+    fn long_json(requests: u64) -> String {
+        format!(
+            r#"{{"v":1,"requests":{requests},"errors":0,"duration_ms":10,"status":{{"200":{requests}}},"error_classes":{{"pad":0}},"padding":"{}"}}"#,
+            "x".repeat(40_000)
+        )
+    }
+
+    #[test]
+    fn chunks_in_any_order_make_one_result() {
+        let mut capture = Capture::new(2);
+        let mut lines = chunk_lines(&long_json(7), "c1");
+        lines.reverse();
+        for line in &lines {
+            capture.observe(1, line);
+            capture.observe(0, "noise between chunks");
+        }
+        capture.complete(1);
+        assert_eq!(capture.results[1].as_ref().unwrap().requests, 7);
+        assert!(capture.invalid.is_empty(), "{:?}", capture.invalid);
+    }
+
+    #[test]
+    fn a_line_split_at_16_kib_is_joined_again() {
+        let line = format!("{RESULT_MARKER} {}", long_json(9));
+        let mut capture = Capture::new(1);
+        for piece in line.as_bytes().chunks(SPLIT_BYTES) {
+            capture.observe(0, std::str::from_utf8(piece).unwrap());
+        }
+        assert_eq!(capture.results[0].as_ref().unwrap().requests, 9);
+        assert_eq!(capture.lines, [3]);
+    }
+
+    #[test]
+    fn a_result_that_cannot_be_put_together_is_named() {
+        let mut capture = Capture::new(2);
+        let lines = chunk_lines(&long_json(1), "c2");
+        capture.observe(0, &lines[0]);
+        capture.complete(0);
+        let line = format!("{RESULT_MARKER} {}", long_json(1));
+        capture.observe(1, &line[..SPLIT_BYTES]);
+        capture.observe(1, "a line that is not the rest");
+        assert!(capture.results.iter().all(Option::is_none));
+        assert_eq!(capture.invalid.len(), 2);
+        assert!(
+            capture.invalid[0].1.contains("only 1 of the 6 chunks"),
+            "{:?}",
+            capture.invalid
+        );
+        assert!(
+            capture.invalid[1].1.contains("16 KiB"),
+            "{:?}",
+            capture.invalid
+        );
     }
 }

@@ -3,16 +3,30 @@
 //! ```text
 //! ECS_LOADTEST_RESULT {"v":1,"requests":12000,"errors":12,"duration_ms":60000,"status":{"200":11988,"503":12},"latency_hdr":"<base64 HdrHistogram V2+DEFLATE, microseconds>"}
 //! ```
+//!
+//! A result may also come as numbered chunks, each one line well under the 16 KiB at which the
+//! awslogs driver splits lines (moby/moby#41794):
+//!
+//! ```text
+//! ECS_LOADTEST_RESULT_CHUNK <id> <i> <n> <the i-th piece of the JSON text>
+//! ```
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::{Deserializer, Serializer};
 use serde::{Deserialize, Serialize};
 
 /// A result line starts with this marker, then one space, then a JSON object.
 pub const RESULT_MARKER: &str = "ECS_LOADTEST_RESULT";
+/// A chunk line starts with this marker, then the chunk set's id, the chunk's number from 1, the
+/// number of chunks and the piece, separated by single spaces.
+pub const CHUNK_MARKER: &str = "ECS_LOADTEST_RESULT_CHUNK";
+/// The JSON bytes in one chunk: with the marker and numbers, a chunk line stays far under 16 KiB.
+pub const CHUNK_BYTES: usize = 8000;
+/// At most this many chunks make one result (2 MiB of JSON).
+pub const MAX_CHUNKS: usize = 256;
 
 /// What one task reported.
 #[derive(Debug, Clone)]
@@ -24,6 +38,30 @@ pub struct TaskResult {
     pub latency: Option<Latency>,
     /// Epoch milliseconds when the task's load began.
     pub started_ms: Option<u64>,
+    /// Epoch milliseconds when the load was meant to begin (`START_AT`).
+    pub start_at_ms: Option<u64>,
+    /// Requests the schedule called for that could not start (every slot was busy).
+    pub dropped: Option<u64>,
+    /// Errors by class (`connect`, `tls`, `timeout`, `status`, `request`, `body`).
+    pub error_classes: BTreeMap<String, u64>,
+    /// The 99th percentile of how late requests started against their schedule.
+    pub schedule_lag_p99_us: Option<u64>,
+    pub series: Option<Series>,
+}
+
+/// Per-interval figures, the first interval starting at `start_ms`.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub start_ms: u64,
+    pub interval_ms: u64,
+    pub points: Vec<SeriesPoint>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SeriesPoint {
+    pub requests: u64,
+    pub errors: u64,
+    pub latency: Option<Histogram<u64>>,
 }
 
 #[derive(Debug, Clone)]
@@ -56,6 +94,28 @@ struct Wire {
     latency_hdr: Option<String>,
     latency_ms: Option<Percentiles>,
     started_ms: Option<u64>,
+    start_at_ms: Option<u64>,
+    dropped: Option<u64>,
+    #[serde(default)]
+    error_classes: BTreeMap<String, u64>,
+    schedule_lag_p99_us: Option<u64>,
+    series: Option<WireSeries>,
+}
+
+/// The series as a tester sends it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WireSeries {
+    pub start_ms: u64,
+    pub interval_ms: u64,
+    pub points: Vec<WirePoint>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WirePoint {
+    pub requests: u64,
+    pub errors: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_hdr: Option<String>,
 }
 
 /// Parses a line that starts with the marker. The error says what is wrong, for a warning that
@@ -105,6 +165,31 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
         }
         (None, None) => None,
     };
+    let series = match wire.series {
+        None => None,
+        Some(series) => {
+            if series.interval_ms == 0 {
+                return Err("series.interval_ms is 0".to_string());
+            }
+            let mut points = Vec::with_capacity(series.points.len());
+            for point in series.points {
+                points.push(SeriesPoint {
+                    requests: point.requests,
+                    errors: point.errors,
+                    latency: point
+                        .latency_hdr
+                        .as_deref()
+                        .map(decode_histogram)
+                        .transpose()?,
+                });
+            }
+            Some(Series {
+                start_ms: series.start_ms,
+                interval_ms: series.interval_ms,
+                points,
+            })
+        }
+    };
     Ok(TaskResult {
         requests: wire.requests,
         errors: wire.errors,
@@ -112,6 +197,79 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
         status: wire.status,
         latency,
         started_ms: wire.started_ms,
+        start_at_ms: wire.start_at_ms,
+        dropped: wire.dropped,
+        error_classes: wire.error_classes,
+        schedule_lag_p99_us: wire.schedule_lag_p99_us,
+        series,
+    })
+}
+
+/// Encodes a histogram as testers send it: V2 + DEFLATE, base64.
+pub fn encode_histogram(histogram: &Histogram<u64>) -> Result<String, String> {
+    let mut bytes = Vec::new();
+    hdrhistogram::serialization::V2DeflateSerializer::new()
+        .serialize(histogram, &mut bytes)
+        .map_err(|error| format!("{error:?}"))?;
+    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+/// The chunk lines that carry `json`, a result's JSON text, as the set `id`.
+pub fn chunk_lines(json: &str, id: &str) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut rest = json;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(CHUNK_BYTES);
+        while !rest.is_char_boundary(end) {
+            end -= 1;
+        }
+        pieces.push(&rest[..end]);
+        rest = &rest[end..];
+    }
+    let count = pieces.len();
+    pieces
+        .iter()
+        .enumerate()
+        .map(|(index, piece)| format!("{CHUNK_MARKER} {id} {} {count} {piece}", index + 1))
+        .collect()
+}
+
+/// One chunk line, read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chunk {
+    pub id: String,
+    /// From 1.
+    pub number: usize,
+    pub count: usize,
+    pub piece: String,
+}
+
+pub fn parse_chunk(line: &str) -> Result<Chunk, String> {
+    let Some(rest) = line.trim_start().strip_prefix(CHUNK_MARKER) else {
+        return Err(format!("does not start with {CHUNK_MARKER}"));
+    };
+    let mut parts = rest.strip_prefix(' ').unwrap_or(rest).splitn(4, ' ');
+    let (Some(id), Some(number), Some(count), Some(piece)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(format!("a chunk line is `{CHUNK_MARKER} ID I N PIECE`"));
+    };
+    let number: usize = number
+        .parse()
+        .map_err(|_| format!("chunk number `{number}` is not a whole number"))?;
+    let count: usize = count
+        .parse()
+        .map_err(|_| format!("chunk count `{count}` is not a whole number"))?;
+    if count == 0 || count > MAX_CHUNKS || number == 0 || number > count {
+        return Err(format!(
+            "chunk {number} of {count} is out of range (at most {MAX_CHUNKS} chunks)"
+        ));
+    }
+    Ok(Chunk {
+        id: id.to_string(),
+        number,
+        count,
+        piece: piece.to_string(),
     })
 }
 
@@ -128,18 +286,7 @@ fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
 
 #[cfg(test)]
 mod tests {
-    use hdrhistogram::serialization::Serializer;
-
     use super::*;
-
-    /// Encodes a histogram as testers send it: V2 + DEFLATE, base64.
-    fn encode_histogram(histogram: &Histogram<u64>) -> Result<String, String> {
-        let mut bytes = Vec::new();
-        hdrhistogram::serialization::V2DeflateSerializer::new()
-            .serialize(histogram, &mut bytes)
-            .map_err(|error| format!("{error:?}"))?;
-        Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
-    }
 
     fn histogram(samples_us: &[u64]) -> Histogram<u64> {
         let mut histogram = Histogram::<u64>::new(3).unwrap();
@@ -232,6 +379,28 @@ mod tests {
         ] {
             let error = parse_line(line).unwrap_err();
             assert!(error.contains(why), "{line}: {error}");
+        }
+    }
+
+    #[test]
+    fn chunks_carry_the_text_whole() {
+        let json = format!(r#"{{"v":1,"pad":"{}é"}}"#, "x".repeat(20_000));
+        let lines = chunk_lines(&json, "ab12");
+        assert_eq!(lines.len(), 3);
+        assert!(lines.iter().all(|line| line.len() < 16 * 1024));
+        let chunks: Vec<Chunk> = lines
+            .iter()
+            .map(|line| parse_chunk(line).unwrap())
+            .collect();
+        assert_eq!((chunks[2].number, chunks[2].count), (3, 3));
+        let joined: String = chunks.iter().map(|chunk| chunk.piece.as_str()).collect();
+        assert_eq!(joined, json);
+        for (line, why) in [
+            ("ECS_LOADTEST_RESULT_CHUNK a 1", "PIECE"),
+            ("ECS_LOADTEST_RESULT_CHUNK a x 2 {", "not a whole number"),
+            ("ECS_LOADTEST_RESULT_CHUNK a 3 2 {", "out of range"),
+        ] {
+            assert!(parse_chunk(line).unwrap_err().contains(why), "{line}");
         }
     }
 

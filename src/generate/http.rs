@@ -1,0 +1,195 @@
+//! Connections to the target and one request on them, with hyper: HTTP/1.1 with keep-alive, or
+//! HTTP/2 (by ALPN over TLS, or with prior knowledge over plain TCP), TLS with rustls and the
+//! platform's root certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured). The name is
+//! resolved once per connection.
+
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::{http1, http2};
+use hyper::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use super::settings::{Settings, Target};
+use super::stats::ErrorClass;
+use crate::plan::HttpVersion;
+
+type Body = Full<Bytes>;
+
+/// A connection ready to carry requests.
+pub enum Sender {
+    /// HTTP/1.1 carries one request at a time: it belongs to one slot.
+    Http1(http1::SendRequest<Body>),
+    /// Clones share one connection: its streams are multiplexed.
+    Http2(http2::SendRequest<Body>),
+}
+
+impl Sender {
+    pub fn is_closed(&self) -> bool {
+        match self {
+            Sender::Http1(sender) => sender.is_closed(),
+            Sender::Http2(sender) => sender.is_closed(),
+        }
+    }
+}
+
+pub type Http2Sender = http2::SendRequest<Body>;
+
+/// Everything needed to open a connection and to build a request, shared by a worker's slots.
+pub struct Client {
+    target: Target,
+    version: HttpVersion,
+    tls: Option<TlsConnector>,
+    method: hyper::Method,
+    headers: hyper::HeaderMap,
+    body: Bytes,
+}
+
+impl Client {
+    pub fn new(settings: &Settings, tls: Option<Arc<rustls::ClientConfig>>) -> Client {
+        Client {
+            target: settings.target.clone(),
+            version: settings.http_version,
+            tls: tls.map(TlsConnector::from),
+            method: settings.method.clone(),
+            headers: settings.headers.clone(),
+            body: settings.body.clone(),
+        }
+    }
+
+    /// Resolves the name, connects, shakes hands (TLS, then HTTP).
+    pub async fn connect(&self) -> Result<Sender, ErrorClass> {
+        let target = &self.target;
+        let address = tokio::net::lookup_host((target.host.as_str(), target.port))
+            .await
+            .map_err(|_| ErrorClass::Connect)?
+            .next()
+            .ok_or(ErrorClass::Connect)?;
+        let tcp = TcpStream::connect(address)
+            .await
+            .map_err(|_| ErrorClass::Connect)?;
+        let _ = tcp.set_nodelay(true);
+        match &self.tls {
+            None => match self.version {
+                HttpVersion::Http2 => handshake2(tcp).await,
+                HttpVersion::Auto | HttpVersion::Http1 => handshake1(tcp).await,
+            },
+            Some(tls) => {
+                let name =
+                    ServerName::try_from(target.host.clone()).map_err(|_| ErrorClass::Tls)?;
+                let stream = tls.connect(name, tcp).await.map_err(|_| ErrorClass::Tls)?;
+                let negotiated_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+                if negotiated_h2 {
+                    handshake2(stream).await
+                } else {
+                    handshake1(stream).await
+                }
+            }
+        }
+    }
+
+    fn request(&self, http2: bool) -> Request<Body> {
+        let uri = if http2 {
+            self.target.absolute.clone()
+        } else {
+            self.target.origin_form.clone()
+        };
+        let mut request = Request::new(Full::new(self.body.clone()));
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = uri;
+        let headers = request.headers_mut();
+        if !http2 {
+            headers.insert(hyper::header::HOST, self.target.host_header.clone());
+        }
+        for (name, value) in &self.headers {
+            headers.append(name, value.clone());
+        }
+        request
+    }
+
+    /// Sends one request and reads its answer to the end. Returns the status.
+    pub async fn send(&self, sender: &mut Sender) -> Result<u16, ErrorClass> {
+        let response: Response<hyper::body::Incoming> = match sender {
+            Sender::Http1(http1) => {
+                http1.ready().await.map_err(|_| ErrorClass::Request)?;
+                http1
+                    .send_request(self.request(false))
+                    .await
+                    .map_err(|_| ErrorClass::Request)?
+            }
+            Sender::Http2(http2) => {
+                http2.ready().await.map_err(|_| ErrorClass::Request)?;
+                http2
+                    .send_request(self.request(true))
+                    .await
+                    .map_err(|_| ErrorClass::Request)?
+            }
+        };
+        let status = response.status().as_u16();
+        let mut body = response.into_body();
+        while let Some(frame) = body.frame().await {
+            frame.map_err(|_| ErrorClass::Body)?;
+        }
+        Ok(status)
+    }
+}
+
+async fn handshake1<S>(io: S) -> Result<Sender, ErrorClass>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http1::handshake(TokioIo::new(io))
+        .await
+        .map_err(|_| ErrorClass::Connect)?;
+    tokio::spawn(connection);
+    Ok(Sender::Http1(sender))
+}
+
+async fn handshake2<S>(io: S) -> Result<Sender, ErrorClass>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
+        .await
+        .map_err(|_| ErrorClass::Connect)?;
+    tokio::spawn(connection);
+    Ok(Sender::Http2(sender))
+}
+
+/// The TLS configuration for an `https` target: the platform's roots, ALPN for the version.
+pub fn tls_config(version: HttpVersion) -> Result<Arc<rustls::ClientConfig>> {
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    for certificate in found.certs {
+        // A certificate the store cannot use is skipped, as browsers do.
+        let _ = roots.add(certificate);
+    }
+    if roots.is_empty() {
+        anyhow::bail!(
+            "no root certificates found for TLS (set SSL_CERT_FILE to a PEM bundle): {}",
+            found
+                .errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        );
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("setting up TLS")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = match version {
+        HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
+        HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
+        HttpVersion::Http2 => vec![b"h2".to_vec()],
+    };
+    Ok(Arc::new(config))
+}

@@ -1,0 +1,263 @@
+//! One worker: a thread with its own event loop (as wrk has one per thread), its share of the
+//! load, and its slots, each with its own connection.
+//!
+//! Open model: a tick every millisecond releases the requests that have come due since the last
+//! one, each to an idle slot, with its intended start time; a request that finds no idle slot is
+//! dropped and counted. Latency runs from the intended start, so a slow server cannot hide its
+//! slowness by slowing the generator down (coordinated omission). A tokio timer wakes up to a
+//! millisecond late: that lag is measured apart.
+//!
+//! Closed model: each active slot sends its next request as soon as its last one is answered.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep, timeout};
+
+use super::http::{Client, Http2Sender, Sender};
+use super::settings::Model;
+use super::stats::{ErrorClass, Outcome, Stats};
+use crate::plan::StatusSet;
+
+/// Slots that share one HTTP/2 connection (servers commonly allow 100 concurrent streams).
+const STREAMS_PER_CONNECTION: usize = 100;
+/// How often an idle virtual user of a ramping closed model checks whether it is needed.
+const IDLE_CHECK: Duration = Duration::from_millis(10);
+
+/// A worker's figures, shared with the progress line.
+pub type SharedStats = Arc<Mutex<Stats>>;
+
+pub fn lock(stats: &SharedStats) -> MutexGuard<'_, Stats> {
+    stats
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+pub struct Worker {
+    pub client: Client,
+    pub model: Model,
+    pub success: StatusSet,
+    pub timeout: Duration,
+    /// When the load begins.
+    pub start: Instant,
+    /// Where the series starts counting (`START_AT`, even for a task that began late).
+    pub origin: Instant,
+    pub stats: SharedStats,
+    /// Set on a signal: no more requests are started.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// What every slot of a worker shares.
+struct Shared {
+    worker: Worker,
+    /// HTTP/2 connections, one per `STREAMS_PER_CONNECTION` slots.
+    http2: RefCell<Vec<Option<Http2Sender>>>,
+    end: Instant,
+}
+
+struct Slot {
+    index: usize,
+    connection: Option<Sender>,
+}
+
+/// An open-model slot's inbox: the intended start of its next request.
+#[derive(Default)]
+struct Mailbox {
+    job: Cell<Option<Instant>>,
+    closed: Cell<bool>,
+    notify: Notify,
+}
+
+impl Worker {
+    /// Runs the worker's share of the load to its end; must run inside a `LocalSet`.
+    pub async fn run(self) {
+        tokio::time::sleep_until(self.start).await;
+        let end = self.start + Duration::from_secs_f64(self.model.profile().seconds());
+        let slots = self.model.slots() as usize;
+        let shared = Rc::new(Shared {
+            http2: RefCell::new(vec![None; slots.div_ceil(STREAMS_PER_CONNECTION)]),
+            worker: self,
+            end,
+        });
+        match shared.worker.model.clone() {
+            Model::Open { profile, .. } => open(shared, slots, &profile).await,
+            Model::Closed { profile } => closed(shared, slots, &profile).await,
+        }
+    }
+}
+
+async fn open(shared: Rc<Shared>, slot_count: usize, profile: &super::profile::Profile) {
+    let mailboxes: Vec<Rc<Mailbox>> = (0..slot_count).map(|_| Rc::default()).collect();
+    let idle = Rc::new(RefCell::new((0..slot_count).rev().collect::<Vec<usize>>()));
+    let mut slots = JoinSet::new();
+    for (index, mailbox) in mailboxes.iter().enumerate() {
+        let (shared, mailbox, idle) = (shared.clone(), mailbox.clone(), idle.clone());
+        slots.spawn_local(async move {
+            let mut slot = Slot {
+                index,
+                connection: None,
+            };
+            loop {
+                mailbox.notify.notified().await;
+                let Some(intended) = mailbox.job.take() else {
+                    if mailbox.closed.get() {
+                        return;
+                    }
+                    continue;
+                };
+                let lag = Instant::now().saturating_duration_since(intended);
+                lock(&shared.worker.stats).record_lag(lag.as_micros() as u64);
+                shared.request(&mut slot, intended).await;
+                idle.borrow_mut().push(index);
+            }
+        });
+    }
+
+    let worker = &shared.worker;
+    let total = profile.scheduled();
+    let mut issued = 0;
+    let mut tick = interval(Duration::from_millis(1));
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    while issued < total && !worker.stop.load(Ordering::Relaxed) {
+        tick.tick().await;
+        let elapsed = Instant::now().duration_since(worker.start).as_secs_f64();
+        let mut dropped = 0;
+        while issued < total {
+            let Some(at) = profile.time_of(issued) else {
+                issued = total;
+                break;
+            };
+            if at > elapsed {
+                break;
+            }
+            let intended = worker.start + Duration::from_secs_f64(at);
+            match idle.borrow_mut().pop() {
+                Some(slot) => {
+                    let mailbox = &mailboxes[slot];
+                    mailbox.job.set(Some(intended));
+                    mailbox.notify.notify_one();
+                }
+                None => dropped += 1,
+            }
+            issued += 1;
+        }
+        if dropped > 0 {
+            lock(&worker.stats).dropped += dropped;
+        }
+    }
+    for mailbox in &mailboxes {
+        mailbox.closed.set(true);
+        mailbox.notify.notify_one();
+    }
+    while slots.join_next().await.is_some() {}
+}
+
+async fn closed(shared: Rc<Shared>, slot_count: usize, profile: &super::profile::Profile) {
+    let mut slots = JoinSet::new();
+    for index in 0..slot_count {
+        let shared = shared.clone();
+        let profile = profile.clone();
+        slots.spawn_local(async move {
+            let worker = &shared.worker;
+            let mut slot = Slot {
+                index,
+                connection: None,
+            };
+            loop {
+                let now = Instant::now();
+                if now >= shared.end || worker.stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                let elapsed = now.duration_since(worker.start).as_secs_f64();
+                if index >= profile.target_at(elapsed).round() as usize {
+                    // Not needed yet (or any more) at this point of a ramp.
+                    slot.connection = None;
+                    sleep(IDLE_CHECK.min(shared.end - now)).await;
+                    continue;
+                }
+                shared.request(&mut slot, now).await;
+            }
+        });
+    }
+    while slots.join_next().await.is_some() {}
+}
+
+impl Shared {
+    /// One request on `slot`'s connection (opened first when there is none), recorded.
+    async fn request(&self, slot: &mut Slot, intended: Instant) {
+        let worker = &self.worker;
+        let answer = timeout(worker.timeout, async {
+            let mut sender = self.sender(slot).await?;
+            let answer = worker.client.send(&mut sender).await;
+            slot.connection = Some(sender);
+            answer
+        })
+        .await;
+        let ended = Instant::now();
+        let since_intended = ended.saturating_duration_since(intended).as_micros() as u64;
+        let outcome = match answer {
+            Ok(Ok(status)) => Outcome {
+                status: Some(status),
+                error: (!worker.success.contains(status)).then_some(ErrorClass::Status),
+                latency_us: Some(since_intended),
+            },
+            Ok(Err(class)) => {
+                self.forget(slot);
+                Outcome {
+                    status: None,
+                    error: Some(class),
+                    latency_us: (class == ErrorClass::Body).then_some(since_intended),
+                }
+            }
+            Err(_) => {
+                // An HTTP/1.1 connection cut mid-request cannot carry another.
+                self.forget(slot);
+                Outcome {
+                    status: None,
+                    error: Some(ErrorClass::Timeout),
+                    latency_us: Some(since_intended),
+                }
+            }
+        };
+        let offset_ms = intended
+            .saturating_duration_since(worker.origin)
+            .as_millis() as u64;
+        lock(&worker.stats).record(offset_ms, outcome);
+    }
+
+    /// The slot's connection, the slot group's HTTP/2 connection, or a new one.
+    async fn sender(&self, slot: &mut Slot) -> Result<Sender, ErrorClass> {
+        if let Some(sender) = slot.connection.take()
+            && !sender.is_closed()
+        {
+            return Ok(sender);
+        }
+        let group = slot.index / STREAMS_PER_CONNECTION;
+        if let Some(shared) = self.http2.borrow()[group].as_ref()
+            && !shared.is_closed()
+        {
+            return Ok(Sender::Http2(shared.clone()));
+        }
+        let sender = self.worker.client.connect().await?;
+        if let Sender::Http2(http2) = &sender {
+            self.http2.borrow_mut()[group] = Some(http2.clone());
+        }
+        Ok(sender)
+    }
+
+    /// Drops a slot's connection after an error; a closed HTTP/2 connection is dropped for the
+    /// whole group.
+    fn forget(&self, slot: &mut Slot) {
+        slot.connection = None;
+        let group = slot.index / STREAMS_PER_CONNECTION;
+        let mut http2 = self.http2.borrow_mut();
+        if http2[group].as_ref().is_some_and(Http2Sender::is_closed) {
+            http2[group] = None;
+        }
+    }
+}
