@@ -18,10 +18,12 @@ pub enum Event {
     Info(String),
     Notice(String),
     Warning(String),
-    /// Tasks are about to be started `place` (`in cluster `load``).
+    /// Tasks are about to be started `place` (`in cluster `load``); their load begins
+    /// `start_delay` from now.
     Launching {
         task_count: usize,
         place: String,
+        start_delay: std::time::Duration,
     },
     /// A task could not be started: `refused_by` (an API call) said `reason`, or the request
     /// failed (`refused_by` empty).

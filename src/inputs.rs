@@ -65,6 +65,33 @@ pub struct Inputs {
     /// Test length: 300, 90s, 5m or 1h (DURATION, in seconds)
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<String>,
+    /// Load shape `30s:200, 2m:200, 30s:0` (rates) or `1m:50vus, 1m:0vus`, split per task (STAGES)
+    #[arg(long, value_name = "STAGES")]
+    pub stages: Option<String>,
+    /// How long after the launch every task's load begins (START_AT) [default: the backend's]
+    #[arg(long, value_name = "DURATION")]
+    pub start_delay: Option<String>,
+    /// HTTP method of the built-in generator (METHOD) [default: GET]
+    #[arg(long, value_name = "METHOD")]
+    pub method: Option<String>,
+    /// Request headers of the built-in generator, one `Name: value` a line (HEADERS)
+    #[arg(long, value_name = "LINES")]
+    pub headers: Option<String>,
+    /// Request body of the built-in generator (BODY)
+    #[arg(long, value_name = "TEXT")]
+    pub body: Option<String>,
+    /// Time a request may take before it counts as a timeout (REQUEST_TIMEOUT) [default: 30s]
+    #[arg(long, value_name = "DURATION")]
+    pub request_timeout: Option<String>,
+    /// auto, 1.1 or 2 (HTTP_VERSION) [default: auto]
+    #[arg(long, value_name = "VERSION")]
+    pub http_version: Option<String>,
+    /// Statuses that count as success, such as `2xx, 3xx` (SUCCESS_STATUSES) [default: 2xx, 3xx]
+    #[arg(long, value_name = "LIST")]
+    pub success_statuses: Option<String>,
+    /// The image the built-in generator runs from [default: the action's own image]
+    #[arg(long, value_name = "REFERENCE")]
+    pub generator_image: Option<String>,
     /// Run this image as it is: no build, no push
     #[arg(long, value_name = "REFERENCE")]
     pub image: Option<String>,

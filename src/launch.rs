@@ -1,6 +1,7 @@
 //! Starting every task of the plan, and remembering each one the moment it starts.
 
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
 use rand::Rng;
@@ -8,7 +9,7 @@ use tokio::task::JoinSet;
 
 use crate::backend::{Backend, Start};
 use crate::event::{Event, Events};
-use crate::plan::Plan;
+use crate::plan::{EnvVar, Plan};
 use crate::task::{TaskNumber, TaskRef};
 
 /// Requests in flight at once; the backends' APIs limit their rate per account and region, and
@@ -48,9 +49,21 @@ pub async fn launch<B: Backend>(
     events: &Events,
 ) -> Result<()> {
     let task_count = plan.task_count();
+    let start_delay = plan
+        .load
+        .start_delay_seconds
+        .map_or(B::DEFAULT_START_DELAY, Duration::from_secs);
+    // Every task gets the same START_AT, so that their load begins together however far apart
+    // they start.
+    let start_at_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .saturating_add(start_delay)
+        .as_millis() as u64;
     events.send(Event::Launching {
         task_count,
         place: backend.place(),
+        start_delay,
     });
     // One nonce per launch: a retried start reuses its token and cannot start a second task,
     // while two runs (or two steps of one job) never share tokens.
@@ -60,7 +73,11 @@ pub async fn launch<B: Backend>(
         let mut requests = JoinSet::new();
         for spec in batch {
             let backend = backend.clone();
-            let spec = spec.clone();
+            let mut spec = spec.clone();
+            spec.environment.push(EnvVar {
+                name: "START_AT".to_string(),
+                value: start_at_ms.to_string(),
+            });
             let token = format!("ecs-loadtest-{nonce}-{}", spec.index);
             requests.spawn(async move {
                 let answer = backend.start(&spec, &token).await;

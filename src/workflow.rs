@@ -27,6 +27,9 @@ pub struct WorkflowEnv {
     pub aws_region: Option<String>,
     /// `AWS_DEFAULT_REGION`.
     pub aws_default_region: Option<String>,
+    /// `ECS_LOADTEST_IMAGE`: the action's own image, which a release build names, and which
+    /// the tasks run for the built-in generator.
+    pub own_image: Option<String>,
     /// Random, one per invocation: tells apart runs started from a terminal.
     pub invocation_id: String,
 }
@@ -72,6 +75,7 @@ impl WorkflowEnv {
             event_path: var("GITHUB_EVENT_PATH"),
             aws_region: var("AWS_REGION"),
             aws_default_region: var("AWS_DEFAULT_REGION"),
+            own_image: var("ECS_LOADTEST_IMAGE"),
             invocation_id,
         }
     }

@@ -13,7 +13,7 @@ use crate::input_error::{InvalidInputs, Problems};
 use crate::inputs::Inputs;
 use crate::logs::LogSource;
 use crate::outcome::{StopCause, TaskOutcome};
-use crate::plan::{self, Plan, TaskSpec};
+use crate::plan::{self, ImageSource, Plan, TaskSpec};
 use crate::task::TaskLinks;
 use crate::workflow::WorkflowEnv;
 
@@ -58,11 +58,15 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     type Logs: LogSource;
     /// Who reports on the tasks, in messages (`ECS`).
     const SERVICE: &'static str;
+    /// `START_AT` is the launch time plus this unless `start-delay` says otherwise: long enough
+    /// for a typical task to start and pull its image, so that every task's load overlaps.
+    const DEFAULT_START_DELAY: std::time::Duration;
 
     /// Reads the inputs only this backend reads, noting every problem, and in `ignored` the
     /// inputs it does not use because `image` is given; `None` when a problem was found.
     fn settings(
         inputs: &Inputs,
+        image: Option<&ImageSource>,
         problems: &mut Problems,
         ignored: &mut Vec<&'static str>,
     ) -> Option<Self::Settings>;
@@ -128,7 +132,8 @@ pub fn configure<B: Backend>(
     let mut problems = Problems::default();
     let mut ignored = Vec::new();
     let mut plan = plan::plan(inputs, workflow, &mut problems, &mut ignored);
-    let settings = B::settings(inputs, &mut problems, &mut ignored);
+    let image = plan.as_ref().map(|plan| &plan.image);
+    let settings = B::settings(inputs, image, &mut problems, &mut ignored);
     if let Some(plan) = plan.as_mut()
         && !ignored.is_empty()
     {

@@ -476,3 +476,92 @@ fn the_ignored_inputs_notice_names_only_inputs_changed_from_their_defaults() {
         ["`image` is given, so nothing is built: `dockerfile`, `ecr-repository` ignored"]
     );
 }
+
+#[test]
+fn without_image_or_dockerfile_the_tasks_run_the_built_in_generator() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut inputs = valid();
+    inputs.image = None;
+    inputs.context = Some(empty.path().display().to_string());
+    inputs.generator_image = Some("ghcr.io/acme/ecs-loadtest:v1".into());
+    inputs.target_url = Some("https://staging.example.com/".into());
+    inputs.task_count = Some("3".into());
+    inputs.stages = Some("30s:200, 2m:200, 30s:0".into());
+    inputs.method = Some("post".into());
+    inputs.success_statuses = Some("2xx, 404".into());
+    let configured = configure::<Fargate>(&inputs, &context()).unwrap();
+    let plan = &configured.plan;
+    assert_eq!(
+        plan.image,
+        ImageSource::Generator {
+            image: "ghcr.io/acme/ecs-loadtest:v1".into()
+        }
+    );
+    assert_eq!(
+        plan.load.command.as_deref(),
+        Some(&["generate".to_string()][..])
+    );
+    // No ECR repository is needed to run the action's own image.
+    assert_eq!(configured.settings.ecr_repository, None);
+    let stages: Vec<&str> = plan
+        .tasks
+        .iter()
+        .map(|task| task.env("STAGES").unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "30s:67,120s:67,30s:0",
+            "30s:67,120s:67,30s:0",
+            "30s:66,120s:66,30s:0"
+        ]
+    );
+    assert_eq!(plan.tasks[2].env("METHOD"), Some("POST"));
+    assert_eq!(plan.tasks[2].env("SUCCESS_STATUSES"), Some("200-299,404"));
+
+    // The generator needs a URL and a load.
+    inputs.target_url = None;
+    inputs.stages = None;
+    let names: Vec<&str> = errors(inputs.clone())
+        .iter()
+        .map(|error| error.input)
+        .collect();
+    assert_eq!(names, ["target-url", "rate", "duration"]);
+    // And the action's own image, which a development build does not name.
+    inputs.generator_image = None;
+    let names: Vec<&str> = errors(inputs).iter().map(|error| error.input).collect();
+    assert!(names.contains(&"generator-image"), "{names:?}");
+}
+
+#[test]
+fn stages_replace_rate_and_duration_and_must_reach_every_task() {
+    let mut inputs = valid();
+    inputs.stages = Some("10s:2".into());
+    inputs.task_count = Some("3".into());
+    inputs.duration = Some("1m".into());
+    inputs.rate = Some("10".into());
+    let names: Vec<&str> = errors(inputs.clone())
+        .iter()
+        .map(|error| error.input)
+        .collect();
+    assert_eq!(names, ["duration", "rate", "stages"]);
+    inputs.stages = Some("10s:5vus".into());
+    inputs.rate = None;
+    inputs.duration = None;
+    inputs.vus = Some("5".into());
+    let error = only_error(inputs);
+    assert_eq!((error.input, error.given.as_str()), ("vus", "5"));
+}
+
+#[test]
+fn the_load_must_fit_in_the_timeout() {
+    let mut inputs = valid();
+    inputs.duration = Some("10m".into());
+    inputs.start_delay = Some("1m".into());
+    inputs.timeout_minutes = Some("10".into());
+    let error = only_error(inputs.clone());
+    assert_eq!(error.input, "timeout-minutes");
+    assert!(error.accepted.contains("660 s"), "{}", error.accepted);
+    inputs.timeout_minutes = Some("12".into());
+    assert!(configure::<Fargate>(&inputs, &context()).is_ok());
+}

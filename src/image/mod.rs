@@ -7,7 +7,7 @@ mod dockerfile;
 mod dockerignore;
 mod push;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use bollard::Docker;
 
 use crate::gha::Gha;
@@ -23,6 +23,31 @@ pub struct Engine(Docker);
 pub async fn engine_for(plan: &BuildPlan) -> Result<Engine> {
     build_context::check(std::path::Path::new(&plan.context), &plan.dockerfile)?;
     Ok(Engine(docker::connect().await?))
+}
+
+/// Pushes `source`, an image the engine has (the runner pulled the action's own image to run
+/// it), to `HOST/REPOSITORY:TAG` with `registry`'s login. Returns `HOST/REPOSITORY@sha256:…`.
+pub async fn copy_to_registry(
+    source: &str,
+    registry: &RegistryLogin,
+    repository: &str,
+    tag: &str,
+    gha: &Gha,
+) -> Result<String> {
+    let docker = docker::connect().await?;
+    let repository = format!("{}/{repository}", registry.host);
+    let options = bollard::query_parameters::TagImageOptions {
+        repo: Some(repository.clone()),
+        tag: Some(tag.to_string()),
+    };
+    docker
+        .tag_image(source, Some(options))
+        .await
+        .with_context(|| {
+            format!("tagging {source} as {repository}:{tag} on the Docker engine (the engine must have {source}: docker pull it first)")
+        })?;
+    let digest = push::push(&docker, registry, &repository, tag, gha).await?;
+    Ok(format!("{repository}@{digest}"))
 }
 
 /// Builds `plan` as `HOST/REPOSITORY:TAG` and pushes it with `registry`'s login. Returns

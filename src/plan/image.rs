@@ -1,4 +1,8 @@
-//! Where the tasks' image comes from: an image given as it is, or a build.
+//! Where the tasks' image comes from: an image given as it is, a build, or (with neither, and no
+//! Dockerfile in the context) the built-in generator in the action's own image.
+//!
+//! Whether the context holds a Dockerfile is the one thing validation reads from the disk: it
+//! decides which tester runs, and so which inputs are required.
 
 use serde::Serialize;
 
@@ -15,6 +19,8 @@ pub enum ImageSource {
     Given(String),
     /// Build from a Dockerfile.
     Build(BuildPlan),
+    /// The built-in generator (`ecs-loadtest generate`), from this image.
+    Generator { image: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -59,6 +65,24 @@ pub fn image_source(
                 .map(|(name, _, _)| *name),
         );
         return Some(ImageSource::Given(image.to_string()));
+    }
+    // A changed `dockerfile`, build arguments or a stage ask for a build.
+    let defaults = given(&inputs.dockerfile).is_none_or(|file| file == "Dockerfile")
+        && given(&inputs.build_args).is_none()
+        && given(&inputs.target).is_none();
+    let context = given(&inputs.context).unwrap_or(".");
+    if defaults && !std::path::Path::new(context).join("Dockerfile").is_file() {
+        let image = given(&inputs.generator_image)
+            .map(str::to_string)
+            .or_else(|| workflow.own_image.clone());
+        if image.is_none() {
+            problems.add(
+                "generator-image",
+                "",
+                "the image to run the built-in generator from, since there is no `image` and no Dockerfile in `context`, and this build of the action does not name its own image",
+            );
+        }
+        return Some(ImageSource::Generator { image: image? });
     }
     let tag = match given(&inputs.image_tag) {
         Some(tag) if is_image_tag(tag) => Some(tag.to_string()),

@@ -7,12 +7,17 @@ use super::env_var::EnvVar;
 use super::parse::{
     is_url, parse_command, parse_duration_seconds, parse_key_values, parse_positive,
 };
+use super::request::{
+    HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED,
+    StatusSet, parse_headers, parse_method,
+};
+use super::stages::{STAGES_ACCEPTED, StageUnit, Stages};
 use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
 
 pub const MAX_TASK_COUNT: u64 = 1000;
 /// Variables every task gets from the action; the `environment` input may not set them.
-const ALWAYS_SET: [&str; 2] = ["TASK_INDEX", "TASK_COUNT"];
+const ALWAYS_SET: [&str; 3] = ["TASK_INDEX", "TASK_COUNT", "START_AT"];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Load {
@@ -22,6 +27,12 @@ pub struct Load {
     pub vus: Option<u64>,
     pub rate: Option<u64>,
     pub duration_seconds: Option<u64>,
+    /// Split across tasks stage by stage.
+    pub stages: Option<Stages>,
+    /// The request of the built-in generator (METHOD, HEADERS, …): the same for every task.
+    pub request: Vec<EnvVar>,
+    /// `START_AT` is the launch time plus this; `None`: the backend's default.
+    pub start_delay_seconds: Option<u64>,
     /// The `environment` input: added to every task's environment.
     pub environment: Vec<EnvVar>,
     /// The container command, when the tester's own is not to be used.
@@ -90,6 +101,19 @@ pub fn load(inputs: &Inputs, problems: &mut Problems) -> Load {
         "a positive length: seconds (`300`), or a number with `s`, `m` or `h` (`90s`, `5m`, `1h`)",
         parse_duration_seconds,
     );
+    let stages = stages(inputs, problems, task_count);
+    let start_delay_seconds = problems.parse(
+        "start-delay",
+        &inputs.start_delay,
+        "a length such as `90s` or `2m`, or `0` to start the load as soon as each task runs",
+        |text| {
+            if text == "0" {
+                Some(0)
+            } else {
+                parse_duration_seconds(text)
+            }
+        },
+    );
 
     let load = Load {
         task_count,
@@ -97,6 +121,9 @@ pub fn load(inputs: &Inputs, problems: &mut Problems) -> Load {
         vus,
         rate,
         duration_seconds,
+        stages,
+        request: request(inputs, problems),
+        start_delay_seconds,
         environment,
         command,
     };
@@ -104,7 +131,151 @@ pub fn load(inputs: &Inputs, problems: &mut Problems) -> Load {
     load
 }
 
+/// `stages`: not beside `duration` or `rate` (the stages give them), nor `vus` when the stages
+/// count virtual users; every task must get load in some stage.
+fn stages(inputs: &Inputs, problems: &mut Problems, task_count: usize) -> Option<Stages> {
+    let text = given(&inputs.stages)?;
+    let stages = match Stages::parse(text) {
+        Ok(stages) => stages,
+        Err(why) => {
+            problems.add("stages", text, format!("{STAGES_ACCEPTED} ({why})"));
+            return None;
+        }
+    };
+    let mut beside = vec![("duration", &inputs.duration), ("rate", &inputs.rate)];
+    if stages.unit == StageUnit::Vus {
+        beside.push(("vus", &inputs.vus));
+    }
+    for (input, value) in beside {
+        if let Some(value) = given(value) {
+            problems.add(
+                input,
+                value,
+                format!("no `{input}` beside `stages`: the stages give it"),
+            );
+        }
+    }
+    if stages.peak() < task_count as u64 {
+        problems.add(
+            "stages",
+            text,
+            format!(
+                "a peak target of at least `task-count` ({task_count}), so that every task gets a share"
+            ),
+        );
+    }
+    Some(stages)
+}
+
+/// The built-in generator's request inputs, as the variables every task gets.
+fn request(inputs: &Inputs, problems: &mut Problems) -> Vec<EnvVar> {
+    let method = problems.parse("method", &inputs.method, METHOD_ACCEPTED, parse_method);
+    let headers = given(&inputs.headers).and_then(|text| match parse_headers(text) {
+        Ok(_) => Some(text.to_string()),
+        Err(line) => {
+            problems.add("headers", &line, HEADERS_ACCEPTED);
+            None
+        }
+    });
+    let body = inputs.body.clone().filter(|body| !body.is_empty());
+    let timeout = problems
+        .parse(
+            "request-timeout",
+            &inputs.request_timeout,
+            "a positive length such as `30s` or `2m`",
+            parse_duration_seconds,
+        )
+        .map(|seconds| seconds.to_string());
+    let http_version = problems
+        .parse(
+            "http-version",
+            &inputs.http_version,
+            HTTP_VERSION_ACCEPTED,
+            HttpVersion::parse,
+        )
+        .and_then(|_| given(&inputs.http_version).map(str::to_string));
+    let statuses = problems
+        .parse(
+            "success-statuses",
+            &inputs.success_statuses,
+            STATUSES_ACCEPTED,
+            StatusSet::parse,
+        )
+        .map(|statuses| statuses.to_string());
+    [
+        ("METHOD", method),
+        ("HEADERS", headers),
+        ("BODY", body),
+        ("REQUEST_TIMEOUT", timeout),
+        ("HTTP_VERSION", http_version),
+        ("SUCCESS_STATUSES", statuses),
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| {
+        Some(EnvVar {
+            name: name.to_string(),
+            value: value?,
+        })
+    })
+    .collect()
+}
+
 impl Load {
+    /// The built-in generator is the tester: it needs a URL and a load, and runs as `generate`.
+    pub fn for_generator(&mut self, inputs: &Inputs, problems: &mut Problems) {
+        let why = "the built-in generator runs (no `image`, and no Dockerfile in `context`)";
+        if given(&inputs.target_url).is_none() {
+            problems.add(
+                "target-url",
+                "",
+                format!("the URL to send load to, since {why}"),
+            );
+        }
+        if given(&inputs.stages).is_none() {
+            if given(&inputs.rate).is_none() && given(&inputs.vus).is_none() {
+                problems.add(
+                    "rate",
+                    "",
+                    format!("requests per second (or `vus`, or `stages`), since {why}"),
+                );
+            }
+            if given(&inputs.duration).is_none() {
+                problems.add(
+                    "duration",
+                    "",
+                    format!("how long to send load (or `stages`), since {why}"),
+                );
+            }
+        }
+        self.command
+            .get_or_insert_with(|| vec!["generate".to_string()]);
+    }
+
+    /// The load (and the start delay, when given) must fit in `timeout-minutes`.
+    pub fn check_timeout(&self, inputs: &Inputs, problems: &mut Problems) {
+        let load_seconds = self
+            .stages
+            .as_ref()
+            .map(Stages::total_seconds)
+            .or(self.duration_seconds);
+        let Some(load_seconds) = load_seconds else {
+            return;
+        };
+        let needed = load_seconds + self.start_delay_seconds.unwrap_or(0);
+        let minutes = given(&inputs.timeout_minutes)
+            .and_then(|text| text.parse::<f64>().ok())
+            .unwrap_or(60.0);
+        if minutes > 0.0 && needed as f64 >= minutes * 60.0 {
+            problems.add(
+                "timeout-minutes",
+                given(&inputs.timeout_minutes).unwrap_or("60"),
+                format!(
+                    "more minutes than the load lasts ({needed} s with the start delay): the tasks would be stopped before they finish"
+                ),
+            );
+        }
+    }
+
     /// Variables the action sets itself cannot also come from `environment`.
     fn check_environment(&self, problems: &mut Problems) {
         let mut action_set: Vec<&str> = ALWAYS_SET.to_vec();
@@ -113,11 +284,13 @@ impl Load {
             ("VUS", self.vus.is_some()),
             ("RATE", self.rate.is_some()),
             ("DURATION", self.duration_seconds.is_some()),
+            ("STAGES", self.stages.is_some()),
         ] {
             if set {
                 action_set.push(name);
             }
         }
+        action_set.extend(self.request.iter().map(|var| var.name.as_str()));
         for var in &self.environment {
             if action_set.contains(&var.name.as_str()) {
                 problems.add(

@@ -15,7 +15,6 @@ mod thresholds;
 
 use serde::Serialize;
 
-#[cfg(test)]
 pub use env_var::EnvVar;
 pub use github::CommentPlan;
 pub use image::{BuildPlan, ImageSource};
@@ -88,8 +87,12 @@ pub fn plan(
             .clone()
             .or_else(|| workflow.aws_default_region.clone()),
     };
-    let load = load::load(inputs, problems);
+    let mut load = load::load(inputs, problems);
     let image = image::image_source(inputs, workflow, problems, ignored);
+    if let Some(ImageSource::Generator { .. }) = &image {
+        load.for_generator(inputs, problems);
+    }
+    load.check_timeout(inputs, problems);
     let timeout_minutes = problems
         .parse(
             "timeout-minutes",

@@ -38,6 +38,12 @@ pub fn task_specs(load: &Load) -> Vec<TaskSpec> {
             if let Some(seconds) = load.duration_seconds {
                 set("DURATION", seconds.to_string());
             }
+            if let Some(stages) = &load.stages {
+                set("STAGES", stages.share(task_count, index).to_string());
+            }
+            for var in &load.request {
+                set(&var.name, var.value.clone());
+            }
             set("TASK_INDEX", index.to_string());
             set("TASK_COUNT", task_count.to_string());
             TaskSpec { index, environment }

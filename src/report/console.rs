@@ -1,6 +1,6 @@
 //! The compact text table printed at the end of the run.
 
-use super::{LATENCY_NAMES, Report, latency_cells, total_cells};
+use super::{LATENCY_NAMES, Report, dropped_text, latency_cells, total_cells};
 use crate::results::threshold::format_latency_us;
 
 pub fn lines(report: &Report) -> Vec<String> {
@@ -24,6 +24,9 @@ pub fn lines(report: &Report) -> Vec<String> {
         lines.push(format!(
             "Totals: {requests} requests · {errors} errors ({rate}) · {rps} · {duration}"
         ));
+    }
+    if let Some(dropped) = merged.dropped.filter(|dropped| *dropped > 0) {
+        lines.push(format!("Dropped: {}", dropped_text(dropped)));
     }
     if let Some(latency) = &merged.latency {
         let figures: Vec<String> = LATENCY_NAMES

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use super::{LATENCY_NAMES, Report, TaskRow, latency_cells, total_cells};
+use super::{LATENCY_NAMES, Report, TaskRow, dropped_text, latency_cells, total_cells};
 use crate::results::threshold::format_latency_us;
 
 /// GitHub's limit for one step's job summary.
@@ -114,6 +114,9 @@ fn totals(out: &mut String, report: &Report) {
         "| requests | errors | error rate | throughput | duration |\n| ---: | ---: | ---: | ---: | ---: |\n| {} |\n",
         total_cells(merged).join(" | ")
     );
+    if let Some(dropped) = merged.dropped.filter(|dropped| *dropped > 0) {
+        let _ = writeln!(out, "**Dropped:** {}.\n", dropped_text(dropped));
+    }
     if let Some(latency) = &merged.latency {
         let _ = writeln!(
             out,

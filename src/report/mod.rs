@@ -57,6 +57,13 @@ pub fn total_cells(merged: &Merged) -> [String; 5] {
     ]
 }
 
+/// Dropped requests, as both reports say them.
+pub fn dropped_text(dropped: u64) -> String {
+    format!(
+        "{dropped} requests the schedule called for could not start, because every virtual user was busy; raise `vus`"
+    )
+}
+
 /// p50, p90, p95, p99, p99.9, max and avg, as both reports show them.
 pub const LATENCY_NAMES: [&str; 7] = ["p50", "p90", "p95", "p99", "p99.9", "max", "avg"];
 

@@ -25,9 +25,14 @@ fn print(gha: &Gha, event: Event) {
         Event::Info(text) => gha.line(&text),
         Event::Notice(text) => gha.notice(&text),
         Event::Warning(text) => gha.warning(&text),
-        Event::Launching { task_count, place } => gha.line(&format!(
-            "Starting {task_count} task{} {place}",
-            plural(task_count)
+        Event::Launching {
+            task_count,
+            place,
+            start_delay,
+        } => gha.line(&format!(
+            "Starting {task_count} task{} {place}; START_AT is {} s from now",
+            plural(task_count),
+            start_delay.as_secs()
         )),
         Event::StartFailed {
             task,

@@ -8,8 +8,12 @@ use crate::gha::Gha;
 use crate::plan::Plan;
 use crate::results::capture::Capture;
 use crate::results::merge::{Merged, task_figures};
+use crate::results::threshold::format_latency_us;
 use crate::results::verdict::Verdict;
 use crate::task::{FinishedTask, TaskLinks};
+
+/// A schedule lag (p99) past this says the generator could not keep up with its schedule.
+const LAG_WARNING_US: u64 = 5_000;
 
 /// Everything the end of a run is shown from.
 pub struct Concluded<'a> {
@@ -41,6 +45,25 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) -> Result<()> {
             |(task, _)| task.task.in_sentence(),
         );
         gha.warning(&format!("{task} printed an invalid result line: {why}"));
+    }
+    for (index, late_ms) in &merged.late_tasks {
+        let task = finished.get(*index).map_or_else(
+            || format!("task {}", index + 1),
+            |(task, _)| task.task.in_sentence(),
+        );
+        gha.warning(&format!(
+            "{task} began its load {:.1} s after START_AT, so the tasks' load did not fully overlap; raise `start-delay`",
+            *late_ms as f64 / 1000.0
+        ));
+    }
+    if let Some(lag_us) = merged
+        .schedule_lag_p99_us
+        .filter(|lag_us| *lag_us > LAG_WARNING_US)
+    {
+        gha.warning(&format!(
+            "requests started up to {} behind their schedule (p99): the generator, not the server, limited the load; give the tasks more CPU or more tasks",
+            format_latency_us(lag_us as f64)
+        ));
     }
     let rows: Vec<TaskRow> = finished
         .iter()

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::protocol::{Latency, TaskResult};
+use super::protocol::{Latency, Series, TaskResult};
 
 /// The latency figures reports show and thresholds check, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -43,6 +43,40 @@ pub struct Merged {
     pub latency: Option<LatencyFigures>,
     /// Spread of the tasks' load start times, when they sent `started_ms`.
     pub start_skew_ms: Option<u64>,
+    /// Requests the tasks' schedules called for that could not start, when they say.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_classes: BTreeMap<String, u64>,
+    /// The worst task's 99th percentile of lateness against its schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_lag_p99_us: Option<u64>,
+    /// `(task index, how late)`: tasks whose load began more than `LATE_MS` after `START_AT`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub late_tasks: Vec<(usize, u64)>,
+    /// Every task's series added, interval by interval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<MergedSeries>,
+}
+
+/// A task whose load began this long after `START_AT` is named as late. A tester that waits for
+/// `START_AT` begins within milliseconds of it.
+pub const LATE_MS: u64 = 1000;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MergedSeries {
+    pub start_ms: u64,
+    pub interval_ms: u64,
+    pub points: Vec<MergedPoint>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MergedPoint {
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_us: Option<u64>,
+    pub p95_us: Option<u64>,
+    pub p99_us: Option<u64>,
 }
 
 /// One task's latency figures (for per-task rows), in microseconds.
@@ -118,7 +152,89 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
         status,
         latency: merge_latency(&reported),
         start_skew_ms,
+        dropped: reported
+            .iter()
+            .filter_map(|result| result.dropped)
+            .reduce(|sum, dropped| sum + dropped),
+        error_classes: reported
+            .iter()
+            .flat_map(|result| &result.error_classes)
+            .fold(BTreeMap::new(), |mut classes, (class, count)| {
+                *classes.entry(class.clone()).or_insert(0) += count;
+                classes
+            }),
+        schedule_lag_p99_us: reported
+            .iter()
+            .filter_map(|result| result.schedule_lag_p99_us)
+            .max(),
+        late_tasks: results
+            .iter()
+            .enumerate()
+            .filter_map(|(index, result)| {
+                let result = result.as_ref()?;
+                let late = result.started_ms?.checked_sub(result.start_at_ms?)?;
+                (late > LATE_MS).then_some((index, late))
+            })
+            .collect(),
+        series: merge_series(&reported),
     }
+}
+
+/// Adds the tasks' series by absolute time. Series of different intervals cannot be added
+/// exactly: then there is none.
+fn merge_series(reported: &[&TaskResult]) -> Option<MergedSeries> {
+    let series: Vec<&Series> = reported
+        .iter()
+        .filter_map(|result| result.series.as_ref())
+        .collect();
+    let interval_ms = series.first()?.interval_ms;
+    if series.iter().any(|one| one.interval_ms != interval_ms) {
+        return None;
+    }
+    let start_ms = series.iter().map(|one| one.start_ms).min()?;
+    let mut points: Vec<(u64, u64, Option<Histogram<u64>>)> = Vec::new();
+    for one in &series {
+        let offset = ((one.start_ms - start_ms) / interval_ms) as usize;
+        for (index, point) in one.points.iter().enumerate() {
+            let at = offset + index;
+            if points.len() <= at {
+                points.resize_with(at + 1, || (0, 0, None));
+            }
+            let merged = &mut points[at];
+            merged.0 += point.requests;
+            merged.1 += point.errors;
+            if let Some(latency) = &point.latency {
+                match merged.2.as_mut() {
+                    None => merged.2 = Some(latency.clone()),
+                    Some(total) => {
+                        let _ = total.add(latency);
+                    }
+                }
+            }
+        }
+    }
+    Some(MergedSeries {
+        start_ms,
+        interval_ms,
+        points: points
+            .into_iter()
+            .map(|(requests, errors, latency)| {
+                let at = |quantile: f64| {
+                    latency
+                        .as_ref()
+                        .filter(|histogram| !histogram.is_empty())
+                        .map(|histogram| histogram.value_at_quantile(quantile))
+                };
+                MergedPoint {
+                    requests,
+                    errors,
+                    p50_us: at(0.50),
+                    p95_us: at(0.95),
+                    p99_us: at(0.99),
+                }
+            })
+            .collect(),
+    })
 }
 
 fn merge_latency(reported: &[&TaskResult]) -> Option<LatencyFigures> {
@@ -198,6 +314,7 @@ mod tests {
             ]),
             latency: Some(Latency::Exact(histogram(samples))),
             started_ms: None,
+            ..Default::default()
         })
     }
 
@@ -261,6 +378,7 @@ mod tests {
                 max: Some(50.0),
             })),
             started_ms: Some(1_000),
+            ..Default::default()
         });
         let mut slow = exact(100, 0, 10_000, (0..100).map(|i| 40_000 + i * 10).collect()).unwrap();
         slow.started_ms = Some(1_250);

@@ -29,7 +29,7 @@ pub const CHUNK_BYTES: usize = 8000;
 pub const MAX_CHUNKS: usize = 256;
 
 /// What one task reported.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct TaskResult {
     pub requests: u64,
     pub errors: u64,

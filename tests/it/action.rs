@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{DECLARED_INPUTS, Harness, read_outputs, result_line, wait_until};
+use crate::common::{Harness, declared_inputs, read_outputs, result_line, wait_until};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -104,7 +104,7 @@ impl Runner {
                 .arg("-v")
                 .arg(format!("{}:{container}", self.path(host).display()));
         }
-        let mut environment: Vec<(String, String)> = DECLARED_INPUTS
+        let mut environment: Vec<(String, String)> = declared_inputs()
             .iter()
             .map(|name| {
                 let value = inputs

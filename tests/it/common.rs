@@ -11,40 +11,27 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 /// Every input `action.yml` declares: the runner passes each one, an unset one as "".
-pub const DECLARED_INPUTS: &[&str] = &[
-    "aws-region",
-    "cluster",
-    "task-definition",
-    "container-name",
-    "subnets",
-    "security-groups",
-    "assign-public-ip",
-    "capacity-provider",
-    "platform-version",
-    "task-count",
-    "cpu",
-    "memory",
-    "environment",
-    "command",
-    "target-url",
-    "vus",
-    "rate",
-    "duration",
-    "image",
-    "timeout-minutes",
-    "wait",
-    "log-mode",
-    "thresholds",
-    "github-token",
-    "comment",
-    "comment-tag",
-    "dockerfile",
-    "context",
-    "build-args",
-    "target",
-    "ecr-repository",
-    "image-tag",
-];
+pub fn declared_inputs() -> Vec<String> {
+    let text = std::fs::read_to_string(project_dir().join("action.yml")).unwrap();
+    let mut names = Vec::new();
+    let mut inside = false;
+    for line in text.lines() {
+        if line == "inputs:" {
+            inside = true;
+        } else if !line.starts_with(' ') && !line.is_empty() {
+            inside = false;
+        } else if inside
+            && let Some(name) = line
+                .strip_prefix("  ")
+                .and_then(|rest| rest.strip_suffix(':'))
+            && !name.starts_with(' ')
+        {
+            names.push(name.to_string());
+        }
+    }
+    assert!(names.len() > 30, "action.yml declares {names:?}");
+    names
+}
 
 pub fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -252,7 +239,8 @@ impl ActionRun {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        for name in DECLARED_INPUTS {
+        let declared = declared_inputs();
+        for name in &declared {
             let value = inputs
                 .iter()
                 .find(|(input, _)| input == name)
@@ -262,7 +250,7 @@ impl ActionRun {
         }
         for (name, _) in inputs {
             assert!(
-                DECLARED_INPUTS.contains(name),
+                declared.iter().any(|declared| declared == name),
                 "input {name} is not declared"
             );
         }

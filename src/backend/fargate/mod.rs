@@ -30,7 +30,7 @@ use crate::gha::Gha;
 use crate::input_error::Problems;
 use crate::inputs::Inputs;
 use crate::outcome::StopCause;
-use crate::plan::{Plan, TaskSpec};
+use crate::plan::{ImageSource, Plan, TaskSpec};
 use crate::task::TaskLinks;
 use classify::{ContainerState, StoppedTask, classify};
 use cloudwatch::CloudWatchLogs;
@@ -155,13 +155,17 @@ impl Backend for Fargate {
     type Settings = Settings;
     type Logs = CloudWatchLogs;
     const SERVICE: &'static str = "ECS";
+    /// Fargate tasks commonly reach RUNNING 30 to 60 s after RunTask, more with a large image to
+    /// pull.
+    const DEFAULT_START_DELAY: std::time::Duration = std::time::Duration::from_secs(90);
 
     fn settings(
         inputs: &Inputs,
+        image: Option<&ImageSource>,
         problems: &mut Problems,
         ignored: &mut Vec<&'static str>,
     ) -> Option<Settings> {
-        Settings::from_inputs(inputs, problems, ignored)
+        Settings::from_inputs(inputs, image, problems, ignored)
     }
 
     fn describe(settings: &Settings) -> String {

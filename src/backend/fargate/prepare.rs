@@ -43,6 +43,16 @@ pub async fn prepare(
         (ImageSource::Build(_), None) => {
             anyhow::bail!("input `ecr-repository` is required to push the built image")
         }
+        (ImageSource::Generator { image }, None) => image.clone(),
+        // Tasks in private subnets without internet pull only from ECR: push the action's own
+        // image there.
+        (ImageSource::Generator { image }, Some(repository)) => {
+            let ecr = clients.ecr();
+            ecr::check_repository(&ecr, repository, &clients.region).await?;
+            let registry = ecr::login(&ecr, gha).await?;
+            let tag = format!("ecs-loadtest-{}", env!("CARGO_PKG_VERSION"));
+            image::copy_to_registry(image, &registry, repository, &tag, gha).await?
+        }
     };
     let revision = taskdef::register_revision(
         &clients.ecs,

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
-use crate::plan::{is_arn, is_name, parse_bool, split_list};
+use crate::plan::{ImageSource, is_arn, is_name, parse_bool, split_list};
 
 /// Task-level CPU units Fargate accepts.
 const FARGATE_CPU_UNITS: [u32; 7] = [256, 512, 1024, 2048, 4096, 8192, 16384];
@@ -46,6 +46,7 @@ impl Settings {
     /// Reads the Fargate inputs, noting every problem; `None` when one was found.
     pub fn from_inputs(
         inputs: &Inputs,
+        image: Option<&ImageSource>,
         problems: &mut Problems,
         ignored: &mut Vec<&'static str>,
     ) -> Option<Settings> {
@@ -156,7 +157,7 @@ impl Settings {
                     .filter(|mib| (512..=122_880).contains(mib))
             },
         );
-        let ecr_repository = ecr_repository(inputs, problems, ignored);
+        let ecr_repository = ecr_repository(inputs, image, problems, ignored);
 
         Some(Settings {
             cluster: cluster?,
@@ -176,10 +177,12 @@ impl Settings {
     }
 }
 
-/// The repository a built image is pushed to: required when building, ignored beside `image`.
+/// The repository a built image is pushed to: required when building, ignored beside `image`,
+/// optional for the built-in generator (whose image is pushed there when it is given).
 /// `Some(None)` when there is nothing to push.
 fn ecr_repository(
     inputs: &Inputs,
+    image: Option<&ImageSource>,
     problems: &mut Problems,
     ignored: &mut Vec<&'static str>,
 ) -> Option<Option<String>> {
@@ -187,6 +190,11 @@ fn ecr_repository(
         if given(&inputs.ecr_repository).is_some() {
             ignored.push("ecr-repository");
         }
+        return Some(None);
+    }
+    if matches!(image, Some(ImageSource::Generator { .. }))
+        && given(&inputs.ecr_repository).is_none()
+    {
         return Some(None);
     }
     let name = problems.required(
