@@ -4,6 +4,8 @@
 mod action;
 mod common;
 mod fargate;
+mod generate;
 mod github;
 mod image;
 mod logs;
+mod server;

@@ -1,0 +1,442 @@
+//! `ecs-loadtest generate` against a server on 127.0.0.1, and the action running it. Every load
+//! is bounded: a few hundred to a few thousand requests over a few seconds.
+
+use std::process::{Command, Output};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use serde_json::{Value, json};
+
+use crate::common::{ActionRun, Harness};
+use crate::server::{Behaviour, Server};
+
+fn generate(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"));
+    command.arg("generate").args(args);
+    for name in [
+        "TARGET_URL",
+        "RATE",
+        "VUS",
+        "DURATION",
+        "STAGES",
+        "START_AT",
+        "TASK_INDEX",
+        "TASK_COUNT",
+        "METHOD",
+        "HEADERS",
+        "BODY",
+        "REQUEST_TIMEOUT",
+        "HTTP_VERSION",
+        "SUCCESS_STATUSES",
+    ] {
+        command.env_remove(name);
+    }
+    command.envs(env.iter().copied());
+    let output = command.output().expect("running ecs-loadtest generate");
+    assert!(
+        output.status.success(),
+        "generate failed: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The result the generator printed, its chunks put together.
+fn result_of(output: &Output) -> Value {
+    let text = stdout(output);
+    let mut pieces: Vec<(usize, String)> = text
+        .lines()
+        .filter_map(|line| line.strip_prefix("ECS_LOADTEST_RESULT_CHUNK "))
+        .map(|rest| {
+            let parts: Vec<&str> = rest.splitn(4, ' ').collect();
+            (parts[1].parse().unwrap(), parts[3].to_string())
+        })
+        .collect();
+    assert!(!pieces.is_empty(), "no result chunks in {text}");
+    pieces.sort();
+    let json: String = pieces.into_iter().map(|(_, piece)| piece).collect();
+    serde_json::from_str(&json).unwrap()
+}
+
+fn histogram(encoded: &Value) -> Histogram<u64> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded.as_str().unwrap())
+        .unwrap();
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .unwrap()
+}
+
+fn p99_ms(result: &Value) -> f64 {
+    histogram(&result["latency_hdr"]).value_at_quantile(0.99) as f64 / 1000.0
+}
+
+#[test]
+fn the_open_model_reports_a_stall_that_the_closed_model_hides() {
+    // The server stalls every request for 1 s once the 300th has arrived.
+    let stalled = || Behaviour {
+        stall_at_request: Some(300),
+        stall: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let server = Server::start(stalled());
+    let open = result_of(&generate(
+        &[
+            "--target-url",
+            &server.url(),
+            "--rate",
+            "200",
+            "--vus",
+            "50",
+            "--duration",
+            "4s",
+        ],
+        &[],
+    ));
+    let server = Server::start(stalled());
+    let closed = result_of(&generate(
+        &[
+            "--target-url",
+            &server.url(),
+            "--vus",
+            "10",
+            "--duration",
+            "4s",
+        ],
+        &[],
+    ));
+    // Open: the requests due during the stall waited for it, measured from their schedule.
+    assert!(p99_ms(&open) >= 500.0, "open p99 {} ms", p99_ms(&open));
+    assert!(open["dropped"].as_u64().unwrap() > 0, "{open}");
+    // Closed: only the 10 requests in flight saw the stall, among thousands.
+    assert!(closed["requests"].as_u64().unwrap() > 2000, "{closed}");
+    assert!(p99_ms(&closed) < 100.0, "closed p99 {} ms", p99_ms(&closed));
+}
+
+#[test]
+fn the_rate_is_held_overall_and_per_stage() {
+    let server = Server::start(Behaviour::default());
+    let result = result_of(&generate(
+        &[
+            "--target-url",
+            &server.url(),
+            "--rate",
+            "200",
+            "--duration",
+            "5s",
+        ],
+        &[],
+    ));
+    let received = server.requests();
+    assert!((990..=1010).contains(&received), "{received} requests");
+    assert_eq!(result["requests"], received);
+    assert_eq!(result["dropped"], 0);
+
+    // 100 requests ramping up over 2 s, 200 at 100/s, 100 ramping down.
+    let server = Server::start(Behaviour::default());
+    let result = result_of(&generate(
+        &["--target-url", &server.url()],
+        &[("STAGES", "2s:100, 2s:100, 2s:0")],
+    ));
+    let points: Vec<u64> = result["series"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|point| point["requests"].as_u64().unwrap())
+        .collect();
+    let stage = |range: std::ops::Range<usize>| points[range].iter().sum::<u64>() as f64;
+    for (got, expected) in [
+        (stage(0..2), 100.0),
+        (stage(2..4), 200.0),
+        (stage(4..6), 100.0),
+    ] {
+        assert!((got - expected).abs() <= expected * 0.02, "{points:?}");
+    }
+    let received = server.requests() as f64;
+    assert!((received - 400.0).abs() <= 8.0, "{received}");
+}
+
+#[test]
+fn a_rate_the_virtual_users_cannot_carry_is_reported_as_dropped() {
+    let server = Server::start(Behaviour {
+        delay: Duration::from_millis(50),
+        ..Default::default()
+    });
+    let result = result_of(&generate(
+        &[
+            "--target-url",
+            &server.url(),
+            "--rate",
+            "200",
+            "--vus",
+            "2",
+            "--duration",
+            "3s",
+        ],
+        &[],
+    ));
+    let (sent, dropped) = (
+        result["requests"].as_u64().unwrap(),
+        result["dropped"].as_u64().unwrap(),
+    );
+    // Two slots at 50 ms each carry about 40 requests a second of the 200 asked.
+    assert!(
+        sent < 150 && dropped > 400,
+        "{sent} sent, {dropped} dropped"
+    );
+    assert_eq!(sent + dropped, 600);
+    assert_eq!(server.requests(), sent);
+}
+
+#[test]
+fn http2_and_tls_with_a_trusted_self_signed_certificate() {
+    let server = Server::start(Behaviour {
+        tls: true,
+        ..Default::default()
+    });
+    let certificate = server.certificate.clone().unwrap();
+    let certificate = certificate.to_str().unwrap();
+    for version in ["2", "auto"] {
+        let result = result_of(&generate(
+            &[
+                "--target-url",
+                &server.tls_url(),
+                "--vus",
+                "4",
+                "--duration",
+                "1s",
+            ],
+            &[("SSL_CERT_FILE", certificate), ("HTTP_VERSION", version)],
+        ));
+        assert_eq!(result["errors"], 0, "{version}: {result}");
+        assert!(result["requests"].as_u64().unwrap() > 10, "{result}");
+    }
+    // Both runs spoke HTTP/2: by ALPN.
+    assert_eq!(server.seen.http2.load(Ordering::SeqCst), server.requests());
+    // HTTP/1.1 on request, and an untrusted certificate is a TLS error, not a crash.
+    let result = result_of(&generate(
+        &[
+            "--target-url",
+            &server.tls_url(),
+            "--vus",
+            "2",
+            "--duration",
+            "1s",
+            "--http-version",
+            "1.1",
+        ],
+        &[("SSL_CERT_FILE", certificate)],
+    ));
+    assert_eq!(result["errors"], 0, "{result}");
+    let untrusted = result_of(&generate(
+        &[
+            "--target-url",
+            &server.tls_url(),
+            "--rate",
+            "5",
+            "--duration",
+            "1s",
+        ],
+        &[],
+    ));
+    assert_eq!(
+        untrusted["error_classes"]["tls"], untrusted["requests"],
+        "{untrusted}"
+    );
+}
+
+#[test]
+fn bad_generator_inputs_exit_2_and_send_nothing() {
+    let output = Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
+        .args([
+            "generate",
+            "--target-url",
+            "ftp://x/",
+            "--rate",
+            "0",
+            "--duration",
+            "5 minutes",
+        ])
+        .env("STAGES", "")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let text = String::from_utf8_lossy(&output.stdout) + String::from_utf8_lossy(&output.stderr);
+    for input in ["target-url", "rate", "duration"] {
+        assert!(text.contains(&format!("input `{input}`")), "{text}");
+    }
+}
+
+#[test]
+fn the_action_merges_three_generator_runs_as_one_histogram() {
+    let server = Server::start(Behaviour {
+        delay: Duration::from_millis(2),
+        ..Default::default()
+    });
+    let url = server.url();
+    let runs: Vec<Output> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..3)
+            .map(|index| {
+                let url = url.clone();
+                scope.spawn(move || {
+                    let index = index.to_string();
+                    generate(
+                        &[],
+                        &[
+                            ("TARGET_URL", &url),
+                            ("RATE", "100"),
+                            ("DURATION", "2s"),
+                            ("TASK_INDEX", &index),
+                            ("TASK_COUNT", "3"),
+                        ],
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|handle| handle.join().unwrap())
+            .collect()
+    });
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for run in &runs {
+        all.add(histogram(&result_of(run)["latency_hdr"])).unwrap();
+    }
+
+    // Each task prints what one generator run printed: its chunk lines reach the action through
+    // CloudWatch Logs and are put back together there.
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    let mut tasks = serde_json::Map::new();
+    for (index, run) in runs.iter().enumerate() {
+        let lines: Vec<String> = stdout(run).lines().map(str::to_string).collect();
+        tasks.insert(index.to_string(), json!({"logs": {"lines": lines}}));
+    }
+    harness.script("load", json!({}), Value::Object(tasks));
+    let run = ActionRun::for_setup(&harness, &setup, &[("task-count", "3")]).run();
+    run.assert_code(0);
+    let results: Value = serde_json::from_str(run.output("results")).unwrap();
+    let merged = &results["merged"];
+    assert_eq!(merged["tasks_reporting"], 3);
+    assert_eq!(merged["requests"], all.len());
+    assert_eq!(merged["requests"], server.requests());
+    let latency = &merged["latency"];
+    for (name, quantile) in [("p50_us", 0.5), ("p95_us", 0.95), ("p99_us", 0.99)] {
+        assert_eq!(
+            latency[name],
+            all.value_at_quantile(quantile) as f64,
+            "{name}"
+        );
+    }
+    assert_eq!(latency["max_us"], all.max() as f64);
+    let series_requests: u64 = merged["series"]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|point| point["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(series_requests, all.len());
+}
+
+#[test]
+fn the_action_puts_chunked_and_driver_split_results_back_together() {
+    let padding = "x".repeat(40_000);
+    let json = |requests: u64| {
+        format!(
+            r#"{{"v":1,"requests":{requests},"errors":0,"duration_ms":1000,"status":{{"200":{requests}}},"note":"{padding}"}}"#
+        )
+    };
+    // Task 0: numbered chunks. Task 1: one 40 KiB line, cut by the log driver into 16 KiB pieces.
+    let chunked: Vec<String> = json(5)
+        .as_bytes()
+        .chunks(8000)
+        .enumerate()
+        .map(|(index, piece)| {
+            format!(
+                "ECS_LOADTEST_RESULT_CHUNK t0 {} 6 {}",
+                index + 1,
+                std::str::from_utf8(piece).unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(chunked.len(), 6);
+    let line = format!("ECS_LOADTEST_RESULT {}", json(7));
+    let split: Vec<String> = line
+        .as_bytes()
+        .chunks(16 * 1024)
+        .map(|piece| std::str::from_utf8(piece).unwrap().to_string())
+        .collect();
+    assert_eq!(split.len(), 3);
+
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script(
+        "load",
+        json!({}),
+        json!({"0": {"logs": {"lines": chunked}}, "1": {"logs": {"lines": split}}}),
+    );
+    let run = ActionRun::for_setup(&harness, &setup, &[("task-count", "2")]).run();
+    run.assert_code(0);
+    let results: Value = serde_json::from_str(run.output("results")).unwrap();
+    assert_eq!(results["merged"]["tasks_reporting"], 2, "{}", run.stdout);
+    assert_eq!(results["merged"]["requests"], 12);
+}
+
+#[test]
+fn without_image_or_dockerfile_the_tasks_run_generate_from_one_start_time() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", json!({}), json!({}));
+    let empty = tempfile::tempdir().unwrap();
+    let context = empty.path().to_str().unwrap();
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[
+            ("image", ""),
+            ("context", context),
+            ("generator-image", "ghcr.io/acme/ecs-loadtest:v1"),
+            ("target-url", "https://staging.example.com/"),
+            ("rate", "30"),
+            ("duration", "1m"),
+            ("task-count", "3"),
+            ("start-delay", "45s"),
+        ],
+    )
+    .run();
+    // The scripted tasks print no result: the run says so, but it ran.
+    run.assert_stdout_has("none of 3 tasks reported results");
+    run.assert_stdout_has("START_AT is 45 s from now");
+    assert_eq!(run.output("image"), "ghcr.io/acme/ecs-loadtest:v1");
+    let tasks = harness.assert_none_running("load");
+    assert_eq!(tasks.len(), 3);
+    let start_at: Vec<String> = tasks
+        .iter()
+        .map(|task| {
+            let container = &task["overrides"]["containerOverrides"][0];
+            assert_eq!(container["command"], json!(["generate"]), "{task}");
+            container["environment"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|pair| pair["name"] == "START_AT")
+                .map(|pair| pair["value"].as_str().unwrap().to_string())
+                .unwrap()
+        })
+        .collect();
+    assert!(start_at.iter().all(|at| at == &start_at[0]), "{start_at:?}");
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    let at: u64 = start_at[0].parse().unwrap();
+    assert!(at > now_ms && at < now_ms + 45_000, "{at} against {now_ms}");
+}

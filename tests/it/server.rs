@@ -1,0 +1,162 @@
+//! A target for the generator on 127.0.0.1: HTTP/1.1 and HTTP/2 (prior knowledge, or ALPN over
+//! TLS with a self-signed certificate), answering 200 after an optional delay, and stalling every
+//! request for a while once a given number of requests has arrived. It counts what it received.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper::{Request, Response, Version};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::net::TcpListener;
+use tokio::time::Instant;
+
+#[derive(Clone, Default)]
+pub struct Behaviour {
+    /// Every answer waits this long.
+    pub delay: Duration,
+    /// When this many requests have arrived, every request waits until `stall` after that.
+    pub stall_at_request: Option<u64>,
+    pub stall: Duration,
+    /// Serve TLS with a certificate for `localhost`.
+    pub tls: bool,
+}
+
+#[derive(Default)]
+pub struct Seen {
+    pub requests: AtomicU64,
+    pub http2: AtomicU64,
+    /// Arrival times, seconds after the first request.
+    pub arrivals: Mutex<Vec<f64>>,
+    first: Mutex<Option<Instant>>,
+    stall_until: Mutex<Option<Instant>>,
+}
+
+pub struct Server {
+    pub address: SocketAddr,
+    pub seen: Arc<Seen>,
+    /// The PEM certificate a client must trust, with `tls`.
+    pub certificate: Option<PathBuf>,
+    _dir: tempfile::TempDir,
+    /// Dropped with the server: it stops accepting and answering.
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Server {
+    /// Serves on its own runtime thread, so that a test may block while it runs.
+    pub fn start(behaviour: Behaviour) -> Server {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let (acceptor, certificate) = if behaviour.tls {
+            let generated =
+                rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+            let pem = dir.path().join("localhost.pem");
+            std::fs::write(&pem, generated.cert.pem()).unwrap();
+            let key =
+                rustls::pki_types::PrivateKeyDer::try_from(generated.signing_key.serialize_der())
+                    .unwrap();
+            let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+            let mut config = rustls::ServerConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(vec![generated.cert.der().clone()], key)
+                .unwrap();
+            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            (
+                Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+                Some(pem),
+            )
+        } else {
+            (None, None)
+        };
+        let listener = runtime.block_on(TcpListener::bind("127.0.0.1:0")).unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen = Arc::new(Seen::default());
+        let state = seen.clone();
+        runtime.spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let _ = tcp.set_nodelay(true);
+                let (behaviour, seen, acceptor) =
+                    (behaviour.clone(), state.clone(), acceptor.clone());
+                tokio::spawn(async move {
+                    let service =
+                        service_fn(move |request| answer(request, behaviour.clone(), seen.clone()));
+                    let builder = auto::Builder::new(TokioExecutor::new());
+                    match acceptor {
+                        Some(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(tcp).await {
+                                let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
+                        }
+                    }
+                });
+            }
+        });
+        Server {
+            address,
+            seen,
+            certificate,
+            _dir: dir,
+            _runtime: runtime,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/load", self.address)
+    }
+
+    pub fn tls_url(&self) -> String {
+        format!("https://localhost:{}/load", self.address.port())
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.seen.requests.load(Ordering::SeqCst)
+    }
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    behaviour: Behaviour,
+    seen: Arc<Seen>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    let now = Instant::now();
+    let number = seen.requests.fetch_add(1, Ordering::SeqCst) + 1;
+    if request.version() == Version::HTTP_2 {
+        seen.http2.fetch_add(1, Ordering::SeqCst);
+    }
+    let first = *seen.first.lock().unwrap().get_or_insert(now);
+    seen.arrivals
+        .lock()
+        .unwrap()
+        .push(now.duration_since(first).as_secs_f64());
+    if behaviour.stall_at_request == Some(number) {
+        *seen.stall_until.lock().unwrap() = Some(now + behaviour.stall);
+    }
+    let stall_until = *seen.stall_until.lock().unwrap();
+    if let Some(until) = stall_until.filter(|until| *until > now) {
+        tokio::time::sleep_until(until).await;
+    }
+    if !behaviour.delay.is_zero() {
+        tokio::time::sleep(behaviour.delay).await;
+    }
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}
