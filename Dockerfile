@@ -22,4 +22,8 @@ FROM scratch
 # No USER and no WORKDIR: the runner needs root and sets the working directory itself. /tmp
 # exists for the spooled task logs.
 COPY --from=build /out/ /
+# A release names the image it publishes (ghcr.io/OWNER/ecs-loadtest:vX.Y.Z): the tasks run the
+# built-in generator from it when a workflow gives no image and no Dockerfile.
+ARG ECS_LOADTEST_IMAGE=
+ENV ECS_LOADTEST_IMAGE=${ECS_LOADTEST_IMAGE}
 ENTRYPOINT ["/ecs-loadtest"]
