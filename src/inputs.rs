@@ -139,6 +139,15 @@ pub struct Inputs {
     /// Tells apart several ecs-loadtest comments on one PR [default: the job name]
     #[arg(long, value_name = "TAG")]
     pub comment_tag: Option<String>,
+    /// On issue_comment: the word that starts a run from a PR comment [default: /loadtest]
+    #[arg(long, value_name = "WORD")]
+    pub comment_command: Option<String>,
+    /// On issue_comment: inputs a comment may set as key=value [default: rate vus duration task-count stages thresholds]
+    #[arg(long, value_name = "NAMES")]
+    pub comment_overrides: Option<String>,
+    /// On issue_comment: author associations that may start a run [default: OWNER MEMBER COLLABORATOR]
+    #[arg(long, value_name = "ASSOCIATIONS")]
+    pub comment_authors: Option<String>,
 }
 
 impl Inputs {
@@ -148,6 +157,24 @@ impl Inputs {
         envy::prefixed("INPUT_")
             .from_env::<Inputs>()
             .context("reading the action inputs from INPUT_* environment variables")
+    }
+
+    /// Sets input `name` (kebab-case) to `value`; false when there is no such input.
+    pub fn set(&mut self, name: &str, value: &str) -> bool {
+        let Ok(serde_json::Value::Object(mut fields)) = serde_json::to_value(&*self) else {
+            return false;
+        };
+        if !fields.contains_key(name) {
+            return false;
+        }
+        fields.insert(name.to_string(), serde_json::Value::from(value));
+        match serde_json::from_value(serde_json::Value::Object(fields)) {
+            Ok(inputs) => {
+                *self = inputs;
+                true
+            }
+            Err(_) => false,
+        }
     }
 
     /// Every field that is given in `self` (flags) wins over `fallback` (environment).
@@ -192,6 +219,14 @@ mod tests {
         let merged = flags.or(environment).unwrap();
         assert_eq!(merged.task_count.as_deref(), Some("3"));
         assert_eq!(merged.cluster.as_deref(), Some("load"));
+    }
+
+    #[test]
+    fn inputs_are_set_by_name() {
+        let mut inputs = Inputs::default();
+        assert!(inputs.set("task-count", "3"));
+        assert_eq!(inputs.task_count.as_deref(), Some("3"));
+        assert!(!inputs.set("no-such-input", "1"));
     }
 
     #[test]

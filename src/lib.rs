@@ -32,6 +32,7 @@ use anyhow::{Context, Result};
 use crate::backend::{Backend, Pipeline, configure, dispatch};
 use crate::cli::{Cli, Command};
 use crate::gha::{Gha, Level, Location};
+use crate::github::Triggered;
 use crate::input_error::InvalidInputs;
 use crate::inputs::Inputs;
 use crate::run::{CleanupCommand, RunCommand};
@@ -89,15 +90,26 @@ impl Pipeline for PlanCommand<'_> {
 async fn run_and_set_status(flags: Inputs, workflow: &WorkflowEnv, gha: &Gha) -> Result<u8> {
     // Installed first, so that a signal at any later point is handled rather than fatal.
     let mut shutdown = signals::Shutdown::install()?;
+    let mut triggered = None;
     let result = async {
         let inputs = flags.or(Inputs::from_env()?)?;
         // Registered before anything could print it.
         if let Some(token) = inputs::given(&inputs.github_token) {
             gha.mask(token);
         }
+        // A pull request comment may start the run, change its inputs, or end the step.
+        let (inputs, workflow) = match github::from_comment(&inputs, workflow, gha).await? {
+            Triggered::NotAComment => (inputs, workflow.clone()),
+            Triggered::Done(status) => return Ok(status),
+            Triggered::Run { inputs, trigger } => {
+                let workflow = workflow.triggered_by(trigger.clone());
+                triggered = Some((inputs.clone(), workflow.clone(), trigger));
+                (*inputs, workflow)
+            }
+        };
         dispatch(RunCommand {
             inputs,
-            workflow,
+            workflow: &workflow,
             gha,
             shutdown: &mut shutdown,
         })
@@ -108,6 +120,17 @@ async fn run_and_set_status(flags: Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
         Ok(status) => *status,
         Err(error) => exit::of_error(error),
     };
+    if let Some((inputs, workflow, trigger)) = &triggered {
+        if let Some(invalid) = result
+            .as_ref()
+            .err()
+            .and_then(|error| error.downcast_ref::<InvalidInputs>())
+        {
+            let problems: Vec<String> = invalid.0.iter().map(ToString::to_string).collect();
+            github::refuse_inputs(inputs, workflow, trigger, &problems, gha).await;
+        }
+        github::conclude_trigger(inputs, workflow, trigger, status, gha).await;
+    }
     gha.set_output("exit-code", &status.to_string())?;
     gha.set_output(
         "passed",

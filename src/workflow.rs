@@ -32,6 +32,22 @@ pub struct WorkflowEnv {
     pub own_image: Option<String>,
     /// Random, one per invocation: tells apart runs started from a terminal.
     pub invocation_id: String,
+    /// Set when a pull request comment started the run.
+    pub trigger: Option<CommentTrigger>,
+}
+
+/// A run started by a pull request comment (`/loadtest rate=500`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommentTrigger {
+    pub pull_number: u64,
+    pub comment_id: u64,
+    pub comment_url: String,
+    /// The comment's author's login.
+    pub author: String,
+    /// The overrides as given, `rate=500 duration=2m`.
+    pub overrides: String,
+    /// The pull request's head: the commit tested (`GITHUB_SHA` is the default branch's).
+    pub head_sha: String,
 }
 
 /// How the tasks of this run are marked, so that cleanup can find them again.
@@ -77,6 +93,7 @@ impl WorkflowEnv {
             aws_default_region: var("AWS_DEFAULT_REGION"),
             own_image: var("ECS_LOADTEST_IMAGE"),
             invocation_id,
+            trigger: None,
         }
     }
 
@@ -88,6 +105,16 @@ impl WorkflowEnv {
             self.repository.as_deref()?,
             self.run_id.as_deref()?
         ))
+    }
+
+    /// The environment of a run that `trigger` started: the commit tested is the pull request's
+    /// head.
+    pub fn triggered_by(&self, trigger: CommentTrigger) -> WorkflowEnv {
+        WorkflowEnv {
+            sha: Some(trigger.head_sha.clone()),
+            trigger: Some(trigger),
+            ..self.clone()
+        }
     }
 
     /// `GITHUB_SERVER_URL`, else github.com.

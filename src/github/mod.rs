@@ -1,8 +1,12 @@
 //! The PR comment: one per PR and comment tag, found again by a hidden marker and updated in place.
 
 mod client;
+mod command;
 mod comment;
 mod pull_request;
+mod trigger;
+
+pub use trigger::{Triggered, conclude as conclude_trigger, from_comment, refuse_inputs};
 
 use crate::gha::Gha;
 use crate::plan::CommentPlan;
@@ -37,6 +41,7 @@ pub async fn comment_on_pull_request(
         event_name: plan.event_name.as_deref(),
         event_path: plan.event_path.as_deref(),
         sha: plan.sha.as_deref(),
+        commented_pull: plan.trigger.as_ref().map(|trigger| trigger.pull_number),
     };
     let number = match pull_request::find(&github, &event).await {
         Ok(Some(number)) => number,

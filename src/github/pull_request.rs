@@ -14,6 +14,8 @@ pub struct EventContext<'a> {
     pub event_name: Option<&'a str>,
     pub event_path: Option<&'a str>,
     pub sha: Option<&'a str>,
+    /// On `issue_comment`: the pull request the comment is on.
+    pub commented_pull: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -39,7 +41,8 @@ struct Head {
 }
 
 /// The PR number: the event's `pull_request.number` on pull_request events; on push, the open PR
-/// whose head is the pushed commit; otherwise (workflow_dispatch, schedule, …) none.
+/// whose head is the pushed commit; on issue_comment, the commented one; otherwise
+/// (workflow_dispatch, schedule, …) none.
 pub async fn find(github: &Octocrab, context: &EventContext<'_>) -> Result<Option<u64>> {
     match context.event_name {
         Some("pull_request" | "pull_request_target" | "pull_request_review") => {
@@ -66,6 +69,7 @@ pub async fn find(github: &Octocrab, context: &EventContext<'_>) -> Result<Optio
                 .find(|pull| pull.state == "open" && pull.head.sha == sha)
                 .map(|pull| pull.number))
         }
+        Some("issue_comment") => Ok(context.commented_pull),
         _ => Ok(None),
     }
 }

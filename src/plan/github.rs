@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::parse::parse_bool;
 use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
-use crate::workflow::WorkflowEnv;
+use crate::workflow::{CommentTrigger, WorkflowEnv};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CommentPlan {
@@ -20,6 +20,8 @@ pub struct CommentPlan {
     pub event_name: Option<String>,
     pub event_path: Option<String>,
     pub sha: Option<String>,
+    /// The pull request comment that started the run, when one did.
+    pub trigger: Option<CommentTrigger>,
 }
 
 pub fn comment_plan(
@@ -54,5 +56,6 @@ pub fn comment_plan(
         event_name: workflow.event_name.clone(),
         event_path: workflow.event_path.clone(),
         sha: workflow.sha.clone(),
+        trigger: workflow.trigger.clone(),
     }
 }

@@ -32,6 +32,18 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
         );
     }
     head.push('\n');
+    if let Some(trigger) = &report.trigger {
+        let overrides = if trigger.overrides.is_empty() {
+            "no overrides".to_string()
+        } else {
+            format!("`{}`", trigger.overrides.replace('`', "'"))
+        };
+        let _ = writeln!(
+            head,
+            "Started by @{} in [this comment]({}) with {overrides}; tested commit `{}`, the pull request's head.\n",
+            trigger.author, trigger.comment_url, trigger.head_sha
+        );
+    }
     if let Some(coverage) = &verdict.coverage {
         let _ = writeln!(head, "**{coverage}.**\n");
     }
@@ -285,6 +297,7 @@ mod tests {
                 ),
             ],
             run_url: Some("https://github.com/acme/shop/actions/runs/1".into()),
+            trigger: None,
         }
     }
 

@@ -11,6 +11,7 @@ use serde::Serialize;
 use crate::results::merge::{LatencyFigures, Merged};
 use crate::results::threshold::format_latency_us;
 use crate::results::verdict::Verdict;
+use crate::workflow::CommentTrigger;
 
 pub use progress::console_events;
 pub use publish::{Concluded, publish};
@@ -39,6 +40,8 @@ pub struct Report<'a> {
     pub tasks: Vec<TaskRow>,
     /// What the backend prepared (`Image`, …), as label and value.
     pub details: Vec<(&'static str, String)>,
+    /// Who started the run from a pull request comment, with what, and the commit tested.
+    pub trigger: Option<CommentTrigger>,
     pub run_url: Option<String>,
 }
 

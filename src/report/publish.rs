@@ -94,6 +94,7 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) -> Result<()> {
         tasks: rows,
         details,
         run_url: plan.identity.run_url.clone(),
+        trigger: plan.comment.trigger.clone(),
     };
 
     gha.line("");

@@ -436,3 +436,234 @@ async fn partial_results_are_said_next_to_the_verdict() {
     finished
         .assert_stdout_has("printed an invalid result line: invalid JSON: missing field `errors`");
 }
+
+const HEAD: &str = "fedcba9876543210fedcba9876543210fedcba98";
+
+/// The action on an `issue_comment` event: `body` written on PR #7 by `octocat` as `association`.
+fn comment_action(
+    harness: &Harness,
+    setup: &Setup,
+    api_url: &str,
+    body: &str,
+    association: &str,
+) -> ActionRun {
+    let run = ActionRun::for_setup(
+        harness,
+        setup,
+        &[
+            ("task-count", "2"),
+            ("github-token", "ghs_secret_token_value"),
+            ("comment-tag", "load-test"),
+        ],
+    );
+    let event = event_file(
+        &run,
+        &json!({
+            "action": "created",
+            "issue": {"number": 7, "pull_request": {"url": format!("https://api.github.com/repos/{REPOSITORY}/pulls/7")}},
+            "comment": {
+                "id": 555, "body": body, "user": user("octocat", "User"),
+                "html_url": format!("https://github.com/{REPOSITORY}/pull/7#issuecomment-555"),
+                "author_association": association
+            }
+        }),
+    );
+    run.env("GITHUB_API_URL", api_url)
+        .env("GITHUB_EVENT_NAME", "issue_comment")
+        .env("GITHUB_EVENT_PATH", &event)
+        // On issue_comment, GITHUB_SHA is the default branch's last commit, not the PR's.
+        .env("GITHUB_SHA", SHA)
+        .env("GITHUB_JOB", "load-test")
+}
+
+/// The POST requests GitHub received: path and JSON body.
+async fn all_posts(server: &MockServer) -> Vec<(String, Value)> {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|request| request.method.as_str() == "POST")
+        .map(|request| {
+            (
+                request.url.path().to_string(),
+                serde_json::from_slice(&request.body).unwrap(),
+            )
+        })
+        .collect()
+}
+
+async fn mount_reactions(github: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path(format!(
+            "/repos/{REPOSITORY}/issues/comments/555/reactions"
+        )))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 1, "content": "eyes"})))
+        .mount(github)
+        .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_loadtest_comment_from_a_member_runs_its_overrides_on_the_pull_request() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/pulls/7")))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"number": 7, "head": {"sha": HEAD}})),
+        )
+        .mount(&github)
+        .await;
+    mount_reactions(&github).await;
+    mount_comments(&github, "", 7, json!([])).await;
+    mount_post(
+        &github,
+        format!("/repos/{REPOSITORY}/issues/7/comments"),
+        201,
+        bot_comment(901, 7, "posted"),
+    )
+    .await;
+
+    let finished = run(comment_action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "/loadtest rate=300 duration=30s\nplease",
+        "MEMBER",
+    ))
+    .await;
+    finished.assert_code(0);
+    let rates: u64 = harness
+        .tasks("load")
+        .iter()
+        .map(|task| {
+            task["overrides"]["containerOverrides"][0]["environment"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|pair| pair["name"] == "RATE")
+                .unwrap()["value"]
+                .as_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(rates, 300);
+    let posts = all_posts(&github).await;
+    let reactions: Vec<&str> = posts
+        .iter()
+        .filter(|(route, _)| route.ends_with("/reactions"))
+        .map(|(_, body)| body["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(reactions, ["eyes", "rocket"]);
+    let (_, sticky) = posts
+        .iter()
+        .find(|(route, _)| route.ends_with("/issues/7/comments"))
+        .unwrap();
+    let sticky = sticky["body"].as_str().unwrap();
+    assert!(
+        sticky.starts_with("<!-- ecs-loadtest:load-test -->"),
+        "{sticky}"
+    );
+    assert!(
+        sticky.contains("Started by @octocat in [this comment](https://github.com/acme/shop/pull/7#issuecomment-555) with `rate=300 duration=30s`")
+            && sticky.contains(&format!("tested commit `{HEAD}`")),
+        "{sticky}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn comments_that_may_not_start_load_start_nothing() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+            902,
+            7,
+            "reply",
+            "github-actions[bot]",
+            "Bot",
+        )))
+        .mount(&github)
+        .await;
+    let before = harness.requests().len();
+    let cases = [
+        // (comment, association, exit status, what the reply says; none: no reply at all)
+        (
+            "/loadtest",
+            "NONE",
+            0,
+            Some("may not start a load test here"),
+        ),
+        (
+            "/loadtest target-url=https://elsewhere.example/",
+            "OWNER",
+            2,
+            Some("`target-url` may not be set from a comment"),
+        ),
+        (
+            "/loadtest rate=fast",
+            "MEMBER",
+            2,
+            Some("input `rate`: got `fast`"),
+        ),
+        ("nice work, ship it", "MEMBER", 0, None),
+    ];
+    for (body, association, status, reply) in cases {
+        github.reset().await;
+        Mock::given(method("POST"))
+            .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+            .respond_with(ResponseTemplate::new(201).set_body_json(comment(
+                902,
+                7,
+                "reply",
+                "github-actions[bot]",
+                "Bot",
+            )))
+            .mount(&github)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("/repos/{REPOSITORY}/pulls/7")))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"number": 7, "head": {"sha": HEAD}})),
+            )
+            .mount(&github)
+            .await;
+        mount_reactions(&github).await;
+        let finished = run(comment_action(
+            &harness,
+            &setup,
+            &github.uri(),
+            body,
+            association,
+        ))
+        .await;
+        finished.assert_code(status);
+        let replies: Vec<String> = all_posts(&github)
+            .await
+            .into_iter()
+            .filter(|(route, _)| route.ends_with("/issues/7/comments"))
+            .map(|(_, body)| body["body"].as_str().unwrap().to_string())
+            .collect();
+        match reply {
+            Some(text) => {
+                assert_eq!(replies.len(), 1, "{body}: {replies:?}");
+                assert!(replies[0].contains(text), "{body}: {}", replies[0]);
+            }
+            None => assert!(replies.is_empty(), "{body}: {replies:?}"),
+        }
+        // Nothing was asked of AWS: no task, no credentials check.
+        assert_eq!(
+            harness.requests().len(),
+            before,
+            "{body}: {}",
+            finished.stdout
+        );
+    }
+    assert!(harness.tasks("load").is_empty());
+}
