@@ -36,8 +36,8 @@ worker_processes 1;
 daemon off;
 pid $work/nginx.pid;
 error_log $work/error.log warn;
-events { worker_connections 20000; }
-worker_rlimit_nofile 40000;
+events { worker_connections 19000; }
+worker_rlimit_nofile 20000;
 http {
   access_log off;
   keepalive_requests 100000000;
@@ -49,7 +49,7 @@ http {
   }
 }
 EOF
-ulimit -n 65536
+ulimit -n "$(ulimit -Hn)"
 taskset -c 0 /usr/sbin/nginx -c "$work/nginx.conf" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT

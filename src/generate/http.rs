@@ -3,10 +3,12 @@
 //! platform's root certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured). The name is
 //! resolved once per connection.
 
+use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
+use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full};
 use hyper::client::conn::{http1, http2};
 use hyper::{Request, Response};
@@ -21,19 +23,33 @@ use crate::plan::HttpVersion;
 
 type Body = Full<Bytes>;
 
+/// A byte stream to the target: TCP, or TLS over it.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
+
+type Http1Connection = http1::Connection<TokioIo<Box<dyn Io>>, Body>;
+
 /// A connection ready to carry requests.
 pub enum Sender {
-    /// HTTP/1.1 carries one request at a time: it belongs to one slot.
-    Http1(http1::SendRequest<Body>),
+    /// HTTP/1.1 carries one request at a time, so it belongs to one slot, which also drives the
+    /// connection itself while a request is under way: no second task, no wake-up between two.
+    Http1 {
+        sender: http1::SendRequest<Body>,
+        connection: Pin<Box<Http1Connection>>,
+    },
     /// Clones share one connection: its streams are multiplexed.
     Http2(http2::SendRequest<Body>),
 }
 
 impl Sender {
-    pub fn is_closed(&self) -> bool {
+    /// False once the peer closed the connection (an idle keep-alive connection may be).
+    pub fn is_open(&mut self) -> bool {
         match self {
-            Sender::Http1(sender) => sender.is_closed(),
-            Sender::Http2(sender) => sender.is_closed(),
+            Sender::Http1 { sender, connection } => {
+                // Lets the connection see a close that already arrived.
+                connection.as_mut().now_or_never().is_none() && !sender.is_closed()
+            }
+            Sender::Http2(sender) => !sender.is_closed(),
         }
     }
 }
@@ -77,7 +93,7 @@ impl Client {
         match &self.tls {
             None => match self.version {
                 HttpVersion::Http2 => handshake2(tcp).await,
-                HttpVersion::Auto | HttpVersion::Http1 => handshake1(tcp).await,
+                HttpVersion::Auto | HttpVersion::Http1 => handshake1(Box::new(tcp)).await,
             },
             Some(tls) => {
                 let name =
@@ -87,7 +103,7 @@ impl Client {
                 if negotiated_h2 {
                     handshake2(stream).await
                 } else {
-                    handshake1(stream).await
+                    handshake1(Box::new(stream)).await
                 }
             }
         }
@@ -114,40 +130,60 @@ impl Client {
 
     /// Sends one request and reads its answer to the end. Returns the status.
     pub async fn send(&self, sender: &mut Sender) -> Result<u16, ErrorClass> {
-        let response: Response<hyper::body::Incoming> = match sender {
-            Sender::Http1(http1) => {
-                http1.ready().await.map_err(|_| ErrorClass::Request)?;
-                http1
-                    .send_request(self.request(false))
-                    .await
-                    .map_err(|_| ErrorClass::Request)?
+        match sender {
+            Sender::Http1 { sender, connection } => {
+                let exchange = async {
+                    sender.ready().await.map_err(|_| ErrorClass::Request)?;
+                    let response = sender
+                        .send_request(self.request(false))
+                        .await
+                        .map_err(|_| ErrorClass::Request)?;
+                    read_to_end(response).await
+                };
+                tokio::pin!(exchange);
+                tokio::select! {
+                    biased;
+                    answer = &mut exchange => answer,
+                    // The connection ended before the answer did.
+                    _ = connection.as_mut() => Err(ErrorClass::Request),
+                }
             }
             Sender::Http2(http2) => {
                 http2.ready().await.map_err(|_| ErrorClass::Request)?;
-                http2
+                let response = http2
                     .send_request(self.request(true))
                     .await
-                    .map_err(|_| ErrorClass::Request)?
+                    .map_err(|_| ErrorClass::Request)?;
+                read_to_end(response).await
             }
-        };
-        let status = response.status().as_u16();
-        let mut body = response.into_body();
-        while let Some(frame) = body.frame().await {
-            frame.map_err(|_| ErrorClass::Body)?;
         }
-        Ok(status)
     }
 }
 
-async fn handshake1<S>(io: S) -> Result<Sender, ErrorClass>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) = http1::handshake(TokioIo::new(io))
+/// The status, once the body has been read to its end (and thrown away).
+async fn read_to_end(response: Response<hyper::body::Incoming>) -> Result<u16, ErrorClass> {
+    let status = response.status().as_u16();
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        frame.map_err(|_| ErrorClass::Body)?;
+    }
+    Ok(status)
+}
+
+/// Reads of at most this many bytes: smaller than hyper's adaptive default (8 KiB, growing), so
+/// that ten thousand idle connections stay small; a large body takes more reads.
+const READ_BUFFER: usize = 4096;
+
+async fn handshake1(io: Box<dyn Io>) -> Result<Sender, ErrorClass> {
+    let (sender, connection) = http1::Builder::new()
+        .read_buf_exact_size(Some(READ_BUFFER))
+        .handshake(TokioIo::new(io))
         .await
         .map_err(|_| ErrorClass::Connect)?;
-    tokio::spawn(connection);
-    Ok(Sender::Http1(sender))
+    Ok(Sender::Http1 {
+        sender,
+        connection: Box::pin(connection),
+    })
 }
 
 async fn handshake2<S>(io: S) -> Result<Sender, ErrorClass>

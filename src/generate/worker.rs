@@ -10,6 +10,7 @@
 //! Closed model: each active slot sends its next request as soon as its last one is answered.
 
 use std::cell::{Cell, RefCell};
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
-use tokio::time::{Instant, MissedTickBehavior, interval, sleep, timeout};
+use tokio::time::{Instant, MissedTickBehavior, Sleep, interval, sleep};
 
 use super::http::{Client, Http2Sender, Sender};
 use super::settings::Model;
@@ -63,6 +64,20 @@ struct Shared {
 struct Slot {
     index: usize,
     connection: Option<Sender>,
+    /// Fires at or before the running request's deadline. It is reset only when it fires early,
+    /// so that a request costs no timer registration (the deadline of a request is always later
+    /// than that of the one before).
+    timer: Pin<Box<Sleep>>,
+}
+
+impl Slot {
+    fn new(index: usize, timeout: Duration) -> Slot {
+        Slot {
+            index,
+            connection: None,
+            timer: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
 }
 
 /// An open-model slot's inbox: the intended start of its next request.
@@ -98,10 +113,7 @@ async fn open(shared: Rc<Shared>, slot_count: usize, profile: &super::profile::P
     for (index, mailbox) in mailboxes.iter().enumerate() {
         let (shared, mailbox, idle) = (shared.clone(), mailbox.clone(), idle.clone());
         slots.spawn_local(async move {
-            let mut slot = Slot {
-                index,
-                connection: None,
-            };
+            let mut slot = Slot::new(index, shared.worker.timeout);
             loop {
                 mailbox.notify.notified().await;
                 let Some(intended) = mailbox.job.take() else {
@@ -164,10 +176,7 @@ async fn closed(shared: Rc<Shared>, slot_count: usize, profile: &super::profile:
         let profile = profile.clone();
         slots.spawn_local(async move {
             let worker = &shared.worker;
-            let mut slot = Slot {
-                index,
-                connection: None,
-            };
+            let mut slot = Slot::new(index, shared.worker.timeout);
             loop {
                 let now = Instant::now();
                 if now >= shared.end || worker.stop.load(Ordering::Relaxed) {
@@ -191,13 +200,33 @@ impl Shared {
     /// One request on `slot`'s connection (opened first when there is none), recorded.
     async fn request(&self, slot: &mut Slot, intended: Instant) {
         let worker = &self.worker;
-        let answer = timeout(worker.timeout, async {
-            let mut sender = self.sender(slot).await?;
-            let answer = worker.client.send(&mut sender).await;
-            slot.connection = Some(sender);
-            answer
-        })
-        .await;
+        let deadline = Instant::now() + worker.timeout;
+        let answer = {
+            let Slot {
+                index,
+                connection,
+                timer,
+            } = &mut *slot;
+            let exchange = async {
+                let mut sender = self.sender(*index, connection).await?;
+                let answer = worker.client.send(&mut sender).await;
+                *connection = Some(sender);
+                answer
+            };
+            tokio::pin!(exchange);
+            loop {
+                tokio::select! {
+                    biased;
+                    answer = &mut exchange => break Ok(answer),
+                    () = timer.as_mut() => {
+                        if Instant::now() >= deadline {
+                            break Err(());
+                        }
+                        timer.as_mut().reset(deadline);
+                    }
+                }
+            }
+        };
         let ended = Instant::now();
         let since_intended = ended.saturating_duration_since(intended).as_micros() as u64;
         let outcome = match answer {
@@ -231,13 +260,17 @@ impl Shared {
     }
 
     /// The slot's connection, the slot group's HTTP/2 connection, or a new one.
-    async fn sender(&self, slot: &mut Slot) -> Result<Sender, ErrorClass> {
-        if let Some(sender) = slot.connection.take()
-            && !sender.is_closed()
+    async fn sender(
+        &self,
+        index: usize,
+        connection: &mut Option<Sender>,
+    ) -> Result<Sender, ErrorClass> {
+        if let Some(mut sender) = connection.take()
+            && sender.is_open()
         {
             return Ok(sender);
         }
-        let group = slot.index / STREAMS_PER_CONNECTION;
+        let group = index / STREAMS_PER_CONNECTION;
         if let Some(shared) = self.http2.borrow()[group].as_ref()
             && !shared.is_closed()
         {
