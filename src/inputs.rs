@@ -11,6 +11,9 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize, clap::Args)]
 #[serde(rename_all = "kebab-case", default)]
 pub struct Inputs {
+    /// fargate: AWS Fargate tasks; local: the local Docker engine (or this process, for the built-in generator) [default: fargate]
+    #[arg(long, value_name = "BACKEND")]
+    pub backend: Option<String>,
     /// Region of every AWS call [default: AWS_REGION, then AWS_DEFAULT_REGION]
     #[arg(long, value_name = "REGION")]
     pub aws_region: Option<String>,

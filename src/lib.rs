@@ -45,23 +45,23 @@ pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
     match cli.command {
         Some(Command::Plan(flags)) => {
             let inputs = flags.or(Inputs::from_env()?)?;
-            dispatch(PlanCommand {
+            dispatch(&inputs.backend.clone(), PlanCommand {
                 inputs,
                 workflow: &workflow,
                 gha,
             })
-            .await?;
+            .await??;
             Ok(exit::PASSED)
         }
         Some(Command::Run(flags)) => run_and_set_status(flags, &workflow, gha).await,
         Some(Command::Cleanup(flags)) => {
             let inputs = flags.or(Inputs::from_env()?)?;
-            dispatch(CleanupCommand {
+            dispatch(&inputs.backend.clone(), CleanupCommand {
                 inputs,
                 workflow: &workflow,
                 gha,
             })
-            .await?;
+            .await??;
             Ok(exit::PASSED)
         }
         Some(Command::Generate(args)) => generate::generate(args, gha).await,
@@ -107,13 +107,13 @@ async fn run_and_set_status(flags: Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
                 (*inputs, workflow)
             }
         };
-        dispatch(RunCommand {
+        dispatch(&inputs.backend.clone(), RunCommand {
             inputs,
             workflow: &workflow,
             gha,
             shutdown: &mut shutdown,
         })
-        .await
+        .await?
     }
     .await;
     let status = match &result {

@@ -90,7 +90,9 @@ async fn run<B: Backend>(
     match result {
         Ok(Some((finished, capture))) => {
             screen.lock().finish()?;
-            conclude(&backend, &plan, finished, capture, gha).await
+            let status = conclude(&backend, &plan, finished, capture, gha).await;
+            backend.release(&events).await;
+            status
         }
         Ok(None) => {
             events.info(format!(
@@ -108,6 +110,7 @@ async fn run<B: Backend>(
         Err((cause, error)) => {
             let reason = format!("ecs-loadtest: {error:#} ({})", plan.identity.description);
             stop_run(&backend, &started, cause, &reason, &events).await;
+            backend.release(&events).await;
             // What was read of the logs so far is still worth seeing.
             screen.lock().finish()?;
             Err(error)
@@ -255,6 +258,7 @@ impl Pipeline for CleanupCommand<'_> {
                 plan.identity.started_by,
                 backend.place()
             ));
+            backend.release(&events).await;
             return Ok(());
         }
         let reason = format!(
@@ -266,6 +270,7 @@ impl Pipeline for CleanupCommand<'_> {
             "cleanup stopped {stopped} of {} task(s) that the step left running",
             running.len()
         ));
+        backend.release(&events).await;
         Ok(())
     }
 }

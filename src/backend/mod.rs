@@ -2,6 +2,7 @@
 //! `dispatch` is the one place that names each one.
 
 mod fargate;
+mod local;
 
 use std::future::Future;
 
@@ -9,7 +10,7 @@ use serde::Serialize;
 
 use crate::event::Events;
 use crate::gha::Gha;
-use crate::input_error::{InvalidInputs, Problems};
+use crate::input_error::{InputError, InvalidInputs, Problems};
 use crate::inputs::Inputs;
 use crate::logs::LogSource;
 use crate::outcome::{StopCause, TaskOutcome};
@@ -18,6 +19,7 @@ use crate::task::TaskLinks;
 use crate::workflow::WorkflowEnv;
 
 use fargate::Fargate;
+use local::Local;
 
 /// The answer to starting one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -108,6 +110,9 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// Tasks of this run still running by the backend's own records, found by the run's mark,
     /// including any whose start this process never saw answered.
     fn leftovers(&self) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
+    /// Removes what the run leaves behind once its tasks have ended and their logs were read
+    /// (containers, for one), saying so in `events`; never fails the run.
+    fn release(&self, events: &Events) -> impl Future<Output = ()> + Send;
     /// Where the tasks' logs are read, or why they cannot be.
     fn log_source(&self) -> Result<Self::Logs, String>;
     fn links(&self, id: &str) -> TaskLinks;
@@ -155,10 +160,25 @@ pub trait Pipeline {
     fn with<B: Backend>(self) -> impl Future<Output = Self::Output>;
 }
 
-/// Runs `pipeline` with the backend the run uses. One arm per backend: the `backend` input will
-/// choose among them.
-pub async fn dispatch<P: Pipeline>(pipeline: P) -> P::Output {
-    pipeline.with::<Fargate>().await
+/// What the `backend` input accepts.
+const BACKENDS: &str = "`fargate` (AWS Fargate tasks) or `local` (the local Docker engine, or this process for the built-in generator)";
+
+/// Runs `pipeline` with the backend the `backend` input names: one arm per backend.
+pub async fn dispatch<P: Pipeline>(
+    backend: &Option<String>,
+    pipeline: P,
+) -> Result<P::Output, InvalidInputs> {
+    Ok(match crate::inputs::given(backend).unwrap_or("fargate") {
+        "fargate" => pipeline.with::<Fargate>().await,
+        "local" => pipeline.with::<Local>().await,
+        other => {
+            return Err(InvalidInputs(vec![InputError {
+                input: "backend",
+                given: other.to_string(),
+                accepted: BACKENDS.to_string(),
+            }]));
+        }
+    })
 }
 
 #[cfg(test)]

@@ -494,7 +494,7 @@ fn without_image_or_dockerfile_the_tasks_run_the_built_in_generator() {
     assert_eq!(
         plan.image,
         ImageSource::Generator {
-            image: "ghcr.io/acme/ecs-loadtest:v1".into()
+            image: Some("ghcr.io/acme/ecs-loadtest:v1".into())
         }
     );
     assert_eq!(

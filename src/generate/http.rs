@@ -35,7 +35,8 @@ pub enum Sender {
     /// connection itself while a request is under way: no second task, no wake-up between two.
     Http1 {
         sender: http1::SendRequest<Body>,
-        connection: Pin<Box<Http1Connection>>,
+        /// `None` once it has ended (the peer closed it): then it carries no more requests.
+        connection: Option<Pin<Box<Http1Connection>>>,
     },
     /// Clones share one connection: its streams are multiplexed.
     Http2(http2::SendRequest<Body>),
@@ -47,7 +48,10 @@ impl Sender {
         match self {
             Sender::Http1 { sender, connection } => {
                 // Lets the connection see a close that already arrived.
-                connection.as_mut().now_or_never().is_none() && !sender.is_closed()
+                let ended = connection
+                    .as_mut()
+                    .is_none_or(|connection| connection.as_mut().now_or_never().is_some());
+                !ended && !sender.is_closed()
             }
             Sender::Http2(sender) => !sender.is_closed(),
         }
@@ -132,6 +136,9 @@ impl Client {
     pub async fn send(&self, sender: &mut Sender) -> Result<u16, ErrorClass> {
         match sender {
             Sender::Http1 { sender, connection } => {
+                let Some(driven) = connection.as_mut() else {
+                    return Err(ErrorClass::Request);
+                };
                 let exchange = async {
                     sender.ready().await.map_err(|_| ErrorClass::Request)?;
                     let response = sender
@@ -144,8 +151,12 @@ impl Client {
                 tokio::select! {
                     biased;
                     answer = &mut exchange => answer,
-                    // The connection ended before the answer did.
-                    _ = connection.as_mut() => Err(ErrorClass::Request),
+                    // The connection ended (a server that closes after each answer does): what
+                    // it delivered is still read, and it carries no more requests.
+                    _ = driven.as_mut() => {
+                        *connection = None;
+                        exchange.await
+                    }
                 }
             }
             Sender::Http2(http2) => {
@@ -182,7 +193,7 @@ async fn handshake1(io: Box<dyn Io>) -> Result<Sender, ErrorClass> {
         .map_err(|_| ErrorClass::Connect)?;
     Ok(Sender::Http1 {
         sender,
-        connection: Box::pin(connection),
+        connection: Some(Box::pin(connection)),
     })
 }
 

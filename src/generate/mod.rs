@@ -20,6 +20,8 @@ use tokio::time::Instant;
 
 pub use settings::GenerateArgs;
 
+use std::future::Future;
+
 use crate::gha::Gha;
 use crate::results::protocol::chunk_lines;
 use crate::results::threshold::format_latency_us;
@@ -34,9 +36,26 @@ const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// kills a container 30 s after SIGTERM by default.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// The `generate` command: the load, with its output on stdout, until the end or a signal.
 pub async fn generate(args: GenerateArgs, gha: &Gha) -> Result<u8> {
     let mut shutdown = Shutdown::install()?;
-    let settings = Arc::new(Settings::from_args(&args)?);
+    let gha = gha.clone();
+    run(
+        &args,
+        move |line| gha.line(line),
+        async move { shutdown.received().await.to_string() },
+    )
+    .await
+}
+
+/// Sends the load `args` describe; every line it prints goes to `output`. When `stopped` ends
+/// (saying why), no more requests are started and the result follows within `STOP_GRACE`.
+pub async fn run(
+    args: &GenerateArgs,
+    output: impl Fn(&str),
+    stopped: impl Future<Output = String>,
+) -> Result<u8> {
+    let settings = Arc::new(Settings::from_args(args)?);
     let tls = if settings.target.https {
         Some(http::tls_config(settings.http_version)?)
     } else {
@@ -59,12 +78,12 @@ pub async fn generate(args: GenerateArgs, gha: &Gha) -> Result<u8> {
         ),
         None => (now, now, None),
     };
-    gha.line(&describe(&settings));
+    output(&describe(&settings));
     match (settings.start_at_ms, late_ms) {
-        (Some(_), Some(late)) => gha.line(&format!(
+        (Some(_), Some(late)) => output(&format!(
             "START_AT passed {late} ms ago: starting now, late; the report names this task"
         )),
-        (Some(at), None) => gha.line(&format!(
+        (Some(at), None) => output(&format!(
             "Waiting {:.1} s for START_AT ({at}), so that every task's load begins together",
             (at - now_ms) as f64 / 1000.0
         )),
@@ -115,6 +134,7 @@ pub async fn generate(args: GenerateArgs, gha: &Gha) -> Result<u8> {
         }
     };
     tokio::pin!(all_done);
+    tokio::pin!(stopped);
     let mut progress = tokio::time::interval_at(start + PROGRESS_EVERY, PROGRESS_EVERY);
     let mut last_requests = 0;
     let mut interrupted = None;
@@ -124,11 +144,11 @@ pub async fn generate(args: GenerateArgs, gha: &Gha) -> Result<u8> {
             _ = progress.tick() => {
                 let total = merged(&shares);
                 let elapsed = Instant::now().duration_since(start).as_secs_f64();
-                gha.line(&progress_line(&total, last_requests, elapsed, &settings.model));
+                output(&progress_line(&total, last_requests, elapsed, &settings.model));
                 last_requests = total.requests;
             }
-            signal = shutdown.received(), if interrupted.is_none() => {
-                gha.line(&format!("{signal}: no more requests are started; the result follows"));
+            why = &mut stopped, if interrupted.is_none() => {
+                output(&format!("{why}: no more requests are started; the result follows"));
                 stop.store(true, Ordering::Relaxed);
                 interrupted = Some(Instant::now());
                 progress = tokio::time::interval_at(Instant::now() + STOP_GRACE, STOP_GRACE);
@@ -150,12 +170,12 @@ pub async fn generate(args: GenerateArgs, gha: &Gha) -> Result<u8> {
         duration_ms,
         scheduled: matches!(settings.model, Model::Open { .. }),
     };
-    gha.line(&summary_line(&total, duration_ms, &settings.model));
+    output(&summary_line(&total, duration_ms, &settings.model));
     let json = result_json(&total, &timing)
         .map_err(|why| anyhow::anyhow!("encoding the result: {why}"))?;
     let id = format!("{:08x}", rand::random::<u32>());
     for line in chunk_lines(&json, &id) {
-        gha.line(&line);
+        output(&line);
     }
     Ok(0)
 }

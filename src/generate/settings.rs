@@ -66,6 +66,35 @@ pub struct GenerateArgs {
     pub task_count: Option<String>,
 }
 
+impl GenerateArgs {
+    /// The arguments a task's environment gives (what clap reads from the process environment
+    /// for a task run as a container).
+    pub fn from_environment(environment: &[crate::plan::EnvVar]) -> GenerateArgs {
+        let mut args = GenerateArgs::default();
+        for var in environment {
+            let value = Some(var.value.clone());
+            match var.name.as_str() {
+                "TARGET_URL" => args.target_url = value,
+                "RATE" => args.rate = value,
+                "VUS" => args.vus = value,
+                "DURATION" => args.duration = value,
+                "STAGES" => args.stages = value,
+                "METHOD" => args.method = value,
+                "HEADERS" => args.headers = value,
+                "BODY" => args.body = value,
+                "REQUEST_TIMEOUT" => args.request_timeout = value,
+                "HTTP_VERSION" => args.http_version = value,
+                "SUCCESS_STATUSES" => args.success_statuses = value,
+                "START_AT" => args.start_at = value,
+                "TASK_INDEX" => args.task_index = value,
+                "TASK_COUNT" => args.task_count = value,
+                _ => {}
+            }
+        }
+        args
+    }
+}
+
 /// The open model (requests start on a schedule) or the closed one (virtual users loop).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Model {

@@ -276,7 +276,9 @@ impl Shared {
         {
             return Ok(Sender::Http2(shared.clone()));
         }
-        let sender = self.worker.client.connect().await?;
+        // Boxed: a connect (TLS handshake included) is large and rare; inline, it would make every
+        // slot's task as large for the whole run.
+        let sender = Box::pin(self.worker.client.connect()).await?;
         if let Sender::Http2(http2) = &sender {
             self.http2.borrow_mut()[group] = Some(http2.clone());
         }

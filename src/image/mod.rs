@@ -13,6 +13,7 @@ use bollard::Docker;
 use crate::gha::Gha;
 use crate::plan::BuildPlan;
 
+pub use docker::connect as docker_engine;
 pub use push::RegistryLogin;
 
 /// The Docker engine a build runs on, reached once the build context was found sound.
@@ -48,6 +49,14 @@ pub async fn copy_to_registry(
         })?;
     let digest = push::push(&docker, registry, &repository, tag, gha).await?;
     Ok(format!("{repository}@{digest}"))
+}
+
+/// Builds `plan` on the local engine as `ecs-loadtest-local:TAG`, for tasks run there.
+pub async fn build_local(plan: &BuildPlan, gha: &Gha) -> Result<String> {
+    let engine = engine_for(plan).await?;
+    let reference = format!("ecs-loadtest-local:{}", plan.tag);
+    build::build(&engine.0, plan, &reference, gha).await?;
+    Ok(reference)
 }
 
 /// Builds `plan` as `HOST/REPOSITORY:TAG` and pushes it with `registry`'s login. Returns

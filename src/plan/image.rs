@@ -19,8 +19,10 @@ pub enum ImageSource {
     Given(String),
     /// Build from a Dockerfile.
     Build(BuildPlan),
-    /// The built-in generator (`ecs-loadtest generate`), from this image.
-    Generator { image: String },
+    /// The built-in generator (`ecs-loadtest generate`), from this image where the tasks run
+    /// an image; `None` when this build of the action does not name its own image and
+    /// `generator-image` is not given (a backend that needs one says so).
+    Generator { image: Option<String> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -75,14 +77,7 @@ pub fn image_source(
         let image = given(&inputs.generator_image)
             .map(str::to_string)
             .or_else(|| workflow.own_image.clone());
-        if image.is_none() {
-            problems.add(
-                "generator-image",
-                "",
-                "the image to run the built-in generator from, since there is no `image` and no Dockerfile in `context`, and this build of the action does not name its own image",
-            );
-        }
-        return Some(ImageSource::Generator { image: image? });
+        return Some(ImageSource::Generator { image });
     }
     let tag = match given(&inputs.image_tag) {
         Some(tag) if is_image_tag(tag) => Some(tag.to_string()),

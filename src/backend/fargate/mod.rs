@@ -350,6 +350,9 @@ impl Backend for Fargate {
         Ok(arns)
     }
 
+    /// Fargate tasks leave nothing to remove: stopped tasks are ECS's to forget.
+    async fn release(&self, _events: &Events) {}
+
     fn log_source(&self) -> Result<CloudWatchLogs, String> {
         let location = self
             .revision()

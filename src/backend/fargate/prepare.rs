@@ -43,10 +43,14 @@ pub async fn prepare(
         (ImageSource::Build(_), None) => {
             anyhow::bail!("input `ecr-repository` is required to push the built image")
         }
-        (ImageSource::Generator { image }, None) => image.clone(),
+        // Validation requires the generator's image on Fargate.
+        (ImageSource::Generator { image: None }, _) => {
+            anyhow::bail!("input `generator-image` is required to run the built-in generator")
+        }
+        (ImageSource::Generator { image: Some(image) }, None) => image.clone(),
         // Tasks in private subnets without internet pull only from ECR: push the action's own
         // image there.
-        (ImageSource::Generator { image }, Some(repository)) => {
+        (ImageSource::Generator { image: Some(image) }, Some(repository)) => {
             let ecr = clients.ecr();
             ecr::check_repository(&ecr, repository, &clients.region).await?;
             let registry = ecr::login(&ecr, gha).await?;

@@ -192,6 +192,13 @@ fn ecr_repository(
         }
         return Some(None);
     }
+    if let Some(ImageSource::Generator { image: None }) = image {
+        problems.add(
+            "generator-image",
+            "",
+            "the image the tasks run the built-in generator from, since there is no `image` and no Dockerfile in `context`, and this build of the action does not name its own image",
+        );
+    }
     if matches!(image, Some(ImageSource::Generator { .. }))
         && given(&inputs.ecr_repository).is_none()
     {

@@ -1,0 +1,365 @@
+//! Tasks as containers on the local Docker engine: created with the task's environment, the run's
+//! labels, the task size as limits and the host's network (so that `localhost` is the host, as a
+//! user means it), followed by their output, and removed at the end.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use anyhow::{Context, Result, anyhow};
+use bollard::Docker;
+use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
+use bollard::query_parameters::{
+    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
+    RemoveContainerOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::settings::Settings;
+use crate::backend::{Snapshot, Start};
+use crate::logs::LineSink;
+use crate::outcome::{OutcomeKind, StopCause, TaskOutcome};
+use crate::plan::{Plan, TaskSpec};
+use crate::task::TaskRef;
+
+/// The label that marks every container of a run with the run's mark.
+pub const RUN_LABEL: &str = "ecs-loadtest.run";
+/// How long a container may take to stop after SIGTERM before it is killed.
+const STOP_SECONDS: i32 = 10;
+
+pub struct Containers {
+    docker: Docker,
+    image: String,
+    run: String,
+    labels: HashMap<String, String>,
+    command: Option<Vec<String>>,
+    settings: Settings,
+    /// When each container was started, for its run time.
+    started: Mutex<HashMap<String, Instant>>,
+}
+
+impl Containers {
+    pub fn new(docker: Docker, image: String, settings: Settings, plan: &Plan) -> Containers {
+        let identity = &plan.identity;
+        let mut labels: HashMap<String, String> = identity
+            .tags
+            .iter()
+            .map(|tag| (tag.key.replacen(':', ".", 1), tag.value.clone()))
+            .collect();
+        labels.insert(RUN_LABEL.to_string(), identity.started_by.clone());
+        Containers {
+            docker,
+            image,
+            run: identity.started_by.clone(),
+            labels,
+            command: plan.load.command.clone(),
+            settings,
+            started: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn docker(&self) -> Docker {
+        self.docker.clone()
+    }
+
+    /// The image must be on the engine; it is pulled when it is not.
+    pub async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
+        if docker.inspect_image(image).await.is_ok() {
+            return Ok(());
+        }
+        let options = CreateImageOptions {
+            from_image: Some(image.to_string()),
+            ..Default::default()
+        };
+        let mut pull = docker.create_image(Some(options), None, None);
+        while let Some(progress) = pull.next().await {
+            progress.map_err(|error| {
+                anyhow!("the image {image} is not on the Docker engine and pulling it failed: {error}")
+            })?;
+        }
+        Ok(())
+    }
+
+    pub async fn start(&self, spec: &TaskSpec, token: &str) -> Result<Start> {
+        let mut labels = self.labels.clone();
+        labels.insert("ecs-loadtest.task-index".into(), spec.index.to_string());
+        let host_config = HostConfig {
+            network_mode: Some("host".to_string()),
+            memory: self.settings.memory.map(|mib| (mib * 1024 * 1024) as i64),
+            // Fargate's CPU units: 1024 a CPU.
+            nano_cpus: self
+                .settings
+                .cpu
+                .map(|units| (units * 1_000_000_000 / 1024) as i64),
+            ..Default::default()
+        };
+        let body = ContainerCreateBody {
+            image: Some(self.image.clone()),
+            env: Some(
+                spec.environment
+                    .iter()
+                    .map(|var| format!("{}={}", var.name, var.value))
+                    .collect(),
+            ),
+            cmd: self.command.clone(),
+            labels: Some(labels),
+            host_config: Some(host_config),
+            ..Default::default()
+        };
+        // The token names the container: a retried create finds the one it made.
+        let options = CreateContainerOptions {
+            name: Some(token.to_string()),
+            ..Default::default()
+        };
+        let id = match self.docker.create_container(Some(options), body).await {
+            Ok(created) => created.id,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 409, ..
+            }) => self
+                .docker
+                .inspect_container(token, None)
+                .await
+                .with_context(|| format!("inspecting container {token}"))?
+                .id
+                .unwrap_or_else(|| token.to_string()),
+            Err(error) => {
+                return Ok(Start::Refused {
+                    by: "Docker".to_string(),
+                    reason: format!("creating a container from {}: {error}", self.image),
+                });
+            }
+        };
+        if let Err(error) = self.docker.start_container(&id, None).await {
+            return Ok(Start::Refused {
+                by: "Docker".to_string(),
+                reason: format!("starting container {}: {error}", &id[..12.min(id.len())]),
+            });
+        }
+        lock(&self.started).insert(id.clone(), Instant::now());
+        Ok(Start::Started { id })
+    }
+
+    pub async fn poll(
+        &self,
+        ids: &[String],
+        stopped_by_us: &HashMap<String, StopCause>,
+    ) -> Result<Vec<Snapshot>> {
+        let mut snapshots = Vec::with_capacity(ids.len());
+        for id in ids {
+            let inspected = match self.docker.inspect_container(id, None).await {
+                Ok(inspected) => inspected,
+                Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => continue,
+                Err(error) => return Err(anyhow!("inspecting container {id}: {error}")),
+            };
+            let state = inspected.state.unwrap_or_default();
+            let status = state.status.unwrap_or(ContainerStateStatusEnum::EMPTY);
+            let ended = matches!(
+                status,
+                ContainerStateStatusEnum::EXITED | ContainerStateStatusEnum::DEAD
+            );
+            let run_seconds = lock(&self.started)
+                .get(id)
+                .map(|started| started.elapsed().as_secs() as i64);
+            let outcome = ended.then(|| {
+                let exit_code = state.exit_code.map(|code| code as i32);
+                match stopped_by_us.get(id) {
+                    Some(cause) => cause.outcome(format!(
+                        "stopped by this run; the container exited with {}",
+                        exit_code.map_or("no exit code".to_string(), |code| code.to_string())
+                    )),
+                    None => outcome_of(
+                        exit_code,
+                        state.oom_killed.unwrap_or(false),
+                        state.error.filter(|error| !error.is_empty()),
+                        self.settings.memory,
+                    ),
+                }
+            });
+            snapshots.push(Snapshot {
+                id: id.clone(),
+                status: status.to_string().to_ascii_uppercase(),
+                outcome,
+                run_seconds,
+            });
+        }
+        Ok(snapshots)
+    }
+
+    pub async fn stop(&self, id: &str) -> Result<()> {
+        let options = StopContainerOptions {
+            t: Some(STOP_SECONDS),
+            signal: None,
+        };
+        match self.docker.stop_container(id, Some(options)).await {
+            // 304: already stopped.
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 304 | 404,
+                ..
+            }) => Ok(()),
+            Err(error) => Err(anyhow!("stopping container {}: {error}", short(id))),
+        }
+    }
+
+    /// This run's containers: the running ones, or all of them.
+    pub async fn of_run(&self, running_only: bool) -> Result<Vec<String>> {
+        let mut filters = HashMap::new();
+        filters.insert("label".to_string(), vec![format!("{RUN_LABEL}={}", self.run)]);
+        if running_only {
+            filters.insert("status".to_string(), vec!["running".to_string()]);
+        }
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .with_context(|| format!("listing the containers labelled {RUN_LABEL}={}", self.run))?;
+        Ok(containers
+            .into_iter()
+            .filter_map(|container| container.id)
+            .collect())
+    }
+
+    /// Removes every container of this run, stopped or not.
+    pub async fn remove_all(&self) -> Result<usize> {
+        let ids = self.of_run(false).await?;
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            link: false,
+        };
+        let mut removed = 0;
+        for id in &ids {
+            match self.docker.remove_container(id, Some(options.clone())).await {
+                Ok(())
+                | Err(bollard::errors::Error::DockerResponseServerError {
+                    status_code: 404, ..
+                }) => removed += 1,
+                Err(error) => return Err(anyhow!("removing container {}: {error}", short(id))),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Follows every task's output (stdout and stderr) until its container ends.
+    pub async fn follow(
+        docker: Docker,
+        tasks: Vec<TaskRef>,
+        mut stopped: mpsc::UnboundedReceiver<usize>,
+        mut sink: LineSink,
+    ) -> Result<LineSink> {
+        let (lines, mut received) = mpsc::unbounded_channel::<(usize, Option<String>)>();
+        for task in &tasks {
+            let (docker, lines, id, index) =
+                (docker.clone(), lines.clone(), task.id.clone(), task.index());
+            tokio::spawn(async move {
+                let options = LogsOptions {
+                    follow: true,
+                    stdout: true,
+                    stderr: true,
+                    ..Default::default()
+                };
+                let mut output = docker.logs(&id, Some(options));
+                let mut pending = Vec::new();
+                while let Some(Ok(chunk)) = output.next().await {
+                    pending.extend_from_slice(&chunk.into_bytes());
+                    while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
+                        let line: Vec<u8> = pending.drain(..=end).collect();
+                        let text = String::from_utf8_lossy(&line).into_owned();
+                        let _ = lines.send((index, Some(text)));
+                    }
+                }
+                if !pending.is_empty() {
+                    let _ = lines.send((index, Some(String::from_utf8_lossy(&pending).into_owned())));
+                }
+                let _ = lines.send((index, None));
+            });
+        }
+        drop(lines);
+        let mut open = tasks.len();
+        while open > 0 {
+            tokio::select! {
+                received = received.recv() => match received {
+                    Some((index, Some(line))) => sink.line(index, &line)?,
+                    Some((index, None)) => {
+                        sink.complete(index)?;
+                        open -= 1;
+                    }
+                    None => break,
+                },
+                // A container's output ends with the container: nothing to do on its stop.
+                Some(_) = stopped.recv() => {}
+            }
+        }
+        Ok(sink)
+    }
+}
+
+/// What a container's end means, in the words every backend shares.
+fn outcome_of(
+    exit_code: Option<i32>,
+    oom_killed: bool,
+    error: Option<String>,
+    memory_mib: Option<u64>,
+) -> TaskOutcome {
+    let outcome = |kind, reason: String| TaskOutcome {
+        kind,
+        exit_code,
+        reason,
+    };
+    match (exit_code, oom_killed, error) {
+        (_, true, _) => outcome(
+            OutcomeKind::OutOfMemory,
+            format!(
+                "the container was killed for using more than its memory limit{}",
+                memory_mib.map_or(String::new(), |mib| format!(" ({mib} MiB)"))
+            ),
+        ),
+        (Some(0), _, _) => outcome(OutcomeKind::Succeeded, String::new()),
+        (_, _, Some(error)) => outcome(OutcomeKind::FailedToStart, error),
+        (Some(code), _, None) => outcome(
+            OutcomeKind::ContainerFailed,
+            format!("the container exited with {code}"),
+        ),
+        (None, _, None) => outcome(
+            OutcomeKind::ContainerFailed,
+            "the container ended without an exit code".to_string(),
+        ),
+    }
+}
+
+fn short(id: &str) -> &str {
+    &id[..12.min(id.len())]
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_ends() {
+        assert_eq!(outcome_of(Some(0), false, None, None).kind, OutcomeKind::Succeeded);
+        let failed = outcome_of(Some(3), false, None, None);
+        assert_eq!((failed.kind, failed.exit_code), (OutcomeKind::ContainerFailed, Some(3)));
+        let oom = outcome_of(Some(137), true, None, Some(64));
+        assert_eq!(oom.kind, OutcomeKind::OutOfMemory);
+        assert!(oom.reason.contains("64 MiB"), "{}", oom.reason);
+        let no_start = outcome_of(Some(127), false, Some("exec: not found".into()), None);
+        assert_eq!(no_start.kind, OutcomeKind::FailedToStart);
+        assert_eq!(
+            outcome_of(None, false, None, None).kind,
+            OutcomeKind::ContainerFailed
+        );
+    }
+}

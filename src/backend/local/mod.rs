@@ -1,0 +1,227 @@
+//! The same test without AWS: tasks as containers on the local Docker engine (`DOCKER_HOST`, else
+//! `/var/run/docker.sock`), or, when the tester is the built-in generator, as concurrent
+//! `generate` runs inside this process.
+
+mod containers;
+mod in_process;
+mod settings;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Result;
+
+pub use settings::Settings;
+
+use super::{Backend, Resource, Snapshot, Start};
+use crate::event::Events;
+use crate::gha::Gha;
+use crate::image;
+use crate::input_error::Problems;
+use crate::inputs::Inputs;
+use crate::logs::{LineSink, LogSource};
+use crate::outcome::StopCause;
+use crate::plan::{ImageSource, Plan, TaskSpec};
+use crate::task::{TaskLinks, TaskRef};
+use containers::Containers;
+use in_process::InProcess;
+
+#[derive(Clone)]
+pub struct Local {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    mode: Mode,
+    /// The image the containers run; `None` in-process.
+    image: Option<String>,
+    stopped_by_us: Mutex<HashMap<String, StopCause>>,
+}
+
+enum Mode {
+    Containers(Containers),
+    InProcess(InProcess),
+}
+
+/// Where the local tasks' output is read from.
+pub enum LocalLogs {
+    Docker(bollard::Docker),
+    InProcess(HashMap<usize, tokio::sync::mpsc::UnboundedReceiver<String>>),
+}
+
+impl LogSource for LocalLogs {
+    async fn follow(
+        self,
+        tasks: Vec<TaskRef>,
+        stopped: tokio::sync::mpsc::UnboundedReceiver<usize>,
+        sink: LineSink,
+    ) -> Result<LineSink> {
+        match self {
+            LocalLogs::Docker(docker) => Containers::follow(docker, tasks, stopped, sink).await,
+            LocalLogs::InProcess(output) => in_process::follow(output, tasks, sink).await,
+        }
+    }
+}
+
+impl Local {
+    fn stopped_by_us(&self) -> HashMap<String, StopCause> {
+        lock(&self.inner.stopped_by_us).clone()
+    }
+
+    fn new(mode: Mode, image: Option<String>) -> Local {
+        Local {
+            inner: Arc::new(Inner {
+                mode,
+                image,
+                stopped_by_us: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+}
+
+impl Backend for Local {
+    type Settings = Settings;
+    type Logs = LocalLogs;
+    const SERVICE: &'static str = "Docker";
+    /// A container starts in about a second; an in-process task at once.
+    const DEFAULT_START_DELAY: Duration = Duration::from_secs(2);
+
+    fn settings(
+        inputs: &Inputs,
+        image: Option<&ImageSource>,
+        problems: &mut Problems,
+        _ignored: &mut Vec<&'static str>,
+    ) -> Option<Settings> {
+        Settings::from_inputs(inputs, image, problems)
+    }
+
+    fn describe(settings: &Settings) -> String {
+        if settings.in_process {
+            "local, in this process".to_string()
+        } else {
+            "local Docker engine".to_string()
+        }
+    }
+
+    async fn prepare(settings: Settings, plan: &Plan, gha: &Gha, events: &Events) -> Result<Self> {
+        let image = match &plan.image {
+            ImageSource::Generator { .. } => {
+                events.info("The built-in generator runs in this process, one run a task");
+                return Ok(Local::new(Mode::InProcess(InProcess::default()), None));
+            }
+            ImageSource::Given(image) => {
+                let docker = image::docker_engine().await?;
+                Containers::ensure_image(&docker, image).await?;
+                image.clone()
+            }
+            ImageSource::Build(build) => image::build_local(build, gha).await?,
+        };
+        let docker = image::docker_engine().await?;
+        events.info(format!("Tasks run {image} on the local Docker engine, on the host's network"));
+        Ok(Local::new(
+            Mode::Containers(Containers::new(docker, image.clone(), settings, plan)),
+            Some(image),
+        ))
+    }
+
+    async fn attach(settings: Settings, plan: &Plan) -> Result<Self> {
+        if settings.in_process {
+            return Ok(Local::new(Mode::InProcess(InProcess::default()), None));
+        }
+        let docker = image::docker_engine().await?;
+        Ok(Local::new(
+            Mode::Containers(Containers::new(docker, String::new(), settings, plan)),
+            None,
+        ))
+    }
+
+    fn place(&self) -> String {
+        match &self.inner.mode {
+            Mode::Containers(_) => "on the local Docker engine".to_string(),
+            Mode::InProcess(_) => "in this process".to_string(),
+        }
+    }
+
+    fn resources(&self) -> Vec<Resource> {
+        self.inner
+            .image
+            .iter()
+            .map(|image| Resource {
+                output: "image",
+                label: "Image",
+                value: image.clone(),
+            })
+            .collect()
+    }
+
+    async fn start(&self, spec: &TaskSpec, token: &str) -> Result<Start> {
+        match &self.inner.mode {
+            Mode::Containers(containers) => containers.start(spec, token).await,
+            Mode::InProcess(in_process) => Ok(in_process.start(spec)),
+        }
+    }
+
+    async fn poll(&self, ids: &[String]) -> Result<Vec<Snapshot>> {
+        let stopped_by_us = self.stopped_by_us();
+        match &self.inner.mode {
+            Mode::Containers(containers) => containers.poll(ids, &stopped_by_us).await,
+            Mode::InProcess(in_process) => Ok(in_process.poll(ids, &stopped_by_us).await),
+        }
+    }
+
+    async fn stop(&self, id: &str, cause: StopCause, reason: &str) -> Result<()> {
+        lock(&self.inner.stopped_by_us).insert(id.to_string(), cause);
+        match &self.inner.mode {
+            Mode::Containers(containers) => containers.stop(id).await,
+            Mode::InProcess(in_process) => {
+                in_process.stop(id, reason);
+                Ok(())
+            }
+        }
+    }
+
+    async fn leftovers(&self) -> Result<Vec<String>> {
+        match &self.inner.mode {
+            Mode::Containers(containers) => containers.of_run(true).await,
+            Mode::InProcess(in_process) => Ok(in_process.running()),
+        }
+    }
+
+    async fn release(&self, events: &Events) {
+        match &self.inner.mode {
+            Mode::Containers(containers) => match containers.remove_all().await {
+                Ok(0) => {}
+                Ok(removed) => events.info(format!("Removed {removed} container(s) of this run")),
+                Err(error) => events.warning(format!(
+                    "could not remove this run's containers: {error:#}; `docker ps -a --filter label={}` lists them",
+                    containers::RUN_LABEL
+                )),
+            },
+            Mode::InProcess(in_process) => in_process.end_all().await,
+        }
+    }
+
+    fn log_source(&self) -> Result<LocalLogs, String> {
+        match &self.inner.mode {
+            Mode::Containers(containers) => Ok(LocalLogs::Docker(containers.docker())),
+            Mode::InProcess(in_process) => Ok(LocalLogs::InProcess(in_process.take_output())),
+        }
+    }
+
+    fn links(&self, _id: &str) -> TaskLinks {
+        TaskLinks::default()
+    }
+
+    /// Docker's short container ID; an in-process task's whole ID.
+    fn short_id<'a>(&self, id: &'a str) -> &'a str {
+        match &self.inner.mode {
+            Mode::Containers(_) => &id[..12.min(id.len())],
+            Mode::InProcess(_) => id,
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
