@@ -45,22 +45,28 @@ pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
     match cli.command {
         Some(Command::Plan(flags)) => {
             let inputs = flags.or(Inputs::from_env()?)?;
-            dispatch(&inputs.backend.clone(), PlanCommand {
-                inputs,
-                workflow: &workflow,
-                gha,
-            })
+            dispatch(
+                &inputs.backend.clone(),
+                PlanCommand {
+                    inputs,
+                    workflow: &workflow,
+                    gha,
+                },
+            )
             .await??;
             Ok(exit::PASSED)
         }
         Some(Command::Run(flags)) => run_and_set_status(flags, &workflow, gha).await,
         Some(Command::Cleanup(flags)) => {
             let inputs = flags.or(Inputs::from_env()?)?;
-            dispatch(&inputs.backend.clone(), CleanupCommand {
-                inputs,
-                workflow: &workflow,
-                gha,
-            })
+            dispatch(
+                &inputs.backend.clone(),
+                CleanupCommand {
+                    inputs,
+                    workflow: &workflow,
+                    gha,
+                },
+            )
             .await??;
             Ok(exit::PASSED)
         }
@@ -107,12 +113,15 @@ async fn run_and_set_status(flags: Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
                 (*inputs, workflow)
             }
         };
-        dispatch(&inputs.backend.clone(), RunCommand {
-            inputs,
-            workflow: &workflow,
-            gha,
-            shutdown: &mut shutdown,
-        })
+        dispatch(
+            &inputs.backend.clone(),
+            RunCommand {
+                inputs,
+                workflow: &workflow,
+                gha,
+                shutdown: &mut shutdown,
+            },
+        )
         .await?
     }
     .await;

@@ -40,11 +40,9 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 pub async fn generate(args: GenerateArgs, gha: &Gha) -> Result<u8> {
     let mut shutdown = Shutdown::install()?;
     let gha = gha.clone();
-    run(
-        &args,
-        move |line| gha.line(line),
-        async move { shutdown.received().await.to_string() },
-    )
+    run(&args, move |line| gha.line(line), async move {
+        shutdown.received().await.to_string()
+    })
     .await
 }
 

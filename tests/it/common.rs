@@ -216,6 +216,17 @@ pub struct ActionRun {
 
 impl ActionRun {
     pub fn new(harness: &Harness, inputs: &[(&str, &str)]) -> ActionRun {
+        ActionRun::without_aws(inputs)
+            .env("AWS_ENDPOINT_URL", &harness.endpoint())
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            // Never ask an instance metadata endpoint for credentials from a test.
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+    }
+
+    /// The action as the runner starts it, with no AWS settings (the local backend).
+    pub fn without_aws(inputs: &[(&str, &str)]) -> ActionRun {
         let dir = tempfile::tempdir().unwrap();
         let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"));
         command
@@ -230,12 +241,6 @@ impl ActionRun {
             .env("GITHUB_SERVER_URL", "https://github.com")
             .env("GITHUB_OUTPUT", dir.path().join("output"))
             .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
-            .env("AWS_ENDPOINT_URL", harness.endpoint())
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_REGION", "us-east-1")
-            // Never ask an instance metadata endpoint for credentials from a test.
-            .env("AWS_EC2_METADATA_DISABLED", "true")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());

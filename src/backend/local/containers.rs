@@ -75,7 +75,9 @@ impl Containers {
         let mut pull = docker.create_image(Some(options), None, None);
         while let Some(progress) = pull.next().await {
             progress.map_err(|error| {
-                anyhow!("the image {image} is not on the Docker engine and pulling it failed: {error}")
+                anyhow!(
+                    "the image {image} is not on the Docker engine and pulling it failed: {error}"
+                )
             })?;
         }
         Ok(())
@@ -207,7 +209,10 @@ impl Containers {
     /// This run's containers: the running ones, or all of them.
     pub async fn of_run(&self, running_only: bool) -> Result<Vec<String>> {
         let mut filters = HashMap::new();
-        filters.insert("label".to_string(), vec![format!("{RUN_LABEL}={}", self.run)]);
+        filters.insert(
+            "label".to_string(),
+            vec![format!("{RUN_LABEL}={}", self.run)],
+        );
         if running_only {
             filters.insert("status".to_string(), vec!["running".to_string()]);
         }
@@ -237,7 +242,11 @@ impl Containers {
         };
         let mut removed = 0;
         for id in &ids {
-            match self.docker.remove_container(id, Some(options.clone())).await {
+            match self
+                .docker
+                .remove_container(id, Some(options.clone()))
+                .await
+            {
                 Ok(())
                 | Err(bollard::errors::Error::DockerResponseServerError {
                     status_code: 404, ..
@@ -277,7 +286,8 @@ impl Containers {
                     }
                 }
                 if !pending.is_empty() {
-                    let _ = lines.send((index, Some(String::from_utf8_lossy(&pending).into_owned())));
+                    let _ =
+                        lines.send((index, Some(String::from_utf8_lossy(&pending).into_owned())));
                 }
                 let _ = lines.send((index, None));
             });
@@ -340,7 +350,9 @@ fn short(id: &str) -> &str {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]
@@ -349,9 +361,15 @@ mod tests {
 
     #[test]
     fn container_ends() {
-        assert_eq!(outcome_of(Some(0), false, None, None).kind, OutcomeKind::Succeeded);
+        assert_eq!(
+            outcome_of(Some(0), false, None, None).kind,
+            OutcomeKind::Succeeded
+        );
         let failed = outcome_of(Some(3), false, None, None);
-        assert_eq!((failed.kind, failed.exit_code), (OutcomeKind::ContainerFailed, Some(3)));
+        assert_eq!(
+            (failed.kind, failed.exit_code),
+            (OutcomeKind::ContainerFailed, Some(3))
+        );
         let oom = outcome_of(Some(137), true, None, Some(64));
         assert_eq!(oom.kind, OutcomeKind::OutOfMemory);
         assert!(oom.reason.contains("64 MiB"), "{}", oom.reason);

@@ -43,7 +43,11 @@ impl InProcess {
                 move |line| {
                     let _ = output.send(line.to_string());
                 },
-                async move { stopped.await.unwrap_or_else(|_| "the run ended".to_string()) },
+                async move {
+                    stopped
+                        .await
+                        .unwrap_or_else(|_| "the run ended".to_string())
+                },
             )
             .await;
             if let Err(error) = &result {
@@ -88,7 +92,9 @@ impl InProcess {
             if let Some(join) = finished {
                 let outcome = match join.await {
                     Ok(Ok(0)) => succeeded(),
-                    Ok(Ok(code)) => failed(Some(code as i32), format!("generate exited with {code}")),
+                    Ok(Ok(code)) => {
+                        failed(Some(code as i32), format!("generate exited with {code}"))
+                    }
                     Ok(Err(error)) => failed(
                         Some(crate::exit::of_error(&error) as i32),
                         format!("{error:#}"),
@@ -109,7 +115,12 @@ impl InProcess {
             };
             snapshots.push(Snapshot {
                 id: id.clone(),
-                status: if task.outcome.is_some() { "STOPPED" } else { "RUNNING" }.to_string(),
+                status: if task.outcome.is_some() {
+                    "STOPPED"
+                } else {
+                    "RUNNING"
+                }
+                .to_string(),
                 outcome: task.outcome.clone(),
                 run_seconds: Some(task.started.elapsed().as_secs() as i64),
             });
@@ -119,7 +130,10 @@ impl InProcess {
 
     /// Asks the task to start no more requests; its result follows.
     pub fn stop(&self, id: &str, reason: &str) {
-        if let Some(stop) = lock(&self.tasks).get_mut(id).and_then(|task| task.stop.take()) {
+        if let Some(stop) = lock(&self.tasks)
+            .get_mut(id)
+            .and_then(|task| task.stop.take())
+        {
             let _ = stop.send(reason.to_string());
         }
     }
@@ -206,5 +220,7 @@ fn failed(exit_code: Option<i32>, reason: String) -> TaskOutcome {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

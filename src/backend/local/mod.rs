@@ -118,7 +118,9 @@ impl Backend for Local {
             ImageSource::Build(build) => image::build_local(build, gha).await?,
         };
         let docker = image::docker_engine().await?;
-        events.info(format!("Tasks run {image} on the local Docker engine, on the host's network"));
+        events.info(format!(
+            "Tasks run {image} on the local Docker engine, on the host's network"
+        ));
         Ok(Local::new(
             Mode::Containers(Containers::new(docker, image.clone(), settings, plan)),
             Some(image),
@@ -223,5 +225,7 @@ impl Backend for Local {
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
