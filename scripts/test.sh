@@ -20,3 +20,11 @@ RUSTFLAGS="-C target-feature=+crt-static" cargo build --locked \
 export ECS_LOADTEST_ACTION_BINARY="$PWD/target/static/x86_64-unknown-linux-gnu/debug/ecs-loadtest"
 
 cargo test --locked
+
+# Every local run removes its containers: whatever is still labelled as a run's is a leak.
+left=$(docker ps -aq --filter label=ecs-loadtest.run)
+if [ -n "$left" ]; then
+  echo "Containers left behind by the tests:"
+  docker ps -a --filter label=ecs-loadtest.run
+  exit 1
+fi

@@ -565,3 +565,82 @@ fn the_load_must_fit_in_the_timeout() {
     inputs.timeout_minutes = Some("12".into());
     assert!(configure::<Fargate>(&inputs, &context()).is_ok());
 }
+
+#[test]
+fn the_local_backend_needs_no_aws_inputs_and_reads_the_task_size_as_limits() {
+    let mut inputs = Inputs {
+        image: Some("tester:1".into()),
+        cpu: Some("512".into()),
+        memory: Some("64".into()),
+        ..Default::default()
+    };
+    let configured = configure::<Local>(&inputs, &context()).unwrap();
+    assert_eq!(
+        configured.settings,
+        local::Settings {
+            cpu: Some(512),
+            memory: Some(64),
+            in_process: false
+        }
+    );
+
+    inputs.cpu = Some("half".into());
+    inputs.memory = Some("4".into());
+    let refused = configure::<Local>(&inputs, &context()).unwrap_err().0;
+    let named: Vec<(&str, &str)> = refused
+        .iter()
+        .map(|error| (error.input, error.given.as_str()))
+        .collect();
+    assert_eq!(named, [("cpu", "half"), ("memory", "4")]);
+    assert!(refused[1].accepted.contains("at least 6"), "{refused:?}");
+}
+
+#[test]
+fn the_local_generator_runs_in_this_process_and_must_be_waited_for() {
+    let empty = tempfile::tempdir().unwrap();
+    let mut inputs = Inputs {
+        context: Some(empty.path().display().to_string()),
+        target_url: Some("http://127.0.0.1:8080/".into()),
+        rate: Some("100".into()),
+        duration: Some("10s".into()),
+        ..Default::default()
+    };
+    // No generator image is needed: nothing is pulled or pushed.
+    let configured = configure::<Local>(&inputs, &context()).unwrap();
+    assert!(configured.settings.in_process);
+    assert_eq!(
+        configured.plan.image,
+        ImageSource::Generator { image: None }
+    );
+
+    inputs.wait = Some("false".into());
+    let refused = configure::<Local>(&inputs, &context()).unwrap_err().0;
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert_eq!(
+        (refused[0].input, refused[0].given.as_str()),
+        ("wait", "false")
+    );
+}
+
+#[test]
+fn an_unknown_backend_is_refused_with_the_ones_there_are() {
+    struct Nothing;
+    impl Pipeline for Nothing {
+        type Output = ();
+        async fn with<B: Backend>(self) {}
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let refused = runtime
+        .block_on(dispatch(&Some("kubernetes".into()), Nothing))
+        .unwrap_err()
+        .0;
+    assert_eq!(refused[0].input, "backend");
+    assert_eq!(refused[0].given, "kubernetes");
+    assert!(
+        refused[0].accepted.contains("`local`"),
+        "{}",
+        refused[0].accepted
+    );
+}

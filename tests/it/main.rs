@@ -7,5 +7,6 @@ mod fargate;
 mod generate;
 mod github;
 mod image;
+mod local;
 mod logs;
 mod server;

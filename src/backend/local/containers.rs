@@ -25,13 +25,17 @@ use crate::task::TaskRef;
 
 /// The label that marks every container of a run with the run's mark.
 pub const RUN_LABEL: &str = "ecs-loadtest.run";
+/// The label that marks a container with the invocation that started it (one of a run's tags).
+const INVOCATION_LABEL: &str = "ecs-loadtest.invocation";
 /// How long a container may take to stop after SIGTERM before it is killed.
 const STOP_SECONDS: i32 = 10;
 
 pub struct Containers {
     docker: Docker,
     image: String,
-    run: String,
+    /// The label (name, value) that finds the containers this value looks after: this
+    /// invocation's, or every container of the run (cleanup, after the step that started them).
+    scope: (String, String),
     labels: HashMap<String, String>,
     command: Option<Vec<String>>,
     settings: Settings,
@@ -40,7 +44,15 @@ pub struct Containers {
 }
 
 impl Containers {
-    pub fn new(docker: Docker, image: String, settings: Settings, plan: &Plan) -> Containers {
+    /// Containers for `plan`; `whole_run` looks after every container of the workflow run, not
+    /// only this invocation's (two jobs of one run may share a Docker engine).
+    pub fn new(
+        docker: Docker,
+        image: String,
+        settings: Settings,
+        plan: &Plan,
+        whole_run: bool,
+    ) -> Containers {
         let identity = &plan.identity;
         let mut labels: HashMap<String, String> = identity
             .tags
@@ -48,10 +60,15 @@ impl Containers {
             .map(|tag| (tag.key.replacen(':', ".", 1), tag.value.clone()))
             .collect();
         labels.insert(RUN_LABEL.to_string(), identity.started_by.clone());
+        let run = (RUN_LABEL.to_string(), identity.started_by.clone());
+        let scope = match labels.get(INVOCATION_LABEL) {
+            Some(invocation) if !whole_run => (INVOCATION_LABEL.to_string(), invocation.clone()),
+            _ => run,
+        };
         Containers {
             docker,
             image,
-            run: identity.started_by.clone(),
+            scope,
             labels,
             command: plan.load.command.clone(),
             settings,
@@ -206,13 +223,11 @@ impl Containers {
         }
     }
 
-    /// This run's containers: the running ones, or all of them.
+    /// The containers in scope: the running ones, or all of them.
     pub async fn of_run(&self, running_only: bool) -> Result<Vec<String>> {
+        let label = format!("{}={}", self.scope.0, self.scope.1);
         let mut filters = HashMap::new();
-        filters.insert(
-            "label".to_string(),
-            vec![format!("{RUN_LABEL}={}", self.run)],
-        );
+        filters.insert("label".to_string(), vec![label.clone()]);
         if running_only {
             filters.insert("status".to_string(), vec!["running".to_string()]);
         }
@@ -225,7 +240,7 @@ impl Containers {
             .docker
             .list_containers(Some(options))
             .await
-            .with_context(|| format!("listing the containers labelled {RUN_LABEL}={}", self.run))?;
+            .with_context(|| format!("listing the containers labelled {label}"))?;
         Ok(containers
             .into_iter()
             .filter_map(|container| container.id)

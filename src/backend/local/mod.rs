@@ -40,7 +40,7 @@ struct Inner {
 }
 
 enum Mode {
-    Containers(Containers),
+    Containers(Box<Containers>),
     InProcess(InProcess),
 }
 
@@ -122,7 +122,13 @@ impl Backend for Local {
             "Tasks run {image} on the local Docker engine, on the host's network"
         ));
         Ok(Local::new(
-            Mode::Containers(Containers::new(docker, image.clone(), settings, plan)),
+            Mode::Containers(Box::new(Containers::new(
+                docker,
+                image.clone(),
+                settings,
+                plan,
+                false,
+            ))),
             Some(image),
         ))
     }
@@ -133,7 +139,13 @@ impl Backend for Local {
         }
         let docker = image::docker_engine().await?;
         Ok(Local::new(
-            Mode::Containers(Containers::new(docker, String::new(), settings, plan)),
+            Mode::Containers(Box::new(Containers::new(
+                docker,
+                String::new(),
+                settings,
+                plan,
+                true,
+            ))),
             None,
         ))
     }

@@ -1,0 +1,356 @@
+//! The local backend against the real Docker engine (scripts/setup-docker-env.sh starts it): tasks
+//! as containers of a busybox tester, and the built-in generator run in this process against a
+//! server on 127.0.0.1. Every run has its own workflow run ID, so that tests running at once never
+//! see each other's containers.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use base64::Engine;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use serde_json::Value;
+
+use crate::common::{ActionRun, Finished, group_of, log_groups, result_line, wait_until};
+use crate::server::{Behaviour, Server};
+
+const TESTER: &str = "ecs-loadtest-test/tester:local";
+
+/// A tester image with nothing but a static busybox, built once for all tests.
+fn tester() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        busybox_context(dir.path());
+        let output = Command::new("docker")
+            .args(["build", "-q", "-t", TESTER])
+            .arg(dir.path())
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .expect("the docker client");
+        assert!(
+            output.status.success(),
+            "building {TESTER}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    });
+    TESTER
+}
+
+fn busybox_context(dir: &Path) {
+    std::fs::copy("/bin/busybox", dir.join("busybox"))
+        .expect("busybox-static is installed by scripts/setup-docker-env.sh");
+    std::fs::write(
+        dir.join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\n",
+    )
+    .unwrap();
+}
+
+/// A workflow run ID of its own for each run of this test process.
+fn run_id() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}{:04}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// The local backend with `inputs`, as workflow run `run_id`.
+fn local(run_id: &str, inputs: &[(&str, &str)]) -> ActionRun {
+    let mut all = vec![("backend", "local")];
+    all.extend_from_slice(inputs);
+    ActionRun::without_aws(&all).env("GITHUB_RUN_ID", run_id)
+}
+
+/// A shell script as the container command, for the busybox entry point.
+fn shell(script: &str) -> String {
+    serde_json::to_string(&["sh", "-c", script]).unwrap()
+}
+
+/// The containers of workflow run `run_id`, in any state.
+fn containers_of(run_id: &str) -> Vec<String> {
+    let output = Command::new("docker")
+        .args(["ps", "-aq", "--filter"])
+        .arg(format!("label=ecs-loadtest.run=ecs-loadtest-{run_id}-1"))
+        .output()
+        .expect("the docker client");
+    assert!(output.status.success());
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn running_of(run_id: &str) -> usize {
+    let output = Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("label=ecs-loadtest.run=ecs-loadtest-{run_id}-1"))
+        .output()
+        .expect("the docker client");
+    String::from_utf8_lossy(&output.stdout)
+        .split_whitespace()
+        .count()
+}
+
+fn results(run: &Finished) -> Value {
+    serde_json::from_str(run.output("results")).unwrap_or_else(|error| {
+        panic!(
+            "no results output ({error}):\n{}\n{}",
+            run.stdout, run.stderr
+        )
+    })
+}
+
+#[test]
+fn containers_get_their_environment_and_report_and_are_removed() {
+    let id = run_id();
+    let first = result_line(100, 0, 1000, &[10_000; 100]);
+    let second = result_line(300, 3, 1000, &[20_000; 300]);
+    let script = format!(
+        "echo \"task $TASK_INDEX of $TASK_COUNT at $TARGET_URL\"; \
+         if [ \"$TASK_INDEX\" = 0 ]; then echo '{first}'; else echo '{second}'; fi"
+    );
+    let command = shell(&script);
+    let run = local(
+        &id,
+        &[
+            ("image", tester()),
+            ("command", &command),
+            ("task-count", "2"),
+            ("target-url", "http://127.0.0.1:9/"),
+            ("thresholds", "p95 < 50ms\nerror_rate < 2%"),
+        ],
+    )
+    .run();
+
+    run.assert_code(0);
+    let groups = log_groups(&run.stdout);
+    assert!(
+        group_of(&groups, 1, 2).contains(&"task 0 of 2 at http://127.0.0.1:9/".to_string()),
+        "{groups:?}"
+    );
+    assert!(group_of(&groups, 2, 2).contains(&"task 1 of 2 at http://127.0.0.1:9/".to_string()));
+    let results = results(&run);
+    assert_eq!(results["merged"]["tasks_reporting"], 2);
+    assert_eq!(results["merged"]["requests"], 400);
+    assert_eq!(results["merged"]["errors"], 3);
+    run.assert_stdout_has("Removed 2 container(s) of this run");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+
+    // The same tasks against a threshold they miss: every task succeeded, the test did not.
+    let again = local(
+        &id,
+        &[
+            ("image", tester()),
+            ("command", &command),
+            ("task-count", "2"),
+            ("thresholds", "p95 < 15ms"),
+        ],
+    )
+    .run();
+    again.assert_code(99);
+    again.assert_stdout_has("::error::threshold `p95 < 15ms` failed");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
+#[test]
+fn the_context_is_built_on_the_engine_and_run_without_a_registry() {
+    let id = run_id();
+    let context = tempfile::tempdir().unwrap();
+    busybox_context(context.path());
+    let line = result_line(50, 0, 1000, &[5_000; 50]);
+    let run = local(
+        &id,
+        &[
+            ("context", &context.path().display().to_string()),
+            ("command", &shell(&format!("echo '{line}'"))),
+        ],
+    )
+    .run();
+
+    run.assert_code(0);
+    assert_eq!(run.output("image"), "ecs-loadtest-local:0123456");
+    assert_eq!(results(&run)["merged"]["requests"], 50);
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
+#[test]
+fn a_failing_or_out_of_memory_container_fails_the_run_and_says_why() {
+    let id = run_id();
+    let line = result_line(10, 0, 1000, &[1_000; 10]);
+    let script = format!("echo '{line}'; [ \"$TASK_INDEX\" = 0 ] || exit 3");
+    let run = local(
+        &id,
+        &[
+            ("image", tester()),
+            ("command", &shell(&script)),
+            ("task-count", "2"),
+        ],
+    )
+    .run();
+    // The failing task's own exit code, though both reported results.
+    run.assert_code(3);
+    run.assert_stdout_has("the container exited with 3");
+    assert_eq!(results(&run)["merged"]["tasks_reporting"], 2);
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+
+    // 50 MB in a shell variable, in a container limited to 8 MiB.
+    let hungry = "a=$(head -c 50000000 /dev/zero | tr '\\0' x); echo done";
+    let run = local(
+        &id,
+        &[
+            ("image", tester()),
+            ("command", &shell(hungry)),
+            ("memory", "8"),
+        ],
+    )
+    .run();
+    run.assert_code(137);
+    run.assert_stdout_has("the container was killed for using more than its memory limit (8 MiB)");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
+#[test]
+fn a_cancelled_run_stops_and_removes_its_containers() {
+    let id = run_id();
+    let (child, _dir) = local(
+        &id,
+        &[
+            ("image", tester()),
+            ("command", &shell("sleep 120")),
+            ("task-count", "2"),
+        ],
+    )
+    .spawn();
+    assert!(
+        wait_until(Duration::from_secs(60), || running_of(&id) == 2),
+        "the containers did not start"
+    );
+    // As the runner cancels a step.
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Removed 2 container(s) of this run"),
+        "{stdout}"
+    );
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
+#[test]
+fn cleanup_removes_what_a_killed_step_left_and_nothing_else() {
+    let id = run_id();
+    let other = run_id();
+    let sleeper = shell("sleep 120");
+    let inputs = [("image", tester()), ("command", sleeper.as_str())];
+    let (mut other_child, _other_dir) = local(&other, &inputs).spawn();
+    let (mut child, _dir) = local(&id, &[inputs[0], inputs[1], ("task-count", "2")]).spawn();
+    assert!(
+        wait_until(Duration::from_secs(60), || running_of(&id) == 2
+            && running_of(&other) == 1),
+        "the containers did not start"
+    );
+    // SIGKILL: the step gets no chance to stop its containers.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(running_of(&id), 2);
+
+    let run = local(&id, &inputs).arg("cleanup").run();
+
+    run.assert_code(0);
+    run.assert_stdout_has("::warning::cleanup stopped 2 of 2 task(s) that the step left running");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+    assert_eq!(running_of(&other), 1, "another run's container was touched");
+
+    let again = local(&id, &inputs).arg("cleanup").run();
+    again.assert_code(0);
+    again.assert_stdout_has("No task started by `ecs-loadtest-");
+
+    other_child.kill().unwrap();
+    other_child.wait().unwrap();
+    local(&other, &inputs).arg("cleanup").run().assert_code(0);
+    assert_eq!(containers_of(&other), Vec::<String>::new());
+}
+
+fn histogram_of_task(lines: &[String]) -> Histogram<u64> {
+    let mut pieces: Vec<(usize, String)> = lines
+        .iter()
+        .filter_map(|line| line.strip_prefix("ECS_LOADTEST_RESULT_CHUNK "))
+        .map(|rest| {
+            let parts: Vec<&str> = rest.splitn(4, ' ').collect();
+            (parts[1].parse().unwrap(), parts[3].to_string())
+        })
+        .collect();
+    assert!(!pieces.is_empty(), "no result chunks in {lines:?}");
+    pieces.sort();
+    let json: String = pieces.into_iter().map(|(_, piece)| piece).collect();
+    let result: Value = serde_json::from_str(&json).unwrap();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(result["latency_hdr"].as_str().unwrap())
+        .unwrap();
+    Deserializer::new()
+        .deserialize(&mut bytes.as_slice())
+        .unwrap()
+}
+
+#[test]
+fn the_generator_runs_in_this_process_one_run_a_task() {
+    let server = Server::start(Behaviour {
+        delay: Duration::from_millis(2),
+        ..Default::default()
+    });
+    let id = run_id();
+    let empty = tempfile::tempdir().unwrap();
+    let run = local(
+        &id,
+        &[
+            ("context", &empty.path().display().to_string()),
+            ("target-url", &server.url()),
+            ("rate", "150"),
+            ("duration", "2s"),
+            ("task-count", "3"),
+            ("thresholds", "p99 < 500ms\nerror_rate < 1%"),
+        ],
+    )
+    .run();
+
+    run.assert_code(0);
+    run.assert_stdout_has("The built-in generator runs in this process");
+    let merged = &results(&run)["merged"];
+    assert_eq!(merged["tasks_reporting"], 3);
+    assert_eq!(merged["requests"], server.requests());
+    assert_eq!(merged["errors"], 0);
+    // 150 a second for 2 s, split 50 a task: every request sent or counted as dropped.
+    let dropped = merged["dropped"].as_u64().unwrap_or(0);
+    assert_eq!(server.requests() + dropped, 300, "{merged}");
+    // Each task's output reached its own group, and the merge is exact: one histogram of all.
+    let groups = log_groups(&run.stdout);
+    let mut all = Histogram::<u64>::new(3).unwrap();
+    for number in 1..=3 {
+        all.add(histogram_of_task(group_of(&groups, number, 3)))
+            .unwrap();
+    }
+    assert_eq!(merged["requests"], all.len());
+    for (name, quantile) in [("p50_us", 0.5), ("p95_us", 0.95), ("p99_us", 0.99)] {
+        assert_eq!(
+            merged["latency"][name],
+            all.value_at_quantile(quantile) as f64,
+            "{name}"
+        );
+    }
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
