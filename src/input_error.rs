@@ -97,3 +97,38 @@ impl Problems {
         }
     }
 }
+
+/// Inputs given but not used, each with why: the user is told once per reason, never refused.
+#[derive(Debug, Default)]
+pub struct Ignored(Vec<(&'static str, &'static str)>);
+
+/// Why build inputs are not used.
+pub const BESIDE_IMAGE: &str = "`image` is given, so nothing is built";
+
+impl Ignored {
+    pub fn add(&mut self, why: &'static str, input: &'static str) {
+        self.0.push((why, input));
+    }
+
+    /// One notice a reason: `WHY: `a`, `b` ignored`.
+    pub fn notices(&self) -> Vec<String> {
+        let mut reasons: Vec<&str> = Vec::new();
+        for (why, _) in &self.0 {
+            if !reasons.contains(why) {
+                reasons.push(why);
+            }
+        }
+        reasons
+            .into_iter()
+            .map(|reason| {
+                let names: Vec<String> = self
+                    .0
+                    .iter()
+                    .filter(|(why, _)| *why == reason)
+                    .map(|(_, input)| format!("`{input}`"))
+                    .collect();
+                format!("{reason}: {} ignored", names.join(", "))
+            })
+            .collect()
+    }
+}

@@ -44,10 +44,10 @@ pub struct Inputs {
     /// Number of tasks, 1 to 1000 [default: 1]
     #[arg(long, value_name = "N")]
     pub task_count: Option<String>,
-    /// Task CPU units override
+    /// Task CPU units override (1024 a CPU); on local, the container's CPU limit
     #[arg(long, value_name = "UNITS")]
     pub cpu: Option<String>,
-    /// Task memory override in MiB
+    /// Task memory override in MiB; on local, the container's memory limit
     #[arg(long, value_name = "MIB")]
     pub memory: Option<String>,
     /// KEY=VALUE lines added to the container's environment

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::event::Events;
 use crate::gha::Gha;
-use crate::input_error::{InputError, InvalidInputs, Problems};
+use crate::input_error::{Ignored, InputError, InvalidInputs, Problems};
 use crate::inputs::Inputs;
 use crate::logs::LogSource;
 use crate::outcome::{StopCause, TaskOutcome};
@@ -70,7 +70,7 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
         inputs: &Inputs,
         image: Option<&ImageSource>,
         problems: &mut Problems,
-        ignored: &mut Vec<&'static str>,
+        ignored: &mut Ignored,
     ) -> Option<Self::Settings>;
 
     /// Where the run's tasks go, for its first line (`cluster `load` · task definition `tester``).
@@ -135,18 +135,12 @@ pub fn configure<B: Backend>(
     workflow: &WorkflowEnv,
 ) -> Result<Configured<B::Settings>, InvalidInputs> {
     let mut problems = Problems::default();
-    let mut ignored = Vec::new();
+    let mut ignored = Ignored::default();
     let mut plan = plan::plan(inputs, workflow, &mut problems, &mut ignored);
     let image = plan.as_ref().map(|plan| &plan.image);
     let settings = B::settings(inputs, image, &mut problems, &mut ignored);
-    if let Some(plan) = plan.as_mut()
-        && !ignored.is_empty()
-    {
-        let names: Vec<String> = ignored.iter().map(|name| format!("`{name}`")).collect();
-        plan.notices.push(format!(
-            "`image` is given, so nothing is built: {} ignored",
-            names.join(", ")
-        ));
+    if let Some(plan) = plan.as_mut() {
+        plan.notices.extend(ignored.notices());
     }
     let configured = plan
         .zip(settings)

@@ -644,3 +644,23 @@ fn an_unknown_backend_is_refused_with_the_ones_there_are() {
         refused[0].accepted
     );
 }
+
+#[test]
+fn the_local_backend_names_the_fargate_inputs_it_ignores() {
+    let inputs = Inputs {
+        image: Some("tester:1".into()),
+        cluster: Some("load".into()),
+        subnets: Some("subnet-1".into()),
+        // The defaults the runner passes were not typed by the user.
+        assign_public_ip: Some("true".into()),
+        capacity_provider: Some("FARGATE_SPOT".into()),
+        ..Default::default()
+    };
+    let configured = configure::<Local>(&inputs, &context()).unwrap();
+    assert_eq!(
+        configured.plan.notices,
+        [
+            "the local backend starts no Fargate task: `cluster`, `subnets`, `capacity-provider` ignored"
+        ]
+    );
+}

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::env_var::EnvVar;
 use super::parse::parse_key_values;
-use crate::input_error::Problems;
+use crate::input_error::{BESIDE_IMAGE, Ignored, Problems};
 use crate::inputs::{Inputs, given};
 use crate::workflow::WorkflowEnv;
 
@@ -42,7 +42,7 @@ pub fn image_source(
     inputs: &Inputs,
     workflow: &WorkflowEnv,
     problems: &mut Problems,
-    ignored: &mut Vec<&'static str>,
+    ignored: &mut Ignored,
 ) -> Option<ImageSource> {
     if let Some(image) = given(&inputs.image) {
         if image.chars().any(char::is_whitespace) {
@@ -58,14 +58,11 @@ pub fn image_source(
             ("target", &inputs.target, None),
             ("image-tag", &inputs.image_tag, None),
         ];
-        ignored.extend(
-            build_inputs
-                .iter()
-                .filter(|(_, value, default)| {
-                    given(value).is_some_and(|value| Some(value) != *default)
-                })
-                .map(|(name, _, _)| *name),
-        );
+        for (name, value, default) in build_inputs {
+            if given(value).is_some_and(|value| Some(value) != default) {
+                ignored.add(BESIDE_IMAGE, name);
+            }
+        }
         return Some(ImageSource::Given(image.to_string()));
     }
     // A changed `dockerfile`, build arguments or a stage ask for a build.

@@ -28,7 +28,7 @@ pub use split::share;
 pub use stages::{STAGES_ACCEPTED, Stage, StageUnit, Stages};
 pub use tasks::TaskSpec;
 
-use crate::input_error::Problems;
+use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
 use crate::results::threshold::Threshold;
 use crate::workflow::{RunIdentity, WorkflowEnv};
@@ -73,7 +73,7 @@ pub fn plan(
     inputs: &Inputs,
     workflow: &WorkflowEnv,
     problems: &mut Problems,
-    ignored: &mut Vec<&'static str>,
+    ignored: &mut Ignored,
 ) -> Option<Plan> {
     let region = match given(&inputs.aws_region) {
         Some(_) => problems.parse(

@@ -12,6 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::common::{Harness, declared_inputs, read_outputs, result_line, wait_until};
+use crate::server::{Behaviour, Server};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -82,14 +83,34 @@ impl Runner {
         self.dir.path().join(sub)
     }
 
-    /// The `docker run` the runner would issue for this step.
+    /// The `docker run` the runner would issue for this step, with moto and a GitHub stub on
+    /// 127.0.0.1 (the action's container shares the host's network to reach them).
     fn docker_run(&self, harness: &Harness, github: &str, inputs: &[(&str, &str)]) -> Command {
+        let mut environment = vec![
+            ("GITHUB_API_URL", github.to_string()),
+            ("AWS_ACCESS_KEY_ID", "testing".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ];
+        environment.push(("AWS_ENDPOINT_URL", harness.endpoint()));
+        self.docker_run_on("host", &environment, inputs)
+    }
+
+    /// The `docker run` for this step on `network` (the runner's own is a bridge network of the
+    /// job), with `extra` variables.
+    fn docker_run_on(
+        &self,
+        network: &str,
+        extra: &[(&str, String)],
+        inputs: &[(&str, &str)],
+    ) -> Command {
         let mut command = Command::new("docker");
         command.args([
             "run",
             "--rm",
             "--network",
-            "host",
+            network,
             "--workdir",
             "/github/workspace",
         ]);
@@ -131,15 +152,13 @@ impl Runner {
                 "GITHUB_STEP_SUMMARY",
                 "/github/file_commands/step_summary_1",
             ),
-            ("GITHUB_API_URL", github),
-            ("AWS_ACCESS_KEY_ID", "testing"),
-            ("AWS_SECRET_ACCESS_KEY", "testing"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
         ] {
             environment.push((name.to_string(), value.to_string()));
         }
-        environment.push(("AWS_ENDPOINT_URL".to_string(), harness.endpoint()));
+        environment.retain(|(name, _)| !extra.iter().any(|(replaced, _)| replaced == name));
+        for (name, value) in extra {
+            environment.push((name.to_string(), value.clone()));
+        }
         for (name, value) in environment {
             command.arg("-e").arg(format!("{name}={value}"));
         }
@@ -294,4 +313,54 @@ async fn sigint_to_the_docker_client_stops_every_task() {
     assert!(stdout.contains("cancelled by SIGINT"), "{stdout}");
     let tasks = harness.assert_none_running("load");
     assert_eq!(tasks.len(), 2);
+}
+
+/// On a runner, the action's container is on the job's bridge network, where 127.0.0.1 is the
+/// container itself. With the local backend the generator runs in containers of the action's own
+/// image on the host's network, so a server the job started on the runner's loopback is reached.
+#[test]
+fn with_the_local_backend_the_generator_reaches_the_runners_localhost() {
+    let server = Server::start(Behaviour::default());
+    let runner = Runner::new();
+    std::fs::write(runner.path("workflow/event.json"), "{}").unwrap();
+    let url = server.url();
+    let mut command = runner.docker_run_on(
+        "bridge",
+        &[
+            ("ECS_LOADTEST_IMAGE", action_image().to_string()),
+            ("GITHUB_RUN_ID", "556".to_string()),
+        ],
+        &[
+            ("backend", "local"),
+            ("task-count", "2"),
+            ("target-url", &url),
+            ("rate", "100"),
+            ("duration", "2s"),
+            ("thresholds", "requests >= 200"),
+        ],
+    );
+
+    let output = command.output().unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(&format!("Tasks run {IMAGE} on the local Docker engine")),
+        "{stdout}"
+    );
+    let outputs = read_outputs(&runner.path("file_commands/set_output_1"));
+    let results: Value = serde_json::from_str(&outputs["results"]).unwrap();
+    assert_eq!(results["merged"]["requests"], 200);
+    assert_eq!(server.requests(), 200);
+    let left = Command::new("docker")
+        .args([
+            "ps",
+            "-aq",
+            "--filter",
+            "label=ecs-loadtest.run=ecs-loadtest-556-1",
+        ])
+        .output()
+        .unwrap();
+    assert!(left.stdout.is_empty(), "containers left behind");
 }

@@ -27,7 +27,7 @@ use super::{Backend, Resource, Snapshot, Start};
 use crate::aws::{AwsContext, Clients};
 use crate::event::Events;
 use crate::gha::Gha;
-use crate::input_error::Problems;
+use crate::input_error::{Ignored, Problems};
 use crate::inputs::Inputs;
 use crate::outcome::StopCause;
 use crate::plan::{ImageSource, Plan, TaskSpec};
@@ -163,7 +163,7 @@ impl Backend for Fargate {
         inputs: &Inputs,
         image: Option<&ImageSource>,
         problems: &mut Problems,
-        ignored: &mut Vec<&'static str>,
+        ignored: &mut Ignored,
     ) -> Option<Settings> {
         Settings::from_inputs(inputs, image, problems, ignored)
     }

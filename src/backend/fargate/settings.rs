@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 
-use crate::input_error::Problems;
+use crate::input_error::{BESIDE_IMAGE, Ignored, Problems};
 use crate::inputs::{Inputs, given};
 use crate::plan::{ImageSource, is_arn, is_name, parse_bool, split_list};
 
@@ -48,7 +48,7 @@ impl Settings {
         inputs: &Inputs,
         image: Option<&ImageSource>,
         problems: &mut Problems,
-        ignored: &mut Vec<&'static str>,
+        ignored: &mut Ignored,
     ) -> Option<Settings> {
         let cluster = problems
             .required("cluster", &inputs.cluster, "an ECS cluster name or ARN")
@@ -184,11 +184,11 @@ fn ecr_repository(
     inputs: &Inputs,
     image: Option<&ImageSource>,
     problems: &mut Problems,
-    ignored: &mut Vec<&'static str>,
+    ignored: &mut Ignored,
 ) -> Option<Option<String>> {
     if given(&inputs.image).is_some() {
         if given(&inputs.ecr_repository).is_some() {
-            ignored.push("ecr-repository");
+            ignored.add(BESIDE_IMAGE, "ecr-repository");
         }
         return Some(None);
     }

@@ -18,7 +18,7 @@ use super::{Backend, Resource, Snapshot, Start};
 use crate::event::Events;
 use crate::gha::Gha;
 use crate::image;
-use crate::input_error::Problems;
+use crate::input_error::{Ignored, Problems};
 use crate::inputs::Inputs;
 use crate::logs::{LineSink, LogSource};
 use crate::outcome::StopCause;
@@ -91,9 +91,9 @@ impl Backend for Local {
         inputs: &Inputs,
         image: Option<&ImageSource>,
         problems: &mut Problems,
-        _ignored: &mut Vec<&'static str>,
+        ignored: &mut Ignored,
     ) -> Option<Settings> {
-        Settings::from_inputs(inputs, image, problems)
+        Settings::from_inputs(inputs, image, problems, ignored)
     }
 
     fn describe(settings: &Settings) -> String {
@@ -105,17 +105,20 @@ impl Backend for Local {
     }
 
     async fn prepare(settings: Settings, plan: &Plan, gha: &Gha, events: &Events) -> Result<Self> {
+        if settings.in_process {
+            events.info("The built-in generator runs in this process, one run a task");
+            return Ok(Local::new(Mode::InProcess(InProcess::default()), None));
+        }
         let image = match &plan.image {
-            ImageSource::Generator { .. } => {
-                events.info("The built-in generator runs in this process, one run a task");
-                return Ok(Local::new(Mode::InProcess(InProcess::default()), None));
-            }
-            ImageSource::Given(image) => {
+            ImageSource::Given(image) | ImageSource::Generator { image: Some(image) } => {
                 let docker = image::docker_engine().await?;
                 Containers::ensure_image(&docker, image).await?;
                 image.clone()
             }
             ImageSource::Build(build) => image::build_local(build, gha).await?,
+            ImageSource::Generator { image: None } => {
+                anyhow::bail!("the built-in generator has no image to run from")
+            }
         };
         let docker = image::docker_engine().await?;
         events.info(format!(

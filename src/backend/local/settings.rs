@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::input_error::Problems;
+use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
 use crate::plan::{ImageSource, parse_bool};
 
@@ -15,8 +15,16 @@ pub struct Settings {
     pub cpu: Option<u64>,
     /// MiB, as the container's memory limit (its tester is OOM-killed past it).
     pub memory: Option<u64>,
-    /// The tester is the built-in generator: the tasks run inside this process.
+    /// The tester is the built-in generator and the tasks run inside this process.
     pub in_process: bool,
+}
+
+/// Where the built-in generator's tasks run. In this process, unless the process itself runs in a
+/// container (a Docker action on a GitHub runner) and the generator's image is known: then in
+/// containers of that image on the host's network, so that `localhost` in `target-url` is the
+/// runner, as it is in the job's other steps, and not this container.
+fn generator_in_process(image: &Option<String>) -> bool {
+    image.is_none() || !std::path::Path::new("/.dockerenv").exists()
 }
 
 impl Settings {
@@ -24,8 +32,44 @@ impl Settings {
         inputs: &Inputs,
         image: Option<&ImageSource>,
         problems: &mut Problems,
+        ignored: &mut Ignored,
     ) -> Option<Settings> {
-        let in_process = matches!(image, Some(ImageSource::Generator { .. }));
+        // With the defaults `action.yml` gives them, which the runner passes as if typed.
+        let fargate_inputs = [
+            ("aws-region", &inputs.aws_region, None),
+            ("cluster", &inputs.cluster, None),
+            ("task-definition", &inputs.task_definition, None),
+            ("container-name", &inputs.container_name, None),
+            ("subnets", &inputs.subnets, None),
+            ("security-groups", &inputs.security_groups, None),
+            ("assign-public-ip", &inputs.assign_public_ip, Some("true")),
+            (
+                "capacity-provider",
+                &inputs.capacity_provider,
+                Some("FARGATE"),
+            ),
+            ("platform-version", &inputs.platform_version, Some("LATEST")),
+            ("ecr-repository", &inputs.ecr_repository, None),
+        ];
+        for (name, value, default) in fargate_inputs {
+            if given(value).is_some_and(|value| Some(value) != default) {
+                ignored.add("the local backend starts no Fargate task", name);
+            }
+        }
+        let in_process = matches!(
+            image,
+            Some(ImageSource::Generator { image }) if generator_in_process(image)
+        );
+        if in_process {
+            for (name, value) in [("cpu", &inputs.cpu), ("memory", &inputs.memory)] {
+                if given(value).is_some() {
+                    ignored.add(
+                        "the built-in generator runs in this process, with no container to limit",
+                        name,
+                    );
+                }
+            }
+        }
         if in_process && given(&inputs.wait).and_then(parse_bool) == Some(false) {
             problems.add(
                 "wait",
