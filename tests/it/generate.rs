@@ -51,22 +51,27 @@ fn stdout(output: &Output) -> String {
 
 /// The result the generator printed, its chunks put together.
 fn result_of(output: &Output) -> Value {
-    let text = stdout(output);
-    let mut pieces: Vec<(usize, String)> = text
-        .lines()
+    result_in(stdout(output).lines())
+}
+
+/// The result in a generator's output lines, its chunks put together.
+pub fn result_in<'a>(lines: impl IntoIterator<Item = &'a str>) -> Value {
+    let lines: Vec<&str> = lines.into_iter().collect();
+    let mut pieces: Vec<(usize, String)> = lines
+        .iter()
         .filter_map(|line| line.strip_prefix("ECS_LOADTEST_RESULT_CHUNK "))
         .map(|rest| {
             let parts: Vec<&str> = rest.splitn(4, ' ').collect();
             (parts[1].parse().unwrap(), parts[3].to_string())
         })
         .collect();
-    assert!(!pieces.is_empty(), "no result chunks in {text}");
+    assert!(!pieces.is_empty(), "no result chunks in {lines:?}");
     pieces.sort();
     let json: String = pieces.into_iter().map(|(_, piece)| piece).collect();
     serde_json::from_str(&json).unwrap()
 }
 
-fn histogram(encoded: &Value) -> Histogram<u64> {
+pub fn histogram(encoded: &Value) -> Histogram<u64> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.as_str().unwrap())
         .unwrap();

@@ -9,12 +9,11 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
 use serde_json::Value;
 
 use crate::common::{ActionRun, Finished, group_of, log_groups, result_line, wait_until};
+use crate::generate::{histogram, result_in};
 use crate::server::{Behaviour, Server};
 
 const TESTER: &str = "ecs-loadtest-test/tester:local";
@@ -286,27 +285,6 @@ fn cleanup_removes_what_a_killed_step_left_and_nothing_else() {
     assert_eq!(containers_of(&other), Vec::<String>::new());
 }
 
-fn histogram_of_task(lines: &[String]) -> Histogram<u64> {
-    let mut pieces: Vec<(usize, String)> = lines
-        .iter()
-        .filter_map(|line| line.strip_prefix("ECS_LOADTEST_RESULT_CHUNK "))
-        .map(|rest| {
-            let parts: Vec<&str> = rest.splitn(4, ' ').collect();
-            (parts[1].parse().unwrap(), parts[3].to_string())
-        })
-        .collect();
-    assert!(!pieces.is_empty(), "no result chunks in {lines:?}");
-    pieces.sort();
-    let json: String = pieces.into_iter().map(|(_, piece)| piece).collect();
-    let result: Value = serde_json::from_str(&json).unwrap();
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(result["latency_hdr"].as_str().unwrap())
-        .unwrap();
-    Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .unwrap()
-}
-
 #[test]
 fn the_generator_runs_in_this_process_one_run_a_task() {
     let server = Server::start(Behaviour {
@@ -341,8 +319,10 @@ fn the_generator_runs_in_this_process_one_run_a_task() {
     let groups = log_groups(&run.stdout);
     let mut all = Histogram::<u64>::new(3).unwrap();
     for number in 1..=3 {
-        all.add(histogram_of_task(group_of(&groups, number, 3)))
-            .unwrap();
+        all.add(histogram(
+            &result_in(group_of(&groups, number, 3).iter().map(String::as_str))["latency_hdr"],
+        ))
+        .unwrap();
     }
     assert_eq!(merged["requests"], all.len());
     for (name, quantile) in [("p50_us", 0.5), ("p95_us", 0.95), ("p99_us", 0.99)] {

@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use super::lock;
 use super::settings::Settings;
 use crate::backend::{Snapshot, Start};
 use crate::logs::LineSink;
@@ -152,7 +153,7 @@ impl Containers {
         if let Err(error) = self.docker.start_container(&id, None).await {
             return Ok(Start::Refused {
                 by: "Docker".to_string(),
-                reason: format!("starting container {}: {error}", &id[..12.min(id.len())]),
+                reason: format!("starting container {}: {error}", short(&id)),
             });
         }
         lock(&self.started).insert(id.clone(), Instant::now());
@@ -360,14 +361,9 @@ fn outcome_of(
     }
 }
 
-fn short(id: &str) -> &str {
+/// Docker's short container ID.
+pub fn short(id: &str) -> &str {
     &id[..12.min(id.len())]
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::lock;
 use crate::backend::{Snapshot, Start};
 use crate::generate::{GenerateArgs, run as generate};
 use crate::logs::LineSink;
@@ -217,10 +218,4 @@ fn failed(exit_code: Option<i32>, reason: String) -> TaskOutcome {
         exit_code,
         reason,
     }
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -233,7 +233,7 @@ impl Backend for Local {
     /// Docker's short container ID; an in-process task's whole ID.
     fn short_id<'a>(&self, id: &'a str) -> &'a str {
         match &self.inner.mode {
-            Mode::Containers(_) => &id[..12.min(id.len())],
+            Mode::Containers(_) => containers::short(id),
             Mode::InProcess(_) => id,
         }
     }
