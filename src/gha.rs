@@ -48,12 +48,14 @@ pub struct Gha {
     in_actions: bool,
     output_file: Option<PathBuf>,
     summary_file: Option<PathBuf>,
+    /// `GITHUB_STATE`: what the main step leaves for the post step (`STATE_<name>` there).
+    state_file: Option<PathBuf>,
     /// The token that resumes workflow commands while they are off.
     stopped_with: Arc<Mutex<Option<String>>>,
 }
 
 impl Gha {
-    /// Reads `GITHUB_ACTIONS`, `GITHUB_OUTPUT` and `GITHUB_STEP_SUMMARY`.
+    /// Reads `GITHUB_ACTIONS`, `GITHUB_OUTPUT`, `GITHUB_STEP_SUMMARY` and `GITHUB_STATE`.
     pub fn from_env() -> Self {
         let path = |name: &str| {
             std::env::var_os(name)
@@ -64,6 +66,7 @@ impl Gha {
             std::env::var("GITHUB_ACTIONS").is_ok_and(|value| value == "true"),
             path("GITHUB_OUTPUT"),
             path("GITHUB_STEP_SUMMARY"),
+            path("GITHUB_STATE"),
         )
     }
 
@@ -71,11 +74,13 @@ impl Gha {
         in_actions: bool,
         output_file: Option<PathBuf>,
         summary_file: Option<PathBuf>,
+        state_file: Option<PathBuf>,
     ) -> Self {
         Gha {
             in_actions,
             output_file,
             summary_file,
+            state_file,
             stopped_with: Arc::default(),
         }
     }
@@ -191,6 +196,18 @@ impl Gha {
         let record = output_record(name, value, &delimiter)?;
         append(path, &record)
             .with_context(|| format!("writing output `{name}` to {}", path.display()))
+    }
+
+    /// Saves `name` for the action's post step, which reads it as `STATE_<name>`. Outside a runner
+    /// (no `GITHUB_STATE`) there is no post step and nothing is saved.
+    pub fn save_state(&self, name: &str, value: &str) -> Result<()> {
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
+        let delimiter = format!("ghadelimiter_{}", random_token(24));
+        let record = output_record(name, value, &delimiter)?;
+        append(path, &record)
+            .with_context(|| format!("saving state `{name}` to {}", path.display()))
     }
 
     /// Appends Markdown to the job summary. Outside a runner this does nothing.
@@ -365,15 +382,22 @@ mod tests {
     }
 
     #[test]
-    fn outputs_and_summary_append_to_their_files() {
+    fn outputs_summary_and_state_append_to_their_files() {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("output");
         let summary = dir.path().join("summary");
-        let gha = Gha::new(true, Some(output.clone()), Some(summary.clone()));
+        let state = dir.path().join("state");
+        let gha = Gha::new(
+            true,
+            Some(output.clone()),
+            Some(summary.clone()),
+            Some(state.clone()),
+        );
         gha.set_output("passed", "true").unwrap();
         gha.set_output("exit-code", "0").unwrap();
         gha.append_summary("# Result").unwrap();
         gha.append_summary("line two\n").unwrap();
+        gha.save_state("invocation", "00112233aabb").unwrap();
 
         let written = std::fs::read_to_string(&output).unwrap();
         let lines: Vec<&str> = written.lines().collect();
@@ -392,11 +416,16 @@ mod tests {
             std::fs::read_to_string(&summary).unwrap(),
             "# Result\nline two\n"
         );
+        let saved = std::fs::read_to_string(&state).unwrap();
+        let lines: Vec<&str> = saved.lines().collect();
+        assert_eq!(lines.len(), 3, "{saved}");
+        let delimiter = lines[0].strip_prefix("invocation<<").unwrap();
+        assert_eq!(lines[1..], ["00112233aabb", delimiter]);
     }
 
     #[test]
     fn without_files_outputs_are_skipped() {
-        let gha = Gha::new(false, None, None);
+        let gha = Gha::new(false, None, None, None);
         gha.set_output("passed", "true").unwrap();
         gha.append_summary("x").unwrap();
     }

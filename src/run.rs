@@ -20,7 +20,7 @@ use crate::signals::Shutdown;
 use crate::stop::{stop_run, stop_tasks};
 use crate::task::FinishedTask;
 use crate::watch::{Deadline, watch};
-use crate::workflow::WorkflowEnv;
+use crate::workflow::{INVOCATION_STATE, Reach, WorkflowEnv};
 
 /// The `run` command: start the tasks, follow them to their end, and exit with the test's status.
 pub struct RunCommand<'a> {
@@ -51,6 +51,9 @@ async fn run<B: Backend>(
     gha: &Gha,
     shutdown: &mut Shutdown,
 ) -> Result<u8> {
+    // Before anything starts: the post step then looks after this step's tasks only, not those of
+    // another job of the same workflow run.
+    gha.save_state(INVOCATION_STATE, &plan.identity.invocation)?;
     let events = console_events(gha);
     events.send(Event::Begin {
         backend: B::describe(&settings),
@@ -219,8 +222,9 @@ async fn conclude<B: Backend>(
     Ok(verdict.exit_status)
 }
 
-/// The `cleanup` command (the action's `post-entrypoint`): stops every task this workflow run
-/// attempt started that is still running. The runner signals the `docker` client rather than the
+/// The `cleanup` command (the action's `post-entrypoint`): stops every task the main step started
+/// that is still running (found by the invocation it saved in `GITHUB_STATE`; without it, every
+/// task of the workflow run attempt). The runner signals the `docker` client rather than the
 /// container on cancel, so the main step may have been killed before it could stop its tasks.
 pub struct CleanupCommand<'a> {
     pub inputs: Inputs,
@@ -253,11 +257,14 @@ impl Pipeline for CleanupCommand<'_> {
         let backend = B::attach(settings, &plan).await?;
         let running = backend.leftovers().await?;
         if running.is_empty() {
-            events.info(format!(
-                "No task started by `{}` is running {}",
-                plan.identity.started_by,
-                backend.place()
-            ));
+            let whose = match plan.identity.cleanup_reach {
+                Reach::Invocation => format!(
+                    "of this step (invocation {}, started by `{}`)",
+                    plan.identity.invocation, plan.identity.started_by
+                ),
+                Reach::Run => format!("started by `{}`", plan.identity.started_by),
+            };
+            events.info(format!("No task {whose} is running {}", backend.place()));
             backend.release(&events).await;
             return Ok(());
         }

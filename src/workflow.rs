@@ -30,8 +30,11 @@ pub struct WorkflowEnv {
     /// `ECS_LOADTEST_IMAGE`: the action's own image, which a release build names, and which
     /// the tasks run for the built-in generator.
     pub own_image: Option<String>,
-    /// Random, one per invocation: tells apart runs started from a terminal.
+    /// Random, one per invocation: tells apart runs started from a terminal, and the jobs of one
+    /// workflow run. The post step takes the main step's, from `STATE_invocation`.
     pub invocation_id: String,
+    /// Whether `invocation_id` is the main step's, found in `STATE_invocation` (post step).
+    pub invocation_saved: bool,
     /// Set when a pull request comment started the run.
     pub trigger: Option<CommentTrigger>,
 }
@@ -62,7 +65,25 @@ pub struct RunIdentity {
     pub run_url: Option<String>,
     /// Tags put on every task (the task index is added per task).
     pub tags: Vec<Tag>,
+    /// The invocation that starts (or started) the tasks; also in the tags.
+    pub invocation: String,
+    /// Which tasks a cleanup after the step looks after.
+    pub cleanup_reach: Reach,
 }
+
+/// Which of a run's tasks are looked for when looking for leftovers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Reach {
+    /// One invocation's: the step's own. Other jobs of the same workflow run (a matrix) may be
+    /// running their own tasks in the same cluster or on the same engine.
+    Invocation,
+    /// Every task of the run attempt: a post step whose main step was killed before it could save
+    /// its invocation.
+    Run,
+}
+
+/// The name under which the main step saves its invocation for the post step (`GITHUB_STATE`).
+pub const INVOCATION_STATE: &str = "invocation";
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Tag {
@@ -78,7 +99,11 @@ impl WorkflowEnv {
                 .map(|value| value.trim().to_string())
                 .filter(|value| !value.is_empty())
         };
-        let invocation_id = format!("{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff);
+        let saved = var(&format!("STATE_{INVOCATION_STATE}"))
+            .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        let invocation_saved = saved.is_some();
+        let invocation_id = saved
+            .unwrap_or_else(|| format!("{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff));
         WorkflowEnv {
             repository: var("GITHUB_REPOSITORY"),
             run_id: var("GITHUB_RUN_ID"),
@@ -93,6 +118,7 @@ impl WorkflowEnv {
             aws_default_region: var("AWS_DEFAULT_REGION"),
             own_image: var("ECS_LOADTEST_IMAGE"),
             invocation_id,
+            invocation_saved,
             trigger: None,
         }
     }
@@ -167,6 +193,12 @@ impl WorkflowEnv {
             description: self.describe(),
             run_url: self.run_url(),
             tags,
+            invocation: self.invocation_id.clone(),
+            cleanup_reach: if self.invocation_saved {
+                Reach::Invocation
+            } else {
+                Reach::Run
+            },
         }
     }
 }

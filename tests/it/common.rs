@@ -241,6 +241,7 @@ impl ActionRun {
             .env("GITHUB_SERVER_URL", "https://github.com")
             .env("GITHUB_OUTPUT", dir.path().join("output"))
             .env("GITHUB_STEP_SUMMARY", dir.path().join("summary"))
+            .env("GITHUB_STATE", dir.path().join("state"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -364,7 +365,12 @@ impl std::fmt::Display for Finished {
     }
 }
 
-/// Parses `GITHUB_OUTPUT` heredoc records.
+/// What a step saved for its post step in `GITHUB_STATE`, by name.
+pub fn saved_state(dir: &tempfile::TempDir) -> BTreeMap<String, String> {
+    read_outputs(&dir.path().join("state"))
+}
+
+/// Parses `GITHUB_OUTPUT` (and `GITHUB_STATE`) heredoc records.
 pub fn read_outputs(path: &Path) -> BTreeMap<String, String> {
     let mut outputs = BTreeMap::new();
     let Ok(text) = std::fs::read_to_string(path) else {

@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{ActionRun, Finished, Harness, wait_until};
+use crate::common::{ActionRun, Finished, Harness, saved_state, wait_until};
 use serde_json::{Value, json};
 
 fn env_of(task: &Value, name: &str) -> Option<String> {
@@ -447,42 +447,60 @@ fn fargate_spot_uses_the_capacity_provider() {
 }
 
 #[test]
-fn cleanup_stops_what_a_killed_step_left_running() {
+fn cleanup_stops_what_a_killed_step_left_running_and_not_a_sibling_jobs_tasks() {
     let harness = Harness::start();
     let setup = harness.setup("load", "tester", &[("tester", true)]);
     harness.script("load", json!({"run_seconds": null}), json!({}));
-    // A task of another workflow run in the same cluster must be left alone.
-    let (mut other, _other_dir) = ActionRun::for_setup(&harness, &setup, &[])
-        .env("GITHUB_RUN_ID", "1111")
-        .spawn();
+    // Another job of the same workflow run (a matrix leg) testing in the same cluster: its task
+    // has the same `startedBy`.
+    let (mut sibling, _sibling_dir) = ActionRun::for_setup(&harness, &setup, &[]).spawn();
     assert!(wait_until(Duration::from_secs(30), || harness
         .tasks("load")
         .len()
         == 1));
+    let sibling_task = harness.tasks("load")[0]["arn"].clone();
+    // A task of another workflow run in the same cluster.
+    let (mut other, _other_dir) = ActionRun::for_setup(&harness, &setup, &[])
+        .env("GITHUB_RUN_ID", "1111")
+        .spawn();
 
-    let (mut child, _dir) = ActionRun::for_setup(&harness, &setup, &[("task-count", "2")]).spawn();
+    let (mut child, dir) = ActionRun::for_setup(&harness, &setup, &[("task-count", "2")]).spawn();
     assert!(wait_until(Duration::from_secs(30), || {
         harness
             .tasks("load")
             .iter()
             .filter(|task| task["lastStatus"] == "RUNNING")
             .count()
-            == 3
+            == 4
     }));
     // SIGKILL: the step gets no chance to stop its tasks.
     child.kill().unwrap();
     child.wait().unwrap();
+    let state = saved_state(&dir);
+    let invocation = &state["invocation"];
+    assert_eq!(invocation.len(), 12, "{state:?}");
 
-    let run = ActionRun::for_setup(&harness, &setup, &[("task-count", "2")])
-        .arg("cleanup")
-        .run();
+    // The post step gets what the main step saved.
+    let cleanup = || {
+        ActionRun::for_setup(&harness, &setup, &[("task-count", "2")])
+            .env("STATE_invocation", invocation)
+            .arg("cleanup")
+    };
+    let run = cleanup().run();
 
     run.assert_code(0);
     run.assert_stdout_has("::warning::cleanup stopped 2 of 2 task(s) that the step left running");
     let tasks = harness.tasks("load");
     let of_run = |task: &&Value| task["startedBy"] == "ecs-loadtest-9876543210-1";
-    assert_eq!(tasks.iter().filter(of_run).count(), 2);
+    assert_eq!(tasks.iter().filter(of_run).count(), 3);
     for task in tasks.iter().filter(of_run) {
+        if task["arn"] == sibling_task {
+            assert_eq!(
+                task["lastStatus"], "RUNNING",
+                "a sibling job's task was stopped: {task:#}"
+            );
+            continue;
+        }
         assert_eq!(task["lastStatus"], "STOPPED");
         assert!(
             task["stoppedReason"]
@@ -495,11 +513,30 @@ fn cleanup_stops_what_a_killed_step_left_running() {
     assert_eq!(other_task["lastStatus"], "RUNNING");
 
     // A second cleanup finds nothing to do.
-    let again = ActionRun::for_setup(&harness, &setup, &[])
+    let again = cleanup().run();
+    again.assert_code(0);
+    again.assert_stdout_has(&format!(
+        "No task of this step (invocation {invocation}, started by `ecs-loadtest-9876543210-1`) is running"
+    ));
+
+    // A post step whose main step saved nothing (killed before it could) looks after the whole
+    // run attempt: the sibling's task too, and still not the other run's.
+    let unsaved = ActionRun::for_setup(&harness, &setup, &[])
         .arg("cleanup")
         .run();
-    again.assert_code(0);
-    again.assert_stdout_has("No task started by `ecs-loadtest-9876543210-1` is running");
+    unsaved.assert_code(0);
+    unsaved
+        .assert_stdout_has("::warning::cleanup stopped 1 of 1 task(s) that the step left running");
+    sibling.wait().unwrap();
+    let tasks = harness.tasks("load");
+    assert!(
+        tasks
+            .iter()
+            .filter(of_run)
+            .all(|task| task["lastStatus"] == "STOPPED")
+    );
+    let other_task = tasks.iter().find(|task| !of_run(task)).unwrap();
+    assert_eq!(other_task["lastStatus"], "RUNNING");
 
     let kill = Command::new("kill")
         .args(["-TERM", &other.id().to_string()])

@@ -12,7 +12,9 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde_json::Value;
 
-use crate::common::{ActionRun, Finished, group_of, log_groups, result_line, wait_until};
+use crate::common::{
+    ActionRun, Finished, group_of, log_groups, result_line, saved_state, wait_until,
+};
 use crate::generate::{histogram, result_in};
 use crate::server::{Behaviour, Server};
 
@@ -257,27 +259,49 @@ fn cleanup_removes_what_a_killed_step_left_and_nothing_else() {
     let sleeper = shell("sleep 120");
     let inputs = [("image", tester()), ("command", sleeper.as_str())];
     let (mut other_child, _other_dir) = local(&other, &inputs).spawn();
-    let (mut child, _dir) = local(&id, &[inputs[0], inputs[1], ("task-count", "2")]).spawn();
+    // Another job of the same workflow run on the same engine.
+    let (mut sibling, _sibling_dir) = local(&id, &inputs).spawn();
     assert!(
-        wait_until(Duration::from_secs(60), || running_of(&id) == 2
+        wait_until(Duration::from_secs(60), || running_of(&id) == 1),
+        "the sibling's container did not start"
+    );
+    let (mut child, dir) = local(&id, &[inputs[0], inputs[1], ("task-count", "2")]).spawn();
+    assert!(
+        wait_until(Duration::from_secs(60), || running_of(&id) == 3
             && running_of(&other) == 1),
         "the containers did not start"
     );
     // SIGKILL: the step gets no chance to stop its containers.
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(running_of(&id), 2);
+    assert_eq!(running_of(&id), 3);
+    let invocation = saved_state(&dir)["invocation"].clone();
 
-    let run = local(&id, &inputs).arg("cleanup").run();
+    let post_step = || local(&id, &inputs).env("STATE_invocation", &invocation);
+    let run = post_step().arg("cleanup").run();
 
     run.assert_code(0);
     run.assert_stdout_has("::warning::cleanup stopped 2 of 2 task(s) that the step left running");
-    assert_eq!(containers_of(&id), Vec::<String>::new());
+    assert_eq!(
+        containers_of(&id).len(),
+        1,
+        "the sibling's container was touched"
+    );
+    assert_eq!(running_of(&id), 1);
     assert_eq!(running_of(&other), 1, "another run's container was touched");
 
-    let again = local(&id, &inputs).arg("cleanup").run();
+    let again = post_step().arg("cleanup").run();
     again.assert_code(0);
-    again.assert_stdout_has("No task started by `ecs-loadtest-");
+    again.assert_stdout_has(&format!("No task of this step (invocation {invocation}"));
+
+    // Without the main step's invocation, the post step looks after the whole run.
+    let unsaved = local(&id, &inputs).arg("cleanup").run();
+    unsaved.assert_code(0);
+    unsaved
+        .assert_stdout_has("::warning::cleanup stopped 1 of 1 task(s) that the step left running");
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+    sibling.wait().unwrap();
+    assert_eq!(running_of(&other), 1, "another run's container was touched");
 
     other_child.kill().unwrap();
     other_child.wait().unwrap();

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use anyhow::Result;
 use aws_sdk_ecs::types::{
     AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
-    DesiredStatus, KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskOverride,
+    DesiredStatus, KeyValuePair, LaunchType, NetworkConfiguration, Tag, TaskField, TaskOverride,
 };
 
 #[cfg(test)]
@@ -32,6 +32,7 @@ use crate::inputs::Inputs;
 use crate::outcome::StopCause;
 use crate::plan::{ImageSource, Plan, TaskSpec};
 use crate::task::TaskLinks;
+use crate::workflow::Reach;
 use classify::{ContainerState, StoppedTask, classify};
 use cloudwatch::CloudWatchLogs;
 pub use settings::CapacityProvider;
@@ -39,6 +40,8 @@ use taskdef::Revision;
 
 /// DescribeTasks takes at most 100 tasks a call.
 const DESCRIBE_BATCH: usize = 100;
+/// The tag that names the invocation that started a task.
+const INVOCATION_TAG: &str = "ecs-loadtest:invocation";
 
 #[derive(Clone)]
 pub struct Fargate {
@@ -51,6 +54,8 @@ struct Inner {
     plan: Plan,
     /// `None` for a backend that only looks after tasks already started (cleanup).
     prepared: Option<(String, Revision)>,
+    /// Which of the run's tasks `leftovers` finds.
+    reach: Reach,
     /// Tasks this run stopped itself, and why: such a task ends as timed out or cancelled,
     /// whatever its container reported.
     stopped_by_us: Mutex<HashMap<String, StopCause>>,
@@ -62,6 +67,7 @@ impl Fargate {
         settings: Settings,
         plan: &Plan,
         prepared: Option<(String, Revision)>,
+        reach: Reach,
     ) -> Self {
         Fargate {
             inner: Arc::new(Inner {
@@ -69,9 +75,48 @@ impl Fargate {
                 settings,
                 plan: plan.clone(),
                 prepared,
+                reach,
                 stopped_by_us: Mutex::new(HashMap::new()),
             }),
         }
+    }
+
+    /// Those of `arns` that this invocation started, by their tag: ListTasks filters by
+    /// `startedBy` only, which every job of a workflow run shares.
+    async fn of_invocation(&self, arns: Vec<String>) -> Result<Vec<String>> {
+        let invocation = &self.inner.plan.identity.invocation;
+        let mut own = Vec::new();
+        for batch in arns.chunks(DESCRIBE_BATCH) {
+            let answer = self
+                .inner
+                .clients
+                .ecs
+                .describe_tasks()
+                .cluster(self.cluster())
+                .set_tasks(Some(batch.to_vec()))
+                .include(TaskField::Tags)
+                .send()
+                .await
+                .aws_context(|| {
+                    format!(
+                        "DescribeTasks (with tags) of {} tasks in cluster `{}`",
+                        batch.len(),
+                        self.cluster()
+                    )
+                })?;
+            own.extend(
+                answer
+                    .tasks()
+                    .iter()
+                    .filter(|task| {
+                        task.tags().iter().any(|tag| {
+                            tag.key() == Some(INVOCATION_TAG) && tag.value() == Some(invocation)
+                        })
+                    })
+                    .filter_map(|task| task.task_arn().map(str::to_string)),
+            );
+        }
+        Ok(own)
     }
 
     fn revision(&self) -> Result<&Revision> {
@@ -182,12 +227,14 @@ impl Backend for Fargate {
             settings,
             plan,
             Some((prepared.image, prepared.revision)),
+            Reach::Invocation,
         ))
     }
 
     async fn attach(settings: Settings, plan: &Plan) -> Result<Self> {
         let clients = prepare::clients(plan).await?;
-        Ok(Fargate::new(clients, settings, plan, None))
+        let reach = plan.identity.cleanup_reach;
+        Ok(Fargate::new(clients, settings, plan, None, reach))
     }
 
     fn place(&self) -> String {
@@ -326,6 +373,7 @@ impl Backend for Fargate {
     }
 
     async fn leftovers(&self) -> Result<Vec<String>> {
+        let identity = &self.inner.plan.identity;
         let mut arns = Vec::new();
         let mut pages = self
             .inner
@@ -333,7 +381,7 @@ impl Backend for Fargate {
             .ecs
             .list_tasks()
             .cluster(self.cluster())
-            .started_by(&self.inner.plan.identity.started_by)
+            .started_by(&identity.started_by)
             .desired_status(DesiredStatus::Running)
             .into_paginator()
             .send();
@@ -341,13 +389,16 @@ impl Backend for Fargate {
             let page = page.aws_context(|| {
                 format!(
                     "ListTasks started by `{}` in cluster `{}`",
-                    self.inner.plan.identity.started_by,
+                    identity.started_by,
                     self.cluster()
                 )
             })?;
             arns.extend(page.task_arns().iter().cloned());
         }
-        Ok(arns)
+        match self.inner.reach {
+            Reach::Run => Ok(arns),
+            Reach::Invocation => self.of_invocation(arns).await,
+        }
     }
 
     /// Fargate tasks leave nothing to remove: stopped tasks are ECS's to forget.

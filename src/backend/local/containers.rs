@@ -23,6 +23,7 @@ use crate::logs::LineSink;
 use crate::outcome::{OutcomeKind, StopCause, TaskOutcome};
 use crate::plan::{Plan, TaskSpec};
 use crate::task::TaskRef;
+use crate::workflow::Reach;
 
 /// The label that marks every container of a run with the run's mark.
 pub const RUN_LABEL: &str = "ecs-loadtest.run";
@@ -45,14 +46,14 @@ pub struct Containers {
 }
 
 impl Containers {
-    /// Containers for `plan`; `whole_run` looks after every container of the workflow run, not
-    /// only this invocation's (two jobs of one run may share a Docker engine).
+    /// Containers for `plan`, looking after this invocation's, or every container of the
+    /// workflow run (two jobs of one run may share a Docker engine).
     pub fn new(
         docker: Docker,
         image: String,
         settings: Settings,
         plan: &Plan,
-        whole_run: bool,
+        reach: Reach,
     ) -> Containers {
         let identity = &plan.identity;
         let mut labels: HashMap<String, String> = identity
@@ -63,7 +64,9 @@ impl Containers {
         labels.insert(RUN_LABEL.to_string(), identity.started_by.clone());
         let run = (RUN_LABEL.to_string(), identity.started_by.clone());
         let scope = match labels.get(INVOCATION_LABEL) {
-            Some(invocation) if !whole_run => (INVOCATION_LABEL.to_string(), invocation.clone()),
+            Some(invocation) if reach == Reach::Invocation => {
+                (INVOCATION_LABEL.to_string(), invocation.clone())
+            }
             _ => run,
         };
         Containers {

@@ -24,6 +24,7 @@ use crate::logs::{LineSink, LogSource};
 use crate::outcome::StopCause;
 use crate::plan::{ImageSource, Plan, TaskSpec};
 use crate::task::{TaskLinks, TaskRef};
+use crate::workflow::Reach;
 use containers::Containers;
 use in_process::InProcess;
 
@@ -130,7 +131,7 @@ impl Backend for Local {
                 image.clone(),
                 settings,
                 plan,
-                false,
+                Reach::Invocation,
             ))),
             Some(image),
         ))
@@ -147,7 +148,7 @@ impl Backend for Local {
                 String::new(),
                 settings,
                 plan,
-                true,
+                plan.identity.cleanup_reach,
             ))),
             None,
         ))
