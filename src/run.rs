@@ -17,7 +17,7 @@ use crate::results::capture::Capture;
 use crate::results::merge::merge;
 use crate::results::verdict::decide;
 use crate::signals::Shutdown;
-use crate::stop::{stop_run, stop_tasks};
+use crate::stop::{stop_run, stop_tasks, sweep_earlier_attempts};
 use crate::task::FinishedTask;
 use crate::watch::{Deadline, watch};
 use crate::workflow::{INVOCATION_STATE, Reach, WorkflowEnv};
@@ -71,6 +71,7 @@ async fn run<B: Backend>(
     for resource in backend.resources() {
         gha.set_output(resource.output, &resource.value)?;
     }
+    sweep_earlier_attempts(&backend, &plan, &events).await;
 
     let started = StartedTasks::default();
     let screen = Screen::new(LogScreen::new(

@@ -6,6 +6,7 @@ use crate::backend::Backend;
 use crate::event::{Event, Events};
 use crate::launch::StartedTasks;
 use crate::outcome::StopCause;
+use crate::plan::Plan;
 
 /// Stops every task in `ids` at once (the runner kills the container seconds after a cancel), and
 /// returns how many stop requests succeeded. A failure is reported: one task that cannot be
@@ -73,4 +74,36 @@ pub async fn stop_run<B: Backend>(
         total: ids.len(),
         reason: reason.to_string(),
     });
+}
+
+/// A re-run's first duty: tasks of the workflow run's earlier attempts that are still running
+/// were left by a step that was killed (a re-run is only possible once every attempt ended), and
+/// they still load the target. They are stopped, and the run says so. Listing them is best
+/// effort: a failure is a warning and the run goes on.
+pub async fn sweep_earlier_attempts<B: Backend>(backend: &B, plan: &Plan, events: &Events) {
+    let identity = &plan.identity;
+    for mark in &identity.earlier_attempts {
+        let running = match backend.marked(mark).await {
+            Ok(running) => running,
+            Err(error) => {
+                events.warning(format!(
+                    "could not look for tasks that an earlier attempt of this run left running: {error:#}"
+                ));
+                return;
+            }
+        };
+        if running.is_empty() {
+            continue;
+        }
+        let reason = format!(
+            "ecs-loadtest: left running by an earlier attempt, stopped by {}",
+            identity.description
+        );
+        let stopped = stop_tasks(backend, &running, StopCause::Cancelled, &reason, events).await;
+        events.warning(format!(
+            "stopped {stopped} of {} task(s) started by `{mark}` (an earlier attempt of this workflow run) that were still running {}",
+            running.len(),
+            backend.place()
+        ));
+    }
 }

@@ -69,6 +69,8 @@ pub struct RunIdentity {
     pub invocation: String,
     /// Which tasks a cleanup after the step looks after.
     pub cleanup_reach: Reach,
+    /// The marks of the workflow run's earlier attempts (this is a re-run), oldest first.
+    pub earlier_attempts: Vec<String>,
 }
 
 /// Which of a run's tasks are looked for when looking for leftovers.
@@ -162,17 +164,22 @@ impl WorkflowEnv {
     /// The mark of this workflow run attempt (or of this terminal invocation).
     pub fn identity(&self) -> RunIdentity {
         let started_by = match (&self.run_id, &self.run_attempt) {
-            (Some(run_id), attempt) => format!(
-                "ecs-loadtest-{run_id}-{}",
-                attempt.as_deref().unwrap_or("1")
-            ),
-            (None, _) => format!("ecs-loadtest-cli-{}", self.invocation_id),
+            (Some(run_id), attempt) => run_mark(run_id, attempt.as_deref().unwrap_or("1")),
+            (None, _) => mark(&format!("ecs-loadtest-cli-{}", self.invocation_id)),
         };
-        let started_by: String = started_by
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
-            .take(36)
-            .collect();
+        // A re-run is only possible once every earlier attempt has ended: their tasks still
+        // running were left by a step that was killed.
+        let attempt: u32 = self
+            .run_attempt
+            .as_deref()
+            .and_then(|attempt| attempt.parse().ok())
+            .unwrap_or(1);
+        let earlier_attempts = match &self.run_id {
+            Some(run_id) => (1..attempt)
+                .map(|earlier| run_mark(run_id, &earlier.to_string()))
+                .collect(),
+            None => Vec::new(),
+        };
         let mut tags = Vec::new();
         for (key, value) in [
             ("repository", &self.repository),
@@ -194,6 +201,7 @@ impl WorkflowEnv {
             run_url: self.run_url(),
             tags,
             invocation: self.invocation_id.clone(),
+            earlier_attempts,
             cleanup_reach: if self.invocation_saved {
                 Reach::Invocation
             } else {
@@ -201,6 +209,19 @@ impl WorkflowEnv {
             },
         }
     }
+}
+
+/// The mark of attempt `attempt` of workflow run `run_id`.
+fn run_mark(run_id: &str, attempt: &str) -> String {
+    mark(&format!("ecs-loadtest-{run_id}-{attempt}"))
+}
+
+/// `text` as a mark: at most 36 letters, digits, `-`, `_` and `/` (what `startedBy` takes).
+fn mark(text: &str) -> String {
+    text.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'))
+        .take(36)
+        .collect()
 }
 
 /// Tag values may hold letters, digits, spaces and `+ - = . _ : / @`, up to 256 characters.

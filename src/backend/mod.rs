@@ -110,6 +110,9 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// Tasks of this run still running by the backend's own records, found by the run's mark,
     /// including any whose start this process never saw answered.
     fn leftovers(&self) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
+    /// Tasks still running that carry `mark`, another run attempt's: whoever started them,
+    /// nobody is left to stop them. A backend removes what such a task leaves once it is stopped.
+    fn marked(&self, mark: &str) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
     /// Removes what the run leaves behind once its tasks have ended and their logs were read
     /// (containers, for one), saying so in `events`; never fails the run.
     fn release(&self, events: &Events) -> impl Future<Output = ()> + Send;

@@ -6,12 +6,13 @@
 
 use std::time::Duration;
 
-use octocrab::Octocrab;
+use octocrab::{Octocrab, Page};
 use serde::Deserialize;
 
 use super::client::{describe, status_of};
 
 const PAGE_SIZE: usize = 100;
+const MAX_PAGES: usize = 1000;
 const ATTEMPTS: u32 = 3;
 
 #[derive(Deserialize)]
@@ -122,7 +123,8 @@ fn classify(error: octocrab::Error, number: u64, doing: &str) -> Result<String, 
     }
 }
 
-/// The ID of the bot comment carrying `marker`, looking through every page.
+/// The ID of the bot comment carrying `marker`, looking through every page. Pages are followed
+/// by the `Link` header's `next`, as GitHub documents, whatever number of items a page holds.
 async fn find(
     github: &Octocrab,
     repository: &str,
@@ -130,11 +132,10 @@ async fn find(
     marker: &str,
 ) -> Result<Option<u64>, octocrab::Error> {
     let route = format!("/repos/{repository}/issues/{number}/comments");
-    for page in 1.. {
-        let comments: Vec<Comment> = github
-            .get(&route, Some(&[("per_page", PAGE_SIZE), ("page", page)]))
-            .await?;
-        let found = comments.iter().find(|comment| {
+    let mut page: Page<Comment> = github.get(&route, Some(&[("per_page", PAGE_SIZE)])).await?;
+    // A bound against a server whose `next` never ends: 100,000 comments at 100 a page.
+    for _ in 0..MAX_PAGES {
+        let found = page.items.iter().find(|comment| {
             comment.user.as_ref().is_some_and(|user| user.kind == "Bot")
                 && comment
                     .body
@@ -144,8 +145,9 @@ async fn find(
         if let Some(comment) = found {
             return Ok(Some(comment.id));
         }
-        if comments.len() < PAGE_SIZE {
-            break;
+        match github.get_page::<Comment>(&page.next).await? {
+            Some(next) => page = next,
+            None => break,
         }
     }
     Ok(None)

@@ -546,3 +546,53 @@ fn cleanup_stops_what_a_killed_step_left_running_and_not_a_sibling_jobs_tasks() 
     other.wait().unwrap();
     harness.assert_none_running("load");
 }
+
+#[test]
+fn a_re_run_stops_what_a_killed_earlier_attempt_left_running() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", json!({"run_seconds": null}), json!({}));
+    let (mut first, _first_dir) =
+        ActionRun::for_setup(&harness, &setup, &[("task-count", "2")]).spawn();
+    assert!(wait_until(Duration::from_secs(30), || harness
+        .tasks("load")
+        .iter()
+        .filter(|task| task["lastStatus"] == "RUNNING")
+        .count()
+        == 2));
+    // SIGKILL, and no post step either: the runner itself went away.
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    harness.script("load", json!({}), json!({}));
+    let rerun = ActionRun::for_setup(&harness, &setup, &[])
+        .env("GITHUB_RUN_ATTEMPT", "2")
+        .run();
+
+    rerun.assert_code(0);
+    rerun.assert_stdout_has(
+        "::warning::stopped 2 of 2 task(s) started by `ecs-loadtest-9876543210-1` (an earlier attempt of this workflow run) that were still running in cluster",
+    );
+    let tasks = harness.assert_none_running("load");
+    let of_first: Vec<&Value> = tasks
+        .iter()
+        .filter(|task| task["startedBy"] == "ecs-loadtest-9876543210-1")
+        .collect();
+    assert_eq!(of_first.len(), 2);
+    for task in of_first {
+        assert!(
+            task["stoppedReason"]
+                .as_str()
+                .unwrap()
+                .starts_with("ecs-loadtest: left running by an earlier attempt"),
+            "{task:#}"
+        );
+    }
+    assert_eq!(
+        tasks
+            .iter()
+            .filter(|task| task["startedBy"] == "ecs-loadtest-9876543210-2")
+            .count(),
+        1
+    );
+}

@@ -222,34 +222,64 @@ async fn a_second_run_updates_the_bot_comment_and_never_a_persons() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_marker_on_page_two_is_found() {
+async fn the_marker_on_page_three_is_found_by_following_link_headers() {
     let harness = Harness::start();
     let setup = passing_setup(&harness);
     let github = MockServer::start().await;
-    let page_one: Vec<Value> = (0..100)
-        .map(|i| comment(100 + i, 7, "LGTM", "octocat", "User"))
-        .collect();
-    for (page, comments) in [
-        ("1", json!(page_one)),
-        (
-            "2",
-            json!([bot_comment(999, 7, "<!-- ecs-loadtest:load-test -->\nold")]),
-        ),
-    ] {
-        Mock::given(method("GET"))
-            .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-            .and(query_param("page", page))
-            .respond_with(ResponseTemplate::new(200).set_body_json(comments))
-            .mount(&github)
-            .await;
-    }
+    // A server that gives 30 comments a page whatever `per_page` asks for: only its `Link`
+    // header says that more pages follow.
+    let route = format!("/repos/{REPOSITORY}/issues/7/comments");
+    let link = |page: u32| {
+        format!(
+            "<{}{route}?per_page=100&page={page}>; rel=\"next\", <{}{route}?per_page=100&page=3>; rel=\"last\"",
+            github.uri(),
+            github.uri()
+        )
+    };
+    let others = |from: u64| -> Vec<Value> {
+        (0..30)
+            .map(|i| comment(from + i, 7, "LGTM", "octocat", "User"))
+            .collect()
+    };
+    Mock::given(method("GET"))
+        .and(path(&route))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(others(100))
+                .insert_header("link", link(2).as_str()),
+        )
+        .with_priority(10)
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&route))
+        .and(query_param("page", "2"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(others(200))
+                .insert_header("link", link(3).as_str()),
+        )
+        .mount(&github)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(&route))
+        .and(query_param("page", "3"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([bot_comment(
+            999,
+            7,
+            "<!-- ecs-loadtest:load-test -->\nold"
+        )])))
+        .mount(&github)
+        .await;
     let update = format!("/repos/{REPOSITORY}/issues/comments/999");
-    mount_post(&github, update, 200, bot_comment(999, 7, "updated")).await;
+    mount_post(&github, update.clone(), 200, bot_comment(999, 7, "updated")).await;
 
     let finished = run(action(&harness, &setup, &github.uri(), "pull_request", &[])).await;
 
     finished.assert_code(0);
-    assert_eq!(posts(&github).await.len(), 1);
+    let posts = posts(&github).await;
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    assert_eq!(posts[0].0, update, "the comment was not updated in place");
 }
 
 #[tokio::test(flavor = "multi_thread")]

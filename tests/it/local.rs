@@ -358,3 +358,29 @@ fn the_generator_runs_in_this_process_one_run_a_task() {
     }
     assert_eq!(containers_of(&id), Vec::<String>::new());
 }
+
+#[test]
+fn a_re_run_stops_and_removes_what_a_killed_earlier_attempt_left() {
+    let id = run_id();
+    let sleeper = shell("sleep 120");
+    let (mut first, _first_dir) =
+        local(&id, &[("image", tester()), ("command", sleeper.as_str())]).spawn();
+    assert!(
+        wait_until(Duration::from_secs(60), || running_of(&id) == 1),
+        "the container did not start"
+    );
+    // SIGKILL, and no post step either.
+    first.kill().unwrap();
+    first.wait().unwrap();
+
+    let quick = shell("echo done");
+    let rerun = local(&id, &[("image", tester()), ("command", quick.as_str())])
+        .env("GITHUB_RUN_ATTEMPT", "2")
+        .run();
+
+    rerun.assert_code(0);
+    rerun.assert_stdout_has(&format!(
+        "::warning::stopped 1 of 1 task(s) started by `ecs-loadtest-{id}-1` (an earlier attempt of this workflow run) that were still running on the local Docker engine"
+    ));
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}

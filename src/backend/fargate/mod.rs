@@ -373,7 +373,14 @@ impl Backend for Fargate {
     }
 
     async fn leftovers(&self) -> Result<Vec<String>> {
-        let identity = &self.inner.plan.identity;
+        let arns = self.marked(&self.inner.plan.identity.started_by).await?;
+        match self.inner.reach {
+            Reach::Run => Ok(arns),
+            Reach::Invocation => self.of_invocation(arns).await,
+        }
+    }
+
+    async fn marked(&self, mark: &str) -> Result<Vec<String>> {
         let mut arns = Vec::new();
         let mut pages = self
             .inner
@@ -381,24 +388,20 @@ impl Backend for Fargate {
             .ecs
             .list_tasks()
             .cluster(self.cluster())
-            .started_by(&identity.started_by)
+            .started_by(mark)
             .desired_status(DesiredStatus::Running)
             .into_paginator()
             .send();
         while let Some(page) = pages.next().await {
             let page = page.aws_context(|| {
                 format!(
-                    "ListTasks started by `{}` in cluster `{}`",
-                    identity.started_by,
+                    "ListTasks started by `{mark}` in cluster `{}`",
                     self.cluster()
                 )
             })?;
             arns.extend(page.task_arns().iter().cloned());
         }
-        match self.inner.reach {
-            Reach::Run => Ok(arns),
-            Reach::Invocation => self.of_invocation(arns).await,
-        }
+        Ok(arns)
     }
 
     /// Fargate tasks leave nothing to remove: stopped tasks are ECS's to forget.

@@ -2,7 +2,7 @@
 //! labels, the task size as limits and the host's network (so that `localhost` is the host, as a
 //! user means it), followed by their output, and removed at the end.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use anyhow::{Context, Result, anyhow};
@@ -43,6 +43,9 @@ pub struct Containers {
     settings: Settings,
     /// When each container was started, for its run time.
     started: Mutex<HashMap<String, Instant>>,
+    /// Containers of another run attempt (`marked`): removed once stopped, as no step of theirs
+    /// is left to remove them.
+    foreign: Mutex<HashSet<String>>,
 }
 
 impl Containers {
@@ -77,6 +80,7 @@ impl Containers {
             command: plan.load.command.clone(),
             settings,
             started: Mutex::new(HashMap::new()),
+            foreign: Mutex::new(HashSet::new()),
         }
     }
 
@@ -222,16 +226,46 @@ impl Containers {
             | Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 304 | 404,
                 ..
+            }) => {}
+            Err(error) => return Err(anyhow!("stopping container {}: {error}", short(id))),
+        }
+        if lock(&self.foreign).contains(id) {
+            self.remove(id).await?;
+        }
+        Ok(())
+    }
+
+    /// The running containers labelled with run mark `mark`.
+    pub async fn marked(&self, mark: &str) -> Result<Vec<String>> {
+        let ids = self.list(&format!("{RUN_LABEL}={mark}"), true).await?;
+        lock(&self.foreign).extend(ids.iter().cloned());
+        Ok(ids)
+    }
+
+    async fn remove(&self, id: &str) -> Result<()> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            link: false,
+        };
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(())
+            | Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
             }) => Ok(()),
-            Err(error) => Err(anyhow!("stopping container {}: {error}", short(id))),
+            Err(error) => Err(anyhow!("removing container {}: {error}", short(id))),
         }
     }
 
     /// The containers in scope: the running ones, or all of them.
     pub async fn of_run(&self, running_only: bool) -> Result<Vec<String>> {
-        let label = format!("{}={}", self.scope.0, self.scope.1);
+        self.list(&format!("{}={}", self.scope.0, self.scope.1), running_only)
+            .await
+    }
+
+    async fn list(&self, label: &str, running_only: bool) -> Result<Vec<String>> {
         let mut filters = HashMap::new();
-        filters.insert("label".to_string(), vec![label.clone()]);
+        filters.insert("label".to_string(), vec![label.to_string()]);
         if running_only {
             filters.insert("status".to_string(), vec!["running".to_string()]);
         }
@@ -254,26 +288,10 @@ impl Containers {
     /// Removes every container of this run, stopped or not.
     pub async fn remove_all(&self) -> Result<usize> {
         let ids = self.of_run(false).await?;
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            link: false,
-        };
-        let mut removed = 0;
         for id in &ids {
-            match self
-                .docker
-                .remove_container(id, Some(options.clone()))
-                .await
-            {
-                Ok(())
-                | Err(bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                }) => removed += 1,
-                Err(error) => return Err(anyhow!("removing container {}: {error}", short(id))),
-            }
+            self.remove(id).await?;
         }
-        Ok(removed)
+        Ok(ids.len())
     }
 
     /// Follows every task's output (stdout and stderr) until its container ends.

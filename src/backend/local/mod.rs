@@ -206,6 +206,14 @@ impl Backend for Local {
         }
     }
 
+    async fn marked(&self, mark: &str) -> Result<Vec<String>> {
+        match &self.inner.mode {
+            Mode::Containers(containers) => containers.marked(mark).await,
+            // Tasks in a process end with it: another attempt's are gone.
+            Mode::InProcess(_) => Ok(Vec::new()),
+        }
+    }
+
     async fn release(&self, events: &Events) {
         match &self.inner.mode {
             Mode::Containers(containers) => match containers.remove_all().await {
