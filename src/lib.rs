@@ -140,15 +140,16 @@ async fn run_and_set_status(flags: Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
         }
         github::conclude_trigger(inputs, workflow, trigger, status, gha).await;
     }
-    gha.set_output("exit-code", &status.to_string())?;
-    gha.set_output(
+    report::output(gha, "exit-code", &status.to_string());
+    report::output(
+        gha,
         "passed",
         if status == exit::PASSED {
             "true"
         } else {
             "false"
         },
-    )?;
+    );
     result
 }
 

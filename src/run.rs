@@ -12,7 +12,7 @@ use crate::launch::{StartedTasks, launch};
 use crate::logs::{self, FollowerHandle, LineSink, LogScreen, Screen};
 use crate::outcome::StopCause;
 use crate::plan::Plan;
-use crate::report::{self, Concluded, console_events};
+use crate::report::{self, Concluded, console_events, output};
 use crate::results::capture::Capture;
 use crate::results::merge::merge;
 use crate::results::verdict::decide;
@@ -53,8 +53,12 @@ async fn run<B: Backend>(
 ) -> Result<u8> {
     // Before anything starts: the post step then looks after this step's tasks only, not those of
     // another job of the same workflow run.
-    gha.save_state(INVOCATION_STATE, &plan.identity.invocation)?;
     let events = console_events(gha);
+    if let Err(error) = gha.save_state(INVOCATION_STATE, &plan.identity.invocation) {
+        events.warning(format!(
+            "the post step will look after every task of this run attempt: {error:#}"
+        ));
+    }
     events.send(Event::Begin {
         backend: B::describe(&settings),
         task_count: plan.task_count(),
@@ -69,7 +73,7 @@ async fn run<B: Backend>(
         signal = shutdown.received() => bail!("cancelled by {signal} before any task was started"),
     };
     for resource in backend.resources() {
-        gha.set_output(resource.output, &resource.value)?;
+        output(gha, resource.output, &resource.value);
     }
     sweep_earlier_attempts(&backend, &plan, &events).await;
 
@@ -89,7 +93,7 @@ async fn run<B: Backend>(
         }
     };
     let task_ids: Vec<String> = started.snapshot().into_iter().map(|task| task.id).collect();
-    gha.set_output("task-arns", &serde_json::to_string(&task_ids)?)?;
+    output(gha, "task-arns", &serde_json::to_string(&task_ids)?);
 
     match result {
         Ok(Some((finished, capture))) => {
@@ -219,7 +223,7 @@ async fn conclude<B: Backend>(
         },
         gha,
     )
-    .await?;
+    .await;
     Ok(verdict.exit_status)
 }
 

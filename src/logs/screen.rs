@@ -3,7 +3,10 @@
 //! Groups cannot nest or interleave in the workflow log, so in `grouped` mode one task's group is
 //! open and live while the other tasks' lines go to spool files on disk; each spooled task is
 //! printed in its own group as soon as the open one closes. Memory stays flat whatever the volume.
-//! Log lines are untrusted: workflow commands are off while they are printed.
+//! Without a usable temporary directory (none in the image, a read-only one, a full disk) the
+//! lines are held in memory up to a bound; past it, a task's lines are printed at once with its
+//! label rather than lost. Log lines are untrusted: workflow commands are off while they are
+//! printed.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
@@ -31,9 +34,15 @@ impl Screen {
     }
 }
 
+/// What lines held in memory may take in all, when no spool file can be written.
+const MEMORY_SPOOL_BYTES: usize = 64 * 1024 * 1024;
+
 struct TaskLog {
     label: String,
+    /// Lines waiting for the task's group, on disk...
     spool: Option<BufWriter<File>>,
+    /// ...and, once no spool file could be written, after those in memory.
+    memory: Vec<String>,
     spooled: u64,
     lines: u64,
     /// The follower has read the whole stream.
@@ -47,6 +56,10 @@ pub struct LogScreen {
     mode: LogMode,
     tasks: Vec<TaskLog>,
     open: Option<usize>,
+    /// Set once a spool file could not be written: lines wait in memory from then on.
+    in_memory: bool,
+    /// Bytes of lines waiting in memory, across tasks.
+    memory_bytes: usize,
 }
 
 impl LogScreen {
@@ -59,6 +72,7 @@ impl LogScreen {
                 }
                 .to_string(),
                 spool: None,
+                memory: Vec::new(),
                 spooled: 0,
                 lines: 0,
                 complete: false,
@@ -70,6 +84,8 @@ impl LogScreen {
             mode,
             tasks,
             open: None,
+            in_memory: false,
+            memory_bytes: 0,
         }
     }
 
@@ -100,19 +116,59 @@ impl LogScreen {
                 if self.open == Some(index) {
                     self.gha.line(text);
                 } else {
-                    let task = &mut self.tasks[index];
-                    if task.spool.is_none() {
-                        let file =
-                            tempfile::tempfile().context("creating a spool file for task logs")?;
-                        task.spool = Some(BufWriter::new(file));
-                    }
-                    if let Some(spool) = task.spool.as_mut() {
-                        writeln!(spool, "{text}").context("spooling a log line to disk")?;
-                    }
-                    task.spooled += 1;
+                    self.spool(index, text);
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Keeps a line of task `index`, whose group is not open, for later: in its spool file, else
+    /// in memory, else (past the memory bound) printed now with the task's label.
+    fn spool(&mut self, index: usize, text: &str) {
+        if !self.in_memory
+            && let Err(error) = self.spool_to_file(index, text)
+        {
+            self.in_memory = true;
+            self.gha.commands_on();
+            self.gha.warning(&format!(
+                "task logs are held in memory (up to {} MiB, then printed as they come): {error:#}",
+                MEMORY_SPOOL_BYTES / (1024 * 1024)
+            ));
+            if self.open.is_some() {
+                self.gha.commands_off();
+            }
+        }
+        if !self.in_memory {
+            return;
+        }
+        let task = &mut self.tasks[index];
+        if self.memory_bytes + text.len() > MEMORY_SPOOL_BYTES {
+            let label = task.label.clone();
+            task.spooled += 1;
+            self.gha.commands_off();
+            self.gha.line(&format!("[{label}] {text}"));
+            if self.open.is_none() {
+                self.gha.commands_on();
+            }
+            return;
+        }
+        self.memory_bytes += text.len();
+        let task = &mut self.tasks[index];
+        task.memory.push(text.to_string());
+        task.spooled += 1;
+    }
+
+    fn spool_to_file(&mut self, index: usize, text: &str) -> Result<()> {
+        let task = &mut self.tasks[index];
+        if task.spool.is_none() {
+            let file = tempfile::tempfile().context("creating a spool file for task logs")?;
+            task.spool = Some(BufWriter::new(file));
+        }
+        if let Some(file) = task.spool.as_mut() {
+            writeln!(file, "{text}").context("spooling a log line to disk")?;
+        }
+        task.spooled += 1;
         Ok(())
     }
 
@@ -171,15 +227,32 @@ impl LogScreen {
         self.gha.commands_off();
         self.open = Some(index);
         let task = &mut self.tasks[index];
-        if let Some(mut spool) = task.spool.take() {
-            spool.flush().context("flushing a log spool")?;
-            let mut file = spool.into_inner().context("flushing a log spool")?;
-            file.seek(SeekFrom::Start(0))
-                .context("rewinding a log spool")?;
-            for line in BufReader::new(file).lines() {
-                self.gha.line(&line.context("reading a log spool")?);
-            }
-            task.spooled = 0;
+        let spool = task.spool.take();
+        let memory = std::mem::take(&mut task.memory);
+        task.spooled = 0;
+        if let Some(file) = spool
+            && let Err(error) = self.print_file(file)
+        {
+            self.gha.commands_on();
+            self.gha.warning(&format!(
+                "lines of {} could not be read back from their spool file: {error:#}",
+                self.tasks[index].label
+            ));
+            self.gha.commands_off();
+        }
+        for line in &memory {
+            self.gha.line(line);
+            self.memory_bytes = self.memory_bytes.saturating_sub(line.len());
+        }
+        Ok(())
+    }
+
+    fn print_file(&self, spool: BufWriter<File>) -> Result<()> {
+        let mut file = spool.into_inner().context("flushing a log spool")?;
+        file.seek(SeekFrom::Start(0))
+            .context("rewinding a log spool")?;
+        for line in BufReader::new(file).lines() {
+            self.gha.line(&line.context("reading a log spool")?);
         }
         Ok(())
     }

@@ -14,7 +14,7 @@ use crate::results::verdict::Verdict;
 use crate::workflow::CommentTrigger;
 
 pub use progress::console_events;
-pub use publish::{Concluded, publish};
+pub use publish::{Concluded, output, publish};
 use task_line::duration_text;
 
 /// One task's row in the reports.

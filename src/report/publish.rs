@@ -1,8 +1,6 @@
 //! The end of a waited-for run, shown: the console table, the errors, the job summary, the
 //! `results` output and the PR comment.
 
-use anyhow::Result;
-
 use super::{Report, TaskRow, console, markdown};
 use crate::gha::Gha;
 use crate::plan::Plan;
@@ -28,9 +26,9 @@ pub struct Concluded<'a> {
 }
 
 /// Prints the console table and the errors, writes the job summary and the `results` and
-/// `comment-url` outputs, and posts the PR comment. Only writing the summary or an output can
-/// fail.
-pub async fn publish(concluded: Concluded<'_>, gha: &Gha) -> Result<()> {
+/// `comment-url` outputs, and posts the PR comment. None of these can change the verdict: a
+/// summary, an output or a comment that cannot be written is a warning.
+pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
     let Concluded {
         plan,
         finished,
@@ -118,7 +116,11 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) -> Result<()> {
             check.rule, check.measured
         ));
     }
-    gha.append_summary(&markdown::render(&report, None, markdown::SUMMARY_LIMIT))?;
+    if let Err(error) =
+        gha.append_summary(&markdown::render(&report, None, markdown::SUMMARY_LIMIT))
+    {
+        gha.warning(&format!("the job summary was not written: {error:#}"));
+    }
     let results = serde_json::json!({
         "passed": verdict.passed,
         "exit_status": verdict.exit_status,
@@ -127,13 +129,23 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) -> Result<()> {
         "thresholds": verdict.thresholds,
         "tasks": report.tasks,
     });
-    gha.set_output("results", &results.to_string())?;
+    output(gha, "results", &results.to_string());
     let comment_url = crate::github::comment_on_pull_request(
         &plan.comment,
         |marker| markdown::render(&report, Some(marker), markdown::COMMENT_LIMIT),
         gha,
     )
     .await;
-    gha.set_output("comment-url", comment_url.as_deref().unwrap_or_default())?;
-    Ok(())
+    output(
+        gha,
+        "comment-url",
+        comment_url.as_deref().unwrap_or_default(),
+    );
+}
+
+/// Sets a step output, or warns that it could not: an output never changes the verdict.
+pub fn output(gha: &Gha, name: &str, value: &str) {
+    if let Err(error) = gha.set_output(name, value) {
+        gha.warning(&format!("the output `{name}` was not written: {error:#}"));
+    }
 }

@@ -212,3 +212,36 @@ fn a_container_without_awslogs_gets_a_warning_and_the_run_goes_on() {
     );
     assert!(!run.stdout.contains("::group::"), "{run}");
 }
+
+#[test]
+fn without_a_temp_directory_or_a_writable_summary_every_line_and_the_verdict_arrive() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script(
+        "load",
+        json!({"run_seconds": 1, "logs": {"generate": {"count": 3000, "per_second": 3000}}}),
+        json!({}),
+    );
+    let run = ActionRun::for_setup(&harness, &setup, &[("task-count", "3")])
+        // An empty base image has no /tmp; a read-only one cannot be written.
+        .env("TMPDIR", "/nonexistent/tmp");
+    // A summary path that cannot be written (a directory).
+    let summary = run.dir.path().join("summary-dir");
+    std::fs::create_dir(&summary).unwrap();
+    let run = run
+        .env("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())
+        .run();
+
+    run.assert_code(0);
+    run.assert_stdout_has("::warning::task logs are held in memory (up to 64 MiB");
+    run.assert_stdout_has("::warning::the job summary was not written: writing the job summary to");
+    let groups = log_groups(&run.stdout);
+    assert_eq!(groups.len(), 3);
+    for index in 0..3 {
+        let numbers = generated_numbers(group_of(&groups, index + 1, 3), index);
+        assert_exact_sequence(&numbers, 3000, &format!("task {index}"));
+    }
+    let results: serde_json::Value = serde_json::from_str(run.output("results")).unwrap();
+    assert_eq!(results["passed"], true);
+    assert_eq!(run.output("passed"), "true");
+}
