@@ -664,3 +664,53 @@ fn the_local_backend_names_the_fargate_inputs_it_ignores() {
         ]
     );
 }
+
+/// An input value: anything, or something shaped like what some input takes, so that the
+/// checks behind the first one are reached too.
+fn input_value() -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::prop_oneof![
+        ".*",
+        "[0-9]{0,8}",
+        "[0-9]{1,6}(ms|s|m|h)",
+        "(true|false|yes|no|TRUE)",
+        "(fargate|local|FARGATE|FARGATE_SPOT|interleaved|grouped|auto|1\\.1|2|GET|POST)",
+        "[a-z0-9-]{1,12}(,[a-z0-9-]{1,12}){0,3}",
+        "(https?|ftp)://[a-z0-9.:\\[\\]]{0,20}/[a-z]{0,5}",
+        "[0-9]{1,5}s:[0-9]{1,6}(vus)?(, [0-9]{1,5}s:[0-9]{1,6}(vus)?){0,3}",
+        "(p95|p99|error_rate|rps) (<|>) [-+]?[0-9]{1,4}(ms|%|pp)?",
+        "[A-Za-z_-]{1,8}(=|: )[a-z]{0,5}(\\n[A-Za-z_-]{1,8}(=|: )[a-z]{0,5}){0,3}",
+        "arn:aws:[a-z]{0,4}:[a-z0-9-]{0,10}:[0-9]{0,12}:[a-z/-]{0,12}",
+    ]
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_inputs_are_judged_without_panicking(
+        values in proptest::collection::vec((0usize..64, input_value()), 0..24),
+        valid_first in proptest::prelude::any::<bool>(),
+    ) {
+        let base = if valid_first { valid() } else { Inputs::default() };
+        let serde_json::Value::Object(mut fields) = serde_json::to_value(base).unwrap() else {
+            unreachable!("inputs serialize as an object");
+        };
+        let names: Vec<String> = serde_json::to_value(Inputs::default())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        proptest::prop_assert!(names.len() > 40, "inputs: {names:?}");
+        for (choice, value) in values {
+            fields.insert(names[choice % names.len()].clone(), value.into());
+        }
+        let inputs: Inputs = serde_json::from_value(fields.into()).unwrap();
+        let workflow = WorkflowEnv {
+            run_id: Some("123456789".into()),
+            run_attempt: Some("2".into()),
+            ..WorkflowEnv::default()
+        };
+        let _ = configure::<Fargate>(&inputs, &workflow);
+        let _ = configure::<Local>(&inputs, &workflow);
+    }
+}

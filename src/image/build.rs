@@ -333,4 +333,12 @@ mod tests {
         assert_eq!(parse_step(" ---> Running in 1234"), None);
         assert_eq!(parse_step("Step x/5 : RUN"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_step_lines(line in ".*", shaped in "Step [0-9]{0,12}/[0-9]{0,12} ?: ?.{0,8}") {
+            let _ = parse_step(&line);
+            let _ = parse_step(&shaped);
+        }
+    }
 }

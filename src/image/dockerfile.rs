@@ -135,4 +135,24 @@ mod tests {
         // A keyword that does not agree gives no line rather than a wrong one.
         assert_eq!(vertex_line(&stages, "[base 2/2] COPY x"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_dockerfiles_and_vertices(text in ".*", vertex in ".*") {
+            let stages = stages(&text);
+            let _ = instruction_lines(&text);
+            let _ = vertex_line(&stages, &vertex);
+        }
+
+        #[test]
+        fn never_panics_on_dockerfile_shaped_text(
+            lines in proptest::collection::vec("(FROM|RUN|COPY|ADD|WORKDIR|from|#|ARG|)( (scratch|[a-z]{0,4})( AS [a-z]{0,3})?)?( \\\\)?", 0..12),
+            vertex in "\\[([a-z]{0,3} )?[0-9]{0,3}/[0-9]{0,3}\\] (RUN|COPY|FROM|ADD) [a-z]{0,3}",
+        ) {
+            let text = lines.join("\n");
+            let stages = stages(&text);
+            let _ = instruction_lines(&text);
+            let _ = vertex_line(&stages, &vertex);
+        }
+    }
 }

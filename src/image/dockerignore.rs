@@ -289,4 +289,25 @@ mod tests {
         assert!(error.starts_with("line 2: `[z-a]`"), "{error}");
         assert!(DockerIgnore::parse("!").unwrap_err().contains("line 1"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_patterns_and_paths(patterns in ".*", path in ".*") {
+            if let Ok(ignore) = DockerIgnore::parse(&patterns) {
+                let _ = ignore.excludes(&path);
+                let _ = ignore.excludes(&clean(&path));
+            }
+        }
+
+        #[test]
+        fn never_panics_on_pattern_shaped_text(
+            patterns in proptest::collection::vec("!?(/|\\./|\\.\\./)?([a-z*?\\[\\]\\\\^-]{0,4}/?){0,4}(\\*\\*)?", 0..6),
+            path in "(/|\\./)?([a-z.]{0,3}/){0,4}[a-z.*]{0,4}",
+        ) {
+            if let Ok(ignore) = DockerIgnore::parse(&patterns.join("\n")) {
+                let _ = ignore.excludes(&path);
+                let _ = ignore.has_exceptions();
+            }
+        }
+    }
 }

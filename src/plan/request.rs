@@ -155,4 +155,23 @@ mod tests {
         assert_eq!(parse_method("post").as_deref(), Some("POST"));
         assert_eq!(parse_method("GE T"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(text in ".*") {
+            let _ = parse_headers(&text);
+            let _ = parse_method(&text);
+            let _ = StatusSet::parse(&text);
+            let _ = HttpVersion::parse(&text);
+        }
+
+        #[test]
+        fn never_panics_on_status_shaped_text(text in "([0-9]{0,4}(xx|XX)?(-[0-9]{0,4})?[, ]?){0,5}") {
+            if let Some(set) = StatusSet::parse(&text) {
+                for status in [0, 100, 200, 399, 599, 999, u16::MAX] {
+                    let _ = set.contains(status);
+                }
+            }
+        }
+    }
 }

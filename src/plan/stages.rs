@@ -153,4 +153,26 @@ mod tests {
         assert_eq!(parts[0].to_string(), "30s:67,120s:34,30s:1");
         assert_eq!(parts[2].to_string(), "30s:66,120s:33,30s:0");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_text(text in ".*") {
+            let _ = Stages::parse(&text);
+        }
+
+        #[test]
+        fn never_panics_on_stage_shaped_text(
+            stages in proptest::collection::vec("[0-9]{0,22}(ms|s|m|h|d|)?:[0-9]{0,22}(\\.[0-9]{0,5})?(vus|rps|/s|)", 0..8),
+            separator in "(, |,|\n| )",
+        ) {
+            if let Ok(stages) = Stages::parse(&stages.join(&separator)) {
+                let _ = (stages.total_seconds(), stages.peak());
+                for parts in 1..4 {
+                    for index in 0..parts {
+                        let _ = stages.share(parts, index);
+                    }
+                }
+            }
+        }
+    }
 }

@@ -238,4 +238,33 @@ mod tests {
             capture.invalid
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_lines(lines in proptest::collection::vec((0usize..3, ".*"), 0..20)) {
+            let mut capture = Capture::new(2);
+            for (index, line) in &lines {
+                capture.observe(*index, line);
+            }
+            for index in 0..3 {
+                capture.complete(index);
+            }
+        }
+
+        #[test]
+        fn never_panics_on_chunk_shaped_lines(
+            lines in proptest::collection::vec(
+                (0usize..2, "[a-z0-9]{0,3}", 0u64..5, 0u64..5, ".{0,12}"),
+                0..16,
+            ),
+        ) {
+            let mut capture = Capture::new(2);
+            for (index, id, n, total, text) in &lines {
+                capture.observe(*index, &format!("ECS_LOADTEST_RESULT_CHUNK {id} {n} {total} {text}"));
+            }
+            for index in 0..2 {
+                capture.complete(index);
+            }
+        }
+    }
 }

@@ -389,4 +389,21 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_rules(text in ".*") {
+            let _ = parse_rules(&text);
+        }
+
+        #[test]
+        fn never_panics_on_rule_shaped_text(
+            metric in "(p[0-9]{1,3}(\\.[0-9])?|avg|max|min|rps|error_rate|errors|requests|[a-z_]{1,8})",
+            operator in "(<|<=|>|>=|==|=|!=|)",
+            value in "[-+]?[0-9]{0,20}(\\.[0-9]{0,20})?(e[-+]?[0-9]{1,4})?",
+            unit in "(ms|s|us|µs|%|pp|m|h|)",
+        ) {
+            let _ = parse_rules(&format!("{metric} {operator} {value}{unit}\n{metric}{operator}{value}"));
+        }
+    }
 }
