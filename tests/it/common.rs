@@ -342,6 +342,11 @@ impl Finished {
             .unwrap_or_else(|| panic!("no output {name}: {:?}\n{self}", self.outputs))
     }
 
+    /// What the step appended to `GITHUB_STEP_SUMMARY` (empty when nothing).
+    pub fn summary(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("summary")).unwrap_or_default()
+    }
+
     pub fn task_arns(&self) -> Vec<String> {
         serde_json::from_str(self.output("task-arns")).unwrap()
     }

@@ -697,3 +697,97 @@ async fn comments_that_may_not_start_load_start_nothing() {
     }
     assert!(harness.tasks("load").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn github_failing_or_silent_is_a_warning_and_the_verdict_stands() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    // One GitHub answers 500 to everything; the other answers nothing for an hour.
+    let failing = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"message": "Server Error"})))
+        .mount(&failing)
+        .await;
+    let silent = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([]))
+                .set_delay(std::time::Duration::from_secs(3600)),
+        )
+        .mount(&silent)
+        .await;
+    let thresholds = [("thresholds", "p95 < 100ms")];
+
+    let (failed, hung) = tokio::join!(
+        run(action(
+            &harness,
+            &setup,
+            &failing.uri(),
+            "pull_request",
+            &thresholds
+        )),
+        run(action(
+            &harness,
+            &setup,
+            &silent.uri(),
+            "pull_request",
+            &thresholds
+        )),
+    );
+
+    for finished in [&failed, &hung] {
+        finished.assert_code(99);
+        assert_eq!(finished.output("passed"), "false");
+        assert_eq!(finished.output("exit-code"), "99");
+        assert_eq!(finished.output("comment-url"), "");
+        finished.assert_stdout_has("::error::threshold `p95 < 100ms` failed: measured ");
+        assert!(
+            finished
+                .summary()
+                .contains("Load test failed (exit status 99)"),
+            "{}",
+            finished.summary()
+        );
+    }
+    failed.assert_stdout_has("::warning::could not post the pull request comment: listing the comments: 500 Internal Server Error Server Error (after 3 attempts)");
+    assert_eq!(failing.received_requests().await.unwrap().len(), 3);
+    hung.assert_stdout_has(
+        "::warning::could not post the pull request comment: listing the comments: ",
+    );
+    assert!(
+        hung.stdout.contains("(after 3 attempts)"),
+        "{}",
+        hung.stdout
+    );
+    assert_eq!(silent.received_requests().await.unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_comment_github_refuses_as_too_long_is_a_warning() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    mount_comments(&github, "", 7, json!([])).await;
+    let too_long = json!({
+        "message": "Validation Failed",
+        "errors": [{"resource": "IssueComment", "code": "custom", "field": "body",
+                    "message": "body is too long (maximum is 65536 characters)"}],
+        "documentation_url": "https://docs.github.com/rest/issues/comments#create-an-issue-comment",
+        "status": "422"
+    });
+    mount_post(
+        &github,
+        format!("/repos/{REPOSITORY}/issues/7/comments"),
+        422,
+        too_long,
+    )
+    .await;
+
+    let finished = run(action(&harness, &setup, &github.uri(), "pull_request", &[])).await;
+
+    finished.assert_code(0);
+    assert_eq!(finished.output("passed"), "true");
+    finished.assert_stdout_has("::warning::could not post the pull request comment: POST /repos/acme/shop/issues/7/comments: 422 Unprocessable Entity Validation Failed");
+    assert!(finished.summary().contains("Load test passed"));
+}
