@@ -30,7 +30,10 @@ A SCRIPT says how a task ends; every key is optional:
                       written at that rate while running (the task stops only after the last);
                     "after_stop": [str], written "after_stop_delay" seconds (default 2) after the
                       task stopped, as the awslogs driver's last flush does;
-                    "stream_delay": seconds after running before the stream exists}
+                    "stream_delay": seconds after running before the stream exists,
+                    "late": {"lines": [str], "after_seconds": A, "backdate_seconds": B}: lines
+                      written A seconds after running with the timestamp of B seconds before,
+                      as a batch that becomes searchable after later ones}
 
 The server listens on 127.0.0.1, prints one JSON line {"port": N} when ready, and exits when its
 standard input closes, so it never outlives the test that started it.
@@ -120,6 +123,7 @@ class Life:
         self.stream_ready = False
         self.lines_written = False
         self.after_stop_written = False
+        self.late_written = False
 
     def generation_done(self):
         generate = self.logs.get("generate")
@@ -150,6 +154,10 @@ class Life:
                     [f"task {self.task_index} line {n} t={stamp}" for n in range(self.generated, due)],
                 )
                 self.generated = due
+        late = self.logs.get("late")
+        if late and not self.late_written and moment >= self.running_at + float(late.get("after_seconds", 1)):
+            self.late_written = True
+            put_lines(self.log_group, self.log_stream, late.get("lines", []), float(late.get("backdate_seconds", 10)))
         if self.stopped_at is not None and not self.after_stop_written:
             if moment >= self.stopped_at + float(self.logs.get("after_stop_delay", 2)):
                 self.after_stop_written = True
@@ -216,10 +224,10 @@ class Life:
         task.desired_status = "STOPPED"
 
 
-def put_lines(group, stream, lines):
+def put_lines(group, stream, lines, backdate_seconds=0.0):
     backend = logs_models.logs_backends[ACCOUNT][REGION]
     for start in range(0, len(lines), 1000):
-        stamp = int(time.time() * 1000)
+        stamp = int((time.time() - backdate_seconds) * 1000)
         events = [{"timestamp": stamp, "message": line} for line in lines[start : start + 1000]]
         with LOCK:
             backend.put_log_events(group, stream, events)

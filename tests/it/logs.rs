@@ -245,3 +245,40 @@ fn without_a_temp_directory_or_a_writable_summary_every_line_and_the_verdict_arr
     assert_eq!(results["passed"], true);
     assert_eq!(run.output("passed"), "true");
 }
+
+#[test]
+fn lines_that_become_searchable_behind_later_ones_are_found_by_the_final_check() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    // Five tasks: FilterLogEvents. Each writes 60 lines over 6 s; 4.5 s in, a batch arrives
+    // stamped 4 s earlier, far behind every cursor by then. It holds the task's result line.
+    let samples: Vec<u64> = (0..100).map(|i| 20_000 + i * 100).collect();
+    let result = crate::common::result_line(100, 0, 5_000, &samples);
+    harness.script(
+        "load",
+        json!({"run_seconds": 1, "logs": {
+            "generate": {"count": 60, "per_second": 10},
+            "late": {"after_seconds": 4.5, "backdate_seconds": 4,
+                     "lines": ["a late line", result]},
+        }}),
+        json!({}),
+    );
+
+    let run = ActionRun::for_setup(&harness, &setup, &[("task-count", "5")]).run();
+
+    run.assert_code(0);
+    let groups = log_groups(&run.stdout);
+    for index in 0..5 {
+        let group = group_of(&groups, index + 1, 5);
+        let numbers = generated_numbers(group, index);
+        assert_exact_sequence(&numbers, 60, &format!("task {index}"));
+        let late = group.iter().filter(|line| *line == "a late line").count();
+        assert_eq!(late, 1, "task {index}: {group:#?}");
+        run.assert_stdout_has(&format!(
+            "::warning::task {}: 2 log line(s) became searchable in CloudWatch after later ones; the final check found them",
+            index + 1
+        ));
+    }
+    let merged: serde_json::Value = serde_json::from_str(run.output("results")).unwrap();
+    assert_eq!(merged["merged"]["requests"], 500, "{merged:#}");
+}

@@ -4,10 +4,14 @@
 //! With few tasks each stream is read with GetLogEvents and its forward token, which is exact.
 //! With more, FilterLogEvents reads up to 100 streams a request; it has no per-stream token, so
 //! each stream keeps a timestamp cursor and the query starts a little before it, and events
-//! already seen are dropped by event ID. The awslogs driver sends each stream's events in time
-//! order, so an event older than its stream's cursor by more than that margin was already read.
+//! already seen are dropped by event ID. FilterLogEvents returns events by their timestamp, not
+//! by when they became searchable, and nothing in its documentation promises that a stream's
+//! events become searchable in timestamp order: a batch the awslogs driver had to retry, or one
+//! indexed late, can appear behind the cursor and its margin. So once a stream is drained it is
+//! searched once more over the whole run (the final check), and whatever it holds that was not
+//! read is handed on then, with a warning that says so.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
@@ -47,6 +51,10 @@ const LOOKBACK_MS: i64 = 2_000;
 /// A stream with no event yet is searched from at most this long ago (streams have been seen to
 /// appear 20 seconds after their task started).
 const EMPTY_STREAM_WINDOW_MS: i64 = 60_000;
+/// The final check of a group of drained streams stops after this long (at 4 pages of up to
+/// 10,000 events a second, some 2 million events), and says which tasks it did not finish.
+const FINAL_CHECK_LIMIT: Duration = Duration::from_secs(60);
+const FINAL_CHECK_RETRIES: u32 = 5;
 
 /// The tasks' CloudWatch Logs streams, where the awslogs driver writes them.
 pub struct CloudWatchLogs {
@@ -80,10 +88,10 @@ struct Stream {
     name: String,
     /// GetLogEvents: the forward token of the last read.
     token: Option<String>,
-    /// FilterLogEvents: newest event timestamp seen, and recent event IDs (hashed, to keep memory
-    /// small at high volume) with their timestamps.
+    /// FilterLogEvents: newest event timestamp seen, and the IDs of every event handed on
+    /// (hashed: about 20 bytes a line), which the final check compares against.
     cursor_ms: Option<i64>,
-    seen: HashMap<u64, i64>,
+    seen: HashSet<u64>,
     stopped_at: Option<Instant>,
     /// Since when reads have found nothing new; `None` after a read that found lines.
     quiet_since: Option<Instant>,
@@ -100,7 +108,7 @@ impl Stream {
             name,
             token: None,
             cursor_ms: None,
-            seen: HashMap::new(),
+            seen: HashSet::new(),
             stopped_at: None,
             quiet_since: None,
             interval: ACTIVE_INTERVAL,
@@ -307,6 +315,7 @@ impl Follower {
             .collect();
         let mut found_any = false;
         let mut first_page = true;
+        let mut drained = Vec::new();
         for batch in open.chunks(FILTER_BATCH) {
             let now_ms = epoch_ms();
             let start_ms = batch
@@ -369,11 +378,10 @@ impl Follower {
                     if stream
                         .cursor_ms
                         .is_some_and(|cursor| timestamp < cursor - LOOKBACK_MS)
-                        || stream.seen.contains_key(&event_id)
+                        || !stream.seen.insert(event_id)
                     {
                         continue;
                     }
-                    stream.seen.insert(event_id, timestamp);
                     stream.cursor_ms = Some(
                         stream
                             .cursor_ms
@@ -391,11 +399,6 @@ impl Follower {
             let now = Instant::now();
             for &position in batch {
                 let stream = &mut self.streams[position];
-                if let Some(cursor) = stream.cursor_ms {
-                    stream
-                        .seen
-                        .retain(|_, timestamp| *timestamp >= cursor - LOOKBACK_MS);
-                }
                 found_any |= found[position];
                 let complete = if failed {
                     stream.after_error(now)
@@ -403,8 +406,14 @@ impl Follower {
                     stream.after_read(found[position], now)
                 };
                 if complete {
-                    self.complete(position)?;
+                    drained.push(position);
                 }
+            }
+        }
+        if !drained.is_empty() {
+            self.final_check(&drained, limiter).await?;
+            for position in drained {
+                self.complete(position)?;
             }
         }
         let now = Instant::now();
@@ -424,11 +433,98 @@ impl Follower {
         };
         Ok(now + interval)
     }
+
+    /// Searches drained streams once more, from before the run to now, and hands on every event
+    /// not read before: one FilterLogEvents query (all its pages) per 100 streams.
+    async fn final_check(&mut self, positions: &[usize], limiter: &mut RateLimiter) -> Result<()> {
+        let give_up = Instant::now() + FINAL_CHECK_LIMIT;
+        let start_ms = self.started_ms - EMPTY_STREAM_WINDOW_MS;
+        for batch in positions.chunks(FILTER_BATCH) {
+            let names: Vec<String> = batch
+                .iter()
+                .map(|&position| self.streams[position].name.clone())
+                .collect();
+            let by_name: HashMap<&str, usize> = names
+                .iter()
+                .zip(batch)
+                .map(|(name, &position)| (name.as_str(), position))
+                .collect();
+            let mut recovered: HashMap<usize, usize> = HashMap::new();
+            let mut next_token: Option<String> = None;
+            let mut failures = 0;
+            let unfinished = loop {
+                if Instant::now() >= give_up {
+                    break Some(format!("it took over {} s", FINAL_CHECK_LIMIT.as_secs()));
+                }
+                limiter.acquire().await;
+                let answer = self
+                    .client
+                    .filter_log_events()
+                    .log_group_name(&self.location.group)
+                    .set_log_stream_names(Some(names.clone()))
+                    .start_time(start_ms)
+                    .set_next_token(next_token.clone())
+                    .send()
+                    .await;
+                let answer = match answer {
+                    Ok(answer) => answer,
+                    Err(error) if error.code() == Some("ResourceNotFoundException") => break None,
+                    // The SDK has retried already; a few more tries, a second apart, ride out
+                    // a longer spell of throttling.
+                    Err(_) if failures < FINAL_CHECK_RETRIES => {
+                        failures += 1;
+                        tokio::time::sleep(ACTIVE_INTERVAL).await;
+                        continue;
+                    }
+                    Err(error) => {
+                        let what = format!("FilterLogEvents of log group {}", self.location.group);
+                        break Some(AwsError::new(what, &error).to_string());
+                    }
+                };
+                for event in answer.events() {
+                    let Some(&position) =
+                        event.log_stream_name().and_then(|name| by_name.get(name))
+                    else {
+                        continue;
+                    };
+                    let event_id = id_key(event.event_id().unwrap_or_default());
+                    if self.streams[position].seen.insert(event_id) {
+                        *recovered.entry(position).or_default() += 1;
+                        let index = self.streams[position].index;
+                        self.emit(index, event.message().unwrap_or_default())?;
+                    }
+                }
+                next_token = answer.next_token().map(str::to_string);
+                if next_token.is_none() {
+                    break None;
+                }
+            };
+            let mut recovered: Vec<(usize, usize)> = recovered.into_iter().collect();
+            recovered.sort_unstable();
+            for (position, lines) in recovered {
+                self.sink.warning(format!(
+                    "task {}: {lines} log line(s) became searchable in CloudWatch after later ones; the final check found them and they end the task's log",
+                    self.streams[position].index + 1
+                ));
+            }
+            if let Some(why) = unfinished {
+                let tasks: Vec<String> = batch
+                    .iter()
+                    .map(|&position| (self.streams[position].index + 1).to_string())
+                    .collect();
+                self.sink.warning(format!(
+                    "the final check of the logs of task(s) {} did not finish ({why}): a line that became searchable late may be missing",
+                    tasks.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Event IDs are long decimal strings; a 64-bit hash of one stands for it in the de-duplication
-/// set. A collision among the IDs of one stream's few seconds of lookback is vanishingly unlikely
-/// (about 1 in 10^8 for a million IDs).
+/// set. A collision among one stream's IDs is vanishingly unlikely (about 1 in 4·10^7 for a
+/// million IDs, by the birthday bound), and would only hide one line of the final check.
 fn id_key(event_id: &str) -> u64 {
     let mut hasher = std::hash::DefaultHasher::new();
     std::hash::Hash::hash(event_id, &mut hasher);
