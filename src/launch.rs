@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, bail};
 use rand::Rng;
-use tokio::task::JoinSet;
+use tokio_util::task::TaskTracker;
 
 use crate::backend::{Backend, Start};
 use crate::event::{Event, Events};
@@ -16,22 +16,42 @@ use crate::task::{TaskNumber, TaskRef};
 /// their clients' retry slows down further when throttled.
 const CONCURRENT_STARTS: usize = 10;
 
-/// Every task started so far, shared with whatever has to stop them (signals, errors).
+/// Every task started so far, shared with whatever has to stop them (signals, errors), and the
+/// start requests still in flight. A start request outlives the launch when a signal ends it:
+/// the service may already have applied it, so its answer is still awaited and what it started
+/// is recorded here, to be stopped.
 #[derive(Debug, Clone, Default)]
-pub struct StartedTasks(Arc<Mutex<Vec<TaskRef>>>);
+pub struct StartedTasks {
+    tasks: Arc<Mutex<Vec<TaskRef>>>,
+    starts: TaskTracker,
+}
 
 impl StartedTasks {
     fn add(&self, task: TaskRef) {
-        self.0
+        self.tasks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(task);
     }
 
+    /// Whether start requests are still in flight.
+    pub fn starting(&self) -> bool {
+        !self.starts.is_empty()
+    }
+
+    /// Waits, at most `limit`, for the start requests in flight to be answered; false if some
+    /// were not.
+    pub async fn settle(&self, limit: Duration) -> bool {
+        self.starts.close();
+        tokio::time::timeout(limit, self.starts.wait())
+            .await
+            .is_ok()
+    }
+
     /// The started tasks, ordered by index.
     pub fn snapshot(&self) -> Vec<TaskRef> {
         let mut tasks = self
-            .0
+            .tasks
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clone();
@@ -70,35 +90,41 @@ pub async fn launch<B: Backend>(
     let nonce = format!("{:016x}", rand::rng().random::<u64>());
     let mut failed = 0;
     for batch in plan.tasks.chunks(CONCURRENT_STARTS) {
-        let mut requests = JoinSet::new();
+        let mut requests = Vec::with_capacity(batch.len());
         for spec in batch {
             let backend = backend.clone();
+            let record = started.clone();
             let mut spec = spec.clone();
             spec.environment.push(EnvVar {
                 name: "START_AT".to_string(),
                 value: start_at_ms.to_string(),
             });
             let token = format!("ecs-loadtest-{nonce}-{}", spec.index);
-            requests.spawn(async move {
+            // Tracked, not owned by this future: a signal that drops the launch leaves the
+            // request to finish and record its task.
+            requests.push(started.starts.spawn(async move {
                 let answer = backend.start(&spec, &token).await;
+                if let Ok(Start::Started { id }) = &answer {
+                    record.add(TaskRef {
+                        number: TaskNumber {
+                            index: spec.index,
+                            count: task_count,
+                        },
+                        short_id: backend.short_id(id).to_string(),
+                        id: id.clone(),
+                    });
+                }
                 (spec.index, answer)
-            });
+            }));
         }
-        while let Some(joined) = requests.join_next().await {
-            let (index, answer) = joined?;
+        for request in requests {
+            let (index, answer) = request.await?;
             let number = TaskNumber {
                 index,
                 count: task_count,
             };
             let (refused_by, reason) = match answer {
-                Ok(Start::Started { id }) => {
-                    started.add(TaskRef {
-                        number,
-                        short_id: backend.short_id(&id).to_string(),
-                        id,
-                    });
-                    continue;
-                }
+                Ok(Start::Started { .. }) => continue,
                 Ok(Start::Refused { by, reason }) => (by, reason),
                 Err(error) => (String::new(), format!("{error:#}")),
             };

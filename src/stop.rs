@@ -1,5 +1,7 @@
 //! Stopping tasks: at the timeout, on a signal, and after any error once tasks have started.
 
+use std::time::Duration;
+
 use tokio::task::JoinSet;
 
 use crate::backend::Backend;
@@ -45,8 +47,14 @@ pub async fn stop_tasks<B: Backend>(
     stopped
 }
 
+/// How long stopping waits for start requests still in flight to be answered.
+const START_SETTLE: Duration = Duration::from_secs(15);
+
 /// Stops everything this run started: the tasks it knows, and any task still marked as this
-/// run's (a start whose answer was cut off by a signal still started its task).
+/// run's (a start whose answer was cut off by a signal still started its task). What is known is
+/// stopped at once (the runner kills the step seconds after a cancel); then, if start requests
+/// were in flight, their answers are awaited and what they started is stopped too, with a
+/// second look for the run's tasks (the service may have applied a request only now).
 pub async fn stop_run<B: Backend>(
     backend: &B,
     started: &StartedTasks,
@@ -54,26 +62,50 @@ pub async fn stop_run<B: Backend>(
     reason: &str,
     events: &Events,
 ) {
-    let mut ids: Vec<String> = started.snapshot().into_iter().map(|task| task.id).collect();
-    match backend.leftovers().await {
-        Ok(running) => {
-            for id in running {
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+    let mut asked = Vec::new();
+    let starting = started.starting();
+    let mut stopped = stop_unasked(backend, started, &mut asked, cause, reason, events).await;
+    if starting {
+        if !started.settle(START_SETTLE).await {
+            events.warning(format!(
+                "some start requests were still unanswered after {} s; the post step looks for their tasks",
+                START_SETTLE.as_secs()
+            ));
         }
-        Err(error) => events.warning(format!("could not list this run's tasks: {error:#}")),
+        stopped += stop_unasked(backend, started, &mut asked, cause, reason, events).await;
     }
-    if ids.is_empty() {
+    if asked.is_empty() {
         return;
     }
-    let stopped = stop_tasks(backend, &ids, cause, reason, events).await;
     events.send(Event::Stopped {
         stopped,
-        total: ids.len(),
+        total: asked.len(),
         reason: reason.to_string(),
     });
+}
+
+/// Stops the run's tasks, known or listed, that are not in `asked` yet, and adds them to it.
+async fn stop_unasked<B: Backend>(
+    backend: &B,
+    started: &StartedTasks,
+    asked: &mut Vec<String>,
+    cause: StopCause,
+    reason: &str,
+    events: &Events,
+) -> usize {
+    let mut ids: Vec<String> = started.snapshot().into_iter().map(|task| task.id).collect();
+    match backend.leftovers().await {
+        Ok(running) => ids.extend(running),
+        Err(error) => events.warning(format!("could not list this run's tasks: {error:#}")),
+    }
+    ids.retain(|id| !asked.contains(id));
+    ids.sort_unstable();
+    ids.dedup();
+    if ids.is_empty() {
+        return 0;
+    }
+    asked.extend(ids.iter().cloned());
+    stop_tasks(backend, &ids, cause, reason, events).await
 }
 
 /// A re-run's first duty: tasks of the workflow run's earlier attempts that are still running

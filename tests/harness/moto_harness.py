@@ -13,6 +13,8 @@ server in-process, patches its ECS task model, and adds endpoints under /_harnes
   POST /_harness/script  {"cluster", "default": SCRIPT, "tasks": {"<TASK_INDEX>": SCRIPT}}
   POST /_harness/throttle {"share": 0.3, "actions": ["GetLogEvents", ...]}: that share of those
                          requests is answered with ThrottlingException
+  POST /_harness/delay  {"actions": {"RunTask": 2.0}}: each such request waits that long before
+                         moto applies it, as a request in flight at the service does
   GET  /_harness/state   every task (status, stop reason, startedBy, tags, overrides) and the list
                          of AWS actions received.
 
@@ -68,6 +70,7 @@ SCRIPTS = {}  # cluster name -> {"default": {...}, "tasks": {"0": {...}}}
 REQUESTS = []  # AWS actions received, in order
 THROTTLE = {"share": 0.0, "actions": [], "throttled": 0}
 THROTTLE_RANDOM = random.Random(7)
+DELAYS = {}  # action -> seconds a request waits before moto applies it
 ACCOUNT, REGION = "123456789012", "us-east-1"
 PORT = None
 
@@ -483,6 +486,11 @@ def application():
                         THROTTLE["share"] = float(body.get("share", 0))
                         THROTTLE["actions"] = list(body.get("actions", []))
                     answer = {"ok": True}
+                elif request.path == "/_harness/delay":
+                    with LOCK:
+                        DELAYS.clear()
+                        DELAYS.update({name: float(seconds) for name, seconds in body.get("actions", {}).items()})
+                    answer = {"ok": True}
                 elif request.path == "/_harness/state":
                     answer = state(request.args.get("cluster", ""))
                 else:
@@ -506,6 +514,9 @@ def application():
             throttle = action in THROTTLE["actions"] and THROTTLE_RANDOM.random() < THROTTLE["share"]
             if throttle:
                 THROTTLE["throttled"] += 1
+            delay = DELAYS.get(action, 0.0)
+        if delay:
+            time.sleep(delay)
         if throttle:
             body = json.dumps({"__type": "ThrottlingException", "message": "Rate exceeded"})
             return Response(body, 400, mimetype="application/x-amz-json-1.1")(environ, start_response)

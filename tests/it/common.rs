@@ -133,6 +133,15 @@ impl Harness {
         );
     }
 
+    /// Each request for `action` waits `seconds` before moto applies it.
+    pub fn delay(&self, action: &str, seconds: f64) {
+        self.request(
+            "POST",
+            "/_harness/delay",
+            &json!({"actions": {action: seconds}}),
+        );
+    }
+
     /// Like `setup` with one `tester` container, and an ECR repository.
     pub fn setup_with_repository(&self, cluster: &str, family: &str, repository: &str) -> Setup {
         self.setup_body(json!({
@@ -399,6 +408,15 @@ pub fn read_outputs(path: &Path) -> BTreeMap<String, String> {
 }
 
 /// Polls `check` until it returns true or `limit` passes.
+/// Sends `signal` (`TERM`, `INT`) to `child`, as the runner does on cancel.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([format!("-{signal}"), child.id().to_string()])
+        .status()
+        .expect("the kill command");
+    assert!(sent.success(), "kill -{signal} {}", child.id());
+}
+
 pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {

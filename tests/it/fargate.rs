@@ -3,7 +3,7 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{ActionRun, Finished, Harness, saved_state, wait_until};
+use crate::common::{ActionRun, Finished, Harness, saved_state, signal, wait_until};
 use serde_json::{Value, json};
 
 fn env_of(task: &Value, name: &str) -> Option<String> {
@@ -595,4 +595,65 @@ fn a_re_run_stops_what_a_killed_earlier_attempt_left_running() {
             .count(),
         1
     );
+}
+
+#[test]
+fn a_signal_while_start_requests_are_in_flight_still_stops_what_they_start() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", json!({"run_seconds": null}), json!({}));
+    // ECS applies each RunTask 3 s after it arrives: when the signal comes, no task exists yet,
+    // and listing the run's tasks finds none.
+    harness.delay("RunTask", 3.0);
+
+    let (child, dir) = ActionRun::for_setup(&harness, &setup, &[("task-count", "3")]).spawn();
+    let sent = wait_until(Duration::from_secs(60), || {
+        harness.requests().iter().any(|action| action == "RunTask")
+    });
+    assert!(sent, "no RunTask was sent: {:?}", harness.requests());
+    signal(&child, "TERM");
+    let run = Finished::new(child.wait_with_output().unwrap(), dir);
+
+    run.assert_code(1);
+    run.assert_stdout_has("::error::cancelled by SIGTERM");
+    run.assert_stdout_has("Stopped 3 of 3 task(s)");
+    let tasks = harness.assert_none_running("load");
+    assert_eq!(tasks.len(), 3, "{tasks:#?}");
+    for task in &tasks {
+        let reason = task["stoppedReason"].as_str().unwrap();
+        assert!(reason.contains("cancelled by SIGTERM"), "{reason}");
+    }
+}
+
+#[test]
+fn a_signal_while_the_last_lines_are_drained_ends_the_run_at_once() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    // The tasks stop after 1 s; their last lines would come 20 s later.
+    harness.script(
+        "load",
+        json!({"run_seconds": 1, "logs": {"lines": ["running"], "after_stop": ["last"], "after_stop_delay": 20}}),
+        json!({}),
+    );
+
+    let (child, dir) = ActionRun::for_setup(&harness, &setup, &[("task-count", "2")]).spawn();
+    let stopped = wait_until(Duration::from_secs(60), || {
+        let tasks = harness.tasks("load");
+        tasks.len() == 2 && tasks.iter().all(|task| task["lastStatus"] == "STOPPED")
+    });
+    assert!(
+        stopped,
+        "the tasks never stopped: {:#?}",
+        harness.tasks("load")
+    );
+    // Inside the drain: DescribeTasks has seen both stopped, the follower waits for lines.
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&child, "INT");
+    let run = Finished::new(child.wait_with_output().unwrap(), dir);
+
+    run.assert_code(1);
+    assert_eq!(run.output("passed"), "false");
+    run.assert_stdout_has("::error::cancelled by SIGINT");
+    assert!(!run.stdout.contains("\nlast\n"), "{run}");
+    harness.assert_none_running("load");
 }

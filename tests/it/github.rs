@@ -1,7 +1,7 @@
 //! Results, thresholds, the job summary and the PR comment: the real binary against moto (whose
 //! tasks print result lines) and a wiremock server speaking GitHub's REST API.
 
-use crate::common::{ActionRun, Finished, Harness, Setup, result_line};
+use crate::common::{ActionRun, Finished, Harness, Setup, result_line, signal};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -790,4 +790,45 @@ async fn a_comment_github_refuses_as_too_long_is_a_warning() {
     assert_eq!(finished.output("passed"), "true");
     finished.assert_stdout_has("::warning::could not post the pull request comment: POST /repos/acme/shop/issues/7/comments: 422 Unprocessable Entity Validation Failed");
     assert!(finished.summary().contains("Load test passed"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_signal_while_reporting_leaves_the_verdict_and_the_comment_whole() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    // GitHub takes 3 s to list the comments: the signal comes while the report is being posted.
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([]))
+                .set_delay(std::time::Duration::from_secs(3)),
+        )
+        .mount(&github)
+        .await;
+    let create = format!("/repos/{REPOSITORY}/issues/7/comments");
+    mount_post(&github, create, 201, bot_comment(8, 7, "posted")).await;
+
+    let (child, dir) = action(&harness, &setup, &github.uri(), "pull_request", &[]).spawn();
+    let mut asked = false;
+    for _ in 0..600 {
+        if !github.received_requests().await.unwrap().is_empty() {
+            asked = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(asked, "GitHub was never asked");
+    signal(&child, "TERM");
+    let finished =
+        tokio::task::spawn_blocking(move || Finished::new(child.wait_with_output().unwrap(), dir))
+            .await
+            .unwrap();
+
+    finished.assert_code(0);
+    assert_eq!(finished.output("passed"), "true");
+    finished.assert_stdout_has("Posted the pull request comment: ");
+    assert!(finished.summary().contains("Load test passed"));
+    harness.assert_none_running("load");
 }

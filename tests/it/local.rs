@@ -13,7 +13,7 @@ use hdrhistogram::Histogram;
 use serde_json::Value;
 
 use crate::common::{
-    ActionRun, Finished, group_of, log_groups, result_line, saved_state, wait_until,
+    ActionRun, Finished, group_of, log_groups, result_line, saved_state, signal, wait_until,
 };
 use crate::generate::{histogram, result_in};
 use crate::server::{Behaviour, Server};
@@ -382,5 +382,75 @@ fn a_re_run_stops_and_removes_what_a_killed_earlier_attempt_left() {
     rerun.assert_stdout_has(&format!(
         "::warning::stopped 1 of 1 task(s) started by `ecs-loadtest-{id}-1` (an earlier attempt of this workflow run) that were still running on the local Docker engine"
     ));
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
+/// Whether a process whose command line ends with `args` runs on this machine (a build step's
+/// process runs under the engine, outside any container the test can list).
+fn process_running(args: &[&str]) -> bool {
+    let tail = format!("{}\0", args.join("\0"));
+    std::fs::read_dir("/proc").unwrap().flatten().any(|entry| {
+        std::fs::read(entry.path().join("cmdline"))
+            .is_ok_and(|cmdline| String::from_utf8_lossy(&cmdline).ends_with(&tail))
+    })
+}
+
+#[test]
+fn a_signal_during_the_build_cancels_it_on_the_engine() {
+    let id = run_id();
+    let context = tempfile::tempdir().unwrap();
+    busybox_context(context.path());
+    let dockerfile = context.path().join("Dockerfile");
+    let mut text = std::fs::read_to_string(&dockerfile).unwrap();
+    text.push_str("RUN [\"/bin/busybox\", \"sleep\", \"617\"]\n");
+    std::fs::write(&dockerfile, text).unwrap();
+    let step = ["/bin/busybox", "sleep", "617"];
+
+    let context = context.path().display().to_string();
+    let (child, dir) = local(&id, &[("context", &context)]).spawn();
+    assert!(
+        wait_until(Duration::from_secs(120), || process_running(&step)),
+        "the build's RUN step never ran"
+    );
+    signal(&child, "TERM");
+    let run = Finished::new(child.wait_with_output().unwrap(), dir);
+
+    run.assert_code(1);
+    run.assert_stdout_has("cancelled by SIGTERM before any task was started");
+    assert!(
+        wait_until(Duration::from_secs(20), || !process_running(&step)),
+        "the build's RUN step still runs after the step ended"
+    );
+    assert_eq!(containers_of(&id), Vec::<String>::new());
+}
+
+#[test]
+fn more_signals_while_stopping_never_abort_it() {
+    let id = run_id();
+    // `sleep` as the container's first process ignores SIGTERM: stopping takes the engine's
+    // 10 s grace period, then SIGKILL.
+    let (child, dir) = local(
+        &id,
+        &[
+            ("image", tester()),
+            ("command", r#"["sleep", "120"]"#),
+            ("task-count", "2"),
+        ],
+    )
+    .spawn();
+    assert!(
+        wait_until(Duration::from_secs(60), || running_of(&id) == 2),
+        "the containers did not start"
+    );
+    signal(&child, "INT");
+    std::thread::sleep(Duration::from_secs(2));
+    signal(&child, "TERM");
+    std::thread::sleep(Duration::from_secs(1));
+    signal(&child, "INT");
+    let run = Finished::new(child.wait_with_output().unwrap(), dir);
+
+    run.assert_code(1);
+    run.assert_stdout_has("::error::cancelled by SIGINT");
+    run.assert_stdout_has("Removed 2 container(s) of this run");
     assert_eq!(containers_of(&id), Vec::<String>::new());
 }
