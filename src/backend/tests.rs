@@ -567,6 +567,26 @@ fn the_load_must_fit_in_the_timeout() {
 }
 
 #[test]
+fn a_start_delay_of_zero_may_carry_a_unit() {
+    for (given, seconds) in [("0", 0), ("0s", 0), ("00m", 0), ("90s", 90), ("2m", 120)] {
+        let mut inputs = valid();
+        inputs.start_delay = Some(given.into());
+        let configured = configure::<Fargate>(&inputs, &context()).unwrap();
+        assert_eq!(
+            configured.plan.load.start_delay_seconds,
+            Some(seconds),
+            "{given}"
+        );
+    }
+    for given in ["s", "0x", "0ss", "-0s"] {
+        let mut inputs = valid();
+        inputs.start_delay = Some(given.into());
+        let error = only_error(inputs);
+        assert_eq!((error.input, error.given.as_str()), ("start-delay", given));
+    }
+}
+
+#[test]
 fn the_local_backend_needs_no_aws_inputs_and_reads_the_task_size_as_limits() {
     let mut inputs = Inputs {
         image: Some("tester:1".into()),

@@ -107,7 +107,9 @@ pub fn load(inputs: &Inputs, problems: &mut Problems) -> Load {
         &inputs.start_delay,
         "a length such as `90s` or `2m`, or `0` to start the load as soon as each task runs",
         |text| {
-            if text == "0" {
+            // Any zero length (`0`, `0s`, `0m`): the positive-length parser refuses them all.
+            let zero = text.trim_end_matches(['s', 'm', 'h']);
+            if !zero.is_empty() && zero.len() + 1 >= text.len() && zero.bytes().all(|b| b == b'0') {
                 Some(0)
             } else {
                 parse_duration_seconds(text)
