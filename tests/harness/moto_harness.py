@@ -15,8 +15,8 @@ server in-process, patches its ECS task model, and adds endpoints under /_harnes
                          requests is answered with ThrottlingException
   POST /_harness/delay  {"actions": {"RunTask": 2.0}}: each such request waits that long before
                          moto applies it, as a request in flight at the service does
-  GET  /_harness/state   every task (status, stop reason, startedBy, tags, overrides) and the list
-                         of AWS actions received.
+  GET  /_harness/state   every task (status, stop reason, startedBy, tags, overrides, when it
+                         stopped) and the AWS actions received, with when.
 
 A SCRIPT says how a task ends; every key is optional:
   launch_failure   {"reason", "detail"}: RunTask answers with this in failures[] and starts nothing
@@ -68,6 +68,7 @@ from moto.moto_server.werkzeug_app import (
 LOCK = threading.RLock()
 SCRIPTS = {}  # cluster name -> {"default": {...}, "tasks": {"0": {...}}}
 REQUESTS = []  # AWS actions received, in order
+TIMELINE = []  # (action, epoch seconds) for each of them
 THROTTLE = {"share": 0.0, "actions": [], "throttled": 0}
 THROTTLE_RANDOM = random.Random(7)
 DELAYS = {}  # action -> seconds a request waits before moto applies it
@@ -127,6 +128,7 @@ class Life:
         self.lines_written = False
         self.after_stop_written = False
         self.late_written = False
+        self.stopped_wall = None
 
     def generation_done(self):
         generate = self.logs.get("generate")
@@ -193,6 +195,7 @@ class Life:
     def finish(self, task, ran):
         self.status = "STOPPED"
         self.stopped_at = time.monotonic()
+        self.stopped_wall = time.time()
         task.stop_code = self.script.get(
             "stop_code", "EssentialContainerExited" if ran else "TaskFailedToStart"
         )
@@ -213,6 +216,7 @@ class Life:
         ran = self.status == "RUNNING"
         self.status = "STOPPED"
         self.stopped_at = time.monotonic()
+        self.stopped_wall = time.time()
         task.stop_code = "UserInitiated"
         for container in task.containers:
             container.last_status = "STOPPED"
@@ -448,6 +452,7 @@ def state(cluster):
                     "launchType": task.launch_type,
                     "capacityProvider": task.capacity_provider_name,
                     "networkConfiguration": getattr(task, "network_configuration", None),
+                    "stoppedAtEpoch": getattr(getattr(task, "_life", None), "stopped_wall", None),
                 }
             )
         definitions = [
@@ -462,6 +467,7 @@ def state(cluster):
         return {
             "tasks": tasks,
             "requests": list(REQUESTS),
+            "timeline": list(TIMELINE),
             "throttled": THROTTLE["throttled"],
             "task_definitions": definitions,
         }
@@ -511,6 +517,7 @@ def application():
         action = target.split(".")[-1] or request.path
         with LOCK:
             REQUESTS.append(action)
+            TIMELINE.append((action, time.time()))
             throttle = action in THROTTLE["actions"] and THROTTLE_RANDOM.random() < THROTTLE["share"]
             if throttle:
                 THROTTLE["throttled"] += 1
