@@ -10,40 +10,15 @@
 Usage: .venv/bin/python scripts/bench_logs.py BINARY
 """
 
-import json
 import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import boto3
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-class Harness:
-    def __init__(self):
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/harness/moto_harness.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.port = json.loads(self.process.stdout.readline())["port"]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-
-    def call(self, path, body):
-        request = urllib.request.Request(self.endpoint + path, json.dumps(body).encode(), method="POST")
-        return json.load(urllib.request.urlopen(request))
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=10)
+from harness_client import Harness, watch_peak_rss
 
 
 def run_binary(binary, harness, setup, task_count, on_line, log_mode="grouped"):
@@ -63,27 +38,10 @@ def run_binary(binary, harness, setup, task_count, on_line, log_mode="grouped"):
         "--image", "bench:1", "--task-count", str(task_count), "--log-mode", log_mode,
     ]
     process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, text=True, bufsize=1)
-    # Peak RSS from the binary's own VmHWM: the rusage of a child counts the forking parent's
-    # memory too (Linux keeps the larger of the old and new image's high-water mark at exec).
-    peak_kib = [0]
-
-    def watch_memory():
-        status = Path(f"/proc/{process.pid}/status")
-        while process.poll() is None:
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak_kib[0] = max(peak_kib[0], int(line.split()[1]))
-            except (FileNotFoundError, ProcessLookupError):
-                break
-            time.sleep(0.05)
-
-    watcher = threading.Thread(target=watch_memory, daemon=True)
-    watcher.start()
+    peak_kib = watch_peak_rss(process)
     for line in process.stdout:
         on_line(time.time(), line.rstrip("\n"))
     status = process.wait()
-    watcher.join()
     return status, peak_kib[0]
 
 

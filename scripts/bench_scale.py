@@ -18,41 +18,15 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import tempfile
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from harness_client import Harness, watch_peak_rss
+
 RUN_SECONDS = float(os.environ.get("RUN_SECONDS", "20"))
 RUN_TASK_PER_SECOND, RUN_TASK_BURST = 20, 20
 # Every load loop here is bounded: a run that has not ended by then is killed.
 LIMIT_SECONDS = 900
-
-
-class Harness:
-    def __init__(self):
-        self.process = subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/harness/moto_harness.py")],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        self.port = json.loads(self.process.stdout.readline())["port"]
-        self.endpoint = f"http://127.0.0.1:{self.port}"
-
-    def call(self, path, body):
-        request = urllib.request.Request(self.endpoint + path, json.dumps(body).encode(), method="POST")
-        return json.load(urllib.request.urlopen(request))
-
-    def state(self):
-        return json.load(urllib.request.urlopen(f"{self.endpoint}/_harness/state?cluster=bench", timeout=60))
-
-    def close(self):
-        self.process.stdin.close()
-        self.process.wait(timeout=30)
 
 
 def start(binary, harness, setup, tasks):
@@ -77,20 +51,7 @@ def start(binary, harness, setup, tasks):
     log = tempfile.NamedTemporaryFile("w+", prefix="bench-scale-", suffix=".log")
     process = subprocess.Popen(command, env=environment, stdout=log, stderr=subprocess.STDOUT)
     process.log = log
-    peak = [0]
-
-    def watch_memory():
-        status = Path(f"/proc/{process.pid}/status")
-        while process.poll() is None:
-            try:
-                for line in status.read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak[0] = max(peak[0], int(line.split()[1]))
-            except (FileNotFoundError, ProcessLookupError):
-                break
-            time.sleep(0.1)
-
-    threading.Thread(target=watch_memory, daemon=True).start()
+    peak = watch_peak_rss(process)
     return process, peak
 
 
@@ -111,7 +72,7 @@ def whole_run(binary, tasks):
     process, peak = start(binary, harness, setup, tasks)
     status = process.wait(timeout=LIMIT_SECONDS)
     ended = time.time()
-    state = harness.state()
+    state = harness.state("bench")
     harness.close()
 
     timeline = [(action, at) for action, at in state["timeline"] if at >= began]
@@ -144,7 +105,7 @@ def cancelled_run(binary, tasks):
     process, peak = start(binary, harness, setup, tasks)
     deadline = time.time() + LIMIT_SECONDS
     while time.time() < deadline:
-        running = [task for task in harness.state()["tasks"] if task["lastStatus"] == "RUNNING"]
+        running = [task for task in harness.state("bench")["tasks"] if task["lastStatus"] == "RUNNING"]
         if len(running) == tasks:
             break
         time.sleep(1)
@@ -152,7 +113,7 @@ def cancelled_run(binary, tasks):
     process.send_signal(signal.SIGTERM)
     all_stopped = None
     while time.time() < signalled + 120:
-        left = [task for task in harness.state()["tasks"] if task["lastStatus"] != "STOPPED"]
+        left = [task for task in harness.state("bench")["tasks"] if task["lastStatus"] != "STOPPED"]
         if not left:
             all_stopped = time.time() - signalled
             break
