@@ -327,14 +327,7 @@ impl Follower {
                 .min()
                 .unwrap_or(now_ms)
                 - LOOKBACK_MS;
-            let names: Vec<String> = batch
-                .iter()
-                .map(|&position| self.streams[position].name.clone())
-                .collect();
-            let by_name: HashMap<String, usize> = batch
-                .iter()
-                .map(|&position| (self.streams[position].name.clone(), position))
-                .collect();
+            let (names, by_name) = self.names(batch);
             let mut found = vec![false; self.streams.len()];
             let mut failed = false;
             let mut next_token: Option<String> = None;
@@ -344,12 +337,7 @@ impl Follower {
                 }
                 first_page = false;
                 let answer = self
-                    .client
-                    .filter_log_events()
-                    .log_group_name(&self.location.group)
-                    .set_log_stream_names(Some(names.clone()))
-                    .start_time(start_ms)
-                    .set_next_token(next_token.clone())
+                    .filter(&names, start_ms, next_token.clone())
                     .send()
                     .await;
                 let answer = match answer {
@@ -434,21 +422,39 @@ impl Follower {
         Ok(now + interval)
     }
 
+    /// The stream names of `batch` (positions in `streams`), and the position of each name.
+    fn names(&self, batch: &[usize]) -> (Vec<String>, HashMap<String, usize>) {
+        let names: Vec<String> = batch
+            .iter()
+            .map(|&position| self.streams[position].name.clone())
+            .collect();
+        let by_name = names.iter().cloned().zip(batch.iter().copied()).collect();
+        (names, by_name)
+    }
+
+    /// One FilterLogEvents page of `names`, from `start_ms`.
+    fn filter(
+        &self,
+        names: &[String],
+        start_ms: i64,
+        next_token: Option<String>,
+    ) -> aws_sdk_cloudwatchlogs::operation::filter_log_events::builders::FilterLogEventsFluentBuilder
+    {
+        self.client
+            .filter_log_events()
+            .log_group_name(&self.location.group)
+            .set_log_stream_names(Some(names.to_vec()))
+            .start_time(start_ms)
+            .set_next_token(next_token)
+    }
+
     /// Searches drained streams once more, from before the run to now, and hands on every event
     /// not read before: one FilterLogEvents query (all its pages) per 100 streams.
     async fn final_check(&mut self, positions: &[usize], limiter: &mut RateLimiter) -> Result<()> {
         let give_up = Instant::now() + FINAL_CHECK_LIMIT;
         let start_ms = self.started_ms - EMPTY_STREAM_WINDOW_MS;
         for batch in positions.chunks(FILTER_BATCH) {
-            let names: Vec<String> = batch
-                .iter()
-                .map(|&position| self.streams[position].name.clone())
-                .collect();
-            let by_name: HashMap<&str, usize> = names
-                .iter()
-                .zip(batch)
-                .map(|(name, &position)| (name.as_str(), position))
-                .collect();
+            let (names, by_name) = self.names(batch);
             let mut recovered: HashMap<usize, usize> = HashMap::new();
             let mut next_token: Option<String> = None;
             let mut failures = 0;
@@ -458,12 +464,7 @@ impl Follower {
                 }
                 limiter.acquire().await;
                 let answer = self
-                    .client
-                    .filter_log_events()
-                    .log_group_name(&self.location.group)
-                    .set_log_stream_names(Some(names.clone()))
-                    .start_time(start_ms)
-                    .set_next_token(next_token.clone())
+                    .filter(&names, start_ms, next_token.clone())
                     .send()
                     .await;
                 let answer = match answer {
