@@ -16,7 +16,9 @@ server in-process, patches its ECS task model, and adds endpoints under /_harnes
   POST /_harness/delay  {"actions": {"RunTask": 2.0}}: each such request waits that long before
                          moto applies it, as a request in flight at the service does
   GET  /_harness/state   every task (status, stop reason, startedBy, tags, overrides, when it
-                         stopped) and the AWS actions received, with when.
+                         stopped), the AWS actions received, with when, and how many RunTask
+                         requests repeated a clientToken (answered with the first answer, as ECS
+                         does, starting nothing).
 
 A SCRIPT says how a task ends; every key is optional:
   launch_failure   {"reason", "detail"}: RunTask answers with this in failures[] and starts nothing
@@ -72,6 +74,10 @@ TIMELINE = []  # (action, epoch seconds) for each of them
 THROTTLE = {"share": 0.0, "actions": [], "throttled": 0}
 THROTTLE_RANDOM = random.Random(7)
 DELAYS = {}  # action -> seconds a request waits before moto applies it
+RUN_TASK_ANSWERS = {}  # (cluster, clientToken) -> the answer RunTask gave
+RUN_TASK_REPEATS = [0]  # RunTask requests answered from RUN_TASK_ANSWERS
+TOKEN_LOCKS = {}  # (cluster, clientToken) -> a lock held while that token's RunTask is applied
+TOKENS_LOCK = threading.Lock()
 ACCOUNT, REGION = "123456789012", "us-east-1"
 PORT = None
 
@@ -344,7 +350,25 @@ def patch_moto():
     original_run_task_response = response_class.run_task
 
     def run_task_response(self):
-        result = original_run_task_response(self)
+        # ECS answers a repeated clientToken with the tasks the first request started, so a
+        # request whose answer was lost can be sent again without starting a task twice.
+        token = self._get_param("clientToken")
+        if not token:
+            return run_task_refusals(self, original_run_task_response(self))
+        key = (self._get_param("cluster", "default"), token)
+        # One lock per token, never LOCK: moto takes its own locks inside, in another order.
+        with TOKENS_LOCK:
+            token_lock = TOKEN_LOCKS.setdefault(key, threading.Lock())
+        with token_lock:
+            if key in RUN_TASK_ANSWERS:
+                with TOKENS_LOCK:
+                    RUN_TASK_REPEATS[0] += 1
+                return RUN_TASK_ANSWERS[key]
+            result = run_task_refusals(self, original_run_task_response(self))
+            RUN_TASK_ANSWERS[key] = result
+        return result
+
+    def run_task_refusals(self, result):
         refused = getattr(self.ecs_backend, "_harness_refused", [])
         self.ecs_backend._harness_refused = []
         if refused:
@@ -469,6 +493,7 @@ def state(cluster):
             "requests": list(REQUESTS),
             "timeline": list(TIMELINE),
             "throttled": THROTTLE["throttled"],
+            "runTaskRepeats": RUN_TASK_REPEATS[0],
             "task_definitions": definitions,
         }
 

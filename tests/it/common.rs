@@ -60,22 +60,9 @@ pub struct Harness {
 
 impl Harness {
     pub fn start() -> Harness {
-        let mut child = Command::new(python())
-            .arg(project_dir().join("tests/harness/moto_harness.py"))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting the moto harness");
-        let stdin = child.stdin.take().expect("harness stdin");
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().expect("harness stdout"))
-            .read_line(&mut first_line)
-            .expect("reading the harness port");
-        let ready: Value = serde_json::from_str(&first_line)
-            .unwrap_or_else(|_| panic!("harness did not start: {first_line:?}"));
+        let (child, stdin, port) = start_helper("moto_harness.py", &[]);
         Harness {
-            port: ready["port"].as_u64().expect("port") as u16,
+            port,
             child,
             _stdin: stdin,
         }
@@ -86,23 +73,7 @@ impl Harness {
     }
 
     fn request(&self, method: &str, path: &str, body: &Value) -> Value {
-        let body = body.to_string();
-        let mut stream =
-            TcpStream::connect(("127.0.0.1", self.port)).expect("connecting to the harness");
-        write!(
-            stream,
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .expect("writing to the harness");
-        let mut answer = String::new();
-        stream
-            .read_to_string(&mut answer)
-            .expect("reading the harness");
-        let (head, payload) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
-        assert!(head.starts_with("HTTP/1.1 200"), "harness {path}: {answer}");
-        serde_json::from_str(payload)
-            .unwrap_or_else(|error| panic!("harness {path}: {error}: {payload}"))
+        json_request(self.port, method, path, body)
     }
 
     /// Creates a cluster, a security group and a task definition with these containers
@@ -204,6 +175,89 @@ impl Harness {
 }
 
 impl Drop for Harness {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One JSON request to a test server on 127.0.0.1 (the harness, the fault proxy).
+fn json_request(port: u16, method: &str, path: &str, body: &Value) -> Value {
+    let body = body.to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connecting to a test server");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("writing to a test server");
+    let mut answer = String::new();
+    stream
+        .read_to_string(&mut answer)
+        .expect("reading a test server");
+    let (head, payload) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "{path}: {answer}"
+    );
+    serde_json::from_str(payload).unwrap_or_else(|error| panic!("{path}: {error}: {payload}"))
+}
+
+/// Starts a helper script that prints `{"port": N}` first and exits when its stdin closes.
+fn start_helper(script: &str, args: &[String]) -> (Child, ChildStdin, u16) {
+    let mut child = Command::new(python())
+        .arg(project_dir().join("tests/harness").join(script))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|error| panic!("starting {script}: {error}"));
+    let stdin = child.stdin.take().expect("helper stdin");
+    let mut first_line = String::new();
+    BufReader::new(child.stdout.take().expect("helper stdout"))
+        .read_line(&mut first_line)
+        .unwrap_or_else(|error| panic!("reading the port of {script}: {error}"));
+    let ready: Value = serde_json::from_str(&first_line)
+        .unwrap_or_else(|_| panic!("{script} did not start: {first_line:?}"));
+    let port = ready["port"].as_u64().expect("port") as u16;
+    (child, stdin, port)
+}
+
+/// The fault-injecting proxy (tests/harness/fault_proxy.py) in front of a harness: point
+/// `AWS_ENDPOINT_URL` at `endpoint()`.
+pub struct FaultProxy {
+    pub port: u16,
+    child: Child,
+    _stdin: ChildStdin,
+}
+
+impl FaultProxy {
+    pub fn start(harness: &Harness) -> FaultProxy {
+        let (child, stdin, port) = start_helper("fault_proxy.py", &[harness.port.to_string()]);
+        FaultProxy {
+            port,
+            child,
+            _stdin: stdin,
+        }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Sets the faults (see fault_proxy.py) and restarts the draw from their seed.
+    pub fn faults(&self, config: Value) {
+        json_request(self.port, "POST", "/_proxy/faults", &config);
+    }
+
+    /// The requests seen and the faults injected, in total and per AWS action.
+    pub fn counts(&self) -> Value {
+        json_request(self.port, "GET", "/_proxy/counts", &json!({}))
+    }
+}
+
+impl Drop for FaultProxy {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
@@ -515,4 +569,30 @@ pub fn result_line(requests: u64, errors: u64, duration_ms: u64, samples_us: &[u
         r#"ECS_LOADTEST_RESULT {{"v":1,"requests":{requests},"errors":{errors},"duration_ms":{duration_ms},"status":{{"200":{},"503":{errors}}},"latency_hdr":"{encoded}"}}"#,
         requests - errors
     )
+}
+
+/// The line numbers in the harness's generated lines (`task I line N t=…`) of task `task_index`.
+pub fn generated_numbers(lines: &[String], task_index: usize) -> Vec<u64> {
+    let prefix = format!("task {task_index} line ");
+    lines
+        .iter()
+        .filter_map(|line| line.strip_prefix(&prefix))
+        .map(|rest| rest.split(' ').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// Asserts that the numbers are 0..count, each once, in order: no line lost, doubled or moved.
+pub fn assert_exact_sequence(numbers: &[u64], count: u64, what: &str) {
+    assert_eq!(
+        numbers.len() as u64,
+        count,
+        "{what}: {} lines printed, {count} written",
+        numbers.len()
+    );
+    for (position, number) in numbers.iter().enumerate() {
+        assert_eq!(
+            *number, position as u64,
+            "{what}: line {position} out of order or doubled"
+        );
+    }
 }

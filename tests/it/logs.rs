@@ -3,33 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::common::{ActionRun, Harness, group_of, log_groups};
+use crate::common::{
+    ActionRun, Harness, assert_exact_sequence, generated_numbers, group_of, log_groups,
+};
 use serde_json::json;
-
-/// The generated lines of one task (`task I line N t=…`), as `N`s in printed order.
-fn generated_numbers(lines: &[String], task_index: usize) -> Vec<u64> {
-    let prefix = format!("task {task_index} line ");
-    lines
-        .iter()
-        .filter_map(|line| line.strip_prefix(&prefix))
-        .map(|rest| rest.split(' ').next().unwrap().parse().unwrap())
-        .collect()
-}
-
-fn assert_exact_sequence(numbers: &[u64], count: u64, what: &str) {
-    assert_eq!(
-        numbers.len() as u64,
-        count,
-        "{what}: {} lines printed, {count} written",
-        numbers.len()
-    );
-    for (position, number) in numbers.iter().enumerate() {
-        assert_eq!(
-            *number, position as u64,
-            "{what}: line {position} out of order or doubled"
-        );
-    }
-}
 
 #[test]
 fn lines_while_running_and_after_the_stop_are_printed_inert_and_the_result_is_captured() {

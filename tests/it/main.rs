@@ -4,6 +4,7 @@
 mod action;
 mod common;
 mod fargate;
+mod faults;
 mod generate;
 mod github;
 mod image;

@@ -60,6 +60,8 @@ const FINAL_CHECK_RETRIES: u32 = 5;
 pub struct CloudWatchLogs {
     pub client: aws_sdk_cloudwatchlogs::Client,
     pub location: LogLocation,
+    /// When the first task was asked for (epoch ms); `None`: when following begins.
+    pub since_ms: Option<i64>,
 }
 
 impl LogSource for CloudWatchLogs {
@@ -77,7 +79,7 @@ impl LogSource for CloudWatchLogs {
                 .collect(),
             location: self.location,
             sink,
-            started_ms: epoch_ms(),
+            started_ms: self.since_ms.unwrap_or_else(epoch_ms),
         };
         follower.run(stopped).await
     }
@@ -532,7 +534,7 @@ fn id_key(event_id: &str) -> u64 {
     std::hash::Hasher::finish(&hasher)
 }
 
-fn epoch_ms() -> i64 {
+pub fn epoch_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_millis() as i64)

@@ -4,7 +4,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use aws_sdk_ecr::error::ProvideErrorMetadata;
 use base64::Engine;
 
-use crate::aws::{AwsContext, AwsError};
+use crate::aws::{AwsContext, AwsError, persist};
 use crate::gha::Gha;
 use crate::image::RegistryLogin;
 
@@ -14,29 +14,39 @@ pub async fn check_repository(
     repository: &str,
     region: &str,
 ) -> Result<()> {
-    match ecr
-        .describe_repositories()
-        .repository_names(repository)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(error) if error.code() == Some("RepositoryNotFoundException") => bail!(
-            "input `ecr-repository`: the ECR repository `{repository}` does not exist in {region}; create it first (infra/terraform does)"
-        ),
-        Err(error) => {
-            Err(AwsError::new(format!("DescribeRepositories of `{repository}`"), &error).into())
+    let found = persist(|| async {
+        match ecr
+            .describe_repositories()
+            .repository_names(repository)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if error.code() == Some("RepositoryNotFoundException") => Ok(false),
+            Err(error) => Err(AwsError::new(
+                format!("DescribeRepositories of `{repository}`"),
+                &error,
+            )),
         }
+    })
+    .await?;
+    if !found {
+        bail!(
+            "input `ecr-repository`: the ECR repository `{repository}` does not exist in {region}; create it first (infra/terraform does)"
+        );
     }
+    Ok(())
 }
 
 /// GetAuthorizationToken: the password is masked before anything else happens with it.
 pub async fn login(ecr: &aws_sdk_ecr::Client, gha: &Gha) -> Result<RegistryLogin> {
-    let answer = ecr
-        .get_authorization_token()
-        .send()
-        .await
-        .aws_context(|| "ECR GetAuthorizationToken".to_string())?;
+    let answer = persist(|| async {
+        ecr.get_authorization_token()
+            .send()
+            .await
+            .aws_context(|| "ECR GetAuthorizationToken".to_string())
+    })
+    .await?;
     let data = answer
         .authorization_data()
         .first()

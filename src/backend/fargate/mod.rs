@@ -11,7 +11,7 @@ mod settings;
 mod taskdef;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::Result;
 use aws_sdk_ecs::types::{
@@ -24,7 +24,7 @@ pub use settings::Network;
 pub use settings::Settings;
 
 use super::{Backend, Resource, Snapshot, Start};
-use crate::aws::{AwsContext, Clients};
+use crate::aws::{AwsContext, Clients, persist};
 use crate::event::Events;
 use crate::gha::Gha;
 use crate::input_error::{Ignored, Problems};
@@ -69,6 +69,10 @@ struct Inner {
     stopped_by_us: Mutex<HashMap<String, StopCause>>,
     /// Paces RunTask (one task a call) to Fargate's documented quota.
     starts: tokio::sync::Mutex<RateLimiter>,
+    /// When the first RunTask was sent (epoch ms): no task of the run logs before it. The logs
+    /// are followed from then, not from when following began: a launch slowed by throttling
+    /// or paced over a thousand tasks ends long after its first tasks started writing.
+    first_start_ms: OnceLock<i64>,
 }
 
 impl Fargate {
@@ -91,6 +95,7 @@ impl Fargate {
                     RUN_TASK_BURST,
                     RUN_TASK_PER_SECOND,
                 )),
+                first_start_ms: OnceLock::new(),
             }),
         }
     }
@@ -101,23 +106,24 @@ impl Fargate {
         let invocation = &self.inner.plan.identity.invocation;
         let mut own = Vec::new();
         for batch in arns.chunks(DESCRIBE_BATCH) {
-            let answer = self
+            let request = self
                 .inner
                 .clients
                 .ecs
                 .describe_tasks()
                 .cluster(self.cluster())
                 .set_tasks(Some(batch.to_vec()))
-                .include(TaskField::Tags)
-                .send()
-                .await
-                .aws_context(|| {
+                .include(TaskField::Tags);
+            let answer = persist(|| async {
+                request.clone().send().await.aws_context(|| {
                     format!(
                         "DescribeTasks (with tags) of {} tasks in cluster `{}`",
                         batch.len(),
                         self.cluster()
                     )
-                })?;
+                })
+            })
+            .await?;
             own.extend(
                 answer
                     .tasks()
@@ -302,14 +308,20 @@ impl Backend for Fargate {
                     .build()?,
             ),
         };
-        self.inner.starts.lock().await.acquire().await;
-        let answer = request.send().await.aws_context(|| {
-            format!(
-                "RunTask of task {} in cluster `{}`",
-                spec.index + 1,
-                self.cluster()
-            )
-        })?;
+        self.inner.first_start_ms.get_or_init(cloudwatch::epoch_ms);
+        // Sent again, with the same client token, while ECS answers with transient errors: a
+        // request whose answer was lost started its task, and ECS answers its repeat with it.
+        let answer = persist(|| async {
+            self.inner.starts.lock().await.acquire().await;
+            request.clone().send().await.aws_context(|| {
+                format!(
+                    "RunTask of task {} in cluster `{}`",
+                    spec.index + 1,
+                    self.cluster()
+                )
+            })
+        })
+        .await?;
         if let Some(arn) = answer.tasks().iter().find_map(|task| task.task_arn()) {
             return Ok(Start::Started {
                 id: arn.to_string(),
@@ -336,22 +348,23 @@ impl Backend for Fargate {
     async fn poll(&self, ids: &[String]) -> Result<Vec<Snapshot>> {
         let mut snapshots = Vec::with_capacity(ids.len());
         for batch in ids.chunks(DESCRIBE_BATCH) {
-            let answer = self
+            let request = self
                 .inner
                 .clients
                 .ecs
                 .describe_tasks()
                 .cluster(self.cluster())
-                .set_tasks(Some(batch.to_vec()))
-                .send()
-                .await
-                .aws_context(|| {
+                .set_tasks(Some(batch.to_vec()));
+            let answer = persist(|| async {
+                request.clone().send().await.aws_context(|| {
                     format!(
                         "DescribeTasks of {} tasks in cluster `{}`",
                         batch.len(),
                         self.cluster()
                     )
-                })?;
+                })
+            })
+            .await?;
             for task in answer.tasks() {
                 snapshots.push(self.snapshot(task));
             }
@@ -368,22 +381,24 @@ impl Backend for Fargate {
             .insert(id.to_string(), cause);
         // StopTask takes a reason of at most 255 characters.
         let reason: String = reason.chars().take(255).collect();
-        self.inner
+        let request = self
+            .inner
             .clients
             .ecs
             .stop_task()
             .cluster(self.cluster())
             .task(id)
-            .reason(reason)
-            .send()
-            .await
-            .aws_context(|| {
+            .reason(reason);
+        persist(|| async {
+            request.clone().send().await.aws_context(|| {
                 format!(
                     "StopTask of {} in cluster `{}`",
                     self.short_id(id),
                     self.cluster()
                 )
-            })?;
+            })
+        })
+        .await?;
         Ok(())
     }
 
@@ -396,26 +411,30 @@ impl Backend for Fargate {
     }
 
     async fn marked(&self, mark: &str) -> Result<Vec<String>> {
-        let mut arns = Vec::new();
-        let mut pages = self
+        let request = self
             .inner
             .clients
             .ecs
             .list_tasks()
             .cluster(self.cluster())
             .started_by(mark)
-            .desired_status(DesiredStatus::Running)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.aws_context(|| {
-                format!(
-                    "ListTasks started by `{mark}` in cluster `{}`",
-                    self.cluster()
-                )
-            })?;
-            arns.extend(page.task_arns().iter().cloned());
-        }
+            .desired_status(DesiredStatus::Running);
+        // A listing cut short by a transient error is listed again from its first page.
+        let arns = persist(|| async {
+            let mut arns = Vec::new();
+            let mut pages = request.clone().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page = page.aws_context(|| {
+                    format!(
+                        "ListTasks started by `{mark}` in cluster `{}`",
+                        self.cluster()
+                    )
+                })?;
+                arns.extend(page.task_arns().iter().cloned());
+            }
+            Ok(arns)
+        })
+        .await?;
         Ok(arns)
     }
 
@@ -431,6 +450,7 @@ impl Backend for Fargate {
         Ok(CloudWatchLogs {
             client: self.inner.clients.logs(location.region.as_deref()),
             location,
+            since_ms: self.inner.first_start_ms.get().copied(),
         })
     }
 

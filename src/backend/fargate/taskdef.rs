@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinition, TaskDefinitionField};
 
 use super::log_location::LogLocation;
-use crate::aws::{AwsContext, AwsError};
+use crate::aws::{AwsContext, AwsError, persist};
 
 /// A registered task definition revision and what the run needs to know about its containers.
 #[derive(Debug, Clone)]
@@ -99,13 +99,18 @@ pub async fn register_revision(
     container_name: Option<&str>,
     image: &str,
 ) -> anyhow::Result<Revision> {
-    let described = ecs
+    let request = ecs
         .describe_task_definition()
         .task_definition(task_definition)
-        .include(TaskDefinitionField::Tags)
-        .send()
-        .await
-        .aws_context(|| format!("DescribeTaskDefinition of `{task_definition}`"))?;
+        .include(TaskDefinitionField::Tags);
+    let described = persist(|| async {
+        request
+            .clone()
+            .send()
+            .await
+            .aws_context(|| format!("DescribeTaskDefinition of `{task_definition}`"))
+    })
+    .await?;
     let Some(base) = described.task_definition() else {
         anyhow::bail!("DescribeTaskDefinition of `{task_definition}` returned no task definition");
     };
@@ -124,20 +129,22 @@ pub async fn register_revision(
         .filter_map(|definition| Some((definition.name()?.to_string(), is_essential(definition))))
         .collect();
 
-    let registered = registration(
+    let request = registration(
         ecs,
         base,
         with_image(definitions, &container, image),
         described.tags(),
-    )
-    .send()
-    .await
-    .aws_context(|| {
-        format!(
-            "RegisterTaskDefinition of family `{}`",
-            base.family().unwrap_or(task_definition)
-        )
-    })?;
+    );
+    // A repeat after a lost answer registers one more identical revision; the run uses the last.
+    let registered = persist(|| async {
+        request.clone().send().await.aws_context(|| {
+            format!(
+                "RegisterTaskDefinition of family `{}`",
+                base.family().unwrap_or(task_definition)
+            )
+        })
+    })
+    .await?;
     let arn = registered
         .task_definition()
         .and_then(TaskDefinition::task_definition_arn)
@@ -145,6 +152,7 @@ pub async fn register_revision(
             operation: "RegisterTaskDefinition".into(),
             code: None,
             message: "the answer holds no task definition ARN".into(),
+            transient: false,
         })?
         .to_string();
     Ok(Revision {
