@@ -1,20 +1,23 @@
-# The action image: a static binary on an empty base with CA certificates.
+# The action image: a static binary on an empty base with CA certificates. Built natively on the
+# architecture it is for (releases build linux/amd64 and linux/arm64 on runners of each), so the
+# musl target is the build machine's own.
 FROM rust:1-bookworm AS build
-RUN rustup target add x86_64-unknown-linux-musl \
+RUN rustup target add "$(uname -m)-unknown-linux-musl" \
  && apt-get update && apt-get install -y --no-install-recommends musl-tools cmake \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Dependencies in their own layer: rebuilt only when Cargo.toml or Cargo.lock change.
 COPY Cargo.toml Cargo.lock ./
 RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
- && cargo build --release --locked --target x86_64-unknown-linux-musl \
+ && cargo build --release --locked --target "$(uname -m)-unknown-linux-musl" \
  && rm -rf src
 COPY src ./src
 RUN touch src/main.rs src/lib.rs \
- && cargo build --release --locked --target x86_64-unknown-linux-musl \
+ && target="$(uname -m)-unknown-linux-musl" \
+ && cargo build --release --locked --target "$target" \
  && mkdir -p /out/etc/ssl/certs /out/tmp \
  && chmod 1777 /out/tmp \
- && cp target/x86_64-unknown-linux-musl/release/ecs-loadtest /out/ecs-loadtest \
+ && cp "target/$target/release/ecs-loadtest" /out/ecs-loadtest \
  && ln -s ecs-loadtest /out/ecs-loadtest-cleanup \
  && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/
 

@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 
 scripts/setup-test-env.sh
 scripts/setup-docker-env.sh
+# The workflows, the example workflow and action.yml's inputs (the last in the unit tests).
+scripts/lint-workflows.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 

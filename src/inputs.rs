@@ -207,6 +207,45 @@ pub fn given(value: &Option<String>) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    /// The names under `inputs:` in action.yml.
+    fn declared(action: &str) -> BTreeSet<String> {
+        let mut names = BTreeSet::new();
+        let mut inside = false;
+        for line in action.lines() {
+            if !line.starts_with(' ') && !line.trim().is_empty() {
+                inside = line.trim_end() == "inputs:";
+            } else if inside
+                && let Some(name) = line
+                    .strip_prefix("  ")
+                    .and_then(|rest| rest.strip_suffix(':'))
+                && !name.starts_with(' ')
+            {
+                names.insert(name.to_string());
+            }
+        }
+        names
+    }
+
+    #[test]
+    fn action_yml_declares_exactly_the_inputs_the_binary_reads() {
+        let declared = declared(include_str!("../action.yml"));
+        let read: BTreeSet<String> = serde_json::to_value(Inputs::default())
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let unread: Vec<_> = declared.difference(&read).collect();
+        let undeclared: Vec<_> = read.difference(&declared).collect();
+        assert!(
+            unread.is_empty() && undeclared.is_empty(),
+            "declared in action.yml but never read: {unread:?}; read but not declared: {undeclared:?}"
+        );
+        assert!(read.len() > 40, "{read:?}");
+    }
 
     #[test]
     fn flags_win_over_the_environment() {

