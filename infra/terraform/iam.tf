@@ -187,8 +187,8 @@ data "aws_iam_policy_document" "ci" {
     }
   }
   statement {
-    sid       = "ReadTaskLogs"
-    actions   = ["logs:GetLogEvents", "logs:FilterLogEvents"]
+    sid     = "ReadTaskLogs"
+    actions = ["logs:GetLogEvents", "logs:FilterLogEvents"]
     # FilterLogEvents is checked on the group (`…:log-group:NAME:*`), GetLogEvents on a stream.
     resources = ["${aws_cloudwatch_log_group.tasks.arn}:*", local.task_log_streams]
   }
