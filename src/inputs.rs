@@ -205,6 +205,17 @@ pub fn given(value: &Option<String>) -> Option<&str> {
 }
 
 #[cfg(test)]
+impl Inputs {
+    /// Every input's name, as action.yml and the flags spell it.
+    pub fn names() -> Vec<String> {
+        match serde_json::to_value(Inputs::default()) {
+            Ok(serde_json::Value::Object(fields)) => fields.keys().cloned().collect(),
+            other => panic!("inputs serialize as an object, not {other:?}"),
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
@@ -231,13 +242,7 @@ mod tests {
     #[test]
     fn action_yml_declares_exactly_the_inputs_the_binary_reads() {
         let declared = declared(include_str!("../action.yml"));
-        let read: BTreeSet<String> = serde_json::to_value(Inputs::default())
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let read: BTreeSet<String> = Inputs::names().into_iter().collect();
         let unread: Vec<_> = declared.difference(&read).collect();
         let undeclared: Vec<_> = read.difference(&declared).collect();
         assert!(

@@ -713,13 +713,7 @@ proptest::proptest! {
         let serde_json::Value::Object(mut fields) = serde_json::to_value(base).unwrap() else {
             unreachable!("inputs serialize as an object");
         };
-        let names: Vec<String> = serde_json::to_value(Inputs::default())
-            .unwrap()
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .collect();
+        let names = Inputs::names();
         proptest::prop_assert!(names.len() > 40, "inputs: {names:?}");
         for (choice, value) in values {
             fields.insert(names[choice % names.len()].clone(), value.into());

@@ -196,10 +196,7 @@ fn json_request(port: u16, method: &str, path: &str, body: &Value) -> Value {
         .read_to_string(&mut answer)
         .expect("reading a test server");
     let (head, payload) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
-    assert!(
-        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
-        "{path}: {answer}"
-    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{path}: {answer}");
     serde_json::from_str(payload).unwrap_or_else(|error| panic!("{path}: {error}: {payload}"))
 }
 

@@ -21,7 +21,7 @@ use tokio::time::{Instant, timeout_at};
 
 use super::log_location::LogLocation;
 use super::rate::RateLimiter;
-use crate::aws::AwsError;
+use crate::aws::{AwsError, persist};
 use crate::logs::{LineSink, LogSource};
 use crate::task::TaskRef;
 
@@ -51,10 +51,10 @@ const LOOKBACK_MS: i64 = 2_000;
 /// A stream with no event yet is searched from at most this long ago (streams have been seen to
 /// appear 20 seconds after their task started).
 const EMPTY_STREAM_WINDOW_MS: i64 = 60_000;
-/// The final check of a group of drained streams stops after this long (at 4 pages of up to
-/// 10,000 events a second, some 2 million events), and says which tasks it did not finish.
+/// The final check of a group of drained streams asks for no new page after this long (at 4 pages
+/// of up to 10,000 events a second, some 2 million events; a page being retried may add up to
+/// `aws::PERSISTENCE`), and says which tasks it did not finish.
 const FINAL_CHECK_LIMIT: Duration = Duration::from_secs(60);
-const FINAL_CHECK_RETRIES: u32 = 5;
 
 /// The tasks' CloudWatch Logs streams, where the awslogs driver writes them.
 pub struct CloudWatchLogs {
@@ -459,30 +459,31 @@ impl Follower {
             let (names, by_name) = self.names(batch);
             let mut recovered: HashMap<usize, usize> = HashMap::new();
             let mut next_token: Option<String> = None;
-            let mut failures = 0;
             let unfinished = loop {
                 if Instant::now() >= give_up {
                     break Some(format!("it took over {} s", FINAL_CHECK_LIMIT.as_secs()));
                 }
                 limiter.acquire().await;
-                let answer = self
-                    .filter(&names, start_ms, next_token.clone())
-                    .send()
-                    .await;
+                let request = self.filter(&names, start_ms, next_token.clone());
+                let group = &self.location.group;
+                // Beyond the SDK's attempts, a page is asked again through a longer spell of
+                // throttling, like every call the run depends on.
+                let answer = persist(|| async {
+                    match request.clone().send().await {
+                        Ok(answer) => Ok(Some(answer)),
+                        Err(error) if error.code() == Some("ResourceNotFoundException") => Ok(None),
+                        Err(error) => Err(AwsError::new(
+                            format!("FilterLogEvents of log group {group}"),
+                            &error,
+                        )),
+                    }
+                })
+                .await;
                 let answer = match answer {
-                    Ok(answer) => answer,
-                    Err(error) if error.code() == Some("ResourceNotFoundException") => break None,
-                    // The SDK has retried already; a few more tries, a second apart, ride out
-                    // a longer spell of throttling.
-                    Err(_) if failures < FINAL_CHECK_RETRIES => {
-                        failures += 1;
-                        tokio::time::sleep(ACTIVE_INTERVAL).await;
-                        continue;
-                    }
-                    Err(error) => {
-                        let what = format!("FilterLogEvents of log group {}", self.location.group);
-                        break Some(AwsError::new(what, &error).to_string());
-                    }
+                    Ok(Some(answer)) => answer,
+                    // The log group does not exist: no task wrote anything.
+                    Ok(None) => break None,
+                    Err(error) => break Some(error.to_string()),
                 };
                 for event in answer.events() {
                     let Some(&position) =
