@@ -82,6 +82,15 @@ impl Clients {
     }
 }
 
+/// A DynamoDB client for `region` (a table ARN's), else the configuration's region.
+pub fn dynamodb(config: &SdkConfig, region: Option<&str>) -> aws_sdk_dynamodb::Client {
+    let mut builder = aws_sdk_dynamodb::config::Builder::from(config);
+    if let Some(region) = region {
+        builder = builder.region(Region::new(region.to_string()));
+    }
+    aws_sdk_dynamodb::Client::from_conf(builder.build())
+}
+
 /// A failed AWS call: the operation and resource, AWS's error code and message.
 #[derive(Debug, thiserror::Error)]
 pub struct AwsError {

@@ -4,6 +4,7 @@
 use clap::{Parser, Subcommand};
 
 use crate::generate::GenerateArgs;
+use crate::history::HistoryArgs;
 use crate::inputs::Inputs;
 
 #[derive(Debug, Parser)]
@@ -24,4 +25,6 @@ pub enum Command {
     Cleanup(Inputs),
     /// Send HTTP load and print the result line: the built-in tester the tasks run
     Generate(GenerateArgs),
+    /// Print a test's recent runs from the results table (`results-table`), newest first
+    History(HistoryArgs),
 }

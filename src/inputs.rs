@@ -128,6 +128,21 @@ pub struct Inputs {
     /// Rules, one a line: `p95 < 500ms`, `error_rate < 1%`, `rps >= 200`
     #[arg(long, value_name = "RULES")]
     pub thresholds: Option<String>,
+    /// DynamoDB table (name or ARN) that keeps every run's results, for the base-branch comparison and `history`
+    #[arg(long, value_name = "TABLE")]
+    pub results_table: Option<String>,
+    /// Which test a stored run belongs to [default: the comment tag]
+    #[arg(long, value_name = "NAME")]
+    pub test_id: Option<String>,
+    /// Days a stored run is kept (DynamoDB TTL) [default: 90]
+    #[arg(long, value_name = "DAYS")]
+    pub results_ttl_days: Option<String>,
+    /// Branch whose runs this one is compared with [default: the pull request's base branch]
+    #[arg(long, value_name = "BRANCH")]
+    pub baseline_branch: Option<String>,
+    /// Fail when a relative threshold has no baseline to compare with [default: false]
+    #[arg(long, value_name = "BOOL")]
+    pub require_baseline: Option<String>,
     /// Token for the PR comment (in a terminal, GITHUB_TOKEN is read too)
     #[arg(
         long,

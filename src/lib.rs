@@ -11,6 +11,7 @@ mod exit;
 mod generate;
 pub mod gha;
 mod github;
+mod history;
 mod image;
 mod input_error;
 mod inputs;
@@ -71,6 +72,10 @@ pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
             Ok(exit::PASSED)
         }
         Some(Command::Generate(args)) => generate::generate(args, gha).await,
+        Some(Command::History(args)) => {
+            history::history(args, gha).await?;
+            Ok(exit::PASSED)
+        }
         None => run_and_set_status(Inputs::default(), &workflow, gha).await,
     }
 }

@@ -7,12 +7,14 @@ use tokio::time::{Duration, Instant};
 use crate::backend::{Backend, Pipeline, configure};
 use crate::event::{Event, Events};
 use crate::gha::Gha;
+use crate::history::{History, Ran};
 use crate::inputs::Inputs;
 use crate::launch::{StartedTasks, launch};
 use crate::logs::{self, FollowerHandle, LineSink, LogScreen, Screen};
 use crate::outcome::StopCause;
 use crate::plan::Plan;
 use crate::report::{self, Concluded, console_events, output};
+use crate::results::baseline::compare;
 use crate::results::capture::Capture;
 use crate::results::merge::merge;
 use crate::results::verdict::decide;
@@ -199,7 +201,25 @@ async fn conclude<B: Backend>(
     let capture = capture.unwrap_or_else(|| Capture::new(finished.len()));
     let merged = merge(&capture.results);
     let outcomes: Vec<_> = finished.iter().map(|task| &task.outcome).collect();
-    let verdict = decide(&outcomes, &merged, &plan.thresholds);
+    let history = match &plan.history {
+        Some(history) => Some(History::open(history, plan.region.as_deref(), gha).await),
+        None => None,
+    };
+    let baseline = match &history {
+        Some(history) => history.baseline.as_ref().map_err(String::as_str),
+        None => Err("no `results-table` keeps earlier runs"),
+    };
+    let require_baseline = plan
+        .history
+        .as_ref()
+        .is_some_and(|history| history.require_baseline);
+    let verdict = decide(
+        &outcomes,
+        &merged,
+        &plan.thresholds,
+        baseline,
+        require_baseline,
+    );
     let finished: Vec<_> = finished
         .into_iter()
         .map(|task| {
@@ -207,8 +227,22 @@ async fn conclude<B: Backend>(
             (task, links)
         })
         .collect();
-    let details = backend
-        .resources()
+    let resources = backend.resources();
+    if let (Some(history), Some(history_plan)) = (&history, &plan.history) {
+        let ran = Ran {
+            plan: history_plan,
+            comment: &plan.comment,
+            merged: &merged,
+            verdict: &verdict,
+            image: resources
+                .iter()
+                .find(|resource| resource.output == "image")
+                .map(|resource| resource.value.clone()),
+        };
+        history.store(ran, gha).await;
+    }
+    let comparison = baseline.map(|baseline| compare(&merged, baseline));
+    let details = resources
         .into_iter()
         .map(|resource| (resource.label, resource.value))
         .collect();
@@ -220,6 +254,10 @@ async fn conclude<B: Backend>(
             merged: &merged,
             verdict: &verdict,
             details,
+            comparison: plan
+                .history
+                .as_ref()
+                .map(|_| comparison.as_ref().map_err(|why| *why)),
         },
         gha,
     )

@@ -14,6 +14,12 @@ pub struct WorkflowEnv {
     pub run_attempt: Option<String>,
     /// `GITHUB_SHA`.
     pub sha: Option<String>,
+    /// `GITHUB_REF_NAME`: the branch or tag (on a pull request, `N/merge`).
+    pub ref_name: Option<String>,
+    /// `GITHUB_HEAD_REF` and `GITHUB_BASE_REF`: a pull request's branches (pull request events
+    /// only).
+    pub head_ref: Option<String>,
+    pub base_ref: Option<String>,
     /// `GITHUB_SERVER_URL`.
     pub server_url: Option<String>,
     /// `GITHUB_JOB`: the job's ID, the default comment tag.
@@ -51,6 +57,9 @@ pub struct CommentTrigger {
     pub overrides: String,
     /// The pull request's head: the commit tested (`GITHUB_SHA` is the default branch's).
     pub head_sha: String,
+    /// The pull request's head and base branches.
+    pub head_ref: Option<String>,
+    pub base_ref: Option<String>,
 }
 
 /// How the tasks of this run are marked, so that cleanup can find them again.
@@ -111,6 +120,9 @@ impl WorkflowEnv {
             run_id: var("GITHUB_RUN_ID"),
             run_attempt: var("GITHUB_RUN_ATTEMPT"),
             sha: var("GITHUB_SHA"),
+            ref_name: var("GITHUB_REF_NAME"),
+            head_ref: var("GITHUB_HEAD_REF"),
+            base_ref: var("GITHUB_BASE_REF"),
             server_url: var("GITHUB_SERVER_URL"),
             job: var("GITHUB_JOB"),
             api_url: var("GITHUB_API_URL"),
@@ -140,9 +152,16 @@ impl WorkflowEnv {
     pub fn triggered_by(&self, trigger: CommentTrigger) -> WorkflowEnv {
         WorkflowEnv {
             sha: Some(trigger.head_sha.clone()),
+            head_ref: trigger.head_ref.clone(),
+            base_ref: trigger.base_ref.clone(),
             trigger: Some(trigger),
             ..self.clone()
         }
+    }
+
+    /// The branch tested: a pull request's head branch, else the pushed or dispatched branch.
+    pub fn branch(&self) -> Option<String> {
+        self.head_ref.clone().or_else(|| self.ref_name.clone())
     }
 
     /// `GITHUB_SERVER_URL`, else github.com.
@@ -209,6 +228,24 @@ impl WorkflowEnv {
             },
         }
     }
+}
+
+/// `pull_request.number` in the event payload at `path`.
+pub fn event_pull_number(path: &str) -> anyhow::Result<Option<u64>> {
+    use anyhow::Context;
+    #[derive(serde::Deserialize)]
+    struct Event {
+        pull_request: Option<PullRequest>,
+    }
+    #[derive(serde::Deserialize)]
+    struct PullRequest {
+        number: u64,
+    }
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the event payload {path}"))?;
+    let event: Event =
+        serde_json::from_str(&text).with_context(|| format!("parsing the event payload {path}"))?;
+    Ok(event.pull_request.map(|pull_request| pull_request.number))
 }
 
 /// The mark of attempt `attempt` of workflow run `run_id`.

@@ -1,12 +1,11 @@
 //! Which pull request a run belongs to.
 
-use std::path::Path;
-
-use anyhow::{Context, Result};
+use anyhow::Result;
 use octocrab::Octocrab;
 use serde::Deserialize;
 
 use super::client::describe;
+use crate::workflow::event_pull_number;
 
 /// Where the run is: `owner/repo`, and the event that started it.
 pub struct EventContext<'a> {
@@ -16,16 +15,6 @@ pub struct EventContext<'a> {
     pub sha: Option<&'a str>,
     /// On `issue_comment`: the pull request the comment is on.
     pub commented_pull: Option<u64>,
-}
-
-#[derive(Deserialize)]
-struct Event {
-    pull_request: Option<EventPullRequest>,
-}
-
-#[derive(Deserialize)]
-struct EventPullRequest {
-    number: u64,
 }
 
 #[derive(Deserialize)]
@@ -49,11 +38,7 @@ pub async fn find(github: &Octocrab, context: &EventContext<'_>) -> Result<Optio
             let Some(path) = context.event_path else {
                 return Ok(None);
             };
-            let text = std::fs::read_to_string(Path::new(path))
-                .with_context(|| format!("reading the event payload {path}"))?;
-            let event: Event = serde_json::from_str(&text)
-                .with_context(|| format!("parsing the event payload {path}"))?;
-            Ok(event.pull_request.map(|pull_request| pull_request.number))
+            event_pull_number(path)
         }
         Some("push") => {
             let Some(sha) = context.sha else {

@@ -33,11 +33,20 @@ pub enum Triggered {
 #[derive(Deserialize)]
 struct PullRequest {
     head: Head,
+    base: Option<Base>,
 }
 
 #[derive(Deserialize)]
 struct Head {
     sha: String,
+    #[serde(rename = "ref")]
+    branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Base {
+    #[serde(rename = "ref")]
+    branch: Option<String>,
 }
 
 /// Reads an `issue_comment` event and decides. Nothing is asked of AWS before a run is decided.
@@ -117,6 +126,8 @@ pub async fn from_comment(inputs: &Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
             .collect::<Vec<_>>()
             .join(" "),
         head_sha: pull.head.sha,
+        head_ref: pull.head.branch,
+        base_ref: pull.base.and_then(|base| base.branch),
     };
     gha.line(&format!(
         "Started by @{} on pull request #{} ({}), testing its head {}",

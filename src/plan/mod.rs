@@ -4,6 +4,7 @@
 
 mod env_var;
 mod github;
+mod history;
 mod image;
 mod load;
 mod parse;
@@ -17,6 +18,7 @@ use serde::Serialize;
 
 pub use env_var::EnvVar;
 pub use github::CommentPlan;
+pub use history::{HistoryPlan, is_table};
 pub use image::{BuildPlan, ImageSource};
 pub use load::Load;
 pub use parse::{is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
@@ -46,6 +48,8 @@ pub struct Plan {
     pub log_mode: LogMode,
     pub thresholds: Vec<Threshold>,
     pub comment: CommentPlan,
+    /// Where results are stored and compared; `None` without `results-table`.
+    pub history: Option<HistoryPlan>,
     /// Said to the user before the run starts (inputs that were ignored, …).
     pub notices: Vec<String>,
     pub identity: RunIdentity,
@@ -106,6 +110,15 @@ pub fn plan(
         .unwrap_or(true);
     let thresholds = thresholds::thresholds(inputs, problems);
     let comment = github::comment_plan(inputs, workflow, problems);
+    let history = history::history_plan(
+        inputs,
+        workflow,
+        &load,
+        &comment.tag,
+        &thresholds,
+        problems,
+        ignored,
+    );
     let log_mode = problems
         .parse(
             "log-mode",
@@ -129,6 +142,7 @@ pub fn plan(
         log_mode,
         thresholds,
         comment,
+        history,
         notices: Vec::new(),
         identity: workflow.identity(),
         tasks,

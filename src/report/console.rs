@@ -1,6 +1,9 @@
 //! The compact text table printed at the end of the run.
 
-use super::{LATENCY_NAMES, Report, dropped_text, latency_cells, total_cells};
+use super::{
+    LATENCY_NAMES, Report, comparison_cells, comparison_heading, dropped_text, latency_cells,
+    threshold_result, total_cells,
+};
 use crate::results::threshold::format_latency_us;
 
 pub fn lines(report: &Report) -> Vec<String> {
@@ -48,12 +51,25 @@ pub fn lines(report: &Report) -> Vec<String> {
         lines.push("Thresholds:".to_string());
         for check in &verdict.thresholds {
             lines.push(format!(
-                "  {} {} · measured {}",
-                if check.held { "held  " } else { "FAILED" },
+                "  {:<7} {} · measured {}",
+                threshold_result(check).to_uppercase(),
                 check.rule,
                 check.measured
             ));
         }
+    }
+    match report.comparison {
+        Some(Ok(comparison)) => {
+            lines.push(format!("Compared with {}:", comparison_heading(comparison)));
+            for figure in &comparison.figures {
+                let [name, median, range, current, change, judgement] = comparison_cells(figure);
+                lines.push(format!(
+                    "  {name:<10} {current:>10} vs {median:>10} ({change}; range {range}) · {judgement}"
+                ));
+            }
+        }
+        Some(Err(why)) => lines.push(format!("No comparison: {why}")),
+        None => {}
     }
     lines.push(format!(
         "  {:>4}  {:<36}  {:<16}  {:>4}  {:>10}  {:>8}  {:>9}",

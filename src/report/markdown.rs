@@ -4,7 +4,10 @@
 
 use std::fmt::Write as _;
 
-use super::{LATENCY_NAMES, Report, TaskRow, dropped_text, latency_cells, total_cells};
+use super::{
+    LATENCY_NAMES, Report, TaskRow, comparison_cells, comparison_heading, dropped_text,
+    latency_cells, threshold_result, total_cells,
+};
 use crate::results::threshold::format_latency_us;
 
 /// GitHub's limit for one step's job summary.
@@ -64,11 +67,37 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
                 head,
                 "| `{}` | {} | {} |",
                 cell(&check.rule),
-                check.measured,
-                if check.held { "✅ held" } else { "❌ failed" }
+                cell(&check.measured),
+                match threshold_result(check) {
+                    "held" => "✅ held",
+                    "skipped" => "⏭️ skipped",
+                    _ => "❌ failed",
+                }
             );
         }
         head.push('\n');
+    }
+    match report.comparison {
+        Some(Ok(comparison)) => {
+            let _ = writeln!(
+                head,
+                "**Compared with `{}`**: {}.\n\n| figure | baseline (median) | baseline range | this run | change | judgement |\n| --- | ---: | ---: | ---: | ---: | --- |",
+                cell(&comparison.branch),
+                comparison_heading(comparison)
+            );
+            for figure in &comparison.figures {
+                let _ = writeln!(
+                    head,
+                    "| {} |",
+                    comparison_cells(figure).map(|text| cell(&text)).join(" | ")
+                );
+            }
+            head.push('\n');
+        }
+        Some(Err(why)) => {
+            let _ = writeln!(head, "_No comparison with earlier runs: {}._\n", why);
+        }
+        None => {}
     }
 
     let mut foot_parts: Vec<String> = report
@@ -223,15 +252,18 @@ mod tests {
                 vec!["threshold `p95 < 300ms` failed: measured 412.3ms".into()]
             },
             coverage: None,
+            require_baseline: false,
             thresholds: vec![
                 Checked {
                     rule: "p95 < 300ms".into(),
                     held: passed,
+                    skipped: false,
                     measured: "412.3ms".into(),
                 },
                 Checked {
                     rule: "error_rate < 1%".into(),
                     held: true,
+                    skipped: false,
                     measured: "0.2%".into(),
                 },
             ],
@@ -298,6 +330,7 @@ mod tests {
             ],
             run_url: Some("https://github.com/acme/shop/actions/runs/1".into()),
             trigger: None,
+            comparison: None,
         }
     }
 

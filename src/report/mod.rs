@@ -8,8 +8,9 @@ mod task_line;
 
 use serde::Serialize;
 
+use crate::results::baseline::{ComparedFigure, Comparison, Judgement, MIN_RUNS_TO_JUDGE};
 use crate::results::merge::{LatencyFigures, Merged};
-use crate::results::threshold::format_latency_us;
+use crate::results::threshold::{Checked, format_latency_us};
 use crate::results::verdict::Verdict;
 use crate::workflow::CommentTrigger;
 
@@ -43,6 +44,48 @@ pub struct Report<'a> {
     /// Who started the run from a pull request comment, with what, and the commit tested.
     pub trigger: Option<CommentTrigger>,
     pub run_url: Option<String>,
+    /// With `results-table`: this run against the base branch's runs, or why there is none.
+    pub comparison: Option<Result<&'a Comparison, &'a str>>,
+}
+
+/// A threshold's result, as both reports say it.
+pub fn threshold_result(check: &Checked) -> &'static str {
+    match (check.held, check.skipped) {
+        (true, _) => "held",
+        (false, true) => "skipped",
+        (false, false) => "failed",
+    }
+}
+
+/// What the comparison compares, as both reports say it.
+pub fn comparison_heading(comparison: &Comparison) -> String {
+    format!(
+        "the median of the newest {} passing run(s) on `{}` with the same test and load shape; a change is a regression only outside the lowest–highest range of at least {MIN_RUNS_TO_JUDGE} baseline runs, else noise",
+        comparison.runs, comparison.branch
+    )
+}
+
+/// Figure, baseline median, baseline range, this run, change and judgement, as both reports
+/// show them.
+pub fn comparison_cells(figure: &ComparedFigure) -> [String; 6] {
+    let metric = figure.metric;
+    let value = |value: Option<f64>| value.map_or("–".to_string(), |value| metric.format(value));
+    [
+        metric.name().to_string(),
+        value(figure.baseline_median),
+        figure
+            .baseline_range
+            .map_or("–".to_string(), |(low, high)| {
+                format!("{} – {}", metric.format(low), metric.format(high))
+            }),
+        value(figure.current),
+        figure.change.clone().unwrap_or_else(|| "–".to_string()),
+        match figure.judgement {
+            Judgement::Regression => "❌ regression".to_string(),
+            Judgement::Improvement => "✅ improvement".to_string(),
+            other => other.label().to_string(),
+        },
+    ]
 }
 
 /// Requests, errors, error rate, throughput and duration, as both reports show them.

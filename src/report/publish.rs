@@ -4,6 +4,7 @@
 use super::{Report, TaskRow, console, markdown};
 use crate::gha::Gha;
 use crate::plan::Plan;
+use crate::results::baseline::Comparison;
 use crate::results::capture::Capture;
 use crate::results::merge::{Merged, task_figures};
 use crate::results::threshold::format_latency_us;
@@ -23,6 +24,8 @@ pub struct Concluded<'a> {
     pub verdict: &'a Verdict,
     /// What the backend prepared, as label and value (`Image`, …).
     pub details: Vec<(&'static str, String)>,
+    /// With `results-table`: this run against the base branch's runs, or why there is none.
+    pub comparison: Option<Result<&'a Comparison, &'a str>>,
 }
 
 /// Prints the console table and the errors, writes the job summary and the `results` and
@@ -36,6 +39,7 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         merged,
         verdict,
         details,
+        comparison,
     } = concluded;
     for (index, why) in &capture.invalid {
         let task = finished.get(*index).map_or_else(
@@ -93,6 +97,7 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         details,
         run_url: plan.identity.run_url.clone(),
         trigger: plan.comment.trigger.clone(),
+        comparison,
     };
 
     gha.line("");
@@ -111,10 +116,36 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         ));
     }
     for check in verdict.thresholds.iter().filter(|check| !check.held) {
-        gha.error(&format!(
-            "threshold `{}` failed: measured {}",
-            check.rule, check.measured
-        ));
+        if !check.skipped {
+            gha.error(&format!(
+                "threshold `{}` failed: measured {}",
+                check.rule, check.measured
+            ));
+        } else if verdict.require_baseline {
+            gha.error(&format!(
+                "threshold `{}` could not be checked and `require-baseline` is true: {}",
+                check.rule, check.measured
+            ));
+        } else {
+            gha.notice(&format!(
+                "threshold `{}` skipped: {}",
+                check.rule, check.measured
+            ));
+        }
+    }
+    if let Some(Ok(comparison)) = comparison {
+        for figure in comparison.regressions() {
+            gha.warning(&format!(
+                "{} regressed against `{}`: {} (median of {} run(s): {})",
+                figure.metric.name(),
+                comparison.branch,
+                figure.change.as_deref().unwrap_or("–"),
+                comparison.runs,
+                figure
+                    .baseline_median
+                    .map_or("–".to_string(), |value| figure.metric.format(value))
+            ));
+        }
     }
     if let Err(error) =
         gha.append_summary(&markdown::render(&report, None, markdown::SUMMARY_LIMIT))
@@ -127,6 +158,7 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         "coverage": verdict.coverage,
         "merged": merged,
         "thresholds": verdict.thresholds,
+        "comparison": comparison.and_then(Result::ok),
         "tasks": report.tasks,
     });
     output(gha, "results", &results.to_string());

@@ -57,6 +57,9 @@ pub struct Merged {
     /// Every task's series added, interval by interval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub series: Option<MergedSeries>,
+    /// Every sample of every task, when every task that reported latency sent a histogram.
+    #[serde(skip)]
+    pub histogram: Option<Histogram<u64>>,
 }
 
 /// A task whose load began this long after `START_AT` is named as late. A tester that waits for
@@ -136,6 +139,7 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
         .iter()
         .filter_map(|result| result.started_ms)
         .collect();
+    let (latency, histogram) = merge_latency(&reported);
     let start_skew_ms = match (starts.iter().min(), starts.iter().max()) {
         (Some(first), Some(last)) if starts.len() > 1 => Some(last - first),
         _ => None,
@@ -150,7 +154,7 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
             .then(|| requests as f64 * 1000.0 / duration_ms as f64),
         duration_ms,
         status,
-        latency: merge_latency(&reported),
+        latency,
         start_skew_ms,
         dropped: reported
             .iter()
@@ -177,6 +181,7 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
             })
             .collect(),
         series: merge_series(&reported),
+        histogram,
     }
 }
 
@@ -237,13 +242,14 @@ fn merge_series(reported: &[&TaskResult]) -> Option<MergedSeries> {
     })
 }
 
-fn merge_latency(reported: &[&TaskResult]) -> Option<LatencyFigures> {
+/// The merged figures, and the merged histogram when it holds every sample.
+fn merge_latency(reported: &[&TaskResult]) -> (Option<LatencyFigures>, Option<Histogram<u64>>) {
     let latencies: Vec<&Latency> = reported
         .iter()
         .filter_map(|result| result.latency.as_ref())
         .collect();
     if latencies.is_empty() {
-        return None;
+        return (None, None);
     }
     let mut combined: Option<Histogram<u64>> = None;
     let mut approximate: Vec<LatencyFigures> = Vec::new();
@@ -262,16 +268,16 @@ fn merge_latency(reported: &[&TaskResult]) -> Option<LatencyFigures> {
             Latency::Percentiles(_) => approximate.push(task_figures(latency)),
         }
     }
-    let exact = combined.map(|histogram| histogram_figures(&histogram));
+    let exact = combined.as_ref().map(histogram_figures);
     if approximate.is_empty() {
-        return exact;
+        return (exact, combined);
     }
     // Conservative: each figure is the worst over the exact merge and every approximate task.
     let parts: Vec<&LatencyFigures> = exact.iter().chain(approximate.iter()).collect();
     let worst = |pick: fn(&LatencyFigures) -> Option<f64>| {
         parts.iter().filter_map(|part| pick(part)).reduce(f64::max)
     };
-    Some(LatencyFigures {
+    let figures = LatencyFigures {
         approximate: true,
         p50_us: worst(|figures| figures.p50_us),
         p90_us: worst(|figures| figures.p90_us),
@@ -281,7 +287,8 @@ fn merge_latency(reported: &[&TaskResult]) -> Option<LatencyFigures> {
         p999_us: None,
         max_us: worst(|figures| figures.max_us),
         avg_us: None,
-    })
+    };
+    (Some(figures), None)
 }
 
 #[cfg(test)]

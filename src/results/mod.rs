@@ -1,6 +1,7 @@
 //! What the tasks report (the `ECS_LOADTEST_RESULT` line): read from their logs, merged across
 //! tasks, checked against the thresholds, and the verdict.
 
+pub mod baseline;
 pub mod capture;
 pub mod merge;
 pub mod protocol;

@@ -1,16 +1,20 @@
 //! Threshold rules: one a line, `METRIC OP VALUE[UNIT]`, such as `p95 < 500ms`,
-//! `error_rate < 1%`, `rps >= 200`.
+//! `error_rate < 1%`, `rps >= 200`; or relative to the base branch's runs, with a sign:
+//! `p95 < +10%`, `rps > -5%`, `error_rate < +0.5pp`.
 
 use std::fmt;
 
 use serde::Serialize;
 
+use super::baseline::Baseline;
 use super::merge::Merged;
 
 /// The grammar, shown with every rule that does not parse.
 pub const GRAMMAR: &str = "one rule a line: METRIC OP VALUE, where METRIC is p50, p90, p95, p99, p99.9, max or avg \
 (latency, VALUE with a unit us, ms or s, such as `p95 < 500ms`), error_rate (VALUE in %, such as `error_rate < 1%`), \
-rps, requests or errors (plain numbers, such as `rps >= 200`); OP is <, <=, >, >= or ==";
+rps, requests or errors (plain numbers, such as `rps >= 200`); OP is <, <=, >, >= or ==; \
+or a change from the base branch's runs (needs `results-table`), signed: `p95 < +10%`, `rps > -5%`, \
+`error_rate < +0.5pp` (percentage points)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -29,24 +33,43 @@ pub enum Metric {
 }
 
 impl Metric {
-    fn parse(text: &str) -> Option<Metric> {
-        Some(match text {
-            "p50" => Metric::P50,
-            "p90" => Metric::P90,
-            "p95" => Metric::P95,
-            "p99" => Metric::P99,
-            "p99.9" => Metric::P999,
-            "max" => Metric::Max,
-            "avg" => Metric::Avg,
-            "error_rate" => Metric::ErrorRate,
-            "rps" => Metric::Rps,
-            "requests" => Metric::Requests,
-            "errors" => Metric::Errors,
-            _ => return None,
-        })
+    /// Every metric, in the order reports list them.
+    pub const ALL: [Metric; 11] = [
+        Metric::P50,
+        Metric::P90,
+        Metric::P95,
+        Metric::P99,
+        Metric::P999,
+        Metric::Max,
+        Metric::Avg,
+        Metric::ErrorRate,
+        Metric::Rps,
+        Metric::Requests,
+        Metric::Errors,
+    ];
+
+    /// The metric as rules name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::P50 => "p50",
+            Metric::P90 => "p90",
+            Metric::P95 => "p95",
+            Metric::P99 => "p99",
+            Metric::P999 => "p99.9",
+            Metric::Max => "max",
+            Metric::Avg => "avg",
+            Metric::ErrorRate => "error_rate",
+            Metric::Rps => "rps",
+            Metric::Requests => "requests",
+            Metric::Errors => "errors",
+        }
     }
 
-    fn is_latency(self) -> bool {
+    pub fn parse(text: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|metric| metric.name() == text)
+    }
+
+    pub fn is_latency(self) -> bool {
         matches!(
             self,
             Metric::P50
@@ -102,6 +125,19 @@ pub fn format_latency_us(value_us: f64) -> String {
     }
 }
 
+/// `+8.2%`; `n/a` against a zero baseline.
+pub fn percent_change(measured: f64, base: f64) -> String {
+    if base == 0.0 {
+        if measured == 0.0 {
+            "+0%".to_string()
+        } else {
+            "n/a (baseline 0)".to_string()
+        }
+    } else {
+        format!("{:+.1}%", (measured / base - 1.0) * 100.0)
+    }
+}
+
 fn trim_number(value: f64, decimals: usize) -> String {
     let text = format!("{value:.decimals$}");
     if text.contains('.') {
@@ -143,8 +179,23 @@ pub struct Threshold {
     pub rule: String,
     pub metric: Metric,
     pub op: Op,
-    /// In the metric's own unit: microseconds for latency, a fraction for the error rate.
+    /// In the metric's own unit: microseconds for latency, a fraction for the error rate. For a
+    /// relative rule, the allowed change: a fraction of the baseline (`+10%`: 0.1) or, for the
+    /// error rate, percentage points as a fraction (`+0.5pp`: 0.005).
     pub limit: f64,
+    /// Set when the rule compares with the base branch's runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative: Option<Change>,
+}
+
+/// How a relative rule's limit applies to the baseline figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// `+10%`: the baseline times 1.1.
+    Percent,
+    /// `+0.5pp`: the baseline error rate plus 0.5 percentage points.
+    Points,
 }
 
 impl fmt::Display for Threshold {
@@ -158,7 +209,11 @@ impl fmt::Display for Threshold {
 pub struct Checked {
     pub rule: String,
     pub held: bool,
-    /// The measured figure as text, or why there is none.
+    /// A relative rule with no baseline to compare with: neither held nor failed. Whether that
+    /// fails the run is the verdict's to decide (`require-baseline`).
+    pub skipped: bool,
+    /// The measured figure as text (for a relative rule, with the change and the baseline), or
+    /// why there is none.
     pub measured: String,
 }
 
@@ -182,6 +237,10 @@ impl Threshold {
         .into_iter()
         .find_map(|(symbol, op)| rest.strip_prefix(symbol).map(|value| (op, value.trim())))
         .ok_or_else(|| format!("`{rule}`: unknown operator"))?;
+        if let Some(signed) = value_text.strip_prefix(['+', '-']) {
+            let negative = value_text.starts_with('-');
+            return Threshold::parse_relative(rule, metric, op, signed, negative);
+        }
         let number_end = value_text
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .unwrap_or(value_text.len());
@@ -209,6 +268,11 @@ impl Threshold {
         } else if metric == Metric::ErrorRate {
             match unit {
                 "%" => number / 100.0,
+                "pp" => {
+                    return Err(format!(
+                        "`{rule}`: `pp` is a change from the baseline and takes a sign, such as `error_rate < +0.5pp`"
+                    ));
+                }
                 _ => {
                     return Err(format!(
                         "`{rule}`: an error rate is given in %, such as `error_rate < 1%`"
@@ -217,6 +281,10 @@ impl Threshold {
             }
         } else if unit.is_empty() {
             number
+        } else if unit == "%" {
+            return Err(format!(
+                "`{rule}`: a change from the baseline takes a sign, such as `{metric_text} > -5%`"
+            ));
         } else {
             return Err(format!(
                 "`{rule}`: `{metric_text}` takes a plain number, not `{unit}`"
@@ -227,23 +295,116 @@ impl Threshold {
             metric,
             op,
             limit,
+            relative: None,
         })
     }
 
-    /// A threshold on a figure no task reported fails: it never passes on missing data.
-    pub fn check(&self, merged: &Merged) -> Checked {
-        match self.metric.measure(merged) {
-            Some(measured) => Checked {
-                rule: self.rule.clone(),
-                held: self.op.holds(measured, self.limit),
-                measured: self.metric.format(measured),
-            },
-            None => Checked {
-                rule: self.rule.clone(),
-                held: false,
-                measured: "not reported".to_string(),
-            },
+    /// `+10%`, `-5%` (any metric but the error rate) or `+0.5pp` (the error rate), sign removed.
+    fn parse_relative(
+        rule: &str,
+        metric: Metric,
+        op: Op,
+        unsigned: &str,
+        negative: bool,
+    ) -> Result<Threshold, String> {
+        let number_end = unsigned
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(unsigned.len());
+        let (number_text, unit) = (unsigned[..number_end].trim(), unsigned[number_end..].trim());
+        let number: f64 = number_text
+            .parse()
+            .ok()
+            .filter(|value: &f64| value.is_finite())
+            .ok_or_else(|| format!("`{rule}`: `{unsigned}` is not a number"))?;
+        let number = if negative { -number } else { number };
+        let change = match (metric, unit) {
+            (Metric::ErrorRate, "pp") => Change::Points,
+            (Metric::ErrorRate, _) => {
+                return Err(format!(
+                    "`{rule}`: a change of the error rate is given in percentage points, such as `error_rate < +0.5pp`"
+                ));
+            }
+            (_, "%") => Change::Percent,
+            (_, _) => {
+                return Err(format!(
+                    "`{rule}`: a change from the baseline is given in %, such as `{} < +10%`",
+                    metric.name()
+                ));
+            }
+        };
+        if change == Change::Percent && number <= -100.0 {
+            return Err(format!(
+                "`{rule}`: a change of {number}% would be below zero"
+            ));
         }
+        Ok(Threshold {
+            rule: rule.to_string(),
+            metric,
+            op,
+            limit: number / 100.0,
+            relative: Some(change),
+        })
+    }
+
+    /// A threshold on a figure no task reported fails: it never passes on missing data. A relative
+    /// rule compares with `baseline` (the base branch's median of the figure, or why there is
+    /// none) and is skipped without one, never passed.
+    pub fn check(&self, merged: &Merged, baseline: Result<&Baseline, &str>) -> Checked {
+        let checked = |held: bool, skipped: bool, measured: String| Checked {
+            rule: self.rule.clone(),
+            held,
+            skipped,
+            measured,
+        };
+        let Some(measured) = self.metric.measure(merged) else {
+            return checked(false, false, "not reported".to_string());
+        };
+        let Some(change) = self.relative else {
+            return checked(
+                self.op.holds(measured, self.limit),
+                false,
+                self.metric.format(measured),
+            );
+        };
+        let base = match baseline {
+            Ok(baseline) => match baseline.median(self.metric) {
+                Some(base) => base,
+                None => {
+                    return checked(
+                        false,
+                        true,
+                        format!(
+                            "{}; skipped: the baseline runs have no {}",
+                            self.metric.format(measured),
+                            self.metric.name()
+                        ),
+                    );
+                }
+            },
+            Err(why) => {
+                return checked(
+                    false,
+                    true,
+                    format!("{}; skipped: {why}", self.metric.format(measured)),
+                );
+            }
+        };
+        let (bound, change_text) = match change {
+            Change::Percent => (base * (1.0 + self.limit), percent_change(measured, base)),
+            Change::Points => (
+                base + self.limit,
+                format!("{:+.2}pp", (measured - base) * 100.0),
+            ),
+        };
+        checked(
+            self.op.holds(measured, bound),
+            false,
+            format!(
+                "{} ({change_text} vs {})",
+                self.metric.format(measured),
+                self.metric.format(base)
+            ),
+        )
     }
 }
 
@@ -353,7 +514,9 @@ mod tests {
             ("errors == 0", false, "60"),
             ("avg < 800us", false, "50ms"),
         ] {
-            let checked = Threshold::parse(rule).unwrap().check(&merged);
+            let checked = Threshold::parse(rule)
+                .unwrap()
+                .check(&merged, Err("no baseline"));
             assert_eq!(
                 (checked.held, checked.measured.as_str()),
                 (held, measured),
@@ -366,7 +529,9 @@ mod tests {
     fn missing_data_never_passes() {
         let mut merged = merged();
         merged.latency.as_mut().unwrap().avg_us = None;
-        let checked = Threshold::parse("avg < 10s").unwrap().check(&merged);
+        let checked = Threshold::parse("avg < 10s")
+            .unwrap()
+            .check(&merged, Err("no baseline"));
         assert_eq!(
             (checked.held, checked.measured.as_str()),
             (false, "not reported")
@@ -384,10 +549,102 @@ mod tests {
             "p50 < 10s",
         ] {
             assert!(
-                !Threshold::parse(rule).unwrap().check(&nothing).held,
+                !Threshold::parse(rule)
+                    .unwrap()
+                    .check(&nothing, Err("no baseline"))
+                    .held,
                 "{rule}"
             );
         }
+    }
+
+    #[test]
+    fn relative_rules_parse_with_a_sign_and_their_unit() {
+        for (rule, metric, op, limit, change) in [
+            ("p95 < +10%", Metric::P95, Op::Lt, 0.1, Change::Percent),
+            ("rps > -5%", Metric::Rps, Op::Gt, -0.05, Change::Percent),
+            (
+                "error_rate < +0.5pp",
+                Metric::ErrorRate,
+                Op::Lt,
+                0.005,
+                Change::Points,
+            ),
+            ("p99<=+0%", Metric::P99, Op::Le, 0.0, Change::Percent),
+        ] {
+            let parsed = Threshold::parse(rule).unwrap_or_else(|error| panic!("{rule}: {error}"));
+            assert_eq!(
+                (parsed.metric, parsed.op, parsed.limit, parsed.relative),
+                (metric, op, limit, Some(change)),
+                "{rule}"
+            );
+        }
+        for (rule, why) in [
+            ("error_rate < +1%", "percentage points"),
+            ("p95 < +10pp", "given in %"),
+            ("p95 < +10ms", "given in %"),
+            ("rps > 5%", "takes a sign"),
+            ("error_rate < 0.5pp", "takes a sign"),
+            ("p95 < +fast%", "not a number"),
+            ("rps > -100%", "below zero"),
+        ] {
+            let error = Threshold::parse(rule).unwrap_err();
+            assert!(error.contains(why), "{rule}: {error}");
+        }
+    }
+
+    #[test]
+    fn relative_rules_check_against_the_baseline_median_or_are_skipped() {
+        use crate::results::baseline::BaselineRun;
+        use std::collections::BTreeMap;
+        let run = |p95_us: f64, rps: f64, error_rate: f64| BaselineRun {
+            timestamp_ms: 0,
+            commit: None,
+            run_url: None,
+            figures: BTreeMap::from([
+                ("p95".to_string(), p95_us),
+                ("rps".to_string(), rps),
+                ("error_rate".to_string(), error_rate),
+            ]),
+        };
+        let baseline = Baseline {
+            branch: "main".into(),
+            runs: vec![
+                run(380_000.0, 210.0, 0.001),
+                run(375_000.0, 205.0, 0.002),
+                run(390_000.0, 190.0, 0.004),
+            ],
+        };
+        // This run: p95 412.3ms, 200 rps, error rate 0.5%.
+        let merged = merged();
+        for (rule, held, measured) in [
+            ("p95 < +10%", true, "412.3ms (+8.5% vs 380ms)"),
+            ("p95 < +5%", false, "412.3ms (+8.5% vs 380ms)"),
+            ("rps > -5%", true, "200 (-2.4% vs 205)"),
+            ("error_rate < +0.5pp", true, "0.5% (+0.30pp vs 0.2%)"),
+            ("error_rate < +0.2pp", false, "0.5% (+0.30pp vs 0.2%)"),
+        ] {
+            let checked = Threshold::parse(rule)
+                .unwrap()
+                .check(&merged, Ok(&baseline));
+            assert_eq!(
+                (checked.held, checked.skipped, checked.measured.as_str()),
+                (held, false, measured),
+                "{rule}"
+            );
+        }
+        let skipped = Threshold::parse("p95 < +10%")
+            .unwrap()
+            .check(&merged, Err("no base branch"));
+        assert_eq!(
+            (skipped.held, skipped.skipped, skipped.measured.as_str()),
+            (false, true, "412.3ms; skipped: no base branch")
+        );
+        // Absolute rules ignore the baseline.
+        let absolute = Threshold::parse("p95 < 500ms")
+            .unwrap()
+            .check(&merged, Err("no base branch"));
+        assert!(absolute.held && !absolute.skipped);
     }
 
     proptest::proptest! {

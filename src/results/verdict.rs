@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use super::baseline::Baseline;
 use super::merge::Merged;
 use super::threshold::{Checked, Threshold};
 use crate::exit::{self, THRESHOLD_FAILED};
@@ -16,29 +17,50 @@ pub struct Verdict {
     /// Said next to the verdict when not every task reported results.
     pub coverage: Option<String>,
     pub thresholds: Vec<Checked>,
+    /// A skipped relative threshold fails the run.
+    #[serde(skip)]
+    pub require_baseline: bool,
 }
 
 /// Passes only when every task succeeded and every threshold held. A failed task decides the
-/// exit status before a failed threshold: its exit code says more.
-pub fn decide(outcomes: &[&TaskOutcome], merged: &Merged, thresholds: &[Threshold]) -> Verdict {
+/// exit status before a failed threshold: its exit code says more. Relative thresholds compare
+/// with `baseline` (or why there is none); one that is skipped fails only when
+/// `require_baseline`.
+pub fn decide(
+    outcomes: &[&TaskOutcome],
+    merged: &Merged,
+    thresholds: &[Threshold],
+    baseline: Result<&Baseline, &str>,
+    require_baseline: bool,
+) -> Verdict {
     let checked: Vec<Checked> = thresholds
         .iter()
-        .map(|threshold| threshold.check(merged))
+        .map(|threshold| threshold.check(merged, baseline))
         .collect();
     let failed_tasks = outcomes
         .iter()
         .filter(|outcome| !outcome.succeeded())
         .count();
-    let failed_thresholds: Vec<&Checked> = checked.iter().filter(|check| !check.held).collect();
+    let failed_thresholds: Vec<&Checked> = checked
+        .iter()
+        .filter(|check| !check.held && (!check.skipped || require_baseline))
+        .collect();
     let mut reasons = Vec::new();
     if failed_tasks > 0 {
         reasons.push(format!("{failed_tasks} of {} tasks failed", outcomes.len()));
     }
     for check in &failed_thresholds {
-        reasons.push(format!(
-            "threshold `{}` failed: measured {}",
-            check.rule, check.measured
-        ));
+        reasons.push(if check.skipped {
+            format!(
+                "threshold `{}` could not be checked and `require-baseline` is true: {}",
+                check.rule, check.measured
+            )
+        } else {
+            format!(
+                "threshold `{}` failed: measured {}",
+                check.rule, check.measured
+            )
+        });
     }
     let exit = if failed_tasks > 0 || outcomes.is_empty() {
         exit::of_outcomes(outcomes.iter().copied())
@@ -61,6 +83,7 @@ pub fn decide(outcomes: &[&TaskOutcome], merged: &Merged, thresholds: &[Threshol
         reasons,
         coverage,
         thresholds: checked,
+        require_baseline,
     }
 }
 
@@ -68,6 +91,8 @@ pub fn decide(outcomes: &[&TaskOutcome], merged: &Merged, thresholds: &[Threshol
 mod tests {
     use super::*;
     use crate::outcome::OutcomeKind;
+
+    const NONE: Result<&Baseline, &str> = Err("no baseline");
 
     fn outcome(kind: OutcomeKind, exit_code: Option<i32>) -> TaskOutcome {
         TaskOutcome {
@@ -95,11 +120,23 @@ mod tests {
         let failed = outcome(OutcomeKind::ContainerFailed, Some(3));
         let rule = |text: &str| Threshold::parse(text).unwrap();
 
-        let verdict = decide(&[&ok, &ok], &merged(2, 2, 0), &[rule("errors == 0")]);
+        let verdict = decide(
+            &[&ok, &ok],
+            &merged(2, 2, 0),
+            &[rule("errors == 0")],
+            NONE,
+            false,
+        );
         assert!(verdict.passed);
         assert_eq!((verdict.exit_status, verdict.coverage.clone()), (0, None));
 
-        let verdict = decide(&[&ok, &ok], &merged(2, 2, 5), &[rule("error_rate < 1%")]);
+        let verdict = decide(
+            &[&ok, &ok],
+            &merged(2, 2, 5),
+            &[rule("error_rate < 1%")],
+            NONE,
+            false,
+        );
         assert_eq!(verdict.exit_status, 99);
         assert_eq!(
             verdict.reasons,
@@ -110,6 +147,8 @@ mod tests {
             &[&ok, &failed],
             &merged(1, 2, 5),
             &[rule("error_rate < 1%")],
+            NONE,
+            false,
         );
         assert_eq!(verdict.exit_status, 3);
         assert_eq!(verdict.reasons.len(), 2);
@@ -125,6 +164,8 @@ mod tests {
                 ..Default::default()
             },
             &[rule("requests > 0")],
+            NONE,
+            false,
         );
         assert_eq!(verdict.exit_status, 99);
         assert_eq!(
@@ -132,6 +173,24 @@ mod tests {
             Some("none of 1 tasks reported results")
         );
 
-        assert_eq!(decide(&[], &Merged::default(), &[]).exit_status, 1);
+        assert_eq!(
+            decide(&[], &Merged::default(), &[], NONE, false).exit_status,
+            1
+        );
+
+        // A relative rule without a baseline is skipped: it fails only when a baseline is
+        // required.
+        let relative = [rule("rps > -5%")];
+        let verdict = decide(&[&ok], &merged(1, 1, 0), &relative, NONE, false);
+        assert!(verdict.passed && verdict.thresholds[0].skipped);
+        assert!(!verdict.thresholds[0].held);
+        let verdict = decide(&[&ok], &merged(1, 1, 0), &relative, NONE, true);
+        assert_eq!(verdict.exit_status, 99);
+        assert_eq!(
+            verdict.reasons,
+            [
+                "threshold `rps > -5%` could not be checked and `require-baseline` is true: 10; skipped: no baseline"
+            ]
+        );
     }
 }
