@@ -192,11 +192,20 @@ data "aws_iam_policy_document" "ci" {
     # FilterLogEvents is checked on the group (`…:log-group:NAME:*`), GetLogEvents on a stream.
     resources = ["${aws_cloudwatch_log_group.tasks.arn}:*", local.task_log_streams]
   }
+  # Only with the results table: store each run, read the baseline and `history` (Query).
+  dynamic "statement" {
+    for_each = aws_dynamodb_table.results[*].arn
+    content {
+      sid       = "ResultHistory"
+      actions   = ["dynamodb:PutItem", "dynamodb:Query"]
+      resources = [statement.value]
+    }
+  }
 }
 
 resource "aws_iam_policy" "ci" {
   name        = "${var.name}-ci"
-  description = "What the ecs-loadtest action calls: push the tester image, register revisions, run, watch and stop tasks, read their logs"
+  description = "What the ecs-loadtest action calls: push the tester image, register revisions, run, watch and stop tasks, read their logs, keep results"
   policy      = data.aws_iam_policy_document.ci.json
 }
 

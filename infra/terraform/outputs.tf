@@ -40,6 +40,11 @@ output "ecr_repository" {
   value       = aws_ecr_repository.tester.name
 }
 
+output "results_table" {
+  description = "results-table (when results_table is set)"
+  value       = var.results_table ? aws_dynamodb_table.results[0].name : null
+}
+
 output "ci_user" {
   description = "The IAM user for CI without OIDC, when create_ci_user is set: create its access key yourself"
   value       = var.create_ci_user ? aws_iam_user.ci[0].name : null
@@ -62,6 +67,7 @@ output "workflow_snippet" {
           ecr-repository: ${aws_ecr_repository.tester.name}
           target-url: https://staging.example.com/
           rate: "200"
-          duration: 2m
+          duration: 2m%{if var.results_table}
+          results-table: ${aws_dynamodb_table.results[0].name}%{endif}
   YAML
 }

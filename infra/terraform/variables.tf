@@ -162,3 +162,9 @@ variable "flow_logs" {
   description = "VPC flow logs of rejected traffic to CloudWatch Logs (billed per GB ingested)."
   default     = false
 }
+
+variable "results_table" {
+  type        = bool
+  description = "A DynamoDB table that keeps every run's results (the action's results-table): base-branch comparison, relative thresholds, `ecs-loadtest history`. On-demand billing: idle costs nothing but storage."
+  default     = false
+}

@@ -51,8 +51,11 @@ pub fn lines(report: &Report) -> Vec<String> {
         lines.push("Thresholds:".to_string());
         for check in &verdict.thresholds {
             lines.push(format!(
-                "  {:<7} {} · measured {}",
-                threshold_result(check).to_uppercase(),
+                "  {:<6} {} · measured {}",
+                match threshold_result(check) {
+                    "failed" => "FAILED",
+                    other => other,
+                },
                 check.rule,
                 check.measured
             ));

@@ -123,12 +123,12 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
             ));
         } else if verdict.require_baseline {
             gha.error(&format!(
-                "threshold `{}` could not be checked and `require-baseline` is true: {}",
+                "threshold `{}` could not be checked and `require-baseline` is true: measured {}",
                 check.rule, check.measured
             ));
         } else {
             gha.notice(&format!(
-                "threshold `{}` skipped: {}",
+                "threshold `{}` skipped: measured {}",
                 check.rule, check.measured
             ));
         }

@@ -374,7 +374,7 @@ impl Threshold {
                         false,
                         true,
                         format!(
-                            "{}; skipped: the baseline runs have no {}",
+                            "{} (no baseline: the baseline runs have no {})",
                             self.metric.format(measured),
                             self.metric.name()
                         ),
@@ -385,7 +385,7 @@ impl Threshold {
                 return checked(
                     false,
                     true,
-                    format!("{}; skipped: {why}", self.metric.format(measured)),
+                    format!("{} (no baseline: {why})", self.metric.format(measured)),
                 );
             }
         };
@@ -638,7 +638,7 @@ mod tests {
             .check(&merged, Err("no base branch"));
         assert_eq!(
             (skipped.held, skipped.skipped, skipped.measured.as_str()),
-            (false, true, "412.3ms; skipped: no base branch")
+            (false, true, "412.3ms (no baseline: no base branch)")
         );
         // Absolute rules ignore the baseline.
         let absolute = Threshold::parse("p95 < 500ms")

@@ -52,7 +52,7 @@ pub fn decide(
     for check in &failed_thresholds {
         reasons.push(if check.skipped {
             format!(
-                "threshold `{}` could not be checked and `require-baseline` is true: {}",
+                "threshold `{}` could not be checked and `require-baseline` is true: measured {}",
                 check.rule, check.measured
             )
         } else {
@@ -92,7 +92,7 @@ mod tests {
     use super::*;
     use crate::outcome::OutcomeKind;
 
-    const NONE: Result<&Baseline, &str> = Err("no baseline");
+    const NONE: Result<&Baseline, &str> = Err("no base branch");
 
     fn outcome(kind: OutcomeKind, exit_code: Option<i32>) -> TaskOutcome {
         TaskOutcome {
@@ -189,7 +189,7 @@ mod tests {
         assert_eq!(
             verdict.reasons,
             [
-                "threshold `rps > -5%` could not be checked and `require-baseline` is true: 10; skipped: no baseline"
+                "threshold `rps > -5%` could not be checked and `require-baseline` is true: measured 10 (no baseline: no base branch)"
             ]
         );
     }

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Keeps the CI role's policy (infra/terraform) and the binary's AWS calls the same.
 
-Every .tf file must parse (python-hcl2). The actions the policy document `ci` allows must be
-exactly the ones the binary can cause:
+Every .tf file must parse (python-hcl2). The actions the policy document `ci` allows (in its
+statements, and in its `dynamic "statement"` blocks, which exist with an optional resource such
+as the results table) must be exactly the ones the binary can cause:
 
 - every AWS SDK operation called in src/ (`.run_task()`, …), found by matching the operation
   names of the SDK crates the build uses (from `cargo metadata`) against the source, so a new
@@ -29,6 +30,7 @@ SERVICES = {  # SDK crate -> IAM service prefix
     "aws-sdk-ecr": "ecr",
     "aws-sdk-cloudwatchlogs": "logs",
     "aws-sdk-sts": "sts",
+    "aws-sdk-dynamodb": "dynamodb",
 }
 IMPLIED = {
     # RunTask with `tags` and RegisterTaskDefinition with `tags` need TagResource on create; both
@@ -117,8 +119,13 @@ def policy_actions():
                 documents[name] = body
     if "ci" not in documents:
         sys.exit("infra/terraform has no data \"aws_iam_policy_document\" \"ci\"")
+    # Statements that exist only with an optional resource are `dynamic "statement"` blocks.
+    statements = list(flatten(documents["ci"].get("statement", [])))
+    for dynamic in flatten(documents["ci"].get("dynamic", [])):
+        for body in flatten(dynamic.get("statement", [])):
+            statements.extend(flatten(body.get("content", [])))
     actions = set()
-    for statement in flatten(documents["ci"].get("statement", [])):
+    for statement in statements:
         effect = next(flatten(statement.get("effect", ["Allow"])))
         if effect != "Allow":
             continue

@@ -6,8 +6,8 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const REPOSITORY: &str = "acme/shop";
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+pub const REPOSITORY: &str = "acme/shop";
+pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
 
 fn user(login: &str, kind: &str) -> Value {
     json!({
@@ -32,7 +32,7 @@ fn comment(id: u64, number: u64, body: &str, login: &str, kind: &str) -> Value {
 }
 
 /// GitHub answers `GET {prefix}/repos/…/issues/{number}/comments` with `comments`.
-async fn mount_comments(github: &MockServer, prefix: &str, number: u64, comments: Value) {
+pub async fn mount_comments(github: &MockServer, prefix: &str, number: u64, comments: Value) {
     Mock::given(method("GET"))
         .and(path(format!(
             "{prefix}/repos/{REPOSITORY}/issues/{number}/comments"
@@ -44,7 +44,7 @@ async fn mount_comments(github: &MockServer, prefix: &str, number: u64, comments
 
 /// GitHub answers a POST to `route` (a create or an update) with `status` and `body`, and
 /// expects exactly one.
-async fn mount_post(github: &MockServer, route: String, status: u16, body: Value) {
+pub async fn mount_post(github: &MockServer, route: String, status: u16, body: Value) {
     Mock::given(method("POST"))
         .and(path(route))
         .respond_with(ResponseTemplate::new(status).set_body_json(body))
@@ -53,13 +53,13 @@ async fn mount_post(github: &MockServer, route: String, status: u16, body: Value
         .await;
 }
 
-fn bot_comment(id: u64, number: u64, body: &str) -> Value {
+pub fn bot_comment(id: u64, number: u64, body: &str) -> Value {
     comment(id, number, body, "github-actions[bot]", "Bot")
 }
 
 /// A cluster whose two tasks succeed and print result lines: 200 requests, 2 errors, latency
 /// samples between 10 and 300 ms.
-fn passing_setup(harness: &Harness) -> Setup {
+pub fn passing_setup(harness: &Harness) -> Setup {
     let setup = harness.setup("load", "tester", &[("tester", true)]);
     let first: Vec<u64> = (0..100).map(|i| 10_000 + i * 1_000).collect();
     let second: Vec<u64> = (0..100).map(|i| 100_000 + i * 2_000).collect();
@@ -74,14 +74,14 @@ fn passing_setup(harness: &Harness) -> Setup {
     setup
 }
 
-fn event_file(run: &ActionRun, event: &Value) -> String {
+pub fn event_file(run: &ActionRun, event: &Value) -> String {
     let file = run.dir.path().join("event.json");
     std::fs::write(&file, event.to_string()).unwrap();
     file.display().to_string()
 }
 
 /// The action on `event_name`, with GitHub at `api_url`.
-fn action(
+pub fn action(
     harness: &Harness,
     setup: &Setup,
     api_url: &str,
@@ -105,14 +105,14 @@ fn action(
         .env("GITHUB_JOB", "load-test")
 }
 
-async fn run(action: ActionRun) -> Finished {
+pub async fn run(action: ActionRun) -> Finished {
     tokio::task::spawn_blocking(move || action.run())
         .await
         .unwrap()
 }
 
 /// The bodies of the POST requests GitHub received, by path.
-async fn posts(server: &MockServer) -> Vec<(String, String)> {
+pub async fn posts(server: &MockServer) -> Vec<(String, String)> {
     server
         .received_requests()
         .await

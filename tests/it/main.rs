@@ -7,6 +7,7 @@ mod fargate;
 mod faults;
 mod generate;
 mod github;
+mod history;
 mod image;
 mod local;
 mod logs;
