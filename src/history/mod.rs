@@ -7,7 +7,7 @@ mod command;
 mod record;
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Result, anyhow};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -30,6 +30,9 @@ use record::{
 pub const BASELINE_RUNS: usize = 5;
 /// A baseline query reads at most this many pages (1 MB each) looking for matching runs.
 const MAX_PAGES: usize = 20;
+/// How long reading the baseline, and storing the run, may take each, retries included: past
+/// it the step goes on without, so a slow or throttled table delays the verdict a bounded time.
+const DEADLINE: Duration = Duration::from_secs(90);
 
 /// A results table, reached through a client for its region.
 pub struct Table {
@@ -238,10 +241,19 @@ impl History {
                 ),
             };
         };
-        let baseline = match table
-            .baseline_runs(&plan.test_id, branch, &plan.shape.key())
-            .await
-        {
+        let runs = tokio::time::timeout(
+            DEADLINE,
+            table.baseline_runs(&plan.test_id, branch, &plan.shape.key()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(anyhow!(
+                "{} did not answer within {} s",
+                table.describe(),
+                DEADLINE.as_secs()
+            ))
+        });
+        let baseline = match runs {
             Ok(runs) if runs.is_empty() => Err(format!(
                 "no passing run of test `{}` on `{branch}` with this load shape ({}) in {}",
                 plan.test_id,
@@ -296,7 +308,16 @@ impl History {
                 trimmed.join(", then ")
             ));
         }
-        match table.put(item).await {
+        let put = tokio::time::timeout(DEADLINE, table.put(item))
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow!(
+                    "{} did not answer within {} s",
+                    table.describe(),
+                    DEADLINE.as_secs()
+                ))
+            });
+        match put {
             Ok(()) => gha.line(&format!(
                 "Stored this run as test `{}` at {} in {}",
                 stored.test_id,
