@@ -62,6 +62,19 @@ impl Table {
         format!("table `{}` in {}", self.name, self.region)
     }
 
+    /// `work` on this table, given up after `DEADLINE`.
+    async fn within<T>(&self, work: impl Future<Output = Result<T>>) -> Result<T> {
+        tokio::time::timeout(DEADLINE, work)
+            .await
+            .unwrap_or_else(|_| {
+                Err(anyhow!(
+                    "{} did not answer within {} s",
+                    self.describe(),
+                    DEADLINE.as_secs()
+                ))
+            })
+    }
+
     fn explain(&self, error: AwsError) -> anyhow::Error {
         if error.code.as_deref() == Some("ResourceNotFoundException") {
             anyhow!(
@@ -241,18 +254,9 @@ impl History {
                 ),
             };
         };
-        let runs = tokio::time::timeout(
-            DEADLINE,
-            table.baseline_runs(&plan.test_id, branch, &plan.shape.key()),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            Err(anyhow!(
-                "{} did not answer within {} s",
-                table.describe(),
-                DEADLINE.as_secs()
-            ))
-        });
+        let runs = table
+            .within(table.baseline_runs(&plan.test_id, branch, &plan.shape.key()))
+            .await;
         let baseline = match runs {
             Ok(runs) if runs.is_empty() => Err(format!(
                 "no passing run of test `{}` on `{branch}` with this load shape ({}) in {}",
@@ -308,16 +312,7 @@ impl History {
                 trimmed.join(", then ")
             ));
         }
-        let put = tokio::time::timeout(DEADLINE, table.put(item))
-            .await
-            .unwrap_or_else(|_| {
-                Err(anyhow!(
-                    "{} did not answer within {} s",
-                    table.describe(),
-                    DEADLINE.as_secs()
-                ))
-            });
-        match put {
+        match table.within(table.put(item)).await {
             Ok(()) => gha.line(&format!(
                 "Stored this run as test `{}` at {} in {}",
                 stored.test_id,
