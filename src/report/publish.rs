@@ -116,21 +116,11 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         ));
     }
     for check in verdict.thresholds.iter().filter(|check| !check.held) {
-        if !check.skipped {
-            gha.error(&format!(
-                "threshold `{}` failed: measured {}",
-                check.rule, check.measured
-            ));
-        } else if verdict.require_baseline {
-            gha.error(&format!(
-                "threshold `{}` could not be checked and `require-baseline` is true: measured {}",
-                check.rule, check.measured
-            ));
+        let sentence = check.sentence(verdict.require_baseline);
+        if check.fails(verdict.require_baseline) {
+            gha.error(&sentence);
         } else {
-            gha.notice(&format!(
-                "threshold `{}` skipped: measured {}",
-                check.rule, check.measured
-            ));
+            gha.notice(&sentence);
         }
     }
     if let Some(Ok(comparison)) = comparison {

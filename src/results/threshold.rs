@@ -69,7 +69,7 @@ impl Metric {
         Metric::ALL.into_iter().find(|metric| metric.name() == text)
     }
 
-    pub fn is_latency(self) -> bool {
+    fn is_latency(self) -> bool {
         matches!(
             self,
             Metric::P50
@@ -217,6 +217,40 @@ pub struct Checked {
     pub measured: String,
 }
 
+impl Checked {
+    /// Whether the check fails the run: it failed, or it was skipped while a baseline is required.
+    pub fn fails(&self, require_baseline: bool) -> bool {
+        !self.held && (!self.skipped || require_baseline)
+    }
+
+    /// The check that did not hold, in one sentence.
+    pub fn sentence(&self, require_baseline: bool) -> String {
+        let what = match (self.skipped, require_baseline) {
+            (false, _) => "failed",
+            (true, true) => "could not be checked and `require-baseline` is true",
+            (true, false) => "skipped",
+        };
+        format!(
+            "threshold `{}` {what}: measured {}",
+            self.rule, self.measured
+        )
+    }
+}
+
+/// `412.5ms` as the number and what follows it (`412.5`, `ms`).
+fn number_and_unit<'a>(rule: &str, text: &'a str) -> Result<(f64, &'a str), String> {
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let number = text[..number_end]
+        .trim()
+        .parse()
+        .ok()
+        .filter(|value: &f64| value.is_finite())
+        .ok_or_else(|| format!("`{rule}`: `{text}` is not a number"))?;
+    Ok((number, text[number_end..].trim()))
+}
+
 impl Threshold {
     /// Parses one rule. The error repeats the rule and says what is wrong.
     pub fn parse(rule: &str) -> Result<Threshold, String> {
@@ -241,18 +275,7 @@ impl Threshold {
             let negative = value_text.starts_with('-');
             return Threshold::parse_relative(rule, metric, op, signed, negative);
         }
-        let number_end = value_text
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(value_text.len());
-        let (number_text, unit) = (
-            value_text[..number_end].trim(),
-            value_text[number_end..].trim(),
-        );
-        let number: f64 = number_text
-            .parse()
-            .ok()
-            .filter(|value: &f64| value.is_finite())
-            .ok_or_else(|| format!("`{rule}`: `{value_text}` is not a number"))?;
+        let (number, unit) = number_and_unit(rule, value_text)?;
         let limit = if metric.is_latency() {
             match unit {
                 "us" => number,
@@ -307,15 +330,7 @@ impl Threshold {
         unsigned: &str,
         negative: bool,
     ) -> Result<Threshold, String> {
-        let number_end = unsigned
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(unsigned.len());
-        let (number_text, unit) = (unsigned[..number_end].trim(), unsigned[number_end..].trim());
-        let number: f64 = number_text
-            .parse()
-            .ok()
-            .filter(|value: &f64| value.is_finite())
-            .ok_or_else(|| format!("`{rule}`: `{unsigned}` is not a number"))?;
+        let (number, unit) = number_and_unit(rule, unsigned)?;
         let number = if negative { -number } else { number };
         let change = match (metric, unit) {
             (Metric::ErrorRate, "pp") => Change::Points,

@@ -43,24 +43,14 @@ pub fn decide(
         .count();
     let failed_thresholds: Vec<&Checked> = checked
         .iter()
-        .filter(|check| !check.held && (!check.skipped || require_baseline))
+        .filter(|check| check.fails(require_baseline))
         .collect();
     let mut reasons = Vec::new();
     if failed_tasks > 0 {
         reasons.push(format!("{failed_tasks} of {} tasks failed", outcomes.len()));
     }
     for check in &failed_thresholds {
-        reasons.push(if check.skipped {
-            format!(
-                "threshold `{}` could not be checked and `require-baseline` is true: measured {}",
-                check.rule, check.measured
-            )
-        } else {
-            format!(
-                "threshold `{}` failed: measured {}",
-                check.rule, check.measured
-            )
-        });
+        reasons.push(check.sentence(require_baseline));
     }
     let exit = if failed_tasks > 0 || outcomes.is_empty() {
         exit::of_outcomes(outcomes.iter().copied())
