@@ -236,7 +236,7 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
     file.write_all(text.as_bytes())
 }
 
-fn random_token(length: usize) -> String {
+pub fn random_token(length: usize) -> String {
     rand::rng()
         .sample_iter(Alphanumeric)
         .take(length)

@@ -143,6 +143,15 @@ pub struct Inputs {
     /// Fail when a relative threshold has no baseline to compare with [default: false]
     #[arg(long, value_name = "BOOL")]
     pub require_baseline: Option<String>,
+    /// Fail the run when it did not deliver the load asked for (more than 5 % under the rate, or a task started late) [default: false: a warning]
+    #[arg(long, value_name = "BOOL")]
+    pub fail_on_under_delivery: Option<String>,
+    /// Also write the report to this file: Markdown, or a self-contained HTML page when it ends in .html
+    #[arg(long, visible_alias = "report", value_name = "FILE")]
+    pub report_file: Option<String>,
+    /// Fargate prices for the cost estimate, USD an hour: `vcpu=0.04048, gb=0.004445, spot-vcpu=…, spot-gb=…` [default: AWS's list prices the project keeps]
+    #[arg(long, value_name = "PRICES")]
+    pub fargate_prices: Option<String>,
     /// Token for the PR comment (in a terminal, GITHUB_TOKEN is read too)
     #[arg(
         long,

@@ -6,6 +6,7 @@
 mod aws;
 mod backend;
 pub mod cli;
+mod cost;
 mod event;
 mod exit;
 mod generate;

@@ -5,6 +5,7 @@ use anyhow::{Result, anyhow, bail};
 use tokio::time::{Duration, Instant};
 
 use crate::backend::{Backend, Pipeline, configure};
+use crate::cost::estimate;
 use crate::event::{Event, Events};
 use crate::gha::Gha;
 use crate::history::{History, Ran};
@@ -16,8 +17,9 @@ use crate::plan::Plan;
 use crate::report::{self, Concluded, console_events, output};
 use crate::results::baseline::compare;
 use crate::results::capture::Capture;
+use crate::results::delivery::delivery;
 use crate::results::merge::merge;
-use crate::results::verdict::decide;
+use crate::results::verdict::{Rules, decide};
 use crate::signals::Shutdown;
 use crate::stop::{stop_run, stop_tasks, sweep_earlier_attempts};
 use crate::task::FinishedTask;
@@ -213,12 +215,17 @@ async fn conclude<B: Backend>(
         .history
         .as_ref()
         .is_some_and(|history| history.require_baseline);
+    let delivery = delivery(&plan.load, &merged);
     let verdict = decide(
         &outcomes,
         &merged,
-        &plan.thresholds,
-        baseline,
-        require_baseline,
+        &Rules {
+            thresholds: &plan.thresholds,
+            baseline,
+            require_baseline,
+            delivery: delivery.as_ref(),
+            fail_on_under_delivery: plan.fail_on_under_delivery,
+        },
     );
     let finished: Vec<_> = finished
         .into_iter()
@@ -242,6 +249,8 @@ async fn conclude<B: Backend>(
         history.store(ran, gha).await;
     }
     let comparison = baseline.map(|baseline| compare(&merged, baseline));
+    let usages: Vec<_> = finished.iter().map(|(task, _)| task.usage).collect();
+    let cost = backend.prices().map(|prices| estimate(&usages, &prices));
     let details = resources
         .into_iter()
         .map(|resource| (resource.label, resource.value))
@@ -253,6 +262,8 @@ async fn conclude<B: Backend>(
             capture: &capture,
             merged: &merged,
             verdict: &verdict,
+            delivery: delivery.as_ref(),
+            cost: cost.as_ref(),
             details,
             comparison: plan
                 .history

@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::cost::Usage;
 use crate::outcome::TaskOutcome;
 
 /// A task's place in the run: `Task 2/3`.
@@ -57,6 +58,8 @@ pub struct FinishedTask {
     pub task: TaskRef,
     pub outcome: TaskOutcome,
     pub run_seconds: Option<i64>,
+    /// What the backend bills for it, when it does.
+    pub usage: Option<Usage>,
 }
 
 /// Links a person can open to look at one task and its log.

@@ -11,6 +11,7 @@ use anyhow::Result;
 use tokio::time::{Instant, sleep_until};
 
 use crate::backend::Backend;
+use crate::cost::Usage;
 use crate::event::{Event, Events};
 use crate::outcome::{StopCause, TaskOutcome};
 use crate::task::{FinishedTask, TaskRef};
@@ -92,7 +93,12 @@ pub async fn watch<B: Backend>(
                 entry.status = snapshot.status.clone();
             }
             if let Some(outcome) = snapshot.outcome {
-                let finished = finish(entry, outcome, snapshot.run_seconds, on_finished);
+                let finished = finish(
+                    entry,
+                    outcome,
+                    (snapshot.run_seconds, snapshot.usage),
+                    on_finished,
+                );
                 events.send(Event::Finished {
                     console_url: backend.links(&finished.task.id).console,
                     task: finished,
@@ -103,7 +109,12 @@ pub async fn watch<B: Backend>(
             if let Some(entry) = watched.get_mut(id) {
                 entry.missing_polls += 1;
                 if entry.missing_polls >= MISSING_POLLS {
-                    finish(entry, TaskOutcome::missing(B::SERVICE), None, on_finished);
+                    finish(
+                        entry,
+                        TaskOutcome::missing(B::SERVICE),
+                        (None, None),
+                        on_finished,
+                    );
                 }
             }
         }
@@ -139,7 +150,7 @@ pub async fn watch<B: Backend>(
                 finish(
                     entry,
                     StopCause::Timeout.outcome(String::new()),
-                    None,
+                    (None, None),
                     on_finished,
                 );
             }
@@ -166,13 +177,14 @@ pub async fn watch<B: Backend>(
 fn finish(
     entry: &mut Watched,
     outcome: TaskOutcome,
-    run_seconds: Option<i64>,
+    (run_seconds, usage): (Option<i64>, Option<Usage>),
     on_finished: &mut dyn FnMut(&FinishedTask),
 ) -> FinishedTask {
     let finished = FinishedTask {
         task: entry.task.clone(),
         outcome,
         run_seconds,
+        usage,
     };
     on_finished(&finished);
     entry.finished = Some(finished.clone());

@@ -8,6 +8,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
+use crate::cost::{Prices, Usage};
 use crate::event::Events;
 use crate::gha::Gha;
 use crate::input_error::{Ignored, InputError, InvalidInputs, Problems};
@@ -44,6 +45,8 @@ pub struct Snapshot {
     pub outcome: Option<TaskOutcome>,
     /// How long the task ran, when known.
     pub run_seconds: Option<i64>,
+    /// What the backend bills for the task, once it has ended (none on backends that do not bill).
+    pub usage: Option<Usage>,
 }
 
 /// Something the backend prepared for the run: named in the report, set as a step output.
@@ -119,6 +122,8 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// Where the tasks' logs are read, or why they cannot be.
     fn log_source(&self) -> Result<Self::Logs, String>;
     fn links(&self, id: &str) -> TaskLinks;
+    /// Prices for the cost estimate; `None` on a backend that does not bill.
+    fn prices(&self) -> Option<Prices>;
     /// The part of a task's id that people read.
     fn short_id<'a>(&self, id: &'a str) -> &'a str;
 }

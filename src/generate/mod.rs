@@ -4,7 +4,6 @@
 //! ends with its result, in chunks.
 
 mod http;
-mod profile;
 mod result;
 mod settings;
 mod stats;
@@ -23,6 +22,7 @@ pub use settings::GenerateArgs;
 use std::future::Future;
 
 use crate::gha::Gha;
+use crate::plan::Profile;
 use crate::results::protocol::chunk_lines;
 use crate::results::threshold::format_latency_us;
 use crate::signals::Shutdown;
@@ -214,7 +214,7 @@ fn describe(settings: &Settings) -> String {
     }
 }
 
-fn rate_text(profile: &profile::Profile) -> String {
+fn rate_text(profile: &Profile) -> String {
     if profile.stages.len() == 1 && profile.start == profile.stages[0].1 {
         format!("{} req/s", profile.start)
     } else {

@@ -7,9 +7,9 @@ use bytes::Bytes;
 use hyper::Uri;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::profile::Profile;
 use crate::input_error::{InvalidInputs, Problems};
 use crate::inputs::given;
+use crate::plan::Profile;
 use crate::plan::{
     HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STAGES_ACCEPTED,
     STATUSES_ACCEPTED, StageUnit, Stages, StatusSet, parse_duration_seconds, parse_headers,

@@ -23,7 +23,7 @@ use tokio::time::{Instant, MissedTickBehavior, Sleep, interval, sleep};
 use super::http::{Client, Http2Sender, Sender};
 use super::settings::Model;
 use super::stats::{ErrorClass, Outcome, Stats};
-use crate::plan::StatusSet;
+use crate::plan::{Profile, StatusSet};
 
 /// Slots that share one HTTP/2 connection (servers commonly allow 100 concurrent streams).
 const STREAMS_PER_CONNECTION: usize = 100;
@@ -106,7 +106,7 @@ impl Worker {
     }
 }
 
-async fn open(shared: Rc<Shared>, slot_count: usize, profile: &super::profile::Profile) {
+async fn open(shared: Rc<Shared>, slot_count: usize, profile: &Profile) {
     let mailboxes: Vec<Rc<Mailbox>> = (0..slot_count).map(|_| Rc::default()).collect();
     let idle = Rc::new(RefCell::new((0..slot_count).rev().collect::<Vec<usize>>()));
     let mut slots = JoinSet::new();
@@ -169,7 +169,7 @@ async fn open(shared: Rc<Shared>, slot_count: usize, profile: &super::profile::P
     while slots.join_next().await.is_some() {}
 }
 
-async fn closed(shared: Rc<Shared>, slot_count: usize, profile: &super::profile::Profile) {
+async fn closed(shared: Rc<Shared>, slot_count: usize, profile: &Profile) {
     let mut slots = JoinSet::new();
     for index in 0..slot_count {
         let shared = shared.clone();

@@ -8,6 +8,7 @@ mod history;
 mod image;
 mod load;
 mod parse;
+mod profile;
 mod request;
 mod split;
 mod stages;
@@ -22,6 +23,7 @@ pub use history::{HistoryPlan, is_table};
 pub use image::{BuildPlan, ImageSource};
 pub use load::Load;
 pub use parse::{is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
+pub use profile::Profile;
 pub use request::{
     HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED,
     StatusSet, parse_headers, parse_method,
@@ -50,6 +52,10 @@ pub struct Plan {
     pub comment: CommentPlan,
     /// Where results are stored and compared; `None` without `results-table`.
     pub history: Option<HistoryPlan>,
+    /// A test that did not deliver its load fails (else it is a warning).
+    pub fail_on_under_delivery: bool,
+    /// Where the report is also written, and as what.
+    pub report_file: Option<ReportFile>,
     /// Said to the user before the run starts (inputs that were ignored, …).
     pub notices: Vec<String>,
     pub identity: RunIdentity,
@@ -59,6 +65,29 @@ pub struct Plan {
 impl Plan {
     pub fn task_count(&self) -> usize {
         self.tasks.len()
+    }
+}
+
+/// The `report-file` input: a path, and the format its name asks for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReportFile {
+    pub path: std::path::PathBuf,
+    pub html: bool,
+}
+
+impl ReportFile {
+    fn parse(text: &str) -> Option<ReportFile> {
+        let path = std::path::PathBuf::from(text);
+        if text.ends_with('/') || path.file_name().is_none() {
+            return None;
+        }
+        let html = path
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .is_some_and(|extension| {
+                extension.eq_ignore_ascii_case("html") || extension.eq_ignore_ascii_case("htm")
+            });
+        Some(ReportFile { path, html })
     }
 }
 
@@ -132,6 +161,21 @@ pub fn plan(
         )
         .unwrap_or(LogMode::Grouped);
 
+    let fail_on_under_delivery = problems
+        .parse(
+            "fail-on-under-delivery",
+            &inputs.fail_on_under_delivery,
+            "`true` or `false`",
+            parse_bool,
+        )
+        .unwrap_or(false);
+    let report_file = problems.parse(
+        "report-file",
+        &inputs.report_file,
+        "a file path such as `loadtest-report.md` or `report.html` (HTML when it ends in .html)",
+        ReportFile::parse,
+    );
+
     let tasks = tasks::task_specs(&load);
     Some(Plan {
         region,
@@ -143,6 +187,8 @@ pub fn plan(
         thresholds,
         comment,
         history,
+        fail_on_under_delivery,
+        report_file,
         notices: Vec::new(),
         identity: workflow.identity(),
         tasks,

@@ -4,10 +4,13 @@
 
 use std::fmt::Write as _;
 
+use super::html::Slots;
 use super::{
-    LATENCY_NAMES, Report, TaskRow, comparison_cells, comparison_heading, dropped_text,
+    LATENCY_NAMES, Report, TaskRow, charts, comparison_cells, comparison_heading, dropped_text,
     latency_cells, threshold_result, total_cells,
 };
+use crate::cost::{Cost, usd_text};
+use crate::results::delivery::{Delivery, duration_text};
 use crate::results::threshold::format_latency_us;
 
 /// GitHub's limit for one step's job summary.
@@ -18,10 +21,35 @@ pub const COMMENT_LIMIT: usize = 65_536;
 const ALL_ROWS_UP_TO: usize = 50;
 const SLOWEST_SHOWN: usize = 10;
 
-/// Renders the report in at most `limit` characters. `marker` starts a PR comment.
-pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
+/// Where a report goes: what it may take, and how its charts are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Target<'a> {
+    /// The job summary: Mermaid charts, 1 MiB.
+    Summary,
+    /// The PR comment, starting with its hidden marker: Mermaid charts, 65,536 characters.
+    Comment(&'a str),
+    /// The Markdown report file, with Mermaid charts. No limit.
+    File,
+    /// The Markdown of the HTML page: each chart is a slot the page fills with SVG. No limit.
+    Html(&'a Slots),
+}
+
+impl Target<'_> {
+    fn limit(self) -> usize {
+        match self {
+            Target::Summary => SUMMARY_LIMIT,
+            Target::Comment(_) => COMMENT_LIMIT,
+            Target::File | Target::Html(_) => usize::MAX,
+        }
+    }
+}
+
+/// Renders the report for `target`, within its size limit. What is cut to fit, first to last:
+/// task rows, then the charts; the verdict, the totals and the thresholds never.
+pub fn render(report: &Report, target: Target) -> String {
+    let limit = target.limit();
     let mut head = String::new();
-    if let Some(marker) = marker {
+    if let Target::Comment(marker) = target {
         let _ = writeln!(head, "{marker}");
     }
     let verdict = report.verdict;
@@ -50,6 +78,9 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
     if let Some(coverage) = &verdict.coverage {
         let _ = writeln!(head, "**{coverage}.**\n");
     }
+    if let (Some(shortfall), false) = (&verdict.shortfall, verdict.shortfall_fails) {
+        let _ = writeln!(head, "⚠️ **{shortfall}**\n");
+    }
     for reason in &verdict.reasons {
         let _ = writeln!(head, "- {reason}");
     }
@@ -57,6 +88,9 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
         head.push('\n');
     }
     totals(&mut head, report);
+    if let Some(delivery) = report.delivery {
+        asked_and_delivered(&mut head, delivery);
+    }
     if !verdict.thresholds.is_empty() {
         let _ = writeln!(
             head,
@@ -99,6 +133,9 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
         }
         None => {}
     }
+    if let Some(cost) = report.cost {
+        cost_table(&mut head, cost);
+    }
 
     let mut foot_parts: Vec<String> = report
         .details
@@ -110,11 +147,21 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
     }
     let foot = format!("\n{}\n", foot_parts.join(" · "));
 
+    let slots = match target {
+        Target::Html(slots) => Some(slots),
+        _ => None,
+    };
+    let mut charts = over_time(report, slots);
+    if !charts.is_empty() && head.len() + charts.len() + foot.len() + RESERVE > limit {
+        charts = "_The charts over time are left out to keep this within GitHub's size limit; the job summary has them._\n\n".to_string();
+    }
+
     let table_head = "| # | task | outcome | exit | requests | errors | p95 | logs |\n| --- | --- | --- | --- | ---: | ---: | ---: | --- |\n";
     let rows = rows_in_order(&report.tasks);
     let mut table = String::new();
     let mut shown = 0;
-    let budget = limit.saturating_sub(head.len() + foot.len() + table_head.len() + 200);
+    let budget =
+        limit.saturating_sub(head.len() + charts.len() + foot.len() + table_head.len() + RESERVE);
     for row in &rows {
         let line = row_line(row);
         if table.len() + line.len() > budget {
@@ -124,6 +171,7 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
         shown += 1;
     }
     let mut body = head;
+    body.push_str(&charts);
     if shown > 0 {
         body.push_str(table_head);
         body.push_str(&table);
@@ -145,6 +193,142 @@ pub fn render(report: &Report, marker: Option<&str>, limit: usize) -> String {
     body
 }
 
+/// Room kept for the lines that say what was left out.
+const RESERVE: usize = 200;
+
+/// The charts over time with their legends: Mermaid blocks, or the HTML page's slots.
+fn over_time(report: &Report, slots: Option<&Slots>) -> String {
+    let charts = charts::charts(report.merged.series.as_ref());
+    if charts.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "**Over time**, all {} reporting tasks added up:\n\n",
+        report.merged.tasks_reporting
+    );
+    for (index, chart) in charts.iter().enumerate() {
+        let _ = writeln!(out, "_{}._\n", chart.legend());
+        match slots {
+            Some(slots) => {
+                let _ = writeln!(out, "{}\n", slots.slot(index));
+            }
+            None => {
+                let _ = writeln!(out, "{}", charts::mermaid(chart));
+            }
+        }
+    }
+    out
+}
+
+fn asked_and_delivered(out: &mut String, delivery: &Delivery) {
+    let number = |value: Option<f64>, unit: &str| {
+        value.map_or("–".to_string(), |value| format!("{value:.1} {unit}"))
+    };
+    let _ = writeln!(
+        out,
+        "**Asked and delivered**\n\n| | asked | delivered |\n| --- | ---: | ---: |"
+    );
+    let _ = writeln!(
+        out,
+        "| load | {} | {}{} |",
+        cell(&delivery.asked),
+        number(delivery.delivered_rate, "req/s"),
+        delivery
+            .shortfall
+            .filter(|shortfall| *shortfall > 0.0)
+            .map_or(String::new(), |shortfall| format!(
+                " ({:.1} % under)",
+                shortfall * 100.0
+            ))
+    );
+    if delivery.asked_requests.is_some() || delivery.asked_rate.is_some() {
+        let _ = writeln!(
+            out,
+            "| requests | {} | {} |",
+            delivery
+                .asked_requests
+                .map_or("–".to_string(), |asked| asked.to_string()),
+            delivery.delivered_requests
+        );
+    }
+    for stage in &delivery.stages {
+        let unit = if stage.asked_rate.is_some() {
+            "req/s"
+        } else {
+            "VUs"
+        };
+        let _ = writeln!(
+            out,
+            "| stage {} ({}, {} → {} {unit}) | {} | {} |",
+            stage.number,
+            duration_text(stage.seconds),
+            stage.from,
+            stage.to,
+            number(stage.asked_rate, "req/s"),
+            number(stage.delivered_rate, "req/s"),
+        );
+    }
+    if let Some(dropped) = delivery.dropped {
+        let _ = writeln!(out, "| requests dropped | 0 | {dropped} |");
+    }
+    let _ = writeln!(
+        out,
+        "| tasks reporting | {} | {} |",
+        delivery.task_count, delivery.tasks_reporting
+    );
+    if delivery.start_skew_ms.is_some() || !delivery.late_tasks.is_empty() {
+        let late = match delivery.late_tasks.len() {
+            0 => String::new(),
+            count => format!("; {count} began after START_AT"),
+        };
+        let _ = writeln!(
+            out,
+            "| start skew | together at START_AT | {}{late} |",
+            delivery
+                .start_skew_ms
+                .map_or("–".to_string(), |skew| format!("{skew} ms")),
+        );
+    }
+    out.push('\n');
+    if let Some(dropped) = delivery.dropped.filter(|dropped| *dropped > 0) {
+        let _ = writeln!(out, "**Dropped:** {}.\n", dropped_text(dropped));
+    }
+}
+
+fn cost_table(out: &mut String, cost: &Cost) {
+    let _ = writeln!(
+        out,
+        "**Cost (estimate): {}**\n\n| capacity | tasks | vCPU-seconds | GB-seconds | estimate |\n| --- | ---: | ---: | ---: | ---: |",
+        usd_text(cost.usd)
+    );
+    for (name, totals) in [("on demand", &cost.on_demand), ("Spot", &cost.spot)] {
+        if totals.tasks > 0 || name == "on demand" {
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {:.0} | {:.0} | {} |",
+                totals.tasks,
+                totals.vcpu_seconds,
+                totals.gb_seconds,
+                usd_text(totals.usd)
+            );
+        }
+    }
+    let mut notes = vec![format!("An estimate from {}", cell(&cost.source))];
+    if cost.spot_at_on_demand {
+        notes.push(
+            "Spot is priced at the on-demand rate, an upper bound (Spot costs up to 70 % less; set `fargate-prices` for its rates)"
+                .to_string(),
+        );
+    }
+    if cost.unknown_tasks > 0 {
+        notes.push(format!(
+            "{} task(s) without a known run time are not counted",
+            cost.unknown_tasks
+        ));
+    }
+    let _ = writeln!(out, "\n_{}._\n", notes.join(". "));
+}
+
 fn totals(out: &mut String, report: &Report) {
     let merged = report.merged;
     if merged.tasks_reporting == 0 {
@@ -155,7 +339,9 @@ fn totals(out: &mut String, report: &Report) {
         "| requests | errors | error rate | throughput | duration |\n| ---: | ---: | ---: | ---: | ---: |\n| {} |\n",
         total_cells(merged).join(" | ")
     );
-    if let Some(dropped) = merged.dropped.filter(|dropped| *dropped > 0) {
+    if report.delivery.is_none()
+        && let Some(dropped) = merged.dropped.filter(|dropped| *dropped > 0)
+    {
         let _ = writeln!(out, "**Dropped:** {}.\n", dropped_text(dropped));
     }
     if let Some(latency) = &merged.latency {
@@ -173,7 +359,9 @@ fn totals(out: &mut String, report: &Report) {
             );
         }
     }
-    if let Some(skew) = merged.start_skew_ms {
+    if report.delivery.is_none()
+        && let Some(skew) = merged.start_skew_ms
+    {
         let _ = writeln!(
             out,
             "Tasks started their load within {skew} ms of each other.\n"
@@ -253,6 +441,8 @@ mod tests {
             },
             coverage: None,
             require_baseline: false,
+            shortfall: None,
+            shortfall_fails: false,
             thresholds: vec![
                 Checked {
                     rule: "p95 < 300ms".into(),
@@ -331,6 +521,8 @@ mod tests {
             run_url: Some("https://github.com/acme/shop/actions/runs/1".into()),
             trigger: None,
             comparison: None,
+            delivery: None,
+            cost: None,
         }
     }
 
@@ -344,8 +536,7 @@ mod tests {
                 &merged,
                 vec![row(0, true, 400_000.0), row(1, true, 420_000.0)],
             ),
-            Some(&marker("load")),
-            COMMENT_LIMIT,
+            Target::Comment(&marker("load")),
         );
         let expected = "<!-- ecs-loadtest:load -->
 ### ❌ Load test failed (exit status 99)
@@ -388,7 +579,7 @@ Image `123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc` · task d
             tasks[index].succeeded = false;
             tasks[index].outcome = "failed".into();
         }
-        let text = render(&report(&verdict, &merged, tasks), None, SUMMARY_LIMIT);
+        let text = render(&report(&verdict, &merged, tasks), Target::Summary);
         let rows: Vec<&str> = text
             .lines()
             .filter(|line| line.starts_with("| ") && line.contains("console.example"))
@@ -413,8 +604,7 @@ Image `123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc` · task d
         }
         let text = render(
             &report(&verdict, &merged, tasks),
-            Some(&marker("t")),
-            COMMENT_LIMIT,
+            Target::Comment(&marker("t")),
         );
         assert!(text.chars().count() <= COMMENT_LIMIT, "{}", text.len());
         assert!(text.starts_with("<!-- ecs-loadtest:t -->\n### ❌ Load test failed"));

@@ -1,6 +1,8 @@
 //! What the run shows people: the console, the job summary and the PR comment.
 
+mod charts;
 mod console;
+mod html;
 mod markdown;
 mod progress;
 mod publish;
@@ -8,7 +10,9 @@ mod task_line;
 
 use serde::Serialize;
 
+use crate::cost::Cost;
 use crate::results::baseline::{ComparedFigure, Comparison, Judgement, MIN_RUNS_TO_JUDGE};
+use crate::results::delivery::Delivery;
 use crate::results::merge::{LatencyFigures, Merged};
 use crate::results::threshold::{Checked, format_latency_us};
 use crate::results::verdict::Verdict;
@@ -46,6 +50,10 @@ pub struct Report<'a> {
     pub run_url: Option<String>,
     /// With `results-table`: this run against the base branch's runs, or why there is none.
     pub comparison: Option<Result<&'a Comparison, &'a str>>,
+    /// The load asked for against the load delivered, when the inputs asked for one.
+    pub delivery: Option<&'a Delivery>,
+    /// What the run cost, when the backend bills for it.
+    pub cost: Option<&'a Cost>,
 }
 
 /// A threshold's result, as both reports say it.

@@ -1,18 +1,23 @@
 //! The end of a waited-for run, shown: the console table, the errors, the job summary, the
 //! `results` output and the PR comment.
 
-use super::{Report, TaskRow, console, markdown};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use super::html::{self, Slots};
+use super::markdown::{self, Target};
+use super::{Report, TaskRow, charts, console};
+use crate::cost::Cost;
 use crate::gha::Gha;
-use crate::plan::Plan;
+use crate::plan::{Plan, ReportFile};
 use crate::results::baseline::Comparison;
 use crate::results::capture::Capture;
+use crate::results::delivery::{Delivery, LAG_LIMIT_US};
 use crate::results::merge::{Merged, task_figures};
 use crate::results::threshold::format_latency_us;
 use crate::results::verdict::Verdict;
 use crate::task::{FinishedTask, TaskLinks};
-
-/// A schedule lag (p99) past this says the generator could not keep up with its schedule.
-const LAG_WARNING_US: u64 = 5_000;
 
 /// Everything the end of a run is shown from.
 pub struct Concluded<'a> {
@@ -22,6 +27,10 @@ pub struct Concluded<'a> {
     pub capture: &'a Capture,
     pub merged: &'a Merged,
     pub verdict: &'a Verdict,
+    /// The load asked for against the load delivered, when the inputs asked for one.
+    pub delivery: Option<&'a Delivery>,
+    /// What the run cost, when the backend bills for it.
+    pub cost: Option<&'a Cost>,
     /// What the backend prepared, as label and value (`Image`, …).
     pub details: Vec<(&'static str, String)>,
     /// With `results-table`: this run against the base branch's runs, or why there is none.
@@ -38,6 +47,8 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         capture,
         merged,
         verdict,
+        delivery,
+        cost,
         details,
         comparison,
     } = concluded;
@@ -60,7 +71,7 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
     }
     if let Some(lag_us) = merged
         .schedule_lag_p99_us
-        .filter(|lag_us| *lag_us > LAG_WARNING_US)
+        .filter(|lag_us| *lag_us > LAG_LIMIT_US)
     {
         gha.warning(&format!(
             "requests started up to {} behind their schedule (p99): the generator, not the server, limited the load; give the tasks more CPU or more tasks",
@@ -98,6 +109,8 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         run_url: plan.identity.run_url.clone(),
         trigger: plan.comment.trigger.clone(),
         comparison,
+        delivery,
+        cost,
     };
 
     gha.line("");
@@ -123,6 +136,15 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
             gha.notice(&sentence);
         }
     }
+    if let Some(shortfall) = &verdict.shortfall {
+        if verdict.shortfall_fails {
+            gha.error(shortfall);
+        } else {
+            gha.warning(&format!(
+                "{shortfall} (a warning: `fail-on-under-delivery` makes it fail the run)"
+            ));
+        }
+    }
     if let Some(Ok(comparison)) = comparison {
         for figure in comparison.regressions() {
             gha.warning(&format!(
@@ -137,10 +159,14 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
             ));
         }
     }
-    if let Err(error) =
-        gha.append_summary(&markdown::render(&report, None, markdown::SUMMARY_LIMIT))
-    {
+    if let Err(error) = gha.append_summary(&markdown::render(&report, Target::Summary)) {
         gha.warning(&format!("the job summary was not written: {error:#}"));
+    }
+    if let Some(file) = &plan.report_file {
+        match write_report(&report, file) {
+            Ok(()) => gha.line(&format!("The report is in {}", file.path.display())),
+            Err(error) => gha.warning(&format!("the report file was not written: {error:#}")),
+        }
     }
     let results = serde_json::json!({
         "passed": verdict.passed,
@@ -149,12 +175,14 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         "merged": merged,
         "thresholds": verdict.thresholds,
         "comparison": comparison.and_then(Result::ok),
+        "delivery": delivery,
+        "cost": cost,
         "tasks": report.tasks,
     });
     output(gha, "results", &results.to_string());
     let comment_url = crate::github::comment_on_pull_request(
         &plan.comment,
-        |marker| markdown::render(&report, Some(marker), markdown::COMMENT_LIMIT),
+        |marker| markdown::render(&report, Target::Comment(marker)),
         gha,
     )
     .await;
@@ -163,6 +191,48 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         "comment-url",
         comment_url.as_deref().unwrap_or_default(),
     );
+}
+
+/// Writes the report to `file`: the Markdown of the job summary, or a self-contained HTML page.
+fn write_report(report: &Report, file: &ReportFile) -> Result<()> {
+    let text = if file.html {
+        let slots = Slots::new();
+        let markdown = markdown::render(report, Target::Html(&slots));
+        let svgs: Vec<String> = charts::charts(report.merged.series.as_ref())
+            .iter()
+            .map(charts::svg)
+            .collect();
+        html::page(&page_title(report), &markdown, &slots, &svgs)
+    } else {
+        markdown::render(report, Target::File)
+    };
+    if let Some(parent) = file
+        .path
+        .parent()
+        .filter(|parent| !parent.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating the folder {}", parent.display()))?;
+    }
+    write_whole(&file.path, &text)
+}
+
+/// Writes `text` beside `path` and renames it into place: a reader never sees half a report.
+fn write_whole(path: &Path, text: &str) -> Result<()> {
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    std::fs::write(&partial, text)
+        .with_context(|| format!("writing {}", Path::new(&partial).display()))?;
+    std::fs::rename(&partial, path).with_context(|| format!("writing {}", path.display()))
+}
+
+fn page_title(report: &Report) -> String {
+    let verdict = if report.verdict.passed {
+        "passed".to_string()
+    } else {
+        format!("failed (exit status {})", report.verdict.exit_status)
+    };
+    format!("Load test {verdict}")
 }
 
 /// Sets a step output, or warns that it could not: an output never changes the verdict.

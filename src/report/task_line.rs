@@ -56,6 +56,7 @@ mod tests {
                 reason: "container `tester` exited with 3".into(),
             },
             run_seconds: Some(75),
+            usage: None,
         };
         assert_eq!(
             task_line(&task, Some("https://console/x")),

@@ -3,6 +3,7 @@
 
 pub mod baseline;
 pub mod capture;
+pub mod delivery;
 pub mod merge;
 pub mod protocol;
 pub mod threshold;

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::baseline::Baseline;
+use super::delivery::Delivery;
 use super::merge::Merged;
 use super::threshold::{Checked, Threshold};
 use crate::exit::{self, THRESHOLD_FAILED};
@@ -20,19 +21,38 @@ pub struct Verdict {
     /// A skipped relative threshold fails the run.
     #[serde(skip)]
     pub require_baseline: bool,
+    /// The sentence that says the test did not deliver its load, when it did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shortfall: Option<String>,
+    /// The shortfall failed the run (`fail-on-under-delivery`); else it is a warning.
+    #[serde(skip)]
+    pub shortfall_fails: bool,
 }
 
-/// Passes only when every task succeeded and every threshold held. A failed task decides the
-/// exit status before a failed threshold: its exit code says more. Relative thresholds compare
-/// with `baseline` (or why there is none); one that is skipped fails only when
-/// `require_baseline`.
-pub fn decide(
-    outcomes: &[&TaskOutcome],
-    merged: &Merged,
-    thresholds: &[Threshold],
-    baseline: Result<&Baseline, &str>,
-    require_baseline: bool,
-) -> Verdict {
+/// What a run is held to besides its tasks' outcomes.
+pub struct Rules<'a> {
+    pub thresholds: &'a [Threshold],
+    /// Relative thresholds compare with this (or why there is none).
+    pub baseline: Result<&'a Baseline, &'a str>,
+    /// A skipped relative threshold fails the run.
+    pub require_baseline: bool,
+    /// The load asked against the load delivered.
+    pub delivery: Option<&'a Delivery>,
+    /// A test that did not deliver its load fails the run (else it is a warning).
+    pub fail_on_under_delivery: bool,
+}
+
+/// Passes only when every task succeeded, every threshold held and (when the rules say so) the
+/// load was delivered. A failed task decides the exit status before a failed threshold: its exit
+/// code says more.
+pub fn decide(outcomes: &[&TaskOutcome], merged: &Merged, rules: &Rules) -> Verdict {
+    let Rules {
+        thresholds,
+        baseline,
+        require_baseline,
+        delivery,
+        fail_on_under_delivery,
+    } = *rules;
     let checked: Vec<Checked> = thresholds
         .iter()
         .map(|threshold| threshold.check(merged, baseline))
@@ -52,9 +72,14 @@ pub fn decide(
     for check in &failed_thresholds {
         reasons.push(check.sentence(require_baseline));
     }
+    let shortfall = delivery.and_then(|delivery| delivery.shortfall_sentence.clone());
+    let delivery_fails = fail_on_under_delivery && shortfall.is_some();
+    if let (true, Some(sentence)) = (delivery_fails, &shortfall) {
+        reasons.push(sentence.clone());
+    }
     let exit = if failed_tasks > 0 || outcomes.is_empty() {
         exit::of_outcomes(outcomes.iter().copied())
-    } else if !failed_thresholds.is_empty() {
+    } else if !failed_thresholds.is_empty() || delivery_fails {
         THRESHOLD_FAILED
     } else {
         0
@@ -74,6 +99,8 @@ pub fn decide(
         coverage,
         thresholds: checked,
         require_baseline,
+        shortfall,
+        shortfall_fails: delivery_fails,
     }
 }
 
@@ -83,6 +110,16 @@ mod tests {
     use crate::outcome::OutcomeKind;
 
     const NONE: Result<&Baseline, &str> = Err("no base branch");
+
+    fn rules(thresholds: &[Threshold], require_baseline: bool) -> Rules<'_> {
+        Rules {
+            thresholds,
+            baseline: NONE,
+            require_baseline,
+            delivery: None,
+            fail_on_under_delivery: false,
+        }
+    }
 
     fn outcome(kind: OutcomeKind, exit_code: Option<i32>) -> TaskOutcome {
         TaskOutcome {
@@ -113,9 +150,7 @@ mod tests {
         let verdict = decide(
             &[&ok, &ok],
             &merged(2, 2, 0),
-            &[rule("errors == 0")],
-            NONE,
-            false,
+            &rules(&[rule("errors == 0")], false),
         );
         assert!(verdict.passed);
         assert_eq!((verdict.exit_status, verdict.coverage.clone()), (0, None));
@@ -123,9 +158,7 @@ mod tests {
         let verdict = decide(
             &[&ok, &ok],
             &merged(2, 2, 5),
-            &[rule("error_rate < 1%")],
-            NONE,
-            false,
+            &rules(&[rule("error_rate < 1%")], false),
         );
         assert_eq!(verdict.exit_status, 99);
         assert_eq!(
@@ -136,9 +169,7 @@ mod tests {
         let verdict = decide(
             &[&ok, &failed],
             &merged(1, 2, 5),
-            &[rule("error_rate < 1%")],
-            NONE,
-            false,
+            &rules(&[rule("error_rate < 1%")], false),
         );
         assert_eq!(verdict.exit_status, 3);
         assert_eq!(verdict.reasons.len(), 2);
@@ -153,9 +184,7 @@ mod tests {
                 task_count: 1,
                 ..Default::default()
             },
-            &[rule("requests > 0")],
-            NONE,
-            false,
+            &rules(&[rule("requests > 0")], false),
         );
         assert_eq!(verdict.exit_status, 99);
         assert_eq!(
@@ -164,17 +193,17 @@ mod tests {
         );
 
         assert_eq!(
-            decide(&[], &Merged::default(), &[], NONE, false).exit_status,
+            decide(&[], &Merged::default(), &rules(&[], false)).exit_status,
             1
         );
 
         // A relative rule without a baseline is skipped: it fails only when a baseline is
         // required.
         let relative = [rule("rps > -5%")];
-        let verdict = decide(&[&ok], &merged(1, 1, 0), &relative, NONE, false);
+        let verdict = decide(&[&ok], &merged(1, 1, 0), &rules(&relative, false));
         assert!(verdict.passed && verdict.thresholds[0].skipped);
         assert!(!verdict.thresholds[0].held);
-        let verdict = decide(&[&ok], &merged(1, 1, 0), &relative, NONE, true);
+        let verdict = decide(&[&ok], &merged(1, 1, 0), &rules(&relative, true));
         assert_eq!(verdict.exit_status, 99);
         assert_eq!(
             verdict.reasons,
@@ -182,5 +211,39 @@ mod tests {
                 "threshold `rps > -5%` could not be checked and `require-baseline` is true: measured 10 (no baseline: no base branch)"
             ]
         );
+    }
+
+    #[test]
+    fn a_shortfall_is_a_warning_unless_the_rules_make_it_fail() {
+        let ok = outcome(OutcomeKind::Succeeded, Some(0));
+        let delivery = Delivery {
+            asked: "200 req/s for 60 s".into(),
+            task_count: 1,
+            tasks_reporting: 1,
+            asked_requests: Some(12_000),
+            delivered_requests: 100,
+            asked_rate: Some(200.0),
+            delivered_rate: Some(10.0),
+            shortfall: Some(0.99),
+            stages: vec![],
+            dropped: None,
+            start_skew_ms: None,
+            late_tasks: vec![],
+            shortfall_sentence: Some("The test did not deliver its load: …".into()),
+        };
+        let mut rules = rules(&[], false);
+        rules.delivery = Some(&delivery);
+        let verdict = decide(&[&ok], &merged(1, 1, 0), &rules);
+        assert!(verdict.passed && !verdict.shortfall_fails);
+        assert_eq!(
+            verdict.shortfall.as_deref(),
+            Some("The test did not deliver its load: …")
+        );
+        assert!(verdict.reasons.is_empty());
+        rules.fail_on_under_delivery = true;
+        let verdict = decide(&[&ok], &merged(1, 1, 0), &rules);
+        assert_eq!(verdict.exit_status, 99);
+        assert!(verdict.shortfall_fails);
+        assert_eq!(verdict.reasons, ["The test did not deliver its load: …"]);
     }
 }

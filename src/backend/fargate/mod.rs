@@ -6,6 +6,7 @@ mod cloudwatch;
 mod ecr;
 mod log_location;
 mod prepare;
+mod pricing;
 mod rate;
 mod settings;
 mod taskdef;
@@ -25,6 +26,7 @@ pub use settings::Settings;
 
 use super::{Backend, Resource, Snapshot, Start};
 use crate::aws::{AwsContext, Clients, persist};
+use crate::cost::{Prices, Usage};
 use crate::event::Events;
 use crate::gha::Gha;
 use crate::input_error::{Ignored, Problems};
@@ -41,6 +43,8 @@ use taskdef::Revision;
 
 /// DescribeTasks takes at most 100 tasks a call.
 const DESCRIBE_BATCH: usize = 100;
+/// Fargate bills a task for at least a minute.
+const BILLED_AT_LEAST_SECONDS: f64 = 60.0;
 /// Fargate's RunTask quota: 20 calls a second, burst and sustained, per account and region; the
 /// task launch quota (a bucket of 100 refilled at 20 a second) allows as much with one task a
 /// call ("AWS Fargate throttling quotas",
@@ -454,6 +458,13 @@ impl Backend for Fargate {
         })
     }
 
+    fn prices(&self) -> Option<Prices> {
+        Some(pricing::prices(
+            self.inner.settings.prices.as_ref(),
+            Some(self.region()),
+        ))
+    }
+
     fn links(&self, id: &str) -> TaskLinks {
         let region = self.region();
         let cluster = self.cluster().rsplit('/').next().unwrap_or(self.cluster());
@@ -517,11 +528,51 @@ impl Fargate {
             .revision()
             .map(|revision| revision.container.as_str())
             .unwrap_or_default();
+        let usage = ended.and_then(|ended| self.usage(task, ended));
         Snapshot {
             outcome: stopped.map(|stopped| classify(&stopped, main_container, stopped_by_us)),
             id,
             status,
             run_seconds,
+            usage,
         }
+    }
+
+    /// What Fargate bills for an ended task: its size (CPU units and MiB, from the task, else
+    /// the overrides, else the revision) for the seconds from the start of its image pull (else
+    /// its start) to its stop, rounded up, at least a minute.
+    fn usage(
+        &self,
+        task: &aws_sdk_ecs::types::Task,
+        ended: &aws_sdk_ecs::primitives::DateTime,
+    ) -> Option<Usage> {
+        let revision = self.revision().ok();
+        let size = |from_task: Option<&str>, set: Option<u32>, from_revision: Option<&String>| {
+            from_task
+                .and_then(|text| text.parse::<f64>().ok())
+                .or(set.map(f64::from))
+                .or(from_revision.and_then(|text| text.parse::<f64>().ok()))
+        };
+        let cpu = size(
+            task.cpu(),
+            self.inner.settings.cpu,
+            revision.and_then(|revision| revision.cpu.as_ref()),
+        )?;
+        let memory = size(
+            task.memory(),
+            self.inner.settings.memory,
+            revision.and_then(|revision| revision.memory.as_ref()),
+        )?;
+        let began = task.pull_started_at().or(task.started_at())?;
+        let millis = ended.to_millis().ok()? - began.to_millis().ok()?;
+        Some(Usage {
+            vcpu: cpu / 1024.0,
+            memory_gb: memory / 1024.0,
+            seconds: ((millis.max(0) as f64) / 1000.0)
+                .ceil()
+                .max(BILLED_AT_LEAST_SECONDS),
+            spot: task.capacity_provider_name() == Some("FARGATE_SPOT"),
+            arm: revision.is_some_and(|revision| revision.arm),
+        })
     }
 }

@@ -1,8 +1,9 @@
 //! The inputs only the Fargate backend reads: cluster, task definition, network, capacity,
-//! task size and the ECR repository a built image is pushed to.
+//! task size, the ECR repository a built image is pushed to, and the prices of the cost estimate.
 
 use serde::Serialize;
 
+use super::pricing::{PRICES_ACCEPTED, PriceInput};
 use crate::input_error::{BESIDE_IMAGE, Ignored, Problems};
 use crate::inputs::{Inputs, given};
 use crate::plan::{ImageSource, is_arn, is_name, parse_bool, split_list};
@@ -25,6 +26,8 @@ pub struct Settings {
     pub memory: Option<u32>,
     /// Where a built image is pushed; `None` when an image is given as it is.
     pub ecr_repository: Option<String>,
+    /// The `fargate-prices` input; `None`: the kept list prices.
+    pub prices: Option<PriceInput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -158,6 +161,12 @@ impl Settings {
             },
         );
         let ecr_repository = ecr_repository(inputs, image, problems, ignored);
+        let prices = problems.parse(
+            "fargate-prices",
+            &inputs.fargate_prices,
+            PRICES_ACCEPTED,
+            PriceInput::parse,
+        );
 
         Some(Settings {
             cluster: cluster?,
@@ -173,6 +182,7 @@ impl Settings {
             cpu,
             memory,
             ecr_repository: ecr_repository?,
+            prices,
         })
     }
 }

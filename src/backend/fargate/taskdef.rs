@@ -17,6 +17,11 @@ pub struct Revision {
     pub essential: BTreeMap<String, bool>,
     /// Where the chosen container's logs go, or why they cannot be followed.
     pub logs: Result<LogLocation, String>,
+    /// The task size it asks for (CPU units, MiB), as ECS writes them.
+    pub cpu: Option<String>,
+    pub memory: Option<String>,
+    /// Runs on ARM (Graviton), which Fargate prices apart.
+    pub arm: bool,
 }
 
 /// Which container the run is about: the named one, else the single essential container.
@@ -160,6 +165,12 @@ pub async fn register_revision(
         container,
         essential,
         logs,
+        cpu: base.cpu().map(str::to_string),
+        memory: base.memory().map(str::to_string),
+        arm: base
+            .runtime_platform()
+            .and_then(|platform| platform.cpu_architecture())
+            .is_some_and(|architecture| architecture.as_str() == "ARM64"),
     })
 }
 

@@ -210,6 +210,7 @@ impl Containers {
                 status: status.to_string().to_ascii_uppercase(),
                 outcome,
                 run_seconds,
+                usage: None,
             });
         }
         Ok(snapshots)

@@ -124,6 +124,7 @@ impl InProcess {
                 .to_string(),
                 outcome: task.outcome.clone(),
                 run_seconds: Some(task.started.elapsed().as_secs() as i64),
+                usage: None,
             });
         }
         snapshots

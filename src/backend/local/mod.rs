@@ -15,6 +15,7 @@ use anyhow::Result;
 pub use settings::Settings;
 
 use super::{Backend, Resource, Snapshot, Start};
+use crate::cost::Prices;
 use crate::event::Events;
 use crate::gha::Gha;
 use crate::image;
@@ -237,6 +238,11 @@ impl Backend for Local {
 
     fn links(&self, _id: &str) -> TaskLinks {
         TaskLinks::default()
+    }
+
+    /// A local run costs nothing anyone bills.
+    fn prices(&self) -> Option<Prices> {
+        None
     }
 
     /// Docker's short container ID; an in-process task's whole ID.

@@ -1,7 +1,7 @@
 //! A load profile: a target (requests per second, or virtual users) that ramps linearly from
 //! stage to stage, and the schedule of an open model derived from it. Pure arithmetic.
 
-use crate::plan::{Stage, Stages};
+use super::{Stage, Stages};
 
 /// Piecewise linear: starts at `start`, then each stage ramps to its target over its length.
 #[derive(Debug, Clone, PartialEq)]
