@@ -25,6 +25,9 @@ export ECS_LOADTEST_ACTION_BINARY="$PWD/target/static/x86_64-unknown-linux-gnu/d
 
 cargo test --locked
 
+# The report's charts through Mermaid itself and the HTML report offline, in headless Chromium.
+scripts/check-charts.sh
+
 # Every local run removes its containers: whatever is still labelled as a run's is a leak.
 left=$(docker ps -aq --filter label=ecs-loadtest.run)
 if [ -n "$left" ]; then

@@ -19,6 +19,7 @@ use crate::results::baseline::compare;
 use crate::results::capture::Capture;
 use crate::results::delivery::delivery;
 use crate::results::merge::merge;
+use crate::results::progress::Board;
 use crate::results::verdict::{Rules, decide};
 use crate::signals::Shutdown;
 use crate::stop::{stop_run, stop_tasks, sweep_earlier_attempts};
@@ -148,12 +149,23 @@ async fn launch_and_watch<B: Backend>(
         return Ok(None);
     }
     let tasks = started.snapshot();
+    let progress = Board::new(plan.task_count());
+    // Ends (aborted) when this function returns, whichever way.
+    let _ticker = AbortOnDrop(tokio::spawn(print_progress(
+        progress.clone(),
+        screen.clone(),
+    )));
     let follower: Option<FollowerHandle> = match backend.log_source() {
         Ok(source) => {
             for task in &tasks {
                 screen.lock().name_task(task);
             }
-            let sink = LineSink::new(screen.clone(), plan.task_count(), events.clone());
+            let sink = LineSink::new(
+                screen.clone(),
+                plan.task_count(),
+                progress.clone(),
+                events.clone(),
+            );
             Some(logs::follow(source, tasks.clone(), sink))
         }
         Err(why) => {
@@ -181,6 +193,30 @@ async fn launch_and_watch<B: Backend>(
         None => None,
     };
     Ok(Some((finished, capture)))
+}
+
+/// How often the tasks' progress, added up, is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(15);
+
+/// Every `PROGRESS_EVERY`, the tasks' latest progress lines added up, outside the task groups;
+/// nothing while no task has sent one.
+async fn print_progress(progress: Board, screen: Screen) {
+    let mut every = tokio::time::interval_at(Instant::now() + PROGRESS_EVERY, PROGRESS_EVERY);
+    loop {
+        every.tick().await;
+        if let Some(total) = progress.total() {
+            screen.lock().outside(&report::progress_line(&total));
+        }
+    }
+}
+
+/// A spawned task that is aborted when this is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn minutes_text(seconds: u64) -> String {

@@ -123,6 +123,20 @@ impl LogScreen {
         Ok(())
     }
 
+    /// A line of the run's own, printed outside every task's group so it is always in sight: an
+    /// open group is closed for it and opened again, marked as continued.
+    pub fn outside(&mut self, text: &str) {
+        match (self.mode, self.open) {
+            (LogMode::Grouped, Some(index)) => {
+                self.gha.end_group();
+                self.gha.line(text);
+                self.gha
+                    .group(&format!("{} (continued)", self.tasks[index].label));
+            }
+            _ => self.gha.line(text),
+        }
+    }
+
     /// Keeps a line of task `index`, whose group is not open, for later: in its spool file, else
     /// in memory, else (past the memory bound) printed now with the task's label.
     fn spool(&mut self, index: usize, text: &str) {

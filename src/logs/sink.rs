@@ -1,22 +1,26 @@
-//! The one place every log line goes through: to the screen, and to the results reader.
+//! The one place every log line goes through: to the screen, to the results reader, and to the
+//! board of the tasks' progress.
 
 use anyhow::Result;
 
 use super::screen::Screen;
 use crate::event::Events;
 use crate::results::capture::Capture;
+use crate::results::progress::Board;
 
 pub struct LineSink {
     screen: Screen,
     capture: Capture,
+    progress: Board,
     events: Events,
 }
 
 impl LineSink {
-    pub fn new(screen: Screen, task_count: usize, events: Events) -> Self {
+    pub fn new(screen: Screen, task_count: usize, progress: Board, events: Events) -> Self {
         LineSink {
             screen,
             capture: Capture::new(task_count),
+            progress,
             events,
         }
     }
@@ -25,12 +29,14 @@ impl LineSink {
     pub fn line(&mut self, index: usize, message: &str) -> Result<()> {
         let text = message.trim_end_matches(['\n', '\r']);
         self.capture.observe(index, text);
+        self.progress.observe(index, text);
         self.screen.lock().line(index, text)
     }
 
     /// Task `index`'s log has been read to its end.
     pub fn complete(&mut self, index: usize) -> Result<()> {
         self.capture.complete(index);
+        self.progress.ended(index);
         self.screen.lock().complete(index)
     }
 

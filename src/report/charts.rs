@@ -331,13 +331,14 @@ fn trim(value: f64) -> String {
     }
 }
 
-/// The smallest of 1, 2, 2.5, 5 times a power of ten that is at least `value` (1 for 0).
+/// The smallest of 1, 1.5, 2, 2.5, 3, 4, 5, 6, 8 times a power of ten that is at least `value`
+/// (1 for 0).
 fn nice_ceiling(value: f64) -> f64 {
     if value <= 0.0 || !value.is_finite() {
         return 1.0;
     }
     let power = 10f64.powf(value.log10().floor());
-    [1.0, 2.0, 2.5, 5.0, 10.0]
+    [1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0]
         .into_iter()
         .map(|step| step * power)
         .find(|candidate| *candidate >= value - 1e-9)
@@ -435,7 +436,8 @@ xychart-beta
         assert_eq!(nice_ceiling(180.0), 200.0);
         assert_eq!(nice_ceiling(200.0), 200.0);
         assert_eq!(nice_ceiling(201.0), 250.0);
-        assert_eq!(nice_ceiling(0.3), 0.5);
-        assert_eq!(nice_ceiling(7_400.0), 10_000.0);
+        assert_eq!(nice_ceiling(26.4), 30.0);
+        assert_eq!(nice_ceiling(0.45), 0.5);
+        assert_eq!(nice_ceiling(8_100.0), 10_000.0);
     }
 }

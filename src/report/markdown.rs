@@ -413,8 +413,13 @@ fn row_line(row: &TaskRow) -> String {
     )
 }
 
+/// The first 8 characters of an ID in hex (an ECS task's, a container's); other IDs whole.
 fn short_id(task_id: &str) -> &str {
-    task_id.get(..8).unwrap_or(task_id)
+    if task_id.chars().all(|c| c.is_ascii_hexdigit()) {
+        task_id.get(..8).unwrap_or(task_id)
+    } else {
+        task_id
+    }
 }
 
 /// Text inside a table cell: a `|` would end the cell.
@@ -614,5 +619,227 @@ Image `123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc` · task d
             text.trim_end()
                 .ends_with("[workflow run](https://github.com/acme/shop/actions/runs/1)")
         );
+    }
+
+    // Fixtures: every state of the report, rendered, compared with `tests/fixtures/report/`.
+    // `UPDATE_FIXTURES=1 cargo test --lib fixture` writes them anew after a deliberate change.
+    // The Mermaid blocks in them are rendered by Mermaid itself in CI (`scripts/check-charts.sh`).
+
+    use crate::cost::{Cost, Totals};
+    use crate::results::delivery::{Delivery, StageDelivery};
+    use crate::results::merge::{MergedPoint, MergedSeries};
+
+    fn fixture(name: &str, text: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/report")
+            .join(format!("{name}.md"));
+        if std::env::var_os("UPDATE_FIXTURES").is_some() {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        }
+        let expected = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        assert_eq!(text, expected, "{name} differs from {}", path.display());
+    }
+
+    /// A 2-minute ramp to 400 req/s and back, 10 s a point, p95 climbing with the rate.
+    fn series(points: usize) -> MergedSeries {
+        MergedSeries {
+            start_ms: 1_795_000_000_000,
+            interval_ms: 10_000,
+            points: (0..points)
+                .map(|index| {
+                    let load = (index.min(points - 1 - index) + 1) as u64;
+                    MergedPoint {
+                        requests: 400 * load,
+                        errors: if index == points / 2 { 35 } else { load / 3 },
+                        p50_us: Some(20_000 + 2_000 * load),
+                        p95_us: Some(60_000 + 9_000 * load),
+                        p99_us: Some(90_000 + 15_000 * load),
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    fn delivery(delivered: u64, dropped: u64, shortfall_sentence: Option<String>) -> Delivery {
+        Delivery {
+            asked: "stages `60s:400,60s:0` (req/s, 2m in all) across 2 tasks".into(),
+            task_count: 2,
+            tasks_reporting: 2,
+            asked_requests: Some(24_000),
+            delivered_requests: delivered,
+            asked_rate: Some(200.0),
+            delivered_rate: Some(delivered as f64 / 120.0),
+            shortfall: Some(1.0 - delivered as f64 / 24_000.0),
+            stages: vec![
+                StageDelivery {
+                    number: 1,
+                    seconds: 60.0,
+                    from: 0.0,
+                    to: 400.0,
+                    asked_rate: Some(200.0),
+                    delivered_rate: Some(delivered as f64 / 120.0),
+                },
+                StageDelivery {
+                    number: 2,
+                    seconds: 60.0,
+                    from: 400.0,
+                    to: 0.0,
+                    asked_rate: Some(200.0),
+                    delivered_rate: Some(delivered as f64 / 120.0),
+                },
+            ],
+            dropped: Some(dropped),
+            start_skew_ms: Some(180),
+            late_tasks: vec![],
+            shortfall_sentence,
+        }
+    }
+
+    fn cost() -> Cost {
+        Cost {
+            on_demand: Totals {
+                tasks: 1,
+                vcpu_seconds: 126.0,
+                gb_seconds: 252.0,
+                usd: 0.0017,
+            },
+            spot: Totals {
+                tasks: 1,
+                vcpu_seconds: 126.0,
+                gb_seconds: 252.0,
+                usd: 0.0017,
+            },
+            unknown_tasks: 0,
+            usd: 0.0034,
+            spot_at_on_demand: true,
+            source:
+                "us-east-1's on-demand list prices: $0.04048/vCPU-hour and $0.004445/GB-hour on x86"
+                    .into(),
+        }
+    }
+
+    #[test]
+    fn fixture_with_series() {
+        let verdict = verdict(true);
+        let mut merged = merged();
+        merged.series = Some(series(12));
+        let delivery = delivery(23_900, 0, None);
+        let cost = cost();
+        let mut report = report(
+            &verdict,
+            &merged,
+            vec![row(0, true, 400_000.0), row(1, true, 420_000.0)],
+        );
+        report.delivery = Some(&delivery);
+        report.cost = Some(&cost);
+        let text = render(&report, Target::Summary);
+        assert_eq!(text.matches("```mermaid\n").count(), 2);
+        fixture("with-series", &text);
+    }
+
+    #[test]
+    fn fixture_without_series() {
+        let verdict = verdict(true);
+        let merged = merged();
+        let text = render(
+            &report(&verdict, &merged, vec![row(0, true, 400_000.0)]),
+            Target::Summary,
+        );
+        assert!(!text.contains("mermaid") && !text.contains("Over time"));
+        fixture("without-series", &text);
+    }
+
+    #[test]
+    fn fixture_failed_thresholds() {
+        let verdict = verdict(false);
+        let mut merged = merged();
+        merged.series = Some(series(12));
+        let text = render(
+            &report(
+                &verdict,
+                &merged,
+                vec![row(0, true, 400_000.0), row(1, false, 420_000.0)],
+            ),
+            Target::Comment(&marker("checkout")),
+        );
+        assert!(text.contains("| `p95 < 300ms` | 412.3ms | ❌ failed |"));
+        fixture("failed-thresholds", &text);
+    }
+
+    #[test]
+    fn fixture_under_delivered() {
+        let mut verdict = verdict(true);
+        verdict.shortfall = Some("The test did not deliver its load: it sent 19200 of the 24000 requests asked (20.0 % under); 4800 requests could not start because every virtual user was busy (the generator's VUs or CPU: raise `vus`, or `cpu`).".into());
+        let mut merged = merged();
+        merged.series = Some(series(12));
+        merged.dropped = Some(4800);
+        let delivery = delivery(19_200, 4_800, verdict.shortfall.clone());
+        let mut report = report(
+            &verdict,
+            &merged,
+            vec![row(0, true, 400_000.0), row(1, true, 420_000.0)],
+        );
+        report.delivery = Some(&delivery);
+        let text = render(&report, Target::Summary);
+        assert!(
+            text.contains("⚠️ **The test did not deliver its load: it sent 19200 of the 24000")
+        );
+        assert!(text.contains("| load | stages `60s:400,60s:0` (req/s, 2m in all) across 2 tasks | 160.0 req/s (20.0 % under) |"));
+        fixture("under-delivered", &text);
+    }
+
+    #[test]
+    fn fixture_hundreds_of_tasks_near_the_comment_limit() {
+        let verdict = verdict(false);
+        let mut merged = merged();
+        merged.series = Some(series(120));
+        let tasks: Vec<TaskRow> = (0..400)
+            .map(|index| {
+                let mut row = row(index, false, 1000.0 + index as f64);
+                row.outcome = format!("failed: {}", "the container exited with 3 ".repeat(6));
+                row
+            })
+            .collect();
+        let text = render(
+            &report(&verdict, &merged, tasks),
+            Target::Comment(&marker("t")),
+        );
+        let length = text.chars().count();
+        assert!(
+            length <= COMMENT_LIMIT && length > COMMENT_LIMIT - 1000,
+            "{length}"
+        );
+        // The charts stay; task rows are what is cut.
+        assert_eq!(text.matches("```mermaid\n").count(), 2);
+        assert!(text.contains("task rows are left out"));
+        fixture("hundreds-of-tasks-comment", &text);
+    }
+
+    #[test]
+    fn charts_go_before_the_thresholds_are_ever_cut() {
+        let mut verdict = verdict(false);
+        verdict.thresholds = (0..1500)
+            .map(|index| Checked {
+                rule: format!("p95 < {index}ms"),
+                held: false,
+                skipped: false,
+                measured: "412.3ms".into(),
+            })
+            .collect();
+        let mut merged = merged();
+        merged.series = Some(series(120));
+        let text = render(
+            &report(&verdict, &merged, vec![row(0, false, 1.0)]),
+            Target::Comment(&marker("t")),
+        );
+        assert!(text.chars().count() <= COMMENT_LIMIT);
+        assert!(!text.contains("```mermaid"));
+        assert!(text.contains("The charts over time are left out"));
+        assert!(text.contains("| `p95 < 1499ms` | 412.3ms | ❌ failed |"));
+        // The job summary has room for both.
+        let summary = render(&report(&verdict, &merged, vec![]), Target::Summary);
+        assert_eq!(summary.matches("```mermaid\n").count(), 2);
     }
 }

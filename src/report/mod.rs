@@ -18,7 +18,7 @@ use crate::results::threshold::{Checked, format_latency_us};
 use crate::results::verdict::Verdict;
 use crate::workflow::CommentTrigger;
 
-pub use progress::console_events;
+pub use progress::{console_events, progress_line};
 pub use publish::{Concluded, output, publish};
 use task_line::duration_text;
 

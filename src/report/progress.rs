@@ -3,6 +3,8 @@
 use super::task_line::task_line;
 use crate::event::{Event, Events};
 use crate::gha::Gha;
+use crate::results::progress::Total;
+use crate::results::threshold::format_latency_us;
 
 /// Events printed as they come.
 pub fn console_events(gha: &Gha) -> Events {
@@ -64,5 +66,55 @@ fn print(gha: &Gha, event: Event) {
             total,
             reason,
         } => gha.line(&format!("Stopped {stopped} of {total} task(s): {reason}")),
+    }
+}
+
+/// Every task's latest progress line added up, as one line:
+/// `Progress · 40 s · 4/4 tasks · 32048 requests · 12 errors · 799.6 req/s of 800 asked · worst p95 41.2ms · 0 dropped`.
+pub fn progress_line(total: &Total) -> String {
+    let mut parts = vec!["Progress".to_string()];
+    if let Some(elapsed) = total.elapsed_s {
+        parts.push(format!("{elapsed:.0} s"));
+    }
+    parts.push(format!(
+        "{}/{} tasks reporting",
+        total.tasks_reporting, total.task_count
+    ));
+    parts.push(format!("{} requests", total.requests));
+    parts.push(format!("{} errors", total.errors));
+    parts.push(match (total.asked_rate, total.asked_vus) {
+        (Some(asked), _) => format!("{:.1} req/s of {asked:.0} asked", total.rate),
+        (None, Some(vus)) => format!("{:.1} req/s with {vus:.0} virtual users", total.rate),
+        (None, None) => format!("{:.1} req/s", total.rate),
+    });
+    if let Some(p95) = total.worst_p95_us {
+        parts.push(format!("worst p95 {}", format_latency_us(p95)));
+    }
+    parts.push(format!("{} dropped", total.dropped));
+    parts.join(" · ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_total_as_one_line() {
+        let total = Total {
+            task_count: 4,
+            tasks_reporting: 3,
+            elapsed_s: Some(40.2),
+            requests: 32_048,
+            errors: 12,
+            rate: 799.64,
+            asked_rate: Some(800.0),
+            asked_vus: None,
+            worst_p95_us: Some(41_200.0),
+            dropped: 0,
+        };
+        assert_eq!(
+            progress_line(&total),
+            "Progress · 40 s · 3/4 tasks reporting · 32048 requests · 12 errors · 799.6 req/s of 800 asked · worst p95 41.2ms · 0 dropped"
+        );
     }
 }

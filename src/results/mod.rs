@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod capture;
 pub mod delivery;
 pub mod merge;
+pub mod progress;
 pub mod protocol;
 pub mod threshold;
 pub mod verdict;

@@ -11,4 +11,5 @@ mod history;
 mod image;
 mod local;
 mod logs;
+mod report;
 mod server;

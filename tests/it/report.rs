@@ -1,0 +1,291 @@
+//! The report people look at, from real runs: the charts over time, the load asked against the
+//! load delivered, live progress across tasks, the report files (the built-in generator in this
+//! process against a server on 127.0.0.1), and the Fargate cost (against moto).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{ActionRun, Finished, Harness};
+use crate::server::{Behaviour, Server};
+
+fn results(run: &Finished) -> Value {
+    serde_json::from_str(run.output("results")).unwrap_or_else(|error| {
+        panic!(
+            "no results output ({error}):\n{}\n{}",
+            run.stdout, run.stderr
+        )
+    })
+}
+
+/// The local backend running the built-in generator in this process against `server`.
+fn in_process(server: &Server, context: &Path, inputs: &[(&str, &str)]) -> ActionRun {
+    let url = server.url();
+    let context = context.display().to_string();
+    let mut all = vec![
+        ("backend", "local"),
+        ("target-url", url.as_str()),
+        ("context", context.as_str()),
+    ];
+    all.extend_from_slice(inputs);
+    ActionRun::without_aws(&all)
+}
+
+#[test]
+fn a_run_shows_its_progress_charts_and_load_and_writes_its_report_files() {
+    let server = Server::start(Behaviour {
+        delay: Duration::from_millis(1),
+        ..Default::default()
+    });
+    let files = tempfile::tempdir().unwrap();
+    let html = files.path().join("reports/loadtest.html");
+    let context = tempfile::tempdir().unwrap();
+    let run = in_process(
+        &server,
+        context.path(),
+        &[
+            ("task-count", "2"),
+            ("stages", "6s:60, 6s:60, 6s:20"),
+            ("thresholds", "error_rate < 1%"),
+            ("report-file", &html.display().to_string()),
+        ],
+    );
+    let run = run.run();
+    run.assert_code(0);
+
+    // Live progress: every task's line added up, outside the task groups.
+    let progress: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter(|line| line.starts_with("Progress · "))
+        .collect();
+    assert!(!progress.is_empty(), "{}", run.stdout);
+    assert!(
+        progress[0].contains(" · 2/2 tasks reporting · ")
+            && progress[0].contains(" req/s of 60 asked · worst p95 "),
+        "{progress:?}"
+    );
+    let before = run
+        .stdout
+        .lines()
+        .take_while(|line| !line.starts_with("Progress · "))
+        .filter(|line| line.starts_with("::group::") || *line == "::endgroup::")
+        .last();
+    assert_eq!(
+        before,
+        Some("::endgroup::"),
+        "a progress line inside a group"
+    );
+    run.assert_stdout_has("(continued)");
+
+    // Asked against delivered: 780 requests scheduled by the stages, every one sent.
+    let results = results(&run);
+    let delivery = &results["delivery"];
+    assert_eq!(delivery["asked_requests"], 780, "{delivery}");
+    assert_eq!(
+        delivery["delivered_requests"].as_u64().unwrap(),
+        server.requests()
+    );
+    assert!(
+        delivery["shortfall"].as_f64().unwrap() <= 0.05,
+        "{delivery}"
+    );
+    assert_eq!(delivery["stages"].as_array().unwrap().len(), 3);
+    assert!(delivery.get("shortfall_sentence").is_none());
+    // A local run bills nothing.
+    assert!(results["cost"].is_null());
+
+    let summary = run.summary();
+    assert_eq!(summary.matches("xychart-beta\n").count(), 2, "{summary}");
+    assert!(summary.contains("**Asked and delivered**"));
+    assert!(
+        summary
+            .contains("| load | stages `6s:60,6s:60,6s:20` (req/s, 18 s in all) across 2 tasks |")
+    );
+    assert!(!summary.contains("Cost (estimate)"));
+
+    // The HTML page: the same report, its two charts inline, nothing to fetch.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert_eq!(page.matches("<figure><svg").count(), 2);
+    assert!(!page.contains("<script") && !page.contains("src=\""));
+    assert!(page.contains("<h3>✅ Load test passed</h3>"));
+    run.assert_stdout_has(&format!("The report is in {}", html.display()));
+}
+
+#[test]
+fn a_markdown_report_file_is_the_job_summary() {
+    let server = Server::start(Behaviour::default());
+    let files = tempfile::tempdir().unwrap();
+    let markdown = files.path().join("report.md");
+    let context = tempfile::tempdir().unwrap();
+    let run = in_process(
+        &server,
+        context.path(),
+        &[
+            ("rate", "40"),
+            ("duration", "3s"),
+            ("report-file", &markdown.display().to_string()),
+        ],
+    );
+    let run = run.run();
+    run.assert_code(0);
+    assert_eq!(std::fs::read_to_string(&markdown).unwrap(), run.summary());
+}
+
+#[test]
+fn a_run_that_does_not_deliver_its_load_says_why_and_fails_when_asked_to() {
+    // One virtual user against a server that takes 100 ms: about 10 requests a second of the 50
+    // asked; the rest are dropped.
+    let server = Server::start(Behaviour {
+        delay: Duration::from_millis(100),
+        ..Default::default()
+    });
+    let inputs = [("rate", "50"), ("vus", "1"), ("duration", "3s")];
+    let context = tempfile::tempdir().unwrap();
+    let run = in_process(&server, context.path(), &inputs);
+    let warned = run.run();
+    warned.assert_code(0);
+    let sentence = results(&warned)["delivery"]["shortfall_sentence"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        sentence.starts_with("The test did not deliver its load: it sent ")
+            && sentence.contains(" of the 150 requests asked (")
+            && sentence.contains(
+                " requests could not start because every virtual user was busy (the generator's VUs or CPU: raise `vus`, or `cpu`)."
+            ),
+        "{sentence}"
+    );
+    // Workflow commands escape `%`.
+    warned.assert_stdout_has(&format!(
+        "::warning::{} (a warning",
+        sentence.replace('%', "%25")
+    ));
+    assert!(warned.summary().contains(&format!("⚠️ **{sentence}**")));
+
+    let mut failing = inputs.to_vec();
+    failing.push(("fail-on-under-delivery", "true"));
+    let run = in_process(&server, context.path(), &failing);
+    let failed = run.run();
+    failed.assert_code(99);
+    failed.assert_stdout_has("::error::The test did not deliver its load: ");
+    assert!(
+        failed
+            .summary()
+            .contains("### ❌ Load test failed (exit status 99)")
+    );
+    assert!(
+        failed
+            .summary()
+            .contains("- The test did not deliver its load: ")
+    );
+
+    let run = in_process(
+        &server,
+        context.path(),
+        &[("fail-on-under-delivery", "sometimes")],
+    );
+    let refused = run.run();
+    refused.assert_code(2);
+    assert!(
+        refused.stdout.contains("fail-on-under-delivery")
+            || refused.stderr.contains("fail-on-under-delivery"),
+        "{}{}",
+        refused.stdout,
+        refused.stderr
+    );
+}
+
+#[test]
+fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", json!({"run_seconds": 1.5}), json!({}));
+
+    // Two tasks of 1 vCPU and 2 GB, each billed the minimum minute.
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[("task-count", "2"), ("cpu", "1024"), ("memory", "2048")],
+    )
+    .run();
+    run.assert_code(0);
+    let cost = &results(&run)["cost"];
+    assert_eq!(cost["on_demand"]["tasks"], 2, "{cost}");
+    assert_eq!(cost["on_demand"]["vcpu_seconds"], 120.0);
+    assert_eq!(cost["on_demand"]["gb_seconds"], 240.0);
+    assert_eq!(cost["spot"]["tasks"], 0);
+    let usd = (120.0 * 0.04048 + 240.0 * 0.004445) / 3600.0;
+    assert!(
+        (cost["usd"].as_f64().unwrap() - usd).abs() < 1e-12,
+        "{cost}"
+    );
+    let summary = run.summary();
+    assert!(
+        summary.contains("**Cost (estimate): $0.0016**"),
+        "{summary}"
+    );
+    assert!(summary.contains("| on demand | 2 | 120 | 240 | $0.0016 |"));
+    assert!(summary.contains("us-east-1's on-demand list prices: $0.04048/vCPU-hour"));
+    run.assert_stdout_has("Cost (estimate): $0.0016 · on demand 120 vCPU-s, 240 GB-s");
+
+    // Spot without its prices: at on-demand rates, said to be an upper bound.
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[
+            ("capacity-provider", "FARGATE_SPOT"),
+            ("cpu", "1024"),
+            ("memory", "2048"),
+        ],
+    )
+    .run();
+    run.assert_code(0);
+    let cost = &results(&run)["cost"];
+    assert_eq!(
+        (
+            cost["spot"]["tasks"].as_u64(),
+            cost["on_demand"]["tasks"].as_u64()
+        ),
+        (Some(1), Some(0))
+    );
+    assert_eq!(cost["spot_at_on_demand"], true);
+    assert!(
+        run.summary()
+            .contains("Spot is priced at the on-demand rate, an upper bound")
+    );
+
+    // With the input's prices, Spot's own.
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[
+            ("capacity-provider", "FARGATE_SPOT"),
+            ("cpu", "1024"),
+            ("memory", "2048"),
+            (
+                "fargate-prices",
+                "vcpu=0.05, gb=0.005, spot-vcpu=0.012, spot-gb=0.0013",
+            ),
+        ],
+    )
+    .run();
+    run.assert_code(0);
+    let cost = &results(&run)["cost"];
+    let usd = (60.0 * 0.012 + 120.0 * 0.0013) / 3600.0;
+    assert!(
+        (cost["usd"].as_f64().unwrap() - usd).abs() < 1e-12,
+        "{cost}"
+    );
+    assert_eq!(cost["spot_at_on_demand"], false);
+    assert!(
+        run.summary()
+            .contains("An estimate from the prices of the `fargate-prices` input")
+    );
+
+    let run = ActionRun::for_setup(&harness, &setup, &[("fargate-prices", "vcpu=cheap")]).run();
+    run.assert_code(2);
+}
