@@ -44,13 +44,8 @@ serve=$(mktemp -d)
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$serve"' EXIT
 echo ok >"$serve/index.html"
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$serve" >/dev/null 2>&1 &
-server=$!
-for _ in $(seq 100); do
-  python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/')" 2>/dev/null && break
-  sleep 0.1
-done
+source scripts/target-server.sh
+start_target_server "$serve"
 GITHUB_STEP_SUMMARY=$out/summary.md target/debug/ecs-loadtest run --backend local \
   --context "$serve" --target-url "http://127.0.0.1:$port/" --task-count 2 \
   --stages '6s:80, 6s:80, 6s:0' --thresholds 'error_rate < 1%' \

@@ -23,10 +23,10 @@ use std::future::Future;
 
 use crate::gha::Gha;
 use crate::plan::Profile;
-use crate::results::protocol::chunk_lines;
+use crate::results::protocol::{LAG_LIMIT_US, chunk_lines};
 use crate::results::threshold::format_latency_us;
 use crate::signals::Shutdown;
-use result::{LAG_LIMIT_US, Timing, result_json};
+use result::{Timing, result_json};
 use settings::{Model, Settings};
 use stats::Stats;
 use worker::{SharedStats, Worker, lock};

@@ -7,9 +7,6 @@ use serde::Serialize;
 use super::stats::{ErrorClass, Stats};
 use crate::results::protocol::{WirePoint, WireSeries, encode_histogram};
 
-/// The lag past which the generator, not the server, limited the load: say so in the result.
-pub const LAG_LIMIT_US: u64 = 5_000;
-
 #[derive(Serialize)]
 struct ResultJson<'a> {
     v: u32,

@@ -22,7 +22,7 @@ pub use github::CommentPlan;
 pub use history::{HistoryPlan, is_table};
 pub use image::{BuildPlan, ImageSource};
 pub use load::Load;
-pub use parse::{is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
+pub use parse::{duration_text, is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
 pub use profile::Profile;
 pub use request::{
     HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED,

@@ -23,6 +23,16 @@ pub fn parse_positive(text: &str) -> Option<u64> {
     text.parse::<u64>().ok().filter(|value| *value > 0)
 }
 
+/// `75` -> `1m15s`: a length as people read it (and as `parse_duration_seconds` reads it back).
+pub fn duration_text(seconds: i64) -> String {
+    let seconds = seconds.max(0);
+    match (seconds / 3600, seconds % 3600 / 60, seconds % 60) {
+        (0, 0, s) => format!("{s}s"),
+        (0, m, s) => format!("{m}m{s:02}s"),
+        (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
+    }
+}
+
 /// `300`, `90s`, `5m`, `1h`: a positive whole number of seconds, minutes or hours.
 pub fn parse_duration_seconds(text: &str) -> Option<u64> {
     let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {

@@ -5,7 +5,7 @@ use super::{
     threshold_result, total_cells,
 };
 use crate::cost::usd_text;
-use crate::results::delivery::duration_text;
+use crate::plan::duration_text;
 use crate::results::threshold::format_latency_us;
 
 pub fn lines(report: &Report) -> Vec<String> {
@@ -71,7 +71,7 @@ pub fn lines(report: &Report) -> Vec<String> {
             lines.push(format!(
                 "  stage {} ({}, {} → {}): asked {} · delivered {}",
                 stage.number,
-                duration_text(stage.seconds),
+                duration_text(stage.seconds.round() as i64),
                 stage.from,
                 stage.to,
                 rate(stage.asked_rate),

@@ -10,7 +10,8 @@ use super::{
     latency_cells, threshold_result, total_cells,
 };
 use crate::cost::{Cost, usd_text};
-use crate::results::delivery::{Delivery, duration_text};
+use crate::plan::duration_text;
+use crate::results::delivery::Delivery;
 use crate::results::threshold::format_latency_us;
 
 /// GitHub's limit for one step's job summary.
@@ -261,7 +262,7 @@ fn asked_and_delivered(out: &mut String, delivery: &Delivery) {
             out,
             "| stage {} ({}, {} → {} {unit}) | {} | {} |",
             stage.number,
-            duration_text(stage.seconds),
+            duration_text(stage.seconds.round() as i64),
             stage.from,
             stage.to,
             number(stage.asked_rate, "req/s"),
@@ -664,7 +665,7 @@ Image `123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc` · task d
 
     fn delivery(delivered: u64, dropped: u64, shortfall_sentence: Option<String>) -> Delivery {
         Delivery {
-            asked: "stages `60s:400,60s:0` (req/s, 2m in all) across 2 tasks".into(),
+            asked: "stages `60s:400,60s:0` (req/s, 2m00s in all) across 2 tasks".into(),
             task_count: 2,
             tasks_reporting: 2,
             asked_requests: Some(24_000),
@@ -786,7 +787,7 @@ Image `123456789012.dkr.ecr.us-east-1.amazonaws.com/tester@sha256:abc` · task d
         assert!(
             text.contains("⚠️ **The test did not deliver its load: it sent 19200 of the 24000")
         );
-        assert!(text.contains("| load | stages `60s:400,60s:0` (req/s, 2m in all) across 2 tasks | 160.0 req/s (20.0 % under) |"));
+        assert!(text.contains("| load | stages `60s:400,60s:0` (req/s, 2m00s in all) across 2 tasks | 160.0 req/s (20.0 % under) |"));
         fixture("under-delivered", &text);
     }
 

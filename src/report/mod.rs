@@ -18,9 +18,9 @@ use crate::results::threshold::{Checked, format_latency_us};
 use crate::results::verdict::Verdict;
 use crate::workflow::CommentTrigger;
 
+use crate::plan::duration_text;
 pub use progress::{console_events, progress_line};
 pub use publish::{Concluded, output, publish};
-use task_line::duration_text;
 
 /// One task's row in the reports.
 #[derive(Debug, Clone, PartialEq, Serialize)]

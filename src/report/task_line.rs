@@ -1,5 +1,6 @@
 //! What the run prints about its tasks.
 
+use crate::plan::duration_text;
 use crate::task::FinishedTask;
 
 /// One line per task: number, task id, outcome, exit code, reason, run time and link.
@@ -24,16 +25,6 @@ pub fn task_line(task: &FinishedTask, url: Option<&str>) -> String {
         parts.push(url.to_string());
     }
     parts.join(" · ")
-}
-
-/// `75` -> `1m15s`.
-pub fn duration_text(seconds: i64) -> String {
-    let seconds = seconds.max(0);
-    match (seconds / 3600, seconds % 3600 / 60, seconds % 60) {
-        (0, 0, s) => format!("{s}s"),
-        (0, m, s) => format!("{m}m{s:02}s"),
-        (h, m, s) => format!("{h}h{m:02}m{s:02}s"),
-    }
 }
 
 #[cfg(test)]

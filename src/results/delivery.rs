@@ -8,14 +8,13 @@
 use serde::Serialize;
 
 use super::merge::{Merged, MergedSeries};
+use super::protocol::LAG_LIMIT_US;
 use super::threshold::format_latency_us;
-use crate::plan::{Load, Profile, StageUnit};
+use crate::plan::{Load, Profile, StageUnit, duration_text};
 use crate::task::TaskNumber;
 
 /// Delivered more than this fraction under the asked rate: the load was not delivered.
 pub const SHORTFALL_LIMIT: f64 = 0.05;
-/// A schedule lag (p99) past this says the generator could not keep up with its schedule.
-pub const LAG_LIMIT_US: u64 = 5_000;
 /// Late tasks named one by one in the sentence; the rest are counted.
 const LATE_NAMED: usize = 3;
 
@@ -148,7 +147,7 @@ fn asked_text(load: &Load, asked: &Asked) -> String {
     } else {
         format!(" across {} tasks", load.task_count)
     };
-    let seconds = |profile: &Profile| duration_text(profile.seconds());
+    let seconds = |profile: &Profile| duration_text(profile.seconds().round() as i64);
     match asked {
         Asked::Rate(profile) | Asked::Vus(profile) if load.stages.is_some() => {
             let unit = if matches!(asked, Asked::Rate(_)) {
@@ -176,18 +175,6 @@ fn asked_text(load: &Load, asked: &Asked) -> String {
         }
         Asked::Vus(profile) => format!("{} virtual users{tasks}", profile.start),
         Asked::RateOnly(rate) => format!("{rate} req/s{tasks}"),
-    }
-}
-
-/// `90 s`, `2m30s`.
-pub fn duration_text(seconds: f64) -> String {
-    let whole = seconds.round() as u64;
-    if whole < 120 {
-        format!("{whole} s")
-    } else if whole % 60 == 0 {
-        format!("{}m", whole / 60)
-    } else {
-        format!("{}m{:02}s", whole / 60, whole % 60)
     }
 }
 
@@ -368,7 +355,7 @@ mod tests {
     #[test]
     fn a_full_open_model_run_delivered() {
         let delivery = delivery(&load(Some(200), Some(50), None), &merged(11_900)).unwrap();
-        assert_eq!(delivery.asked, "200 req/s for 60 s across 2 tasks");
+        assert_eq!(delivery.asked, "200 req/s for 1m00s across 2 tasks");
         assert_eq!(delivery.asked_requests, Some(12_000));
         assert_eq!(delivery.asked_rate, Some(200.0));
         assert!((delivery.shortfall.unwrap() - 1.0 / 120.0).abs() < 1e-9);
@@ -408,7 +395,7 @@ mod tests {
         merged.late_tasks = vec![(1, 4_200)];
         merged.task_count = 2;
         let delivery = delivery(&load(None, Some(20), None), &merged).unwrap();
-        assert_eq!(delivery.asked, "20 virtual users for 60 s across 2 tasks");
+        assert_eq!(delivery.asked, "20 virtual users for 1m00s across 2 tasks");
         assert_eq!(delivery.shortfall, None);
         assert_eq!(
             delivery.shortfall_sentence.as_deref(),
@@ -436,7 +423,7 @@ mod tests {
         let delivery = delivery(&load(Some(1), None, Some("20s:100, 20s:100")), &merged).unwrap();
         assert_eq!(
             delivery.asked,
-            "stages `20s:100,20s:100` (req/s, 40 s in all) across 2 tasks"
+            "stages `20s:100,20s:100` (req/s, 40s in all) across 2 tasks"
         );
         assert_eq!(delivery.asked_requests, Some(3_000));
         assert_eq!(delivery.stages.len(), 2);

@@ -18,6 +18,9 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Deserializer, Serializer};
 use serde::{Deserialize, Serialize};
 
+/// A `schedule_lag_p99_us` past this says the tester, not the server, limited the load: the
+/// generator says so in its result, and the report warns of it.
+pub const LAG_LIMIT_US: u64 = 5_000;
 /// A result line starts with this marker, then one space, then a JSON object.
 pub const RESULT_MARKER: &str = "ECS_LOADTEST_RESULT";
 /// A chunk line starts with this marker, then the chunk set's id, the chunk's number from 1, the

@@ -402,6 +402,12 @@ impl Finished {
             .unwrap_or_else(|| panic!("no output {name}: {:?}\n{self}", self.outputs))
     }
 
+    /// The `results` output, as JSON.
+    pub fn results(&self) -> Value {
+        serde_json::from_str(self.output("results"))
+            .unwrap_or_else(|error| panic!("the results output is not JSON ({error}):\n{self}"))
+    }
+
     /// What the step appended to `GITHUB_STEP_SUMMARY` (empty when nothing).
     pub fn summary(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("summary")).unwrap_or_default()

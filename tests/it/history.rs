@@ -158,10 +158,6 @@ fn pull_request_run(harness: &Harness, api_url: &str, extra: &[(&str, &str)]) ->
         .env("GITHUB_REF_NAME", "7/merge")
 }
 
-fn results(finished: &Finished) -> Value {
-    serde_json::from_str(finished.output("results")).unwrap()
-}
-
 fn summary(finished: &Finished) -> String {
     std::fs::read_to_string(finished.dir.path().join("summary")).unwrap()
 }
@@ -207,7 +203,7 @@ async fn a_run_is_stored_with_its_ttl_figures_histogram_and_origin() {
     assert_eq!(number(item, "tasksReporting"), 2.0);
 
     // The figures are the run's merged ones, and the histogram holds every sample.
-    let merged = &results(&finished)["merged"];
+    let merged = &finished.results()["merged"];
     let figures = item["figures"].as_m().unwrap();
     let figure = |name: &str| figures[name].as_n().unwrap().parse::<f64>().unwrap();
     assert_eq!(figure("requests"), 200.0);
@@ -285,7 +281,7 @@ async fn the_baseline_is_the_newest_five_passing_runs_of_the_same_test_branch_an
     finished.assert_stdout_has(
         "Baseline: 5 passing run(s) of test `checkout` on `main` with this load shape",
     );
-    let results = results(&finished);
+    let results = finished.results();
     let comparison = &results["comparison"];
     assert_eq!(comparison["runs"], 5);
     assert_eq!(comparison["branch"], "main");
@@ -360,7 +356,7 @@ async fn relative_thresholds_without_a_baseline_are_skipped_unless_a_baseline_is
     ))
     .await;
     finished.assert_code(0);
-    let checked = &results(&finished)["thresholds"][0];
+    let checked = &finished.results()["thresholds"][0];
     assert_eq!(
         (checked["held"].as_bool(), checked["skipped"].as_bool()),
         (Some(false), Some(true))
@@ -578,7 +574,7 @@ async fn an_item_past_400_kb_leaves_out_the_histogram_and_keeps_the_figures() {
         item["trimmed"].as_l().unwrap(),
         &[AttributeValue::S("latencyHdr".into())]
     );
-    let merged = &results(&finished)["merged"];
+    let merged = &finished.results()["merged"];
     let figures = item["figures"].as_m().unwrap();
     assert_eq!(
         figures["p99"].as_n().unwrap().parse::<f64>().unwrap(),

@@ -10,7 +10,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use serde_json::Value;
 
 use crate::common::{
     ActionRun, Finished, group_of, log_groups, result_line, saved_state, signal, wait_until,
@@ -98,15 +97,6 @@ fn running_of(run_id: &str) -> usize {
         .count()
 }
 
-fn results(run: &Finished) -> Value {
-    serde_json::from_str(run.output("results")).unwrap_or_else(|error| {
-        panic!(
-            "no results output ({error}):\n{}\n{}",
-            run.stdout, run.stderr
-        )
-    })
-}
-
 #[test]
 fn containers_get_their_environment_and_report_and_are_removed() {
     let id = run_id();
@@ -136,7 +126,7 @@ fn containers_get_their_environment_and_report_and_are_removed() {
         "{groups:?}"
     );
     assert!(group_of(&groups, 2, 2).contains(&"task 1 of 2 at http://127.0.0.1:9/".to_string()));
-    let results = results(&run);
+    let results = run.results();
     assert_eq!(results["merged"]["tasks_reporting"], 2);
     assert_eq!(results["merged"]["requests"], 400);
     assert_eq!(results["merged"]["errors"], 3);
@@ -176,7 +166,7 @@ fn the_context_is_built_on_the_engine_and_run_without_a_registry() {
 
     run.assert_code(0);
     assert_eq!(run.output("image"), "ecs-loadtest-local:0123456");
-    assert_eq!(results(&run)["merged"]["requests"], 50);
+    assert_eq!(run.results()["merged"]["requests"], 50);
     assert_eq!(containers_of(&id), Vec::<String>::new());
 }
 
@@ -197,7 +187,7 @@ fn a_failing_or_out_of_memory_container_fails_the_run_and_says_why() {
     // The failing task's own exit code, though both reported results.
     run.assert_code(3);
     run.assert_stdout_has("the container exited with 3");
-    assert_eq!(results(&run)["merged"]["tasks_reporting"], 2);
+    assert_eq!(run.results()["merged"]["tasks_reporting"], 2);
     assert_eq!(containers_of(&id), Vec::<String>::new());
 
     // 50 MB in a shell variable, in a container limited to 8 MiB.
@@ -332,7 +322,7 @@ fn the_generator_runs_in_this_process_one_run_a_task() {
 
     run.assert_code(0);
     run.assert_stdout_has("The built-in generator runs in this process");
-    let merged = &results(&run)["merged"];
+    let merged = &run.results()["merged"];
     assert_eq!(merged["tasks_reporting"], 3);
     assert_eq!(merged["requests"], server.requests());
     assert_eq!(merged["errors"], 0);

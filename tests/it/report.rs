@@ -5,19 +5,10 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::{ActionRun, Finished, Harness};
+use crate::common::{ActionRun, Harness};
 use crate::server::{Behaviour, Server};
-
-fn results(run: &Finished) -> Value {
-    serde_json::from_str(run.output("results")).unwrap_or_else(|error| {
-        panic!(
-            "no results output ({error}):\n{}\n{}",
-            run.stdout, run.stderr
-        )
-    })
-}
 
 /// The local backend running the built-in generator in this process against `server`.
 fn in_process(server: &Server, context: &Path, inputs: &[(&str, &str)]) -> ActionRun {
@@ -80,7 +71,7 @@ fn a_run_shows_its_progress_charts_and_load_and_writes_its_report_files() {
     run.assert_stdout_has("(continued)");
 
     // Asked against delivered: 780 requests scheduled by the stages, every one sent.
-    let results = results(&run);
+    let results = run.results();
     let delivery = &results["delivery"];
     assert_eq!(delivery["asked_requests"], 780, "{delivery}");
     assert_eq!(
@@ -101,7 +92,7 @@ fn a_run_shows_its_progress_charts_and_load_and_writes_its_report_files() {
     assert!(summary.contains("**Asked and delivered**"));
     assert!(
         summary
-            .contains("| load | stages `6s:60,6s:60,6s:20` (req/s, 18 s in all) across 2 tasks |")
+            .contains("| load | stages `6s:60,6s:60,6s:20` (req/s, 18s in all) across 2 tasks |")
     );
     assert!(!summary.contains("Cost (estimate)"));
 
@@ -147,7 +138,7 @@ fn a_run_that_does_not_deliver_its_load_says_why_and_fails_when_asked_to() {
     let run = in_process(&server, context.path(), &inputs);
     let warned = run.run();
     warned.assert_code(0);
-    let sentence = results(&warned)["delivery"]["shortfall_sentence"]
+    let sentence = warned.results()["delivery"]["shortfall_sentence"]
         .as_str()
         .unwrap()
         .to_string();
@@ -213,7 +204,7 @@ fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
     )
     .run();
     run.assert_code(0);
-    let cost = &results(&run)["cost"];
+    let cost = &run.results()["cost"];
     assert_eq!(cost["on_demand"]["tasks"], 2, "{cost}");
     assert_eq!(cost["on_demand"]["vcpu_seconds"], 120.0);
     assert_eq!(cost["on_demand"]["gb_seconds"], 240.0);
@@ -244,7 +235,7 @@ fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
     )
     .run();
     run.assert_code(0);
-    let cost = &results(&run)["cost"];
+    let cost = &run.results()["cost"];
     assert_eq!(
         (
             cost["spot"]["tasks"].as_u64(),
@@ -274,7 +265,7 @@ fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
     )
     .run();
     run.assert_code(0);
-    let cost = &results(&run)["cost"];
+    let cost = &run.results()["cost"];
     let usd = (60.0 * 0.012 + 120.0 * 0.0013) / 3600.0;
     assert!(
         (cost["usd"].as_f64().unwrap() - usd).abs() < 1e-12,
