@@ -71,6 +71,15 @@ impl Clients {
         aws_sdk_ecr::Client::new(&self.config)
     }
 
+    /// A Price List API client: the API answers in us-east-1 (and two other regions) and lists
+    /// every region's prices there.
+    pub fn pricing(&self) -> aws_sdk_pricing::Client {
+        let builder = aws_sdk_pricing::config::Builder::from(&self.config)
+            .region(Region::new("us-east-1"))
+            .retry_config(RetryConfig::standard().with_max_attempts(2));
+        aws_sdk_pricing::Client::from_conf(builder.build())
+    }
+
     /// A CloudWatch Logs client for `region` (a container's `awslogs-region` may differ from the
     /// run's region), else the run's region.
     pub fn logs(&self, region: Option<&str>) -> aws_sdk_cloudwatchlogs::Client {
@@ -126,13 +135,16 @@ impl AwsError {
                     || code.as_deref().is_some_and(|code| {
                         THROTTLING_ERRORS.contains(&code) || TRANSIENT_ERRORS.contains(&code)
                     });
+                let message = match (inner.message(), &code) {
+                    (Some(message), _) => message.to_string(),
+                    // A proxy's or a stand-in's page, not an AWS error.
+                    (None, None) => format!("HTTP {status} with no AWS error in the answer"),
+                    (None, Some(_)) => DisplayErrorContext(inner).to_string(),
+                };
                 AwsError {
                     operation,
                     code,
-                    message: inner
-                        .message()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| DisplayErrorContext(inner).to_string()),
+                    message,
                     transient,
                 }
             }

@@ -31,6 +31,9 @@ pub struct Prices {
     pub spot_arm: Option<Rates>,
     /// Where the prices come from and of when: shown beside the estimate.
     pub source: String,
+    /// Why the backend could not price the run as it meant to (said in the log).
+    #[serde(skip)]
+    pub note: Option<String>,
 }
 
 /// Usage added up, for one kind of capacity.
@@ -123,6 +126,7 @@ mod tests {
             }),
             spot_arm: None,
             source: "test prices".into(),
+            note: None,
         }
     }
 

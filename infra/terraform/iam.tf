@@ -192,6 +192,16 @@ data "aws_iam_policy_document" "ci" {
     # FilterLogEvents is checked on the group (`…:log-group:NAME:*`), GetLogEvents on a stream.
     resources = ["${aws_cloudwatch_log_group.tasks.arn}:*", local.task_log_streams]
   }
+  # Unless turned off: the region's Fargate prices for the cost estimate. GetProducts reads public
+  # prices and has no resource-level permissions.
+  dynamic "statement" {
+    for_each = var.price_list ? ["*"] : []
+    content {
+      sid       = "FargatePrices"
+      actions   = ["pricing:GetProducts"]
+      resources = [statement.value]
+    }
+  }
   # Only with the results table: store each run, read the baseline and `history` (Query).
   dynamic "statement" {
     for_each = aws_dynamodb_table.results[*].arn
@@ -205,7 +215,7 @@ data "aws_iam_policy_document" "ci" {
 
 resource "aws_iam_policy" "ci" {
   name        = "${var.name}-ci"
-  description = "What the ecs-loadtest action calls: push the tester image, register revisions, run, watch and stop tasks, read their logs, keep results"
+  description = "What the ecs-loadtest action calls: push the tester image, register revisions, run, watch and stop tasks, read their logs, keep results, read Fargate prices"
   policy      = data.aws_iam_policy_document.ci.json
 }
 

@@ -168,3 +168,9 @@ variable "results_table" {
   description = "A DynamoDB table that keeps every run's results (the action's results-table): base-branch comparison, relative thresholds, `ecs-loadtest history`. On-demand billing: idle costs nothing but storage."
   default     = false
 }
+
+variable "price_list" {
+  type        = bool
+  description = "Let the CI role read the AWS Price List API (pricing:GetProducts, public prices only), so the cost estimate uses the region's current Fargate prices instead of the us-east-1 list prices the action keeps."
+  default     = true
+}

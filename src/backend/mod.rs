@@ -123,7 +123,7 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     fn log_source(&self) -> Result<Self::Logs, String>;
     fn links(&self, id: &str) -> TaskLinks;
     /// Prices for the cost estimate; `None` on a backend that does not bill.
-    fn prices(&self) -> Option<Prices>;
+    fn prices(&self) -> impl Future<Output = Option<Prices>> + Send;
     /// The part of a task's id that people read.
     fn short_id<'a>(&self, id: &'a str) -> &'a str;
 }

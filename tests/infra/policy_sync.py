@@ -31,6 +31,7 @@ SERVICES = {  # SDK crate -> IAM service prefix
     "aws-sdk-cloudwatchlogs": "logs",
     "aws-sdk-sts": "sts",
     "aws-sdk-dynamodb": "dynamodb",
+    "aws-sdk-pricing": "pricing",
 }
 IMPLIED = {
     # RunTask with `tags` and RegisterTaskDefinition with `tags` need TagResource on create; both

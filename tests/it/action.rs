@@ -94,6 +94,8 @@ impl Runner {
             ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
         ];
         environment.push(("AWS_ENDPOINT_URL", harness.endpoint()));
+        // As `ActionRun::new`: moto has no Price List API.
+        environment.push(("AWS_ENDPOINT_URL_PRICING", "http://127.0.0.1:9".to_string()));
         self.docker_run_on("host", &environment, inputs)
     }
 

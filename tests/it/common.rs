@@ -283,6 +283,9 @@ impl ActionRun {
             .env("AWS_REGION", "us-east-1")
             // Never ask an instance metadata endpoint for credentials from a test.
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Moto has no Price List API (a call to it is never answered): tests that need one
+            // set their own; for the others it is a port where nothing listens.
+            .env("AWS_ENDPOINT_URL_PRICING", "http://127.0.0.1:9")
     }
 
     /// The action as the runner starts it, with no AWS settings (the local backend).

@@ -1,11 +1,15 @@
 //! The report people look at, from real runs: the charts over time, the load asked against the
 //! load delivered, live progress across tasks, the report files (the built-in generator in this
-//! process against a server on 127.0.0.1), and the Fargate cost (against moto).
+//! process against a server on 127.0.0.1), and the Fargate cost (against moto, and
+//! a wiremock Price List API).
 
 use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
+
+use wiremock::matchers::{body_partial_json, header, method};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::{ActionRun, Harness};
 use crate::server::{Behaviour, Server};
@@ -190,20 +194,57 @@ fn a_run_that_does_not_deliver_its_load_says_why_and_fails_when_asked_to() {
     );
 }
 
-#[test]
-fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
+/// A Price List API that refuses the role, as AWS does without `pricing:GetProducts`.
+async fn denying_price_list() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("x-amz-target", "AWSPriceListService.GetProducts"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "__type": "AccessDeniedException",
+            "Message": "User: arn:aws:sts::123456789012:assumed-role/ci/run is not authorized to perform: pricing:GetProducts"
+        })))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn price_list_requests(server: &MockServer) -> Vec<serde_json::Value> {
+    wait_for(server.received_requests())
+        .unwrap_or_default()
+        .iter()
+        .map(|request| serde_json::from_slice(&request.body).expect("a JSON request"))
+        .collect()
+}
+
+/// Waits for `future` from a synchronous part of a test running on a multi-threaded runtime.
+fn wait_for<T>(future: impl std::future::Future<Output = T>) -> T {
+    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(future))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
     let harness = Harness::start();
     let setup = harness.setup("load", "tester", &[("tester", true)]);
     harness.script("load", json!({"run_seconds": 1.5}), json!({}));
+    let price_list = denying_price_list().await;
+    let run_with = |inputs: &[(&str, &str)]| {
+        ActionRun::for_setup(&harness, &setup, inputs)
+            .env("AWS_ENDPOINT_URL_PRICING", &price_list.uri())
+            .run()
+    };
 
-    // Two tasks of 1 vCPU and 2 GB, each billed the minimum minute.
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[("task-count", "2"), ("cpu", "1024"), ("memory", "2048")],
-    )
-    .run();
+    // Two tasks of 1 vCPU and 2 GB, each billed the minimum minute; the role may not read the
+    // Price List API, so the kept prices.
+    let run = run_with(&[("task-count", "2"), ("cpu", "1024"), ("memory", "2048")]);
     run.assert_code(0);
+    run.assert_stdout_has(
+        "The cost estimate uses the list prices this project keeps: pricing:GetProducts (AmazonECS in us-east-1): AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/ci/run is not authorized to perform: pricing:GetProducts (the role needs `pricing:GetProducts` for the region's own)",
+    );
+    assert_eq!(
+        price_list_requests(&price_list).len(),
+        1,
+        "denied: not retried"
+    );
     let cost = &run.results()["cost"];
     assert_eq!(cost["on_demand"]["tasks"], 2, "{cost}");
     assert_eq!(cost["on_demand"]["vcpu_seconds"], 120.0);
@@ -224,16 +265,11 @@ fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
     run.assert_stdout_has("Cost (estimate): $0.0016 · on demand 120 vCPU-s, 240 GB-s");
 
     // Spot without its prices: at on-demand rates, said to be an upper bound.
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[
-            ("capacity-provider", "FARGATE_SPOT"),
-            ("cpu", "1024"),
-            ("memory", "2048"),
-        ],
-    )
-    .run();
+    let run = run_with(&[
+        ("capacity-provider", "FARGATE_SPOT"),
+        ("cpu", "1024"),
+        ("memory", "2048"),
+    ]);
     run.assert_code(0);
     let cost = &run.results()["cost"];
     assert_eq!(
@@ -249,21 +285,16 @@ fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
             .contains("Spot is priced at the on-demand rate, an upper bound")
     );
 
-    // With the input's prices, Spot's own.
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[
-            ("capacity-provider", "FARGATE_SPOT"),
-            ("cpu", "1024"),
-            ("memory", "2048"),
-            (
-                "fargate-prices",
-                "vcpu=0.05, gb=0.005, spot-vcpu=0.012, spot-gb=0.0013",
-            ),
-        ],
-    )
-    .run();
+    // With the input's prices, Spot's own, and the Price List API is not asked.
+    let run = run_with(&[
+        ("capacity-provider", "FARGATE_SPOT"),
+        ("cpu", "1024"),
+        ("memory", "2048"),
+        (
+            "fargate-prices",
+            "vcpu=0.05, gb=0.005, spot-vcpu=0.012, spot-gb=0.0013",
+        ),
+    ]);
     run.assert_code(0);
     let cost = &run.results()["cost"];
     let usd = (60.0 * 0.012 + 120.0 * 0.0013) / 3600.0;
@@ -276,7 +307,108 @@ fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
         run.summary()
             .contains("An estimate from the prices of the `fargate-prices` input")
     );
+    assert_eq!(price_list_requests(&price_list).len(), 2);
 
-    let run = ActionRun::for_setup(&harness, &setup, &[("fargate-prices", "vcpu=cheap")]).run();
+    let run = run_with(&[("fargate-prices", "vcpu=cheap")]);
     run.assert_code(2);
+}
+
+/// One Price List API product (trimmed) with its on-demand price an hour.
+fn listed_product(usagetype: &str, usd: &str) -> String {
+    json!({
+        "product": {
+            "productFamily": "Compute",
+            "attributes": {"regionCode": "us-east-1", "usagetype": usagetype, "servicecode": "AmazonECS"},
+            "sku": "SKU1"
+        },
+        "serviceCode": "AmazonECS",
+        "terms": {"OnDemand": {"SKU1.JRTCKXETXF": {
+            "priceDimensions": {"SKU1.JRTCKXETXF.6YS6EN2CT7": {
+                "unit": "Hours", "beginRange": "0", "endRange": "Inf",
+                "pricePerUnit": {"USD": usd}
+            }}
+        }}},
+        "publicationDate": "2026-10-14T18:02:11Z"
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fargate_prices_come_from_the_price_list_api_when_the_role_may_read_it() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", json!({"run_seconds": 1.5}), json!({}));
+    // Two pages, with products the estimate has no use for among them.
+    let price_list = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(header("x-amz-target", "AWSPriceListService.GetProducts"))
+        .and(body_partial_json(json!({"NextToken": "page-2"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "FormatVersion": "aws_v1",
+            "PriceList": [
+                listed_product("USE1-Fargate-GB-Hours", "0.0060000000"),
+                listed_product("USE1-SpotUsage-Fargate-vCPU-Hours:perCPU", "0.0150000000"),
+                listed_product("USE1-SpotUsage-Fargate-GB-Hours", "0.0016000000"),
+            ]
+        })))
+        .with_priority(1)
+        .mount(&price_list)
+        .await;
+    Mock::given(method("POST"))
+        .and(header("x-amz-target", "AWSPriceListService.GetProducts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "FormatVersion": "aws_v1",
+            "PriceList": [
+                listed_product("USE1-Fargate-vCPU-Hours:perCPU", "0.0500000000"),
+                listed_product("USE1-Fargate-EphemeralStorage-GB-Hours", "0.0001110000"),
+                listed_product("USE1-Fargate-Windows-vCPU-Hours:perCPU", "0.0900000000"),
+            ],
+            "NextToken": "page-2"
+        })))
+        .with_priority(2)
+        .mount(&price_list)
+        .await;
+
+    // Two tasks of 1 vCPU / 2 GB, each billed a minute.
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[("task-count", "2"), ("cpu", "1024"), ("memory", "2048")],
+    )
+    .env("AWS_ENDPOINT_URL_PRICING", &price_list.uri())
+    .run();
+    run.assert_code(0);
+    let cost = &run.results()["cost"];
+    assert_eq!(cost["on_demand"]["tasks"], 2, "{cost}");
+    let usd = (120.0 * 0.05 + 240.0 * 0.006) / 3600.0;
+    assert!(
+        (cost["usd"].as_f64().unwrap() - usd).abs() < 1e-12,
+        "{cost}"
+    );
+    assert_eq!(cost["spot_at_on_demand"], false);
+    let summary = run.summary();
+    assert!(
+        summary.contains(
+            "us-east-1's on-demand prices from the AWS Price List API (published 2026-10-14): $0.05/vCPU-hour and $0.006/GB-hour on x86"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("Spot $0.015/vCPU-hour and $0.0016/GB-hour on x86"));
+
+    // What was asked: Fargate's products in the run's region, page by page.
+    let asked = price_list_requests(&price_list);
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    for request in &asked {
+        assert_eq!(request["ServiceCode"], "AmazonECS");
+        assert_eq!(request["FormatVersion"], "aws_v1");
+        assert_eq!(
+            request["Filters"],
+            json!([
+                {"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"},
+                {"Type": "CONTAINS", "Field": "usagetype", "Value": "Fargate"}
+            ])
+        );
+    }
+    assert_eq!(asked[0].get("NextToken"), None);
+    assert_eq!(asked[1]["NextToken"], "page-2");
 }

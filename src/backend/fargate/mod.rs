@@ -37,6 +37,7 @@ use crate::task::TaskLinks;
 use crate::workflow::Reach;
 use classify::{ContainerState, StoppedTask, classify};
 use cloudwatch::CloudWatchLogs;
+use pricing::Listed;
 use rate::RateLimiter;
 pub use settings::CapacityProvider;
 use taskdef::Revision;
@@ -77,6 +78,17 @@ struct Inner {
     /// are followed from then, not from when following began: a launch slowed by throttling
     /// or paced over a thousand tasks ends long after its first tasks started writing.
     first_start_ms: OnceLock<i64>,
+    /// The region's prices from the AWS Price List API, asked for while the tasks start (`None`:
+    /// not asked, as when the `fargate-prices` input gives them).
+    listed: Mutex<Option<tokio::task::JoinHandle<Result<Listed, String>>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(asking) = self.listed.get_mut().ok().and_then(Option::take) {
+            asking.abort();
+        }
+    }
 }
 
 impl Fargate {
@@ -100,7 +112,18 @@ impl Fargate {
                     RUN_TASK_PER_SECOND,
                 )),
                 first_start_ms: OnceLock::new(),
+                listed: Mutex::new(None),
             }),
+        }
+    }
+
+    /// Asks the Price List API for the region's Fargate prices in the background.
+    fn ask_for_prices(&self) {
+        let client = self.inner.clients.pricing();
+        let region = self.region().to_string();
+        let asking = tokio::spawn(async move { pricing::listed(&client, &region).await });
+        if let Ok(mut listed) = self.inner.listed.lock() {
+            *listed = Some(asking);
         }
     }
 
@@ -246,13 +269,18 @@ impl Backend for Fargate {
 
     async fn prepare(settings: Settings, plan: &Plan, gha: &Gha, events: &Events) -> Result<Self> {
         let prepared = prepare::prepare(&settings, plan, gha, events).await?;
-        Ok(Fargate::new(
+        let fargate = Fargate::new(
             prepared.clients,
             settings,
             plan,
             Some((prepared.image, prepared.revision)),
             Reach::Invocation,
-        ))
+        );
+        // Only a run that is waited for reports a cost.
+        if plan.wait && fargate.inner.settings.prices.is_none() {
+            fargate.ask_for_prices();
+        }
+        Ok(fargate)
     }
 
     async fn attach(settings: Settings, plan: &Plan) -> Result<Self> {
@@ -458,9 +486,21 @@ impl Backend for Fargate {
         })
     }
 
-    fn prices(&self) -> Option<Prices> {
+    async fn prices(&self) -> Option<Prices> {
+        let asking = self
+            .inner
+            .listed
+            .lock()
+            .ok()
+            .and_then(|mut asking| asking.take());
+        let listed = match asking {
+            // The ask ends by itself within `LISTED_WITHIN`.
+            Some(asking) => asking.await.ok(),
+            None => None,
+        };
         Some(pricing::prices(
             self.inner.settings.prices.as_ref(),
+            listed.as_ref(),
             Some(self.region()),
         ))
     }

@@ -241,7 +241,7 @@ impl Backend for Local {
     }
 
     /// A local run costs nothing anyone bills.
-    fn prices(&self) -> Option<Prices> {
+    async fn prices(&self) -> Option<Prices> {
         None
     }
 
