@@ -5,6 +5,7 @@
 
 mod aws;
 mod backend;
+mod background;
 pub mod cli;
 mod cost;
 mod event;

@@ -5,6 +5,7 @@ use anyhow::{Result, anyhow, bail};
 use tokio::time::{Duration, Instant};
 
 use crate::backend::{Backend, Pipeline, configure};
+use crate::background::Background;
 use crate::cost::estimate;
 use crate::event::{Event, Events};
 use crate::gha::Gha;
@@ -151,10 +152,7 @@ async fn launch_and_watch<B: Backend>(
     let tasks = started.snapshot();
     let progress = Board::new(plan.task_count());
     // Ends (aborted) when this function returns, whichever way.
-    let _ticker = AbortOnDrop(tokio::spawn(print_progress(
-        progress.clone(),
-        screen.clone(),
-    )));
+    let _ticker = Background::spawn(print_progress(progress.clone(), screen.clone()));
     let follower: Option<FollowerHandle> = match backend.log_source() {
         Ok(source) => {
             for task in &tasks {
@@ -207,15 +205,6 @@ async fn print_progress(progress: Board, screen: Screen) {
         if let Some(total) = progress.total() {
             screen.lock().outside(&report::progress_line(&total));
         }
-    }
-}
-
-/// A spawned task that is aborted when this is dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

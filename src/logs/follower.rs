@@ -2,26 +2,25 @@
 
 use anyhow::Result;
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
 
 use super::LogSource;
 use super::sink::LineSink;
+use crate::background::Background;
 use crate::results::capture::Capture;
 use crate::task::TaskRef;
 
 /// The running follower. Dropping it stops the follower.
 pub struct FollowerHandle {
     stopped: mpsc::UnboundedSender<usize>,
-    join: Option<JoinHandle<Result<LineSink>>>,
+    follower: Background<Result<LineSink>>,
 }
 
 /// Starts following `tasks` with `source`; every line goes to `sink`.
 pub fn follow<S: LogSource>(source: S, tasks: Vec<TaskRef>, sink: LineSink) -> FollowerHandle {
     let (stopped, stopped_rx) = mpsc::unbounded_channel();
-    let join = tokio::spawn(source.follow(tasks, stopped_rx, sink));
     FollowerHandle {
         stopped,
-        join: Some(join),
+        follower: Background::spawn(source.follow(tasks, stopped_rx, sink)),
     }
 }
 
@@ -33,18 +32,7 @@ impl FollowerHandle {
     }
 
     /// Waits until every log has been read to its end and returns what was captured.
-    pub async fn finish(mut self) -> Result<Capture> {
-        match self.join.take() {
-            Some(join) => Ok(join.await??.into_capture()),
-            None => anyhow::bail!("the log follower was already stopped"),
-        }
-    }
-}
-
-impl Drop for FollowerHandle {
-    fn drop(&mut self) {
-        if let Some(join) = self.join.take() {
-            join.abort();
-        }
+    pub async fn finish(self) -> Result<Capture> {
+        Ok(self.follower.finish().await??.into_capture())
     }
 }

@@ -26,6 +26,7 @@ pub use settings::Settings;
 
 use super::{Backend, Resource, Snapshot, Start};
 use crate::aws::{AwsContext, Clients, persist};
+use crate::background::Background;
 use crate::cost::{Prices, Usage};
 use crate::event::Events;
 use crate::gha::Gha;
@@ -80,15 +81,7 @@ struct Inner {
     first_start_ms: OnceLock<i64>,
     /// The region's prices from the AWS Price List API, asked for while the tasks start (`None`:
     /// not asked, as when the `fargate-prices` input gives them).
-    listed: Mutex<Option<tokio::task::JoinHandle<Result<Listed, String>>>>,
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        if let Some(asking) = self.listed.get_mut().ok().and_then(Option::take) {
-            asking.abort();
-        }
-    }
+    listed: Mutex<Option<Background<Result<Listed, String>>>>,
 }
 
 impl Fargate {
@@ -121,7 +114,7 @@ impl Fargate {
     fn ask_for_prices(&self) {
         let client = self.inner.clients.pricing();
         let region = self.region().to_string();
-        let asking = tokio::spawn(async move { pricing::listed(&client, &region).await });
+        let asking = Background::spawn(async move { pricing::listed(&client, &region).await });
         if let Ok(mut listed) = self.inner.listed.lock() {
             *listed = Some(asking);
         }
@@ -495,7 +488,7 @@ impl Backend for Fargate {
             .and_then(|mut asking| asking.take());
         let listed = match asking {
             // The ask ends by itself within `LISTED_WITHIN`.
-            Some(asking) => asking.await.ok(),
+            Some(asking) => asking.finish().await.ok(),
             None => None,
         };
         Some(pricing::prices(
