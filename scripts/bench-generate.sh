@@ -5,8 +5,8 @@
 # `return 200`, keep-alive without limit, no access log) runs pinned to CPU 0; the client runs
 # pinned to CPU 1. wrk and generate alternate, RUNS times each, with CONNECTIONS connections for
 # SECONDS seconds. Printed: requests/s of each, the ratio pair by pair and its median, client CPU
-# per request, peak RSS. Then the generator's peak RSS at 1,000 and 10,000 connections, and after
-# 10 s against 60 s.
+# per request, peak RSS. Then the generator's peak RSS at 1,000 and 10,000 connections (whole, and
+# a connection's share above a one-connection run), and after 10 s against 60 s.
 #
 #   scripts/bench-generate.sh [BINARY]      (default: target/release/ecs-loadtest, built if absent)
 #
@@ -93,11 +93,14 @@ median=$(printf '%s\n' "${ratios[@]}" | sort -g | awk '{a[NR]=$1} END {print a[i
 printf 'median ratio generate/wrk: %.3f\n' "$median"
 
 echo
-echo "generate peak RSS by connections (10 s each):"
+echo "generate peak RSS by connections (10 s each; the base is one connection's run):"
+read -r _ _ base <<< "$(measure generate 1 10)"
+printf '  %6s connection:  %8s KiB peak RSS\n' 1 "$base"
 for connections in 1000 10000; do
   read -r requests cpu rss <<< "$(measure generate "$connections" 10)"
-  printf '  %6s connections: %8s KiB peak RSS, %6.1f KiB a connection, %s requests\n' \
-    "$connections" "$rss" "$(calc "$rss / $connections")" "$requests"
+  printf '  %6s connections: %8s KiB peak RSS, %6.1f KiB a connection (%.1f above the base), %s requests\n' \
+    "$connections" "$rss" "$(calc "$rss / $connections")" \
+    "$(calc "($rss - $base) / ($connections - 1)")" "$requests"
 done
 echo "generate peak RSS by length ($CONNECTIONS connections):"
 for seconds in 10 60; do

@@ -1,22 +1,21 @@
-//! Connections to the target and one request on them, with hyper: HTTP/1.1 with keep-alive, or
-//! HTTP/2 (by ALPN over TLS, or with prior knowledge over plain TCP), TLS with rustls and the
-//! platform's root certificates (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured). The name is
-//! resolved once per connection.
+//! Connections to the target and one request on them: HTTP/1.1 with keep-alive on the
+//! generator's own lean connection (`http1.rs`), or HTTP/2 with hyper (by ALPN over TLS, or with
+//! prior knowledge over plain TCP), TLS with rustls and the platform's root certificates
+//! (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured). The name is resolved once per connection.
 
-use std::pin::Pin;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use bytes::Bytes;
-use futures_util::FutureExt;
 use http_body_util::{BodyExt, Full};
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::http1::{Connection1, Request1};
 use super::settings::{Settings, Target};
 use super::stats::ErrorClass;
 use crate::plan::HttpVersion;
@@ -27,32 +26,20 @@ type Body = Full<Bytes>;
 pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
-type Http1Connection = http1::Connection<TokioIo<Box<dyn Io>>, Body>;
-
 /// A connection ready to carry requests.
 pub enum Sender {
-    /// HTTP/1.1 carries one request at a time, so it belongs to one slot, which also drives the
-    /// connection itself while a request is under way: no second task, no wake-up between two.
-    Http1 {
-        sender: http1::SendRequest<Body>,
-        /// `None` once it has ended (the peer closed it): then it carries no more requests.
-        connection: Option<Pin<Box<Http1Connection>>>,
-    },
+    /// HTTP/1.1 carries one request at a time, so it belongs to one slot.
+    Http1(Connection1),
     /// Clones share one connection: its streams are multiplexed.
     Http2(http2::SendRequest<Body>),
 }
 
 impl Sender {
-    /// False once the peer closed the connection (an idle keep-alive connection may be).
+    /// False once the connection cannot carry another request (an idle keep-alive connection
+    /// may have been closed by the peer).
     pub fn is_open(&mut self) -> bool {
         match self {
-            Sender::Http1 { sender, connection } => {
-                // Lets the connection see a close that already arrived.
-                let ended = connection
-                    .as_mut()
-                    .is_none_or(|connection| connection.as_mut().now_or_never().is_some());
-                !ended && !sender.is_closed()
-            }
+            Sender::Http1(connection) => connection.is_open(),
             Sender::Http2(sender) => !sender.is_closed(),
         }
     }
@@ -68,6 +55,8 @@ pub struct Client {
     method: hyper::Method,
     headers: hyper::HeaderMap,
     body: Bytes,
+    /// The HTTP/1.1 request, serialized once.
+    request1: Request1,
 }
 
 impl Client {
@@ -79,6 +68,17 @@ impl Client {
             method: settings.method.clone(),
             headers: settings.headers.clone(),
             body: settings.body.clone(),
+            request1: Request1::new(
+                &settings.method,
+                settings
+                    .target
+                    .origin_form
+                    .path_and_query()
+                    .map_or("/", |path| path.as_str()),
+                &settings.target.host_header,
+                &settings.headers,
+                &settings.body,
+            ),
         }
     }
 
@@ -97,7 +97,7 @@ impl Client {
         match &self.tls {
             None => match self.version {
                 HttpVersion::Http2 => handshake2(tcp).await,
-                HttpVersion::Auto | HttpVersion::Http1 => handshake1(Box::new(tcp)).await,
+                HttpVersion::Auto | HttpVersion::Http1 => Ok(http1(tcp)),
             },
             Some(tls) => {
                 let name =
@@ -107,25 +107,18 @@ impl Client {
                 if negotiated_h2 {
                     handshake2(stream).await
                 } else {
-                    handshake1(Box::new(stream)).await
+                    Ok(http1(stream))
                 }
             }
         }
     }
 
-    fn request(&self, http2: bool) -> Request<Body> {
-        let uri = if http2 {
-            self.target.absolute.clone()
-        } else {
-            self.target.origin_form.clone()
-        };
+    /// An HTTP/2 request: hyper takes ownership of each one.
+    fn request2(&self) -> Request<Body> {
         let mut request = Request::new(Full::new(self.body.clone()));
         *request.method_mut() = self.method.clone();
-        *request.uri_mut() = uri;
+        *request.uri_mut() = self.target.absolute.clone();
         let headers = request.headers_mut();
-        if !http2 {
-            headers.insert(hyper::header::HOST, self.target.host_header.clone());
-        }
         for (name, value) in &self.headers {
             headers.append(name, value.clone());
         }
@@ -135,34 +128,11 @@ impl Client {
     /// Sends one request and reads its answer to the end. Returns the status.
     pub async fn send(&self, sender: &mut Sender) -> Result<u16, ErrorClass> {
         match sender {
-            Sender::Http1 { sender, connection } => {
-                let Some(driven) = connection.as_mut() else {
-                    return Err(ErrorClass::Request);
-                };
-                let exchange = async {
-                    sender.ready().await.map_err(|_| ErrorClass::Request)?;
-                    let response = sender
-                        .send_request(self.request(false))
-                        .await
-                        .map_err(|_| ErrorClass::Request)?;
-                    read_to_end(response).await
-                };
-                tokio::pin!(exchange);
-                tokio::select! {
-                    biased;
-                    answer = &mut exchange => answer,
-                    // The connection ended (a server that closes after each answer does): what
-                    // it delivered is still read, and it carries no more requests.
-                    _ = driven.as_mut() => {
-                        *connection = None;
-                        exchange.await
-                    }
-                }
-            }
+            Sender::Http1(connection) => connection.exchange(&self.request1).await,
             Sender::Http2(http2) => {
                 http2.ready().await.map_err(|_| ErrorClass::Request)?;
                 let response = http2
-                    .send_request(self.request(true))
+                    .send_request(self.request2())
                     .await
                     .map_err(|_| ErrorClass::Request)?;
                 read_to_end(response).await
@@ -181,20 +151,8 @@ async fn read_to_end(response: Response<hyper::body::Incoming>) -> Result<u16, E
     Ok(status)
 }
 
-/// Reads of at most this many bytes: smaller than hyper's adaptive default (8 KiB, growing), so
-/// that ten thousand idle connections stay small; a large body takes more reads.
-const READ_BUFFER: usize = 4096;
-
-async fn handshake1(io: Box<dyn Io>) -> Result<Sender, ErrorClass> {
-    let (sender, connection) = http1::Builder::new()
-        .read_buf_exact_size(Some(READ_BUFFER))
-        .handshake(TokioIo::new(io))
-        .await
-        .map_err(|_| ErrorClass::Connect)?;
-    Ok(Sender::Http1 {
-        sender,
-        connection: Some(Box::pin(connection)),
-    })
+fn http1(io: impl Io + 'static) -> Sender {
+    Sender::Http1(Connection1::new(Box::new(io)))
 }
 
 async fn handshake2<S>(io: S) -> Result<Sender, ErrorClass>

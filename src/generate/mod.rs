@@ -4,6 +4,7 @@
 //! ends with its result, in chunks.
 
 mod http;
+mod http1;
 mod result;
 mod settings;
 mod stats;

@@ -6,7 +6,7 @@ use std::fmt;
 use serde::Serialize;
 
 pub const METHOD_ACCEPTED: &str = "an HTTP method such as `GET`, `POST` or `PUT` (letters only)";
-pub const HEADERS_ACCEPTED: &str = "one `Name: value` a line, the name a valid HTTP header name";
+pub const HEADERS_ACCEPTED: &str = "one `Name: value` a line, the name a valid HTTP header name other than `Content-Length` and `Transfer-Encoding` (the generator frames the body)";
 pub const STATUSES_ACCEPTED: &str =
     "status codes and ranges separated by commas, such as `2xx, 3xx`, `200-299, 404` or `201`";
 pub const HTTP_VERSION_ACCEPTED: &str = "`auto`, `1.1` or `2`";
@@ -17,7 +17,9 @@ pub fn parse_method(text: &str) -> Option<String> {
         .then(|| text.to_ascii_uppercase())
 }
 
-/// One `Name: value` a line; blank lines are skipped. The error names the line.
+/// One `Name: value` a line; blank lines are skipped. The error names the line. The body's
+/// framing is the generator's: a `Content-Length` or `Transfer-Encoding` of the user's could only
+/// contradict it.
 pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut headers = Vec::new();
     for line in text.lines() {
@@ -32,6 +34,8 @@ pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
         let value = value.trim();
         if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err()
             || hyper::header::HeaderValue::from_str(value).is_err()
+            || name.eq_ignore_ascii_case("content-length")
+            || name.eq_ignore_ascii_case("transfer-encoding")
         {
             return Err(line.to_string());
         }
@@ -152,6 +156,14 @@ mod tests {
         );
         assert_eq!(parse_headers("no colon").unwrap_err(), "no colon");
         assert_eq!(parse_headers("bad name: x").unwrap_err(), "bad name: x");
+        assert_eq!(
+            parse_headers("Accept: */*\ncontent-length: 3").unwrap_err(),
+            "content-length: 3"
+        );
+        assert_eq!(
+            parse_headers("Transfer-Encoding: chunked").unwrap_err(),
+            "Transfer-Encoding: chunked"
+        );
         assert_eq!(parse_method("post").as_deref(), Some("POST"));
         assert_eq!(parse_method("GE T"), None);
     }

@@ -11,7 +11,7 @@ use hdrhistogram::serialization::Deserializer;
 use serde_json::{Value, json};
 
 use crate::common::{ActionRun, Harness};
-use crate::server::{Behaviour, Server};
+use crate::server::{Behaviour, Canned, Server};
 
 fn generate(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"));
@@ -444,4 +444,118 @@ fn without_image_or_dockerfile_the_tasks_run_generate_from_one_start_time() {
         .as_millis() as u64;
     let at: u64 = start_at[0].parse().unwrap();
     assert!(at > now_ms && at < now_ms + 45_000, "{at} against {now_ms}");
+}
+
+/// Every way an HTTP/1.1 answer may end, as a bare server writes it (in pieces where `|` is).
+const FRAMINGS: [&str; 8] = [
+    "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhe|llo",
+    "HTTP/1.1 100 Continue\r\n\r\n|HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhe|llo\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n|0\r\nx-trailer: yes\r\n\r\n",
+    "HTTP/1.1 204 No Content\r\n\r\n",
+    "HTTP/1.1 503 Busy\r\ncontent-length: 0\r\n\r\n",
+    "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n",
+    "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
+    "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nto the| end",
+    "HTTP/1.1 202 Accepted\r\ncontent-length: 3\r\nCONTENT-LENGTH: 3\r\n\r\nabc",
+];
+
+#[test]
+fn http1_answers_of_every_framing_are_read_whole() {
+    let server = Canned::start(FRAMINGS.to_vec(), None);
+    let result = result_of(&generate(
+        &[
+            "--target-url",
+            &server.url(),
+            "--vus",
+            "3",
+            "--duration",
+            "1s",
+            "--request-timeout",
+            "2s",
+        ],
+        &[],
+    ));
+    let received = server.received.lock().unwrap().len() as u64;
+    let requests = result["requests"].as_u64().unwrap();
+    assert!(requests >= 8 * 5, "{result}");
+    // Every request sent was answered and counted, and only the 503s are errors.
+    assert_eq!(requests, received, "{result}");
+    let status = &result["status"];
+    let count = |code: &str| status[code].as_u64().unwrap_or(0);
+    assert_eq!(result["errors"], count("503"), "{result}");
+    assert_eq!(
+        result["error_classes"],
+        json!({ "status": count("503") }),
+        "{result}"
+    );
+    for code in ["200", "201", "202", "204", "304", "503"] {
+        assert!(count(code) > 0, "no {code}: {result}");
+    }
+    // An answer that ends its connection costs one: the others are kept alive.
+    let closing = requests.div_ceil(8) * 2;
+    let connections = server.connections.load(Ordering::SeqCst);
+    assert!(
+        connections <= closing + 3 && connections >= closing - 2,
+        "{connections} connections for {requests} requests"
+    );
+}
+
+#[test]
+fn http1_requests_are_sent_as_given_and_connections_the_server_closed_are_not_reused() {
+    let server = Canned::start(
+        vec!["HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"],
+        Some(Duration::from_millis(100)),
+    );
+    let result = result_of(&generate(
+        &[
+            "--target-url",
+            &format!("{}?q=1", server.url()),
+            "--rate",
+            "4",
+            "--vus",
+            "1",
+            "--duration",
+            "2s",
+            "--method",
+            "post",
+            "--headers",
+            "X-Test: 1\nAccept: */*",
+            "--body",
+            "hello",
+        ],
+        &[],
+    ));
+    // Each request came 250 ms after the last, on a connection the server had closed after 100
+    // ms: none was sent on it.
+    assert_eq!(result["requests"], 8, "{result}");
+    assert_eq!(result["errors"], 0, "{result}");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 8);
+    let expected = format!(
+        "POST /load?q=1 HTTP/1.1\r\nhost: {}\r\nx-test: 1\r\naccept: */*\r\ncontent-length: 5\r\n\r\nhello",
+        server.address
+    );
+    assert_eq!(*server.received.lock().unwrap(), vec![expected; 8]);
+
+    // A HEAD answer's Content-Length announces a body that is not sent.
+    let server = Canned::start(
+        vec!["HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"],
+        None,
+    );
+    let result = result_of(&generate(
+        &[
+            "--target-url",
+            &server.url(),
+            "--vus",
+            "1",
+            "--duration",
+            "1s",
+            "--method",
+            "HEAD",
+            "--request-timeout",
+            "1s",
+        ],
+        &[],
+    ));
+    assert_eq!(result["errors"], 0, "{result}");
+    assert!(result["requests"].as_u64().unwrap() > 20, "{result}");
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
 }

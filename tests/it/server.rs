@@ -160,3 +160,129 @@ async fn answer(
     }
     Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
 }
+
+/// A bare HTTP/1.1 server on 127.0.0.1 that answers each request with the next of its canned
+/// answers, byte for byte, in turn across connections: the framings a real server may use, as
+/// they arrive on the wire. It closes a connection after an answer that says `Connection: close`
+/// or is HTTP/1.0, and (with `idle_close`) one that stays idle that long, as servers do with
+/// keep-alive connections. `|` in an answer cuts it into writes a millisecond apart. It keeps
+/// every request it received, head and body.
+pub struct Canned {
+    pub address: SocketAddr,
+    pub received: Arc<Mutex<Vec<String>>>,
+    pub connections: Arc<AtomicU64>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Canned {
+    pub fn start(answers: Vec<&'static str>, idle_close: Option<Duration>) -> Canned {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let address = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let next = Arc::new(AtomicU64::new(0));
+        let answers = Arc::new(answers);
+        let (state, count, stopped) = (received.clone(), connections.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stopped.load(Ordering::SeqCst) {
+                let Ok((tcp, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(2));
+                    continue;
+                };
+                count.fetch_add(1, Ordering::SeqCst);
+                let (answers, next, state, stopped) = (
+                    answers.clone(),
+                    next.clone(),
+                    state.clone(),
+                    stopped.clone(),
+                );
+                std::thread::spawn(move || {
+                    serve_canned(tcp, &answers, &next, &state, &stopped, idle_close)
+                });
+            }
+        });
+        Canned {
+            address,
+            received,
+            connections,
+            stop,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/load", self.address)
+    }
+}
+
+impl Drop for Canned {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn serve_canned(
+    mut tcp: std::net::TcpStream,
+    answers: &[&str],
+    next: &AtomicU64,
+    received: &Mutex<Vec<String>>,
+    stop: &std::sync::atomic::AtomicBool,
+    idle_close: Option<Duration>,
+) {
+    use std::io::{Read, Write};
+    tcp.set_nonblocking(false).unwrap();
+    let _ = tcp.set_nodelay(true);
+    let poll = Duration::from_millis(20);
+    tcp.set_read_timeout(Some(poll)).unwrap();
+    let mut buffer = Vec::new();
+    let mut idle = Duration::ZERO;
+    loop {
+        // One request: its head, then as many body bytes as its Content-Length says.
+        let request = loop {
+            if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&buffer[..end]).to_ascii_lowercase();
+                let length: usize = head
+                    .lines()
+                    .find_map(|line| line.strip_prefix("content-length:"))
+                    .map_or(0, |value| value.trim().parse().unwrap());
+                if buffer.len() >= end + 4 + length {
+                    let request: Vec<u8> = buffer.drain(..end + 4 + length).collect();
+                    break request;
+                }
+            }
+            let mut chunk = [0; 4096];
+            match tcp.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(read) => {
+                    buffer.extend_from_slice(&chunk[..read]);
+                    idle = Duration::ZERO;
+                }
+                Err(_) => {
+                    idle += poll;
+                    if stop.load(Ordering::SeqCst) || idle_close.is_some_and(|limit| idle >= limit)
+                    {
+                        return;
+                    }
+                }
+            }
+        };
+        received
+            .lock()
+            .unwrap()
+            .push(String::from_utf8_lossy(&request).into_owned());
+        let answer = answers[next.fetch_add(1, Ordering::SeqCst) as usize % answers.len()];
+        // `|` marks where the answer is cut into separate writes, a millisecond apart.
+        for part in answer.split('|') {
+            if tcp.write_all(part.as_bytes()).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        if answer.starts_with("HTTP/1.0")
+            || answer.to_ascii_lowercase().contains("connection: close")
+        {
+            return;
+        }
+    }
+}
