@@ -1,7 +1,5 @@
 //! Pass or fail, and why: every task's outcome and every threshold.
 
-use serde::Serialize;
-
 use super::baseline::Baseline;
 use super::delivery::Delivery;
 use super::merge::Merged;
@@ -9,7 +7,7 @@ use super::threshold::{Checked, Threshold};
 use crate::exit::{self, THRESHOLD_FAILED};
 use crate::outcome::TaskOutcome;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
     pub passed: bool,
     pub exit_status: u8,
@@ -19,13 +17,10 @@ pub struct Verdict {
     pub coverage: Option<String>,
     pub thresholds: Vec<Checked>,
     /// A skipped relative threshold fails the run.
-    #[serde(skip)]
     pub require_baseline: bool,
     /// The sentence that says the test did not deliver its load, when it did not.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub shortfall: Option<String>,
     /// The shortfall failed the run (`fail-on-under-delivery`); else it is a warning.
-    #[serde(skip)]
     pub shortfall_fails: bool,
 }
 

@@ -154,6 +154,15 @@ fn a_run_that_does_not_deliver_its_load_says_why_and_fails_when_asked_to() {
             ),
         "{sentence}"
     );
+    // Said once in the `results` output: in the delivery.
+    assert_eq!(
+        warned
+            .results()
+            .to_string()
+            .matches("did not deliver its load")
+            .count(),
+        1
+    );
     // Workflow commands escape `%`.
     warned.assert_stdout_has(&format!(
         "::warning::{} (a warning",
