@@ -249,7 +249,7 @@ impl History {
             return History {
                 table: Some(table),
                 baseline: Err(
-                    "no base branch to compare with (not a pull request, and no `baseline-branch`)"
+                    "no branch to compare with (no pull request, no branch and no `baseline-branch`)"
                         .to_string(),
                 ),
             };

@@ -26,7 +26,8 @@ pub struct HistoryPlan {
     pub require_baseline: bool,
     /// The branch tested.
     pub branch: Option<String>,
-    /// Whose runs this one is compared with: the input, else the pull request's base branch.
+    /// Whose runs this one is compared with: the input, else the pull request's base branch,
+    /// else the run's own branch.
     pub baseline_branch: Option<String>,
     pub commit: Option<String>,
     pub run_url: Option<String>,
@@ -167,9 +168,12 @@ pub fn history_plan(
         ttl_days,
         require_baseline,
         branch: workflow.branch(),
+        // A pull request is compared with its base; any other run with its own branch's earlier
+        // runs (a push to `main` with `main`'s), which is what a regression there means.
         baseline_branch: given(&inputs.baseline_branch)
             .map(str::to_string)
-            .or_else(|| workflow.base_ref.clone()),
+            .or_else(|| workflow.base_ref.clone())
+            .or_else(|| workflow.branch()),
         commit: workflow.sha.clone(),
         run_url: workflow.run_url(),
         shape: Shape::of(load),

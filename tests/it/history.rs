@@ -341,6 +341,34 @@ async fn the_baseline_is_the_newest_five_passing_runs_of_the_same_test_branch_an
         .unwrap();
     assert_eq!(this["passed"].as_bool().unwrap(), &false);
     assert_eq!(number(this, "exitStatus"), 99.0);
+
+    // A push to `main` is compared with `main`'s own earlier runs.
+    let setup = passing_setup(&harness);
+    let pushed = run(action(
+        &harness,
+        &setup,
+        "http://127.0.0.1:9",
+        "push",
+        &[
+            ("results-table", TABLE),
+            ("test-id", "checkout"),
+            ("rate", "200"),
+            ("duration", "1m"),
+        ],
+    )
+    .env("GITHUB_REF_NAME", "main"))
+    .await;
+    pushed.assert_code(0);
+    pushed.assert_stdout_has(
+        "Baseline: 5 passing run(s) of test `checkout` on `main` with this load shape",
+    );
+    let comparison = &pushed.results()["comparison"];
+    assert_eq!(
+        (comparison["branch"].as_str(), comparison["runs"].as_u64()),
+        (Some("main"), Some(5)),
+        "{comparison}"
+    );
+    assert_eq!(comparison["figures"][1]["baseline_median"], 204_000.0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
