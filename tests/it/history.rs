@@ -141,9 +141,9 @@ fn number(item: &std::collections::HashMap<String, AttributeValue>, name: &str) 
     item[name].as_n().unwrap().parse().unwrap()
 }
 
-/// The action on a pull request from `feature/x` into `main`, 2 tasks at 200 requests a second
-/// for a minute, storing into `TABLE`.
-fn pull_request_run(harness: &Harness, api_url: &str, extra: &[(&str, &str)]) -> ActionRun {
+/// The action on `event`, 2 tasks at 200 requests a second for a minute (`SHAPE`), storing into
+/// `TABLE` as test `checkout`.
+fn stored_run(harness: &Harness, api_url: &str, event: &str, extra: &[(&str, &str)]) -> ActionRun {
     let setup = passing_setup(harness);
     let mut inputs = vec![
         ("results-table", TABLE),
@@ -152,7 +152,12 @@ fn pull_request_run(harness: &Harness, api_url: &str, extra: &[(&str, &str)]) ->
         ("duration", "1m"),
     ];
     inputs.extend_from_slice(extra);
-    action(harness, &setup, api_url, "pull_request", &inputs)
+    action(harness, &setup, api_url, event, &inputs)
+}
+
+/// `stored_run` on a pull request from `feature/x` into `main`.
+fn pull_request_run(harness: &Harness, api_url: &str, extra: &[(&str, &str)]) -> ActionRun {
+    stored_run(harness, api_url, "pull_request", extra)
         .env("GITHUB_HEAD_REF", "feature/x")
         .env("GITHUB_BASE_REF", "main")
         .env("GITHUB_REF_NAME", "7/merge")
@@ -343,21 +348,9 @@ async fn the_baseline_is_the_newest_five_passing_runs_of_the_same_test_branch_an
     assert_eq!(number(this, "exitStatus"), 99.0);
 
     // A push to `main` is compared with `main`'s own earlier runs.
-    let setup = passing_setup(&harness);
-    let pushed = run(action(
-        &harness,
-        &setup,
-        "http://127.0.0.1:9",
-        "push",
-        &[
-            ("results-table", TABLE),
-            ("test-id", "checkout"),
-            ("rate", "200"),
-            ("duration", "1m"),
-        ],
-    )
-    .env("GITHUB_REF_NAME", "main"))
-    .await;
+    let pushed =
+        run(stored_run(&harness, "http://127.0.0.1:9", "push", &[]).env("GITHUB_REF_NAME", "main"))
+            .await;
     pushed.assert_code(0);
     pushed.assert_stdout_has(
         "Baseline: 5 passing run(s) of test `checkout` on `main` with this load shape",
