@@ -41,8 +41,10 @@ pub struct Location<'a> {
     pub line: Option<u32>,
 }
 
-/// The workflow-command layer: one per process, built from the environment. Clones share the
-/// state of `::stop-commands::`.
+/// The workflow-command layer: one per process, built from the environment. Clones share one
+/// writer: every byte the action prints goes through it, under one lock that also holds the
+/// state of `::stop-commands::`, so no line printed from one thread can land inside another
+/// thread's resume–command–stop window.
 #[derive(Debug, Clone)]
 pub struct Gha {
     in_actions: bool,
@@ -50,8 +52,39 @@ pub struct Gha {
     summary_file: Option<PathBuf>,
     /// `GITHUB_STATE`: what the main step leaves for the post step (`STATE_<name>` there).
     state_file: Option<PathBuf>,
+    out: Arc<Mutex<Writer>>,
+}
+
+/// Standard output and the fence around it.
+struct Writer {
+    sink: Box<dyn std::io::Write + Send>,
     /// The token that resumes workflow commands while they are off.
-    stopped_with: Arc<Mutex<Option<String>>>,
+    stopped_with: Option<String>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer")
+            .field("commands_off", &self.stopped_with.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Writer {
+    fn emit(&mut self, line: &str) {
+        // A closed stdout (the runner went away) must not turn into a panic during cleanup.
+        let _ = writeln!(self.sink, "{line}");
+        let _ = self.sink.flush();
+    }
+
+    /// Switches workflow commands off unless they are.
+    fn fence(&mut self) {
+        if self.stopped_with.is_none() {
+            let token = random_token(32);
+            self.emit(&format!("::stop-commands::{token}"));
+            self.stopped_with = Some(token);
+        }
+    }
 }
 
 impl Gha {
@@ -67,38 +100,59 @@ impl Gha {
             path("GITHUB_OUTPUT"),
             path("GITHUB_STEP_SUMMARY"),
             path("GITHUB_STATE"),
+            Box::new(std::io::stdout()),
         )
     }
 
-    pub fn new(
+    fn new(
         in_actions: bool,
         output_file: Option<PathBuf>,
         summary_file: Option<PathBuf>,
         state_file: Option<PathBuf>,
+        sink: Box<dyn std::io::Write + Send>,
     ) -> Self {
         Gha {
             in_actions,
             output_file,
             summary_file,
             state_file,
-            stopped_with: Arc::default(),
+            out: Arc::new(Mutex::new(Writer {
+                sink,
+                stopped_with: None,
+            })),
         }
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, Writer> {
+        self.out
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub fn in_actions(&self) -> bool {
         self.in_actions
     }
 
-    /// Prints one line of ordinary output.
+    /// Prints one line of the action's own output.
     pub fn line(&self, text: &str) {
-        emit(text);
+        self.writer().emit(text);
+    }
+
+    /// Prints text the action does not control (a task's log line, build output): workflow
+    /// commands are off before it is written, so it cannot set outputs, masks or annotations.
+    pub fn untrusted(&self, text: &str) {
+        let mut writer = self.writer();
+        if self.in_actions {
+            writer.fence();
+        }
+        writer.emit(text);
     }
 
     pub fn group(&self, title: &str) {
         if self.in_actions {
             self.emit_command(&command("group", &[], title));
         } else {
-            emit(&format!("== {title}"));
+            self.line(&format!("== {title}"));
         }
     }
 
@@ -111,18 +165,14 @@ impl Gha {
     /// Prints a workflow command so that the runner acts on it even while commands are off:
     /// resume, the command, then off again with a fresh token.
     fn emit_command(&self, line: &str) {
-        let mut stopped_with = self
-            .stopped_with
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match stopped_with.as_mut() {
+        let mut writer = self.writer();
+        match writer.stopped_with.take() {
             Some(token) => {
-                emit(&format!("::{token}::"));
-                emit(line);
-                *token = random_token(32);
-                emit(&format!("::stop-commands::{token}"));
+                writer.emit(&format!("::{token}::"));
+                writer.emit(line);
+                writer.fence();
             }
-            None => emit(line),
+            None => writer.emit(line),
         }
     }
 
@@ -157,32 +207,11 @@ impl Gha {
         self.annotate(Level::Notice, message, &Location::default());
     }
 
-    /// Switches workflow commands off, so that untrusted text printed meanwhile (container logs)
-    /// cannot set outputs, masks or annotations. Annotations and groups printed through this layer
-    /// still work. Does nothing when commands are already off.
-    pub fn commands_off(&self) {
-        if !self.in_actions {
-            return;
-        }
-        let mut stopped_with = self
-            .stopped_with
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if stopped_with.is_none() {
-            let token = random_token(32);
-            emit(&format!("::stop-commands::{token}"));
-            *stopped_with = Some(token);
-        }
-    }
-
     /// Switches workflow commands back on.
     pub fn commands_on(&self) {
-        let mut stopped_with = self
-            .stopped_with
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(token) = stopped_with.take() {
-            emit(&format!("::{token}::"));
+        let mut writer = self.writer();
+        if let Some(token) = writer.stopped_with.take() {
+            writer.emit(&format!("::{token}::"));
         }
     }
 
@@ -222,13 +251,6 @@ impl Gha {
         append(path, &text)
             .with_context(|| format!("writing the job summary to {}", path.display()))
     }
-}
-
-fn emit(line: &str) {
-    let mut stdout = std::io::stdout().lock();
-    // A closed stdout (the runner went away) must not turn into a panic during cleanup.
-    let _ = writeln!(stdout, "{line}");
-    let _ = stdout.flush();
 }
 
 fn append(path: &Path, text: &str) -> std::io::Result<()> {
@@ -315,6 +337,91 @@ pub fn output_record(name: &str, value: &str, delimiter: &str) -> Result<String>
 mod tests {
     use super::*;
 
+    /// Everything written to the shared sink, for reading back.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn captured_gha() -> (Gha, Captured) {
+        let captured = Captured::default();
+        let gha = Gha::new(true, None, None, None, Box::new(captured.clone()));
+        (gha, captured)
+    }
+
+    /// A tester's lines printed from one thread while another emits annotations: none may land
+    /// between a resume token and the next stop, where the runner would obey it.
+    #[test]
+    fn tester_lines_never_land_inside_a_command_window() {
+        let (gha, captured) = captured_gha();
+        const TESTER_LINES: usize = 100_000;
+        const ANNOTATIONS: usize = 20_000;
+        let start = Arc::new(std::sync::Barrier::new(2));
+        let tester = {
+            let gha = gha.clone();
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                for index in 0..TESTER_LINES {
+                    gha.untrusted(match index % 3 {
+                        0 => "::set-output name=passed::true",
+                        1 => "::add-mask::tester",
+                        _ => "::error::from the tester",
+                    });
+                }
+            })
+        };
+        let ours = {
+            let gha = gha.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                for index in 0..ANNOTATIONS {
+                    gha.warning(&format!("ours {index}"));
+                    gha.line("a line of the action's own");
+                }
+            })
+        };
+        tester.join().unwrap();
+        ours.join().unwrap();
+
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        // The runner obeys commands until a `::stop-commands::TOKEN`, then none until `::TOKEN::`.
+        let mut resume: Option<String> = None;
+        let (mut tester_seen, mut tester_obeyed, mut annotations) = (0, 0, 0);
+        for line in text.lines() {
+            if let Some(token) = line.strip_prefix("::stop-commands::") {
+                resume = Some(format!("::{token}::"));
+            } else if resume.as_deref() == Some(line) {
+                resume = None;
+            } else if line.starts_with("::warning::ours") {
+                assert!(
+                    resume.is_none(),
+                    "an annotation printed while commands were off"
+                );
+                annotations += 1;
+            } else if line.starts_with("::") {
+                tester_seen += 1;
+                if resume.is_none() {
+                    tester_obeyed += 1;
+                }
+            }
+        }
+        assert_eq!(tester_seen, TESTER_LINES);
+        assert_eq!(annotations, ANNOTATIONS);
+        assert_eq!(
+            tester_obeyed, 0,
+            "tester lines the runner would have obeyed"
+        );
+    }
+
     #[test]
     fn escapes_data_and_properties() {
         assert_eq!(escape_data("50% done\r\nnext"), "50%25 done%0D%0Anext");
@@ -392,6 +499,7 @@ mod tests {
             Some(output.clone()),
             Some(summary.clone()),
             Some(state.clone()),
+            Box::new(std::io::sink()),
         );
         gha.set_output("passed", "true").unwrap();
         gha.set_output("exit-code", "0").unwrap();
@@ -425,7 +533,7 @@ mod tests {
 
     #[test]
     fn without_files_outputs_are_skipped() {
-        let gha = Gha::new(false, None, None, None);
+        let gha = Gha::new(false, None, None, None, Box::new(std::io::sink()));
         gha.set_output("passed", "true").unwrap();
         gha.append_summary("x").unwrap();
     }

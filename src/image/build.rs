@@ -44,8 +44,8 @@ pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> R
         .map_err(|error| anyhow!("reading {}: {error}", dockerfile_path.display()))?;
 
     gha.group("Build image");
-    // The build prints what the user's Dockerfile runs: no workflow commands from it.
-    gha.commands_off();
+    // The build prints what the user's Dockerfile runs, through `untrusted`: no workflow
+    // commands from it.
     let mut attempt = buildkit(docker, plan, tag, &dockerfile_text, gha).await;
     let mut fallback = None;
     if let Attempt::NoBuildKit(why) = attempt {
@@ -201,13 +201,13 @@ async fn buildkit(
                     .clone();
                 if vertex.started.is_some() && !announced.contains(&vertex.digest) {
                     announced.push(vertex.digest.clone());
-                    gha.line(&format!("#{number} {name}"));
+                    gha.untrusted(&format!("#{number} {name}"));
                 }
                 if vertex.cached && vertex.completed.is_some() {
-                    gha.line(&format!("#{number} CACHED"));
+                    gha.untrusted(&format!("#{number} CACHED"));
                 }
                 if !vertex.error.is_empty() {
-                    gha.line(&format!("#{number} ERROR: {}", vertex.error));
+                    gha.untrusted(&format!("#{number} ERROR: {}", vertex.error));
                     failure.get_or_insert(Failure {
                         message: vertex.error.clone(),
                         line: vertex_line(&stages, &name),
@@ -218,7 +218,7 @@ async fn buildkit(
             for log in &status.logs {
                 let number = vertices.get(&log.vertex).map_or(0, |(number, _)| *number);
                 for line in String::from_utf8_lossy(&log.msg).lines() {
-                    gha.line(&format!("#{number} {line}"));
+                    gha.untrusted(&format!("#{number} {line}"));
                 }
             }
         }
@@ -226,7 +226,7 @@ async fn buildkit(
             if !seen_status {
                 return Attempt::NoBuildKit(message);
             }
-            gha.line(&message);
+            gha.untrusted(&message);
             match failure.as_mut() {
                 // The vertex error says what failed; the engine's message says it more fully.
                 Some(failure) => failure.message = message,
@@ -265,11 +265,11 @@ async fn classic(
                         if let Some(parsed) = parse_step(line) {
                             step = Some(parsed);
                         }
-                        gha.line(line);
+                        gha.untrusted(line);
                     }
                 }
                 if let Some(message) = info.error_detail.and_then(|detail| detail.message) {
-                    gha.line(&message);
+                    gha.untrusted(&message);
                     failure = Some(message);
                 }
             }

@@ -105,16 +105,15 @@ impl LogScreen {
         task.lines += 1;
         match self.mode {
             LogMode::Interleaved => {
-                self.gha.commands_off();
                 self.gha
-                    .line(&format!("[{}/{task_count}] {text}", index + 1));
+                    .untrusted(&format!("[{}/{task_count}] {text}", index + 1));
             }
             LogMode::Grouped => {
                 if self.open.is_none() && !task.printed {
                     self.open_group(index)?;
                 }
                 if self.open == Some(index) {
-                    self.gha.line(text);
+                    self.gha.untrusted(text);
                 } else {
                     self.spool(index, text);
                 }
@@ -144,14 +143,10 @@ impl LogScreen {
             && let Err(error) = self.spool_to_file(index, text)
         {
             self.in_memory = true;
-            self.gha.commands_on();
             self.gha.warning(&format!(
                 "task logs are held in memory (up to {} MiB, then printed as they come): {error:#}",
                 MEMORY_SPOOL_BYTES / (1024 * 1024)
             ));
-            if self.open.is_some() {
-                self.gha.commands_off();
-            }
         }
         if !self.in_memory {
             return;
@@ -160,11 +155,7 @@ impl LogScreen {
         if self.memory_bytes + text.len() > MEMORY_SPOOL_BYTES {
             let label = task.label.clone();
             task.spooled += 1;
-            self.gha.commands_off();
-            self.gha.line(&format!("[{label}] {text}"));
-            if self.open.is_none() {
-                self.gha.commands_on();
-            }
+            self.gha.untrusted(&format!("[{label}] {text}"));
             return;
         }
         self.memory_bytes += text.len();
@@ -238,7 +229,6 @@ impl LogScreen {
 
     fn open_group(&mut self, index: usize) -> Result<()> {
         self.gha.group(&self.tasks[index].label);
-        self.gha.commands_off();
         self.open = Some(index);
         let task = &mut self.tasks[index];
         let spool = task.spool.take();
@@ -247,15 +237,13 @@ impl LogScreen {
         if let Some(file) = spool
             && let Err(error) = self.print_file(file)
         {
-            self.gha.commands_on();
             self.gha.warning(&format!(
                 "lines of {} could not be read back from their spool file: {error:#}",
                 self.tasks[index].label
             ));
-            self.gha.commands_off();
         }
         for line in &memory {
-            self.gha.line(line);
+            self.gha.untrusted(line);
             self.memory_bytes = self.memory_bytes.saturating_sub(line.len());
         }
         Ok(())
@@ -266,7 +254,7 @@ impl LogScreen {
         file.seek(SeekFrom::Start(0))
             .context("rewinding a log spool")?;
         for line in BufReader::new(file).lines() {
-            self.gha.line(&line.context("reading a log spool")?);
+            self.gha.untrusted(&line.context("reading a log spool")?);
         }
         Ok(())
     }
