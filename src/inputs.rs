@@ -143,7 +143,7 @@ pub struct Inputs {
     /// Fail when a relative threshold has no baseline to compare with [default: false]
     #[arg(long, value_name = "BOOL")]
     pub require_baseline: Option<String>,
-    /// Fail the run when it did not deliver the load asked for (more than 5 % under the rate, or a task started late) [default: false: a warning]
+    /// Fail the run when it did not deliver the load asked for (more than 5 % under the rate, or a task started late) [default: true; false: a warning]
     #[arg(long, value_name = "BOOL")]
     pub fail_on_under_delivery: Option<String>,
     /// Also write the report to this file: Markdown, or a self-contained HTML page when it ends in .html

@@ -142,7 +142,7 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
             gha.error(shortfall);
         } else {
             gha.warning(&format!(
-                "{shortfall} (a warning: `fail-on-under-delivery` makes it fail the run)"
+                "{shortfall} (a warning, since `fail-on-under-delivery` is `false`)"
             ));
         }
     }

@@ -150,6 +150,9 @@ fn stored_run(harness: &Harness, api_url: &str, event: &str, extra: &[(&str, &st
         ("test-id", "checkout"),
         ("rate", "200"),
         ("duration", "1m"),
+        // The scripted tasks report 200 requests, not the 12,000 this shape asks for: what is
+        // stored and compared is the subject here, not whether the load was delivered.
+        ("fail-on-under-delivery", "false"),
     ];
     inputs.extend_from_slice(extra);
     action(harness, &setup, api_url, event, &inputs)
