@@ -169,12 +169,12 @@ pub struct Inputs {
     /// On issue_comment: the word that starts a run from a PR comment [default: /loadtest]
     #[arg(long, value_name = "WORD")]
     pub comment_command: Option<String>,
-    /// On issue_comment: inputs a comment may set as key=value [default: rate vus duration task-count stages thresholds]
+    /// On issue_comment: inputs a comment may set as key=value [default: rate vus duration task-count stages]
     #[arg(long, value_name = "NAMES")]
     pub comment_overrides: Option<String>,
-    /// On issue_comment: author associations that may start a run [default: OWNER MEMBER COLLABORATOR]
-    #[arg(long, value_name = "ASSOCIATIONS")]
-    pub comment_authors: Option<String>,
+    /// On issue_comment: the least permission on the repository that may start a run: read, triage, write, maintain or admin [default: write]
+    #[arg(long, value_name = "ROLE")]
+    pub comment_permission: Option<String>,
 }
 
 impl Inputs {

@@ -1,5 +1,6 @@
 //! A load test started from a pull request comment: `/loadtest rate=500 duration=2m`. Whether a
-//! comment starts a run, for whom, and with which overrides: pure, from the event payload.
+//! comment is a command for this step, and what it asks for: pure, from the event payload. Who
+//! may start load is asked of GitHub (`trigger.rs`), never read from the payload.
 
 use serde::Deserialize;
 
@@ -24,7 +25,8 @@ pub struct Comment {
     pub body: String,
     pub html_url: String,
     pub user: User,
-    pub author_association: String,
+    /// When the comment was written (ISO 8601, UTC): a head pushed after it was not approved.
+    pub created_at: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -37,21 +39,27 @@ pub struct User {
 pub enum Decision {
     /// Not a command for this step (not a PR, an edit, another comment): nothing runs, exit 0.
     Ignore(String),
-    /// A command from someone who may not start load: nothing runs, a reply says who may.
-    RefuseAuthor(String),
-    /// A command with overrides that are refused or unreadable: nothing runs, exit 2.
-    Invalid(Vec<String>),
-    /// Run, with these `key=value` overrides of the workflow's inputs.
-    Run(Vec<(String, String)>),
+    /// A command for this step. Whether its author may start load is asked next, before its
+    /// problems (if any) are answered.
+    Command(Result<Command, Vec<String>>),
 }
 
-/// What the workflow allows: the command word, the inputs a comment may override, the
-/// `author_association` values that may start load.
+/// A command that reads well: its overrides, and the commit it approves when it names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Command {
+    pub overrides: Vec<(String, String)>,
+    /// `sha=abc1234`: the head commit the author approves (7 to 40 hex digits).
+    pub sha: Option<String>,
+}
+
+/// What the workflow allows: the command word and the inputs a comment may override.
 pub struct Policy<'a> {
     pub command: &'a str,
     pub overridable: &'a [String],
-    pub associations: &'a [String],
 }
+
+/// The word of a command that names the approved commit rather than an input.
+pub const SHA_WORD: &str = "sha";
 
 pub fn decide(event: &IssueCommentEvent, policy: &Policy) -> Decision {
     if event.issue.pull_request.is_none() {
@@ -76,29 +84,46 @@ pub fn decide(event: &IssueCommentEvent, policy: &Policy) -> Decision {
             ));
         }
     };
-    let association = &event.comment.author_association;
-    if !policy
-        .associations
-        .iter()
-        .any(|allowed| allowed.eq_ignore_ascii_case(association))
-    {
-        return Decision::RefuseAuthor(format!(
-            "@{} (association `{association}`) may not start a load test here: load costs money and reaches a real service, so only {} may. Ask one of them to comment `{}`.",
-            event.comment.user.login,
-            policy.associations.join(", "),
-            policy.command
-        ));
+    Decision::Command(parse_command(&event.comment.body, rest, policy))
+}
+
+fn parse_command(body: &str, rest: &str, policy: &Policy) -> Result<Command, Vec<String>> {
+    // A control character could end a log line early and start a workflow command, or hide text
+    // from the reader. Line breaks are the one exception, as `\n` or the web editor's `\r\n`.
+    let controls: Vec<String> = body
+        .replace("\r\n", "\n")
+        .chars()
+        .filter(|c| c.is_control() && *c != '\n')
+        .map(|c| format!("U+{:04X}", u32::from(c)))
+        .collect();
+    if !controls.is_empty() {
+        let mut kinds = controls;
+        kinds.sort();
+        kinds.dedup();
+        return Err(vec![format!(
+            "the comment holds control characters ({}): write the command as plain text",
+            kinds.join(", ")
+        )]);
     }
-    let words = match shell_words::split(rest) {
-        Ok(words) => words,
-        Err(error) => {
-            return Decision::Invalid(vec![format!("the command line does not parse: {error}")]);
-        }
-    };
-    let mut overrides = Vec::new();
+    let words = shell_words::split(rest)
+        .map_err(|error| vec![format!("the command line does not parse: {error}")])?;
+    let mut overrides: Vec<(String, String)> = Vec::new();
+    let mut sha = None;
     let mut problems = Vec::new();
     for word in words {
         match word.split_once('=') {
+            Some((SHA_WORD, value)) => {
+                if is_commit_prefix(value) {
+                    sha = Some(value.to_ascii_lowercase());
+                } else {
+                    problems.push(format!(
+                        "`{SHA_WORD}=` takes the commit you approve, 7 to 40 hex digits (`{SHA_WORD}=abc1234`)"
+                    ));
+                }
+            }
+            Some((key, _)) if overrides.iter().any(|(given, _)| given == key) => {
+                problems.push(format!("`{key}` is given twice"));
+            }
             Some((key, value)) if policy.overridable.iter().any(|allowed| allowed == key) => {
                 overrides.push((key.to_string(), value.to_string()));
             }
@@ -110,10 +135,14 @@ pub fn decide(event: &IssueCommentEvent, policy: &Policy) -> Decision {
         }
     }
     if problems.is_empty() {
-        Decision::Run(overrides)
+        Ok(Command { overrides, sha })
     } else {
-        Decision::Invalid(problems)
+        Err(problems)
     }
+}
+
+fn is_commit_prefix(text: &str) -> bool {
+    (7..=40).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 fn list(names: &[String]) -> String {
@@ -131,79 +160,105 @@ fn list(names: &[String]) -> String {
 mod tests {
     use super::*;
 
-    fn event(body: &str, association: &str, pull_request: bool) -> IssueCommentEvent {
+    fn event(body: &str, pull_request: bool) -> IssueCommentEvent {
         serde_json::from_value(serde_json::json!({
             "action": "created",
             "issue": {"number": 7, "pull_request": if pull_request { serde_json::json!({"url": "x"}) } else { serde_json::Value::Null }},
             "comment": {"id": 1, "body": body, "html_url": "https://github.com/a/b/pull/7#c1",
-                        "user": {"login": "octocat"}, "author_association": association},
+                        "user": {"login": "octocat"}, "created_at": "2026-11-20T10:00:00Z"},
         }))
         .unwrap()
     }
 
-    fn decide_with(body: &str, association: &str) -> Decision {
+    fn decide_on(body: &str) -> Decision {
         let overridable: Vec<String> = ["rate", "duration", "thresholds"].map(String::from).into();
-        let associations: Vec<String> = ["OWNER", "MEMBER"].map(String::from).into();
         decide(
-            &event(body, association, true),
+            &event(body, true),
             &Policy {
                 command: "/loadtest",
                 overridable: &overridable,
-                associations: &associations,
             },
         )
+    }
+
+    fn problems(body: &str) -> Vec<String> {
+        match decide_on(body) {
+            Decision::Command(Err(problems)) => problems,
+            other => panic!("{body:?}: {other:?}"),
+        }
     }
 
     #[test]
     fn decisions() {
         assert_eq!(
-            decide_with(
-                "/loadtest rate=300 duration=30s thresholds=\"p95 < 300ms\"\nthanks",
-                "MEMBER"
-            ),
-            Decision::Run(vec![
-                ("rate".into(), "300".into()),
-                ("duration".into(), "30s".into()),
-                ("thresholds".into(), "p95 < 300ms".into())
-            ])
+            decide_on("/loadtest rate=300 duration=30s thresholds=\"p95 < 300ms\"\nthanks"),
+            Decision::Command(Ok(Command {
+                overrides: vec![
+                    ("rate".into(), "300".into()),
+                    ("duration".into(), "30s".into()),
+                    ("thresholds".into(), "p95 < 300ms".into())
+                ],
+                sha: None
+            }))
         );
-        assert_eq!(decide_with("/loadtest", "owner"), Decision::Run(vec![]));
+        assert_eq!(
+            decide_on("/loadtest sha=ABCDEF1234"),
+            Decision::Command(Ok(Command {
+                overrides: vec![],
+                sha: Some("abcdef1234".into())
+            }))
+        );
         assert!(matches!(
-            decide_with("looks good /loadtest", "MEMBER"),
+            decide_on("looks good /loadtest"),
             Decision::Ignore(_)
         ));
-        assert!(matches!(
-            decide_with("/loadtesting", "MEMBER"),
-            Decision::Ignore(_)
-        ));
-        let Decision::RefuseAuthor(reply) = decide_with("/loadtest", "NONE") else {
-            panic!()
-        };
+        assert!(matches!(decide_on("/loadtesting"), Decision::Ignore(_)));
+        let refused = problems("/loadtest target-url=https://evil.example/ rate");
         assert!(
-            reply.contains("@octocat") && reply.contains("OWNER, MEMBER"),
-            "{reply}"
-        );
-        let Decision::Invalid(problems) =
-            decide_with("/loadtest target-url=https://evil.example/ rate", "MEMBER")
-        else {
-            panic!()
-        };
-        assert!(
-            problems[0].contains("`target-url` may not be set"),
-            "{problems:?}"
+            refused[0].contains("`target-url` may not be set"),
+            "{refused:?}"
         );
         assert!(
-            problems[1].contains("`rate` is not `key=value`"),
-            "{problems:?}"
+            refused[1].contains("`rate` is not `key=value`"),
+            "{refused:?}"
         );
+        assert!(problems("/loadtest rate=1 rate=2")[0].contains("given twice"));
+        for sha in ["sha=abc12", "sha=xyz1234", "sha="] {
+            assert!(
+                problems(&format!("/loadtest {sha}"))[0].contains("7 to 40 hex digits"),
+                "{sha}"
+            );
+        }
         let policy = Policy {
             command: "/loadtest",
             overridable: &[],
-            associations: &[],
         };
         assert!(matches!(
-            decide(&event("/loadtest", "OWNER", false), &policy),
+            decide(&event("/loadtest", false), &policy),
             Decision::Ignore(_)
         ));
+    }
+
+    #[test]
+    fn control_characters_are_refused_and_line_breaks_are_not() {
+        for body in [
+            "/loadtest rate=1\r::add-mask::x",
+            "/loadtest rate=1\u{1b}[2K",
+            "/loadtest \u{7}",
+            "/loadtest rate=1\nfine\rthen not",
+            "/loadtest\u{85}",
+        ] {
+            let refused = problems(body);
+            assert!(
+                refused[0].contains("control characters (U+"),
+                "{body:?}: {refused:?}"
+            );
+        }
+        for body in ["/loadtest rate=1\r\nthanks\r\n", "/loadtest rate=1\nthanks"] {
+            assert!(
+                matches!(decide_on(body), Decision::Command(Ok(_))),
+                "{body:?}"
+            );
+        }
     }
 }

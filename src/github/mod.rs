@@ -3,6 +3,7 @@
 mod client;
 mod command;
 mod comment;
+mod permission;
 mod pull_request;
 mod trigger;
 

@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::checkout;
 use super::env_var::EnvVar;
 use super::parse::parse_key_values;
 use crate::input_error::{BESIDE_IMAGE, Ignored, Problems};
@@ -101,6 +102,9 @@ pub fn image_source(
     let build_args = given(&inputs.build_args)
         .map(|text| parse_key_values(problems, "build-args", text))
         .unwrap_or_default();
+    if let Some(trigger) = &workflow.trigger {
+        approved_checkout(context, &trigger.head_sha, problems);
+    }
     Some(ImageSource::Build(BuildPlan {
         context: given(&inputs.context).unwrap_or(".").to_string(),
         dockerfile: given(&inputs.dockerfile)
@@ -111,6 +115,21 @@ pub fn image_source(
         tag: tag?,
         labels: labels(workflow),
     }))
+}
+
+/// A comment approves one commit: what is built from the workspace must be that commit, not
+/// whatever the workflow checked out (a head pushed after the comment, the default branch).
+fn approved_checkout(context: &str, approved: &str, problems: &mut Problems) {
+    let problem = match checkout::head_commit(std::path::Path::new(context)) {
+        Ok(head) if head.eq_ignore_ascii_case(approved) => return,
+        Ok(head) => format!(
+            "a checkout of the commit the comment approved, `{approved}`; the workspace is at `{head}` (check out the pull request's head by its SHA before this step)"
+        ),
+        Err(why) => format!(
+            "a checkout of the commit the comment approved, `{approved}`, to build from; {why}"
+        ),
+    };
+    problems.add("context", context, problem);
 }
 
 /// The OCI labels a built image gets: where its source is and which commit.

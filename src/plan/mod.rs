@@ -2,6 +2,7 @@
 //! shares. Each part of the inputs is read by its own function; every problem is reported at once.
 //! Pure: no IO, no network.
 
+mod checkout;
 mod env_var;
 mod github;
 mod history;

@@ -2,6 +2,7 @@
 //! tasks print result lines) and a wiremock server speaking GitHub's REST API.
 
 use crate::common::{ActionRun, Finished, Harness, Setup, result_line, signal};
+use crate::payloads;
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -468,41 +469,37 @@ async fn partial_results_are_said_next_to_the_verdict() {
 }
 
 const HEAD: &str = "fedcba9876543210fedcba9876543210fedcba98";
+/// When the `/loadtest` comments below were written.
+const COMMENTED: &str = "2026-11-20T10:00:00Z";
 
-/// The action on an `issue_comment` event: `body` written on PR #7 by `octocat` as `association`.
+/// The action on an `issue_comment` event: `body` written on PR #7 by `octocat` (whose
+/// `author_association` is `association`: what the payload says, which the action must not
+/// trust), with `extra` inputs.
 fn comment_action(
     harness: &Harness,
     setup: &Setup,
     api_url: &str,
     body: &str,
     association: &str,
+    extra: &[(&str, &str)],
 ) -> ActionRun {
-    let run = ActionRun::for_setup(
-        harness,
-        setup,
-        &[
-            ("task-count", "2"),
-            ("github-token", "ghs_secret_token_value"),
-            ("comment-tag", "load-test"),
-        ],
-    );
+    let mut inputs = vec![
+        ("task-count", "2"),
+        ("github-token", "ghs_secret_token_value"),
+        ("comment-tag", "load-test"),
+    ];
+    inputs.extend_from_slice(extra);
+    let run = ActionRun::for_setup(harness, setup, &inputs);
     let event = event_file(
         &run,
-        &json!({
-            "action": "created",
-            "issue": {"number": 7, "pull_request": {"url": format!("https://api.github.com/repos/{REPOSITORY}/pulls/7")}},
-            "comment": {
-                "id": 555, "body": body, "user": user("octocat", "User"),
-                "html_url": format!("https://github.com/{REPOSITORY}/pull/7#issuecomment-555"),
-                "author_association": association
-            }
-        }),
+        &payloads::issue_comment_event(7, 555, body, "octocat", association, COMMENTED),
     );
     run.env("GITHUB_API_URL", api_url)
         .env("GITHUB_EVENT_NAME", "issue_comment")
         .env("GITHUB_EVENT_PATH", &event)
         // On issue_comment, GITHUB_SHA is the default branch's last commit, not the PR's.
         .env("GITHUB_SHA", SHA)
+        .env("GITHUB_REF", "refs/heads/main")
         .env("GITHUB_JOB", "load-test")
 }
 
@@ -533,38 +530,55 @@ async fn mount_reactions(github: &MockServer) {
         .await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_loadtest_comment_from_a_member_runs_its_overrides_on_the_pull_request() {
-    let harness = Harness::start();
-    let setup = passing_setup(&harness);
-    let github = MockServer::start().await;
+/// GitHub's answers around a comment run: pull request #7 (head `HEAD` on `head_repo`),
+/// octocat's permission, reactions, replies and the summary comment.
+async fn mount_comment_run(github: &MockServer, head_repo: Option<Value>, role: (&str, &str)) {
     Mock::given(method("GET"))
         .and(path(format!("/repos/{REPOSITORY}/pulls/7")))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"number": 7, "head": {"sha": HEAD}})),
+            ResponseTemplate::new(200).set_body_json(payloads::pull_request(7, HEAD, head_repo)),
         )
-        .mount(&github)
+        .mount(github)
         .await;
-    mount_reactions(&github).await;
-    mount_comments(&github, "", 7, json!([])).await;
-    mount_post(
-        &github,
-        format!("/repos/{REPOSITORY}/issues/7/comments"),
-        201,
-        bot_comment(901, 7, "posted"),
-    )
-    .await;
+    Mock::given(method("GET"))
+        .and(path(format!(
+            "/repos/{REPOSITORY}/collaborators/octocat/permission"
+        )))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(payloads::permission("octocat", role.0, role.1)),
+        )
+        .mount(github)
+        .await;
+    mount_reactions(github).await;
+    mount_comments(github, "", 7, json!([])).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
+        .respond_with(ResponseTemplate::new(201).set_body_json(bot_comment(901, 7, "posted")))
+        .mount(github)
+        .await;
+}
 
-    let finished = run(comment_action(
-        &harness,
-        &setup,
-        &github.uri(),
-        "/loadtest rate=300 duration=30s\nplease",
-        "MEMBER",
+/// The base repository itself, last pushed to before the comment.
+fn same_repository() -> Option<Value> {
+    Some(payloads::repository(
+        REPOSITORY,
+        payloads::REPOSITORY_ID,
+        "2026-11-20T09:30:00Z",
     ))
-    .await;
-    finished.assert_code(0);
-    let rates: u64 = harness
+}
+
+fn fork() -> Option<Value> {
+    Some(payloads::repository(
+        "mallory/shop",
+        202,
+        "2026-11-20T09:00:00Z",
+    ))
+}
+
+/// The value of `name` in each task's environment.
+fn task_environment(harness: &Harness, name: &str) -> Vec<String> {
+    harness
         .tasks("load")
         .iter()
         .map(|task| {
@@ -572,15 +586,51 @@ async fn a_loadtest_comment_from_a_member_runs_its_overrides_on_the_pull_request
                 .as_array()
                 .unwrap()
                 .iter()
-                .find(|pair| pair["name"] == "RATE")
-                .unwrap()["value"]
-                .as_str()
-                .unwrap()
-                .parse::<u64>()
-                .unwrap()
+                .find(|pair| pair["name"] == name)
+                .map_or(String::new(), |pair| {
+                    pair["value"].as_str().unwrap().to_string()
+                })
         })
+        .collect()
+}
+
+/// The replies posted on pull request #7, the summary comment included.
+async fn replies(github: &MockServer) -> Vec<String> {
+    all_posts(github)
+        .await
+        .into_iter()
+        .filter(|(route, _)| route.ends_with("/issues/7/comments"))
+        .map(|(_, body)| body["body"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_loadtest_comment_from_a_writer_runs_its_overrides_on_the_pull_request() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    mount_comment_run(&github, same_repository(), ("write", "write")).await;
+
+    // The payload calls octocat a CONTRIBUTOR; what counts is the permission GitHub reports.
+    let finished = run(comment_action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "/loadtest rate=300 duration=30s\r\nplease",
+        "CONTRIBUTOR",
+        // The scripted tasks report 200 requests, not the 9,000 asked.
+        &[("fail-on-under-delivery", "false")],
+    ))
+    .await;
+    finished.assert_code(0);
+    let rates: u64 = task_environment(&harness, "RATE")
+        .iter()
+        .map(|rate| rate.parse::<u64>().unwrap())
         .sum();
     assert_eq!(rates, 300);
+    finished.assert_stdout_has(&format!(
+        "Started by @octocat on pull request #7 (rate=300 duration=30s), testing its head {HEAD}"
+    ));
     let posts = all_posts(&github).await;
     let reactions: Vec<&str> = posts
         .iter()
@@ -588,11 +638,8 @@ async fn a_loadtest_comment_from_a_member_runs_its_overrides_on_the_pull_request
         .map(|(_, body)| body["content"].as_str().unwrap())
         .collect();
     assert_eq!(reactions, ["eyes", "rocket"]);
-    let (_, sticky) = posts
-        .iter()
-        .find(|(route, _)| route.ends_with("/issues/7/comments"))
-        .unwrap();
-    let sticky = sticky["body"].as_str().unwrap();
+    let sticky = replies(&github).await;
+    let sticky = &sticky[0];
     assert!(
         sticky.starts_with("<!-- ecs-loadtest:load-test -->"),
         "{sticky}"
@@ -604,82 +651,217 @@ async fn a_loadtest_comment_from_a_member_runs_its_overrides_on_the_pull_request
     );
 }
 
+/// Every input a comment may set by default, end to end from a comment, on a workflow that sets
+/// its own load: `stages` replaces the workflow's `rate` and `duration` (before, the run was
+/// refused with both), and `rate` or `duration` replace the workflow's `stages`.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_default_override_works_from_a_comment() {
+    let harness = Harness::start();
+    // The scripted tasks report 200 requests whatever was asked: the subject is what the tasks
+    // were asked for, not whether it was delivered.
+    let workflow_rate = [
+        ("rate", "200"),
+        ("duration", "2m"),
+        ("target-url", "https://staging.example.com/"),
+        ("fail-on-under-delivery", "false"),
+    ];
+    let workflow_stages = [
+        ("stages", "30s:100, 1m:100"),
+        ("target-url", "https://staging.example.com/"),
+        ("fail-on-under-delivery", "false"),
+    ];
+    // (the comment's overrides, the workflow's inputs, a task variable, what it adds up to)
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a str, &'a str);
+    let cases: [Case; 6] = [
+        ("rate=300", &workflow_rate, "RATE", "300"),
+        ("vus=40", &workflow_rate, "VUS", "40"),
+        ("duration=30s", &workflow_rate, "DURATION", "60"),
+        ("task-count=3", &workflow_rate, "TASK_COUNT", "3"),
+        ("stages=10s:50,20s:50", &workflow_rate, "STAGES", "2"),
+        ("duration=45s rate=90", &workflow_stages, "DURATION", "90"),
+    ];
+    for (overrides, workflow, variable, expected) in cases {
+        let setup = passing_setup(&harness);
+        let github = MockServer::start().await;
+        mount_comment_run(&github, same_repository(), ("admin", "admin")).await;
+        let before = harness.tasks("load").len();
+        let finished = run(comment_action(
+            &harness,
+            &setup,
+            &github.uri(),
+            &format!("/loadtest {overrides}"),
+            "MEMBER",
+            workflow,
+        ))
+        .await;
+        finished.assert_code(0);
+        let values = task_environment(&harness, variable);
+        let values = &values[before..];
+        let summed = match variable {
+            // Split across tasks: the parts add up to the total.
+            "RATE" | "VUS" => values
+                .iter()
+                .map(|value| value.parse::<u64>().unwrap())
+                .sum::<u64>()
+                .to_string(),
+            // The same on every task.
+            "TASK_COUNT" => values[0].clone(),
+            // Seconds, the same on every task (and twice what one task gets, to compare).
+            "DURATION" => (values[0].parse::<u64>().unwrap() * 2).to_string(),
+            // One task's stages: two of them.
+            _ => values[0].split(',').count().to_string(),
+        };
+        assert_eq!(
+            summed, expected,
+            "{overrides}: {values:?}\n{}",
+            finished.stdout
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn comments_that_may_not_start_load_start_nothing() {
     let harness = Harness::start();
     let setup = passing_setup(&harness);
-    let github = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-        .respond_with(ResponseTemplate::new(201).set_body_json(comment(
-            902,
-            7,
-            "reply",
-            "github-actions[bot]",
-            "Bot",
-        )))
-        .mount(&github)
-        .await;
     let before = harness.requests().len();
-    let cases = [
-        // (comment, association, exit status, what the reply says; none: no reply at all)
+    type Case<'a> = (
+        &'a str,
+        (&'a str, &'a str),
+        Option<Value>,
+        &'a [(&'a str, &'a str)],
+        i32,
+        Option<&'a str>,
+    );
+    let cases: Vec<Case> = vec![
+        // (comment, octocat's permission and role, head repository, inputs, exit status, what
+        // the reply says; none: no reply at all)
+        // `COLLABORATOR` in the payload, but read-only on the repository.
         (
             "/loadtest",
-            "NONE",
+            ("read", "read"),
+            same_repository(),
+            &[],
             0,
-            Some("may not start a load test here"),
+            Some(
+                "@octocat has `read` permission on acme/shop; starting a load test needs `write` or more",
+            ),
+        ),
+        (
+            "/loadtest",
+            ("read", "triage"),
+            same_repository(),
+            &[],
+            0,
+            Some("has `triage` permission"),
+        ),
+        (
+            "/loadtest",
+            ("none", "none"),
+            same_repository(),
+            &[],
+            0,
+            Some("has `none` permission"),
+        ),
+        // `maintain` is enough by default; `comment-permission: admin` narrows it.
+        (
+            "/loadtest",
+            ("write", "maintain"),
+            same_repository(),
+            &[("comment-permission", "admin")],
+            0,
+            Some("needs `admin` or more"),
         ),
         (
             "/loadtest target-url=https://elsewhere.example/",
-            "OWNER",
+            ("admin", "admin"),
+            same_repository(),
+            &[],
             2,
             Some("`target-url` may not be set from a comment"),
         ),
+        // Thresholds are no longer overridable by default.
+        (
+            "/loadtest thresholds=\"p95 < 10s\"",
+            ("admin", "admin"),
+            same_repository(),
+            &[],
+            2,
+            Some("`thresholds` may not be set from a comment"),
+        ),
         (
             "/loadtest rate=fast",
-            "MEMBER",
+            ("write", "write"),
+            same_repository(),
+            &[],
             2,
             Some("input `rate`: got `fast`"),
         ),
-        ("nice work, ship it", "MEMBER", 0, None),
+        (
+            "/loadtest rate=5\r::add-mask::x",
+            ("write", "write"),
+            same_repository(),
+            &[],
+            2,
+            Some("control characters (U+000D)"),
+        ),
+        // A fork's head, which its author can move at will: the comment must name it.
+        (
+            "/loadtest",
+            ("write", "write"),
+            fork(),
+            &[],
+            2,
+            Some(
+                "comes from `mallory/shop`, whose author can push to it at any time, so the comment must name the commit it approves: comment `/loadtest sha=fedcba9`",
+            ),
+        ),
+        // Named, but the head moved on since.
+        (
+            "/loadtest sha=abc1234",
+            ("write", "write"),
+            fork(),
+            &[],
+            2,
+            Some(
+                "approves commit `abc1234`, but the pull request's head is now `fedcba9876543210fedcba9876543210fedcba98`",
+            ),
+        ),
+        // Something was pushed after the comment was written.
+        (
+            "/loadtest",
+            ("write", "write"),
+            Some(payloads::repository(
+                REPOSITORY,
+                payloads::REPOSITORY_ID,
+                "2026-11-20T10:00:07Z",
+            )),
+            &[],
+            2,
+            Some("after the comment was written (2026-11-20T10:00:00Z)"),
+        ),
+        (
+            "nice work, ship it",
+            ("admin", "admin"),
+            same_repository(),
+            &[],
+            0,
+            None,
+        ),
     ];
-    for (body, association, status, reply) in cases {
-        github.reset().await;
-        Mock::given(method("POST"))
-            .and(path(format!("/repos/{REPOSITORY}/issues/7/comments")))
-            .respond_with(ResponseTemplate::new(201).set_body_json(comment(
-                902,
-                7,
-                "reply",
-                "github-actions[bot]",
-                "Bot",
-            )))
-            .mount(&github)
-            .await;
-        Mock::given(method("GET"))
-            .and(path(format!("/repos/{REPOSITORY}/pulls/7")))
-            .respond_with(
-                ResponseTemplate::new(200)
-                    .set_body_json(json!({"number": 7, "head": {"sha": HEAD}})),
-            )
-            .mount(&github)
-            .await;
-        mount_reactions(&github).await;
+    for (body, role, head_repo, inputs, status, reply) in cases {
+        let github = MockServer::start().await;
+        mount_comment_run(&github, head_repo, role).await;
         let finished = run(comment_action(
             &harness,
             &setup,
             &github.uri(),
             body,
-            association,
+            "COLLABORATOR",
+            inputs,
         ))
         .await;
         finished.assert_code(status);
-        let replies: Vec<String> = all_posts(&github)
-            .await
-            .into_iter()
-            .filter(|(route, _)| route.ends_with("/issues/7/comments"))
-            .map(|(_, body)| body["body"].as_str().unwrap().to_string())
-            .collect();
+        let replies = replies(&github).await;
         match reply {
             Some(text) => {
                 assert_eq!(replies.len(), 1, "{body}: {replies:?}");
@@ -687,6 +869,12 @@ async fn comments_that_may_not_start_load_start_nothing() {
             }
             None => assert!(replies.is_empty(), "{body}: {replies:?}"),
         }
+        // Nothing of the comment reached the log as a command.
+        assert!(
+            !finished.stdout.contains("\n::add-mask::x"),
+            "{}",
+            finished.stdout
+        );
         // Nothing was asked of AWS: no task, no credentials check.
         assert_eq!(
             harness.requests().len(),
@@ -696,6 +884,60 @@ async fn comments_that_may_not_start_load_start_nothing() {
         );
     }
     assert!(harness.tasks("load").is_empty());
+}
+
+/// A fork's pull request runs when the comment names its head; a comment run that builds a
+/// tester refuses a workspace checked out at another commit than the one approved.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_comment_runs_exactly_the_commit_it_names() {
+    let harness = Harness::start();
+    let setup = passing_setup(&harness);
+    let github = MockServer::start().await;
+    mount_comment_run(&github, fork(), ("write", "write")).await;
+    let finished = run(comment_action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "/loadtest sha=FEDCBA98",
+        "CONTRIBUTOR",
+        &[],
+    ))
+    .await;
+    finished.assert_code(0);
+    finished.assert_stdout_has(&format!("testing its head {HEAD}"));
+
+    // A build from a workspace at the default branch's commit, not the approved one.
+    let github = MockServer::start().await;
+    mount_comment_run(&github, same_repository(), ("write", "write")).await;
+    let before = harness.requests().len();
+    let workspace = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(workspace.path().join(".git")).unwrap();
+    std::fs::write(workspace.path().join(".git/HEAD"), format!("{SHA}\n")).unwrap();
+    std::fs::write(workspace.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let context = workspace.path().display().to_string();
+    let mut action = comment_action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "/loadtest",
+        "MEMBER",
+        &[
+            ("image", ""),
+            ("context", &context),
+            ("ecr-repository", "tester"),
+        ],
+    );
+    action.command.current_dir(workspace.path());
+    let finished = run(action).await;
+    finished.assert_code(2);
+    let replies = replies(&github).await;
+    assert!(
+        replies[0].contains(&format!(
+            "the commit the comment approved, `{HEAD}`; the workspace is at `{SHA}`"
+        )),
+        "{replies:?}"
+    );
+    assert_eq!(harness.requests().len(), before, "{}", finished.stdout);
 }
 
 #[tokio::test(flavor = "multi_thread")]

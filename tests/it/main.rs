@@ -11,5 +11,6 @@ mod history;
 mod image;
 mod local;
 mod logs;
+mod payloads;
 mod report;
 mod server;
