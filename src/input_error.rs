@@ -46,15 +46,45 @@ impl fmt::Display for InvalidInputs {
     }
 }
 
+/// Inputs whose values may hold secrets (an `Authorization` header, a token in the environment
+/// or a build argument, credentials in a body). Their values are never echoed: not in an error,
+/// which a comment run posts on the pull request where log masking does not apply, nor in a
+/// plan.
+pub const SECRET_INPUTS: [&str; 4] = ["headers", "environment", "body", "build-args"];
+
+/// What an error shows in place of a secret input's value: the name of a `Name: value` or
+/// `KEY=VALUE` line, which says which line is meant, and never the value.
+fn redacted(input: &str, given: &str) -> String {
+    let separator = match input {
+        "headers" => Some(':'),
+        "environment" | "build-args" => Some('='),
+        _ => None,
+    };
+    let (name, value) = match separator.and_then(|separator| {
+        given
+            .split_once(separator)
+            .map(|(name, value)| (format!("{name}{separator}"), value))
+    }) {
+        Some((name, value)) => (name, value),
+        None => (String::new(), given),
+    };
+    format!("{name}<{} characters, not shown>", value.chars().count())
+}
+
 /// Collects errors while each input is read, so one pass reports all of them.
 #[derive(Debug, Default)]
 pub struct Problems(Vec<InputError>);
 
 impl Problems {
     pub fn add(&mut self, input: &'static str, given: &str, accepted: impl Into<String>) {
+        let given = if SECRET_INPUTS.contains(&input) && !given.is_empty() {
+            redacted(input, given)
+        } else {
+            given.to_string()
+        };
         self.0.push(InputError {
             input,
-            given: given.to_string(),
+            given,
             accepted: accepted.into(),
         });
     }

@@ -219,6 +219,58 @@ impl Inputs {
     }
 }
 
+/// Names that say their value is a credential: `Authorization`, `X-Api-Key`, `DB_PASSWORD`, …
+const SECRET_NAME_PARTS: [&str; 11] = [
+    "auth",
+    "token",
+    "secret",
+    "password",
+    "passwd",
+    "key",
+    "cookie",
+    "session",
+    "credential",
+    "signature",
+    "private",
+];
+
+impl Inputs {
+    /// The values that look like credentials, to be masked before anything is printed: header
+    /// values, `environment` values and build arguments whose name says so. For a header value
+    /// of several words (`Bearer abc…`), the last word is masked on its own too, as the runner
+    /// masks by substring.
+    pub fn secret_looking_values(&self) -> Vec<String> {
+        let looks_secret = |name: &str| {
+            let name = name.to_ascii_lowercase();
+            SECRET_NAME_PARTS.iter().any(|part| name.contains(part))
+        };
+        let mut secrets = Vec::new();
+        let pairs = [
+            (&self.headers, ':'),
+            (&self.environment, '='),
+            (&self.build_args, '='),
+        ];
+        for (value, separator) in pairs {
+            for line in given(value).unwrap_or_default().lines() {
+                let Some((name, value)) = line.split_once(separator) else {
+                    continue;
+                };
+                let value = value.trim();
+                if value.is_empty() || !looks_secret(name.trim()) {
+                    continue;
+                }
+                secrets.push(value.to_string());
+                if let Some(last) = value.split_whitespace().last()
+                    && last != value
+                {
+                    secrets.push(last.to_string());
+                }
+            }
+        }
+        secrets
+    }
+}
+
 /// An input's value with surrounding blanks removed, or `None` when it was not given
 /// (unset, or the empty string the runner passes for an unset input).
 pub fn given(value: &Option<String>) -> Option<&str> {
@@ -297,6 +349,29 @@ mod tests {
         assert!(inputs.set("task-count", "3"));
         assert_eq!(inputs.task_count.as_deref(), Some("3"));
         assert!(!inputs.set("no-such-input", "1"));
+    }
+
+    #[test]
+    fn credentials_are_found_by_their_names() {
+        let inputs = Inputs {
+            headers: Some(
+                "Authorization: Bearer abc.def.ghi\nAccept: application/json\nX-Api-Key:  k3y \nbroken line".into(),
+            ),
+            environment: Some("DB_PASSWORD=hunter22\nREGION=eu-west-1\nSESSION_ID=\n".into()),
+            build_args: Some("NPM_TOKEN=npm_abc\nVERSION=1.2".into()),
+            body: Some("{\"password\": \"in the body\"}".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            inputs.secret_looking_values(),
+            [
+                "Bearer abc.def.ghi",
+                "abc.def.ghi",
+                "k3y",
+                "hunter22",
+                "npm_abc"
+            ]
+        );
     }
 
     #[test]

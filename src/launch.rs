@@ -95,10 +95,8 @@ pub async fn launch<B: Backend>(
             let backend = backend.clone();
             let record = started.clone();
             let mut spec = spec.clone();
-            spec.environment.push(EnvVar {
-                name: "START_AT".to_string(),
-                value: start_at_ms.to_string(),
-            });
+            spec.environment
+                .push(EnvVar::new("START_AT", start_at_ms.to_string()));
             let token = format!("ecs-loadtest-{nonce}-{}", spec.index);
             // Tracked, not owned by this future: a signal that drops the launch leaves the
             // request to finish and record its task.

@@ -106,9 +106,12 @@ async fn run_and_set_status(flags: Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
     let mut triggered = None;
     let result = async {
         let inputs = flags.or(Inputs::from_env()?)?;
-        // Registered before anything could print it.
+        // Registered before anything could print them.
         if let Some(token) = inputs::given(&inputs.github_token) {
             gha.mask(token);
+        }
+        for secret in inputs.secret_looking_values() {
+            gha.mask(&secret);
         }
         // A pull request comment may start the run, change its inputs, or end the step.
         let (inputs, workflow) = match github::from_comment(&inputs, workflow, gha).await? {

@@ -136,16 +136,16 @@ fn approved_checkout(context: &str, approved: &str, problems: &mut Problems) {
 fn labels(workflow: &WorkflowEnv) -> Vec<EnvVar> {
     let mut labels = Vec::new();
     if let Some(repository) = &workflow.repository {
-        labels.push(EnvVar {
-            name: "org.opencontainers.image.source".into(),
-            value: format!("{}/{repository}", workflow.server()),
-        });
+        labels.push(EnvVar::new(
+            "org.opencontainers.image.source",
+            format!("{}/{repository}", workflow.server()),
+        ));
     }
     if let Some(sha) = &workflow.sha {
-        labels.push(EnvVar {
-            name: "org.opencontainers.image.revision".into(),
-            value: sha.clone(),
-        });
+        labels.push(EnvVar::new(
+            "org.opencontainers.image.revision",
+            sha.clone(),
+        ));
     }
     labels
 }

@@ -214,9 +214,11 @@ fn request(inputs: &Inputs, problems: &mut Problems) -> Vec<EnvVar> {
     ]
     .into_iter()
     .filter_map(|(name, value)| {
-        Some(EnvVar {
-            name: name.to_string(),
-            value: value?,
+        let value = value?;
+        Some(if matches!(name, "HEADERS" | "BODY") {
+            EnvVar::secret(name, value)
+        } else {
+            EnvVar::new(name, value)
         })
     })
     .collect()

@@ -1,7 +1,7 @@
 //! Small parsers for input values; each returns `None` for a value it does not accept.
 
 use super::env_var::EnvVar;
-use crate::input_error::Problems;
+use crate::input_error::{Problems, SECRET_INPUTS};
 
 /// Lists accept commas, whitespace or newlines.
 pub fn split_list(text: &str) -> Vec<String> {
@@ -76,7 +76,11 @@ pub fn parse_key_values(problems: &mut Problems, input: &'static str, text: &str
                 let value = value.trim_end_matches('\r').to_string();
                 // A later line for the same key replaces the earlier one, as in a shell.
                 pairs.retain(|pair| pair.name != name);
-                pairs.push(EnvVar { name, value });
+                pairs.push(if SECRET_INPUTS.contains(&input) {
+                    EnvVar::secret(name, value)
+                } else {
+                    EnvVar::new(name, value)
+                });
             }
             _ => problems.add(
                 input,

@@ -20,12 +20,7 @@ pub fn task_specs(load: &Load) -> Vec<TaskSpec> {
     (0..task_count)
         .map(|index| {
             let mut environment = load.environment.clone();
-            let mut set = |name: &str, value: String| {
-                environment.push(EnvVar {
-                    name: name.to_string(),
-                    value,
-                })
-            };
+            let mut set = |name: &str, value: String| environment.push(EnvVar::new(name, value));
             if let Some(url) = &load.target_url {
                 set("TARGET_URL", url.clone());
             }
@@ -41,11 +36,10 @@ pub fn task_specs(load: &Load) -> Vec<TaskSpec> {
             if let Some(stages) = &load.stages {
                 set("STAGES", stages.share(task_count, index).to_string());
             }
-            for var in &load.request {
-                set(&var.name, var.value.clone());
-            }
-            set("TASK_INDEX", index.to_string());
-            set("TASK_COUNT", task_count.to_string());
+            // As they are: HEADERS and BODY stay secret.
+            environment.extend(load.request.iter().cloned());
+            environment.push(EnvVar::new("TASK_INDEX", index.to_string()));
+            environment.push(EnvVar::new("TASK_COUNT", task_count.to_string()));
             TaskSpec { index, environment }
         })
         .collect()

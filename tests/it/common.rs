@@ -429,6 +429,12 @@ impl ActionRun {
         self
     }
 
+    /// Runs in `dir`, as the runner runs the action in the workspace.
+    pub fn in_dir(mut self, dir: &Path) -> Self {
+        self.command.current_dir(dir);
+        self
+    }
+
     pub fn env_remove(mut self, name: &str) -> Self {
         self.command.env_remove(name);
         self

@@ -13,4 +13,5 @@ mod local;
 mod logs;
 mod payloads;
 mod report;
+mod secrets;
 mod server;
