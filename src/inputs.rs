@@ -92,6 +92,9 @@ pub struct Inputs {
     /// Statuses that count as success, such as `2xx, 3xx` (SUCCESS_STATUSES) [default: 2xx, 3xx]
     #[arg(long, value_name = "LIST")]
     pub success_statuses: Option<String>,
+    /// Which tester the tasks run: generate, dockerfile or image [default: image when `image` is given, dockerfile when `dockerfile` is, generate when `target-url` is, else dockerfile when the context holds one]
+    #[arg(long, value_name = "TESTER")]
+    pub tester: Option<String>,
     /// The image the built-in generator runs from [default: the action's own image]
     #[arg(long, value_name = "REFERENCE")]
     pub generator_image: Option<String>,

@@ -70,6 +70,7 @@ async fn run<B: Backend>(
         task_count: plan.task_count(),
         run: plan.identity.description.clone(),
     });
+    events.send(Event::Info(plan.tester.clone()));
     for notice in &plan.notices {
         events.send(Event::Notice(notice.clone()));
     }

@@ -468,9 +468,8 @@ fn identity_outside_github_actions() {
 
 #[test]
 fn the_ignored_inputs_notice_names_only_inputs_changed_from_their_defaults() {
-    // The runner passes every default as if typed: `dockerfile` and `context` are always given.
+    // The runner passes every default as if typed: `context` is always given.
     let mut inputs = valid();
-    inputs.dockerfile = Some("Dockerfile".into());
     inputs.context = Some(".".into());
     let configured = configure::<Fargate>(&inputs, &context()).unwrap();
     assert_eq!(configured.plan.notices, Vec::<String>::new());
@@ -482,6 +481,94 @@ fn the_ignored_inputs_notice_names_only_inputs_changed_from_their_defaults() {
         configured.plan.notices,
         ["`image` is given, so nothing is built: `dockerfile`, `ecr-repository` ignored"]
     );
+}
+
+/// The tester each combination of inputs runs, and the reason the log gives.
+#[test]
+fn the_tester_is_chosen_explicitly_and_a_stray_dockerfile_never_replaces_the_generator() {
+    let service = tempfile::tempdir().unwrap();
+    std::fs::write(service.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+    let directory = service.path().display().to_string();
+    let with = |changes: &[(&str, &str)]| {
+        let mut inputs = valid();
+        inputs.image = None;
+        inputs.context = Some(directory.clone());
+        inputs.ecr_repository = Some("tester".into());
+        inputs.generator_image = Some("ghcr.io/acme/ecs-loadtest:v1".into());
+        for (name, value) in changes {
+            assert!(inputs.set(name, value), "{name}");
+        }
+        configure::<Fargate>(&inputs, &context())
+    };
+    let url = ("target-url", "https://staging.example.com/");
+    let rate = [url, ("rate", "10"), ("duration", "1m")];
+    let kind = |changes: &[(&str, &str)]| {
+        let configured = with(changes).unwrap();
+        let kind = match configured.plan.image {
+            ImageSource::Generator { .. } => "generate",
+            ImageSource::Build(_) => "dockerfile",
+            ImageSource::Given(_) => "image",
+        };
+        (kind, configured.plan.tester)
+    };
+    // A service repository's own Dockerfile sits in the context: `target-url` still means the
+    // generator (it built the service before).
+    let (tester, why) = kind(&rate);
+    assert_eq!(tester, "generate");
+    assert_eq!(
+        why,
+        "Tester: the built-in load generator (`target-url` is given, and neither `image` nor `dockerfile`)"
+    );
+    // Nothing asked for, and a Dockerfile: built, as before.
+    let (tester, why) = kind(&[]);
+    assert_eq!(tester, "dockerfile");
+    assert!(
+        why.contains("holds a Dockerfile and no `target-url` is given"),
+        "{why}"
+    );
+    // `dockerfile` given, or `tester` named.
+    assert_eq!(kind(&[url, ("dockerfile", "Dockerfile")]).0, "dockerfile");
+    let (tester, why) = kind(&[url, ("tester", "dockerfile")]);
+    assert_eq!(
+        (tester, why.as_str()),
+        (
+            "dockerfile",
+            format!("Tester: built from `Dockerfile` in `{directory}` (`tester` is `dockerfile`)")
+                .as_str()
+        )
+    );
+    assert_eq!(
+        kind(&[
+            ("tester", "Generate"),
+            url,
+            ("vus", "2"),
+            ("duration", "1m")
+        ])
+        .0,
+        "generate"
+    );
+    assert_eq!(kind(&[("image", "repo/tester:1")]).0, "image");
+    assert_eq!(
+        kind(&[("tester", "image"), ("image", "repo/tester:1")]).0,
+        "image"
+    );
+    // What cannot be.
+    for (changes, input) in [
+        (&[("tester", "k9")][..], "tester"),
+        (&[("tester", "image")][..], "image"),
+        (
+            &[("tester", "generate"), ("image", "repo/tester:1")][..],
+            "image",
+        ),
+    ] {
+        let Err(invalid) = with(changes) else {
+            panic!("{changes:?} was accepted")
+        };
+        assert!(
+            invalid.0.iter().any(|problem| problem.input == input),
+            "{changes:?}: {invalid}"
+        );
+    }
 }
 
 #[test]

@@ -1,8 +1,9 @@
-//! Where the tasks' image comes from: an image given as it is, a build, or (with neither, and no
-//! Dockerfile in the context) the built-in generator in the action's own image.
+//! Which tester the tasks run, and where its image comes from: an image given as it is, a build,
+//! or the built-in generator in the action's own image.
 //!
-//! Whether the context holds a Dockerfile is the one thing validation reads from the disk: it
-//! decides which tester runs, and so which inputs are required.
+//! Whether the context holds a Dockerfile, and which commit a comment run's workspace is at, are
+//! the things validation reads from the disk: the first decides which tester runs when nothing
+//! says, and so which inputs are required.
 
 use serde::Serialize;
 
@@ -37,23 +38,100 @@ pub struct BuildPlan {
     pub labels: Vec<EnvVar>,
 }
 
-/// The `image` input, or the build inputs. Build inputs changed from their defaults beside
-/// `image` are noted in `ignored`: the image wins.
+/// Which tester the tasks run, as the `tester` input names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tester {
+    Generate,
+    Dockerfile,
+    Image,
+}
+
+const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`) or `image` (run `image` as it is)";
+
+/// The tester, and the sentence the log gives for it: named by `tester`, or else `image` when it
+/// is given, a build when `dockerfile` (or `build-args`, `target`) is, the built-in generator
+/// when `target-url` is, and a build when the context holds a Dockerfile. A Dockerfile that
+/// merely exists never replaces the generator a workflow asked for with `target-url`: a service
+/// repository holds its own service's Dockerfile.
+fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, String)> {
+    let build_asked = [&inputs.dockerfile, &inputs.build_args, &inputs.target]
+        .into_iter()
+        .any(|value| given(value).is_some());
+    if let Some(text) = given(&inputs.tester) {
+        let tester = match text.to_ascii_lowercase().as_str() {
+            "generate" => Tester::Generate,
+            "dockerfile" => Tester::Dockerfile,
+            "image" => Tester::Image,
+            _ => {
+                problems.add("tester", text, TESTER_ACCEPTED);
+                return None;
+            }
+        };
+        let conflict = match tester {
+            Tester::Image if given(&inputs.image).is_none() => {
+                Some(("image", "", "an image reference, since `tester` is `image`"))
+            }
+            Tester::Generate | Tester::Dockerfile if given(&inputs.image).is_some() => Some((
+                "image",
+                given(&inputs.image).unwrap_or_default(),
+                "no `image` beside `tester: generate` or `tester: dockerfile` (or `tester: image`)",
+            )),
+            _ => None,
+        };
+        if let Some((input, value, accepted)) = conflict {
+            problems.add(input, value, accepted);
+            return None;
+        }
+        return Some((
+            tester,
+            format!("`tester` is `{}`", text.to_ascii_lowercase()),
+        ));
+    }
+    Some(if given(&inputs.image).is_some() {
+        (Tester::Image, "`image` is given".into())
+    } else if build_asked {
+        (Tester::Dockerfile, "`dockerfile` is given".into())
+    } else if given(&inputs.target_url).is_some() {
+        (
+            Tester::Generate,
+            "`target-url` is given, and neither `image` nor `dockerfile`".into(),
+        )
+    } else {
+        let context = given(&inputs.context).unwrap_or(".");
+        if std::path::Path::new(context).join("Dockerfile").is_file() {
+            (
+                Tester::Dockerfile,
+                format!("`{context}` holds a Dockerfile and no `target-url` is given"),
+            )
+        } else {
+            (
+                Tester::Generate,
+                "no `image`, no `dockerfile` and no Dockerfile in `context`".into(),
+            )
+        }
+    })
+}
+
+/// The `image` input, or the build inputs, or the generator, as `tester` (or the inputs given)
+/// chooses; with the sentence that says which runs and why. Build inputs given beside `image`
+/// are noted in `ignored`: the image wins.
 pub fn image_source(
     inputs: &Inputs,
     workflow: &WorkflowEnv,
     problems: &mut Problems,
     ignored: &mut Ignored,
-) -> Option<ImageSource> {
-    if let Some(image) = given(&inputs.image) {
+) -> Option<(ImageSource, String)> {
+    let (tester, why) = choose_tester(inputs, problems)?;
+    if tester == Tester::Image {
+        let image = given(&inputs.image).unwrap_or_default();
         if image.chars().any(char::is_whitespace) {
             problems.add("image", image, "an image reference without spaces");
             return None;
         }
-        // With the defaults `action.yml` gives them: the runner passes a default as if the user
+        // With the default `action.yml` gives it: the runner passes a default as if the user
         // had typed it, so only a changed value was meant for a build.
         let build_inputs = [
-            ("dockerfile", &inputs.dockerfile, Some("Dockerfile")),
+            ("dockerfile", &inputs.dockerfile, None),
             ("context", &inputs.context, Some(".")),
             ("build-args", &inputs.build_args, None),
             ("target", &inputs.target, None),
@@ -64,18 +142,20 @@ pub fn image_source(
                 ignored.add(BESIDE_IMAGE, name);
             }
         }
-        return Some(ImageSource::Given(image.to_string()));
+        return Some((
+            ImageSource::Given(image.to_string()),
+            format!("Tester: the image `{image}`, as it is ({why})"),
+        ));
     }
-    // A changed `dockerfile`, build arguments or a stage ask for a build.
-    let defaults = given(&inputs.dockerfile).is_none_or(|file| file == "Dockerfile")
-        && given(&inputs.build_args).is_none()
-        && given(&inputs.target).is_none();
     let context = given(&inputs.context).unwrap_or(".");
-    if defaults && !std::path::Path::new(context).join("Dockerfile").is_file() {
+    if tester == Tester::Generate {
         let image = given(&inputs.generator_image)
             .map(str::to_string)
             .or_else(|| workflow.own_image.clone());
-        return Some(ImageSource::Generator { image });
+        return Some((
+            ImageSource::Generator { image },
+            format!("Tester: the built-in load generator ({why})"),
+        ));
     }
     let tag = match given(&inputs.image_tag) {
         Some(tag) if is_image_tag(tag) => Some(tag.to_string()),
@@ -105,16 +185,21 @@ pub fn image_source(
     if let Some(trigger) = &workflow.trigger {
         approved_checkout(context, &trigger.head_sha, problems);
     }
-    Some(ImageSource::Build(BuildPlan {
-        context: given(&inputs.context).unwrap_or(".").to_string(),
-        dockerfile: given(&inputs.dockerfile)
-            .unwrap_or("Dockerfile")
-            .to_string(),
-        build_args,
-        target: given(&inputs.target).map(str::to_string),
-        tag: tag?,
-        labels: labels(workflow),
-    }))
+    let dockerfile = given(&inputs.dockerfile)
+        .unwrap_or("Dockerfile")
+        .to_string();
+    let why = format!("Tester: built from `{dockerfile}` in `{context}` ({why})");
+    Some((
+        ImageSource::Build(BuildPlan {
+            context: context.to_string(),
+            dockerfile,
+            build_args,
+            target: given(&inputs.target).map(str::to_string),
+            tag: tag?,
+            labels: labels(workflow),
+        }),
+        why,
+    ))
 }
 
 /// A comment approves one commit: what is built from the workspace must be that commit, not

@@ -45,6 +45,8 @@ pub struct Plan {
     /// `None`: the SDK's own chain (profile files) decides.
     pub region: Option<String>,
     pub image: ImageSource,
+    /// Which tester runs and why, as the log says it.
+    pub tester: String,
     pub load: Load,
     pub timeout_seconds: u64,
     pub wait: bool,
@@ -122,7 +124,7 @@ pub fn plan(
             .or_else(|| workflow.aws_default_region.clone()),
     };
     let mut load = load::load(inputs, problems);
-    let image = image::image_source(inputs, workflow, problems, ignored);
+    let (image, tester) = image::image_source(inputs, workflow, problems, ignored).unzip();
     if let Some(ImageSource::Generator { .. }) = &image {
         load.for_generator(inputs, problems);
     }
@@ -183,6 +185,7 @@ pub fn plan(
     Some(Plan {
         region,
         image: image?,
+        tester: tester?,
         load,
         timeout_seconds: (timeout_minutes * 60.0).ceil() as u64,
         wait,
