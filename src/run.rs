@@ -4,7 +4,7 @@
 use anyhow::{Result, anyhow, bail};
 use tokio::time::{Duration, Instant};
 
-use crate::backend::{Backend, Pipeline, configure};
+use crate::backend::{Backend, Pipeline, configure, configure_cleanup};
 use crate::background::Background;
 use crate::cost::estimate;
 use crate::event::{Event, Events};
@@ -326,10 +326,15 @@ impl Pipeline for CleanupCommand<'_> {
             gha,
         } = self;
         let events = console_events(gha);
-        // Inputs that were invalid in the main step started nothing there.
-        let Ok(configured) = configure::<B>(&inputs, workflow) else {
-            events.info("The inputs are invalid, so the step started no task; nothing to clean up");
-            return Ok(());
+        // Only what cleanup needs is read: the main step may have run with other load inputs (a
+        // comment's overrides), and a load input must never keep its tasks from being stopped.
+        let configured = match configure_cleanup::<B>(&inputs, workflow) {
+            Ok(configured) => configured,
+            // The main step read the same of them before it could start anything.
+            Err(invalid) => {
+                events.info(format!("Nothing to clean up: {invalid}"));
+                return Ok(());
+            }
         };
         let (plan, settings) = (configured.plan, configured.settings);
         if !plan.wait {

@@ -77,6 +77,10 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     ) -> Option<Self::Settings>;
 
     /// Where the run's tasks go, for its first line (`cluster `load` · task definition `tester``).
+    /// What the post step's cleanup needs to find and stop this run's tasks, read from the
+    /// inputs with nothing else checked.
+    fn cleanup_settings(inputs: &Inputs, problems: &mut Problems) -> Option<Self::Settings>;
+
     fn describe(settings: &Self::Settings) -> String;
     /// Everything before the first task starts: credentials, the image, whatever the backend
     /// registers. `gha` shows the image build live and masks registry credentials.
@@ -157,6 +161,18 @@ pub fn configure<B: Backend>(
 }
 
 /// What runs once the backend is chosen: the `run`, `plan` and `cleanup` commands.
+/// Like `configure`, for the post step: only what cleanup needs is read and validated (the
+/// backend's place, the region, `wait`, the run's identity).
+pub fn configure_cleanup<B: Backend>(
+    inputs: &Inputs,
+    workflow: &WorkflowEnv,
+) -> Result<Configured<B::Settings>, InvalidInputs> {
+    let mut problems = Problems::default();
+    let plan = plan::cleanup_plan(inputs, workflow, &mut problems);
+    let settings = B::cleanup_settings(inputs, &mut problems);
+    problems.finish(settings.map(|settings| Configured { plan, settings }))
+}
+
 pub trait Pipeline {
     type Output;
     fn with<B: Backend>(self) -> impl Future<Output = Self::Output>;

@@ -7,7 +7,7 @@ use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
 use crate::workflow::{CommentTrigger, WorkflowEnv};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CommentPlan {
     pub enabled: bool,
     pub tag: String,

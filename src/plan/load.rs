@@ -19,7 +19,7 @@ pub const MAX_TASK_COUNT: u64 = 1000;
 /// Variables every task gets from the action; the `environment` input may not set them.
 const ALWAYS_SET: [&str; 3] = ["TASK_INDEX", "TASK_COUNT", "START_AT"];
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Load {
     pub task_count: usize,
     pub target_url: Option<String>,

@@ -103,15 +103,9 @@ pub enum LogMode {
     Interleaved,
 }
 
-/// Reads every input the backends share, noting each problem; `None` when one was found. Build
-/// inputs given beside `image` are noted in `ignored`.
-pub fn plan(
-    inputs: &Inputs,
-    workflow: &WorkflowEnv,
-    problems: &mut Problems,
-    ignored: &mut Ignored,
-) -> Option<Plan> {
-    let region = match given(&inputs.aws_region) {
+/// `aws-region`, else the runner's region variables; `None`: the SDK's own chain decides.
+fn region(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) -> Option<String> {
+    match given(&inputs.aws_region) {
         Some(_) => problems.parse(
             "aws-region",
             &inputs.aws_region,
@@ -122,7 +116,48 @@ pub fn plan(
             .aws_region
             .clone()
             .or_else(|| workflow.aws_default_region.clone()),
-    };
+    }
+}
+
+fn wait(inputs: &Inputs, problems: &mut Problems) -> bool {
+    problems
+        .parse("wait", &inputs.wait, "`true` or `false`", parse_bool)
+        .unwrap_or(true)
+}
+
+/// The plan of the post step's cleanup: where the run's tasks are (the region), whether they
+/// were meant to outlive the step (`wait`), and the run's identity that marks them. No other
+/// input is read: a load input the post step sees differently (a comment's overrides applied
+/// only in the main step) must never keep it from stopping what the main step started.
+pub fn cleanup_plan(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) -> Plan {
+    Plan {
+        region: region(inputs, workflow, problems),
+        image: ImageSource::Given(String::new()),
+        tester: String::new(),
+        load: Load::default(),
+        timeout_seconds: 0,
+        wait: wait(inputs, problems),
+        log_mode: LogMode::Grouped,
+        thresholds: Vec::new(),
+        comment: CommentPlan::default(),
+        history: None,
+        fail_on_under_delivery: true,
+        report_file: None,
+        notices: Vec::new(),
+        identity: workflow.identity(),
+        tasks: Vec::new(),
+    }
+}
+
+/// Reads every input the backends share, noting each problem; `None` when one was found. Build
+/// inputs given beside `image` are noted in `ignored`.
+pub fn plan(
+    inputs: &Inputs,
+    workflow: &WorkflowEnv,
+    problems: &mut Problems,
+    ignored: &mut Ignored,
+) -> Option<Plan> {
+    let region = region(inputs, workflow, problems);
     let mut load = load::load(inputs, problems);
     let (image, tester) = image::image_source(inputs, workflow, problems, ignored).unzip();
     if let Some(ImageSource::Generator { .. }) = &image {
@@ -137,9 +172,7 @@ pub fn plan(
             |text| text.parse::<f64>().ok().filter(|minutes| *minutes > 0.0 && *minutes <= MAX_TIMEOUT_MINUTES),
         )
         .unwrap_or(60.0);
-    let wait = problems
-        .parse("wait", &inputs.wait, "`true` or `false`", parse_bool)
-        .unwrap_or(true);
+    let wait = wait(inputs, problems);
     let thresholds = thresholds::thresholds(inputs, problems);
     let comment = github::comment_plan(inputs, workflow, problems);
     let history = history::history_plan(

@@ -1074,3 +1074,59 @@ async fn a_signal_while_reporting_leaves_the_verdict_and_the_comment_whole() {
     assert!(finished.summary().contains("Load test passed"));
     harness.assert_none_running("load");
 }
+
+/// The post step after a comment run sees the workflow's inputs without the comment's overrides:
+/// here a generator run whose `duration` only the comment gave, invalid as the post step reads
+/// it. Cleanup reads only what it needs, and stops what the killed main step left.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_post_step_cleans_up_after_a_comment_run() {
+    let harness = Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", json!({"run_seconds": null}), json!({}));
+    let github = MockServer::start().await;
+    mount_comment_run(&github, same_repository(), ("write", "write")).await;
+    let workflow = [
+        ("image", ""),
+        (
+            "generator-image",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/gen:1",
+        ),
+        ("target-url", "https://staging.example.com/"),
+        ("rate", "10"),
+        ("start-delay", "0"),
+    ];
+    let main = comment_action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "/loadtest duration=30s",
+        "MEMBER",
+        &workflow,
+    );
+    let (mut child, dir) = main.spawn();
+    let running = crate::common::wait_until(std::time::Duration::from_secs(60), || {
+        let tasks = harness.tasks("load");
+        tasks.len() == 2 && tasks.iter().all(|task| task["lastStatus"] == "RUNNING")
+    });
+    assert!(running, "{:#?}", harness.tasks("load"));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let state = crate::common::saved_state(&dir);
+
+    let post = comment_action(
+        &harness,
+        &setup,
+        &github.uri(),
+        "/loadtest duration=30s",
+        "MEMBER",
+        &workflow,
+    )
+    .env("STATE_invocation", &state["invocation"])
+    .arg("cleanup");
+    let finished = run(post).await;
+
+    finished.assert_code(0);
+    finished
+        .assert_stdout_has("::warning::cleanup stopped 2 of 2 task(s) that the step left running");
+    harness.assert_none_running("load");
+}

@@ -253,6 +253,10 @@ impl Backend for Fargate {
         Settings::from_inputs(inputs, image, problems, ignored)
     }
 
+    fn cleanup_settings(inputs: &Inputs, problems: &mut Problems) -> Option<Settings> {
+        Settings::for_cleanup(inputs, problems)
+    }
+
     fn describe(settings: &Settings) -> String {
         format!(
             "cluster `{}` · task definition `{}`",

@@ -45,7 +45,44 @@ pub enum CapacityProvider {
     FargateSpot,
 }
 
+fn cluster(inputs: &Inputs, problems: &mut Problems) -> Option<String> {
+    problems
+        .required("cluster", &inputs.cluster, "an ECS cluster name or ARN")
+        .and_then(|text| {
+            let ok = is_name(text, 255) || is_arn(text, "ecs", "cluster/");
+            if !ok {
+                problems.add(
+                    "cluster",
+                    text,
+                    "an ECS cluster name (letters, digits, `-`, `_`) or a cluster ARN",
+                );
+            }
+            ok.then(|| text.to_string())
+        })
+}
+
 impl Settings {
+    /// For the post step, which only lists and stops the run's tasks in `cluster`: nothing else
+    /// of the settings is read there, so nothing else is asked of the inputs.
+    pub fn for_cleanup(inputs: &Inputs, problems: &mut Problems) -> Option<Settings> {
+        Some(Settings {
+            cluster: cluster(inputs, problems)?,
+            task_definition: String::new(),
+            container_name: None,
+            network: Network {
+                subnets: Vec::new(),
+                security_groups: Vec::new(),
+                assign_public_ip: false,
+            },
+            capacity_provider: CapacityProvider::Fargate,
+            platform_version: String::new(),
+            cpu: None,
+            memory: None,
+            ecr_repository: None,
+            prices: None,
+        })
+    }
+
     /// Reads the Fargate inputs, noting every problem; `None` when one was found.
     pub fn from_inputs(
         inputs: &Inputs,
@@ -53,19 +90,7 @@ impl Settings {
         problems: &mut Problems,
         ignored: &mut Ignored,
     ) -> Option<Settings> {
-        let cluster = problems
-            .required("cluster", &inputs.cluster, "an ECS cluster name or ARN")
-            .and_then(|text| {
-                let ok = is_name(text, 255) || is_arn(text, "ecs", "cluster/");
-                if !ok {
-                    problems.add(
-                        "cluster",
-                        text,
-                        "an ECS cluster name (letters, digits, `-`, `_`) or a cluster ARN",
-                    );
-                }
-                ok.then(|| text.to_string())
-            });
+        let cluster = cluster(inputs, problems);
 
         let task_definition = problems
             .required(

@@ -98,6 +98,15 @@ impl Backend for Local {
         Settings::from_inputs(inputs, image, problems, ignored)
     }
 
+    /// What a run leaves on the local backend are containers: in-process tasks end with it.
+    fn cleanup_settings(_inputs: &Inputs, _problems: &mut Problems) -> Option<Settings> {
+        Some(Settings {
+            cpu: None,
+            memory: None,
+            in_process: false,
+        })
+    }
+
     fn describe(settings: &Settings) -> String {
         if settings.in_process {
             "local, in this process".to_string()
