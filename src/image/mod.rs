@@ -26,29 +26,55 @@ pub async fn engine_for(plan: &BuildPlan) -> Result<Engine> {
     Ok(Engine(docker::connect().await?))
 }
 
+/// An image in the registry for the tasks to run: `HOST/REPOSITORY@sha256:…`, and whether it
+/// was already there under its tag (and so neither built nor pushed).
+pub struct Pushed {
+    pub reference: String,
+    pub tag: String,
+    pub already_there: bool,
+}
+
 /// Pushes `source`, an image the engine has (the runner pulled the action's own image to run
-/// it), to `HOST/REPOSITORY:TAG` with `registry`'s login. Returns `HOST/REPOSITORY@sha256:…`.
+/// it), to `HOST/REPOSITORY:ecs-loadtest-sha256-…`, tagged with its own image ID so that one tag
+/// always names one image and a repository whose tags are immutable takes it, once.
 pub async fn copy_to_registry(
     source: &str,
     registry: &RegistryLogin,
     repository: &str,
-    tag: &str,
     gha: &Gha,
-) -> Result<String> {
+) -> Result<Pushed> {
     let docker = docker::connect().await?;
+    let id = docker
+        .inspect_image(source)
+        .await
+        .with_context(|| {
+            format!("inspecting {source} on the Docker engine (the engine must have it: docker pull it first)")
+        })?
+        .id
+        .with_context(|| format!("the Docker engine gives no ID for {source}"))?;
+    let tag = format!("ecs-loadtest-{}", id.replace(':', "-"));
     let repository = format!("{}/{repository}", registry.host);
+    if let Some(digest) = push::pushed_digest(&docker, registry, &repository, &tag).await? {
+        return Ok(Pushed {
+            reference: format!("{repository}@{digest}"),
+            tag,
+            already_there: true,
+        });
+    }
     let options = bollard::query_parameters::TagImageOptions {
         repo: Some(repository.clone()),
-        tag: Some(tag.to_string()),
+        tag: Some(tag.clone()),
     };
     docker
         .tag_image(source, Some(options))
         .await
-        .with_context(|| {
-            format!("tagging {source} as {repository}:{tag} on the Docker engine (the engine must have {source}: docker pull it first)")
-        })?;
-    let digest = push::push(&docker, registry, &repository, tag, gha).await?;
-    Ok(format!("{repository}@{digest}"))
+        .with_context(|| format!("tagging {source} as {repository}:{tag} on the Docker engine"))?;
+    let digest = push::push(&docker, registry, &repository, &tag, gha).await?;
+    Ok(Pushed {
+        reference: format!("{repository}@{digest}"),
+        tag,
+        already_there: false,
+    })
 }
 
 /// Builds `plan` on the local engine as `ecs-loadtest-local:TAG`, for tasks run there.
@@ -59,17 +85,30 @@ pub async fn build_local(plan: &BuildPlan, gha: &Gha) -> Result<String> {
     Ok(reference)
 }
 
-/// Builds `plan` as `HOST/REPOSITORY:TAG` and pushes it with `registry`'s login. Returns
-/// `HOST/REPOSITORY@sha256:…`, so that the tasks run exactly what was built.
+/// Builds `plan` as `HOST/REPOSITORY:TAG` and pushes it with `registry`'s login, unless the
+/// registry has that tag already (a re-run of the same commit): a tag is never pushed over. The
+/// reference is `HOST/REPOSITORY@sha256:…`, so that the tasks run exactly what the tag names.
 pub async fn build_and_push(
     engine: &Engine,
     plan: &BuildPlan,
     registry: &RegistryLogin,
     repository: &str,
     gha: &Gha,
-) -> Result<String> {
+) -> Result<Pushed> {
     let repository = format!("{}/{repository}", registry.host);
-    build::build(&engine.0, plan, &format!("{repository}:{}", plan.tag), gha).await?;
-    let digest = push::push(&engine.0, registry, &repository, &plan.tag, gha).await?;
-    Ok(format!("{repository}@{digest}"))
+    let tag = plan.tag.clone();
+    if let Some(digest) = push::pushed_digest(&engine.0, registry, &repository, &tag).await? {
+        return Ok(Pushed {
+            reference: format!("{repository}@{digest}"),
+            tag,
+            already_there: true,
+        });
+    }
+    build::build(&engine.0, plan, &format!("{repository}:{tag}"), gha).await?;
+    let digest = push::push(&engine.0, registry, &repository, &tag, gha).await?;
+    Ok(Pushed {
+        reference: format!("{repository}@{digest}"),
+        tag,
+        already_there: false,
+    })
 }

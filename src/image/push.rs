@@ -16,6 +16,53 @@ pub struct RegistryLogin {
     pub password: String,
 }
 
+impl RegistryLogin {
+    fn credentials(&self) -> DockerCredentials {
+        DockerCredentials {
+            username: Some(self.username.clone()),
+            password: Some(self.password.clone()),
+            serveraddress: Some(self.host.clone()),
+            ..Default::default()
+        }
+    }
+}
+
+/// The digest `repository:tag` has in the registry, or `None` when the registry has no such tag,
+/// asked of the registry through the engine (`GET /distribution/{name}/json`). A re-run of a
+/// commit must run what is there rather than push over it: ECR refuses to overwrite a tag of an
+/// immutable repository, and a rebuild on a fresh runner has another digest.
+pub async fn pushed_digest(
+    docker: &Docker,
+    registry: &RegistryLogin,
+    repository: &str,
+    tag: &str,
+) -> Result<Option<String>> {
+    let name = format!("{repository}:{tag}");
+    match docker
+        .inspect_registry_image(&name, Some(registry.credentials()))
+        .await
+    {
+        Ok(inspected) => {
+            let digest = inspected.descriptor.digest.ok_or_else(|| {
+                anyhow!("asking the registry for {name}: the answer names no digest")
+            })?;
+            Ok(Some(digest))
+        }
+        // The engine passes on the registry's "manifest unknown" (404; some engines answer 403 or
+        // 500 with the same words).
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code,
+            message,
+        }) if status_code == 404
+            || message.contains("manifest unknown")
+            || message.contains("not found") =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(anyhow!("asking the registry for {name}: {error}")),
+    }
+}
+
 /// Pushes `repository:tag` (repository including the registry host) and returns the digest the
 /// registry gave it. An error inside the push stream is an error.
 pub async fn push(
@@ -25,12 +72,7 @@ pub async fn push(
     tag: &str,
     gha: &Gha,
 ) -> Result<String> {
-    let credentials = DockerCredentials {
-        username: Some(registry.username.clone()),
-        password: Some(registry.password.clone()),
-        serveraddress: Some(registry.host.clone()),
-        ..Default::default()
-    };
+    let credentials = registry.credentials();
     let options = PushImageOptions {
         tag: Some(tag.to_string()),
         ..Default::default()

@@ -265,8 +265,13 @@ fn scripted_harness(run_seconds: Value) -> (Harness, crate::common::Setup) {
     (harness, setup)
 }
 
-fn inputs<'a>(setup: &'a crate::common::Setup, subnets: &'a str) -> Vec<(&'a str, &'a str)> {
+fn inputs<'a>(
+    setup: &'a crate::common::Setup,
+    subnets: &'a str,
+    tag: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     vec![
+        ("image-tag", tag),
         ("cluster", "load"),
         ("task-definition", "tester"),
         ("subnets", subnets),
@@ -322,7 +327,8 @@ async fn the_action_container_runs_the_whole_test() {
     )
     .unwrap();
     let subnets = setup.subnets.join(",");
-    let mut command = runner.docker_run(&harness, &github.uri(), &inputs(&setup, &subnets));
+    let tag = crate::common::unique_tag();
+    let mut command = runner.docker_run(&harness, &github.uri(), &inputs(&setup, &subnets, &tag));
 
     let output = tokio::task::spawn_blocking(move || command.output())
         .await
@@ -362,7 +368,12 @@ async fn sigint_to_the_docker_client_stops_every_task() {
     tester_context(&runner.path("workspace"));
     std::fs::write(runner.path("workflow/event.json"), "{}").unwrap();
     let subnets = setup.subnets.join(",");
-    let mut command = runner.docker_run(&harness, "http://127.0.0.1:9", &inputs(&setup, &subnets));
+    let tag = crate::common::unique_tag();
+    let mut command = runner.docker_run(
+        &harness,
+        "http://127.0.0.1:9",
+        &inputs(&setup, &subnets, &tag),
+    );
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child: Child = command.spawn().unwrap();
 
@@ -446,7 +457,8 @@ async fn the_post_step_action_yml_declares_stops_what_a_killed_main_step_left() 
     tester_context(&runner.path("workspace"));
     std::fs::write(runner.path("workflow/event.json"), "{}").unwrap();
     let subnets = setup.subnets.join(",");
-    let inputs = inputs(&setup, &subnets);
+    let tag = crate::common::unique_tag();
+    let inputs = inputs(&setup, &subnets, &tag);
     let mut command = runner.docker_run(&harness, "http://127.0.0.1:9", &inputs);
     command.stdout(Stdio::null()).stderr(Stdio::null());
     let mut child: Child = command.spawn().unwrap();

@@ -118,6 +118,21 @@ fn evaluate(default: &str) -> String {
     evaluated
 }
 
+/// An image tag no earlier test run pushed: the test registry keeps what was pushed to it, and a
+/// tag already there is run, not built again.
+pub fn unique_tag() -> String {
+    static COUNT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!(
+        "t{nanos:x}-{}-{}",
+        std::process::id(),
+        COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
+
 pub fn project_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use crate::common::{ActionRun, Harness, Setup};
+use crate::common::{ActionRun, Harness, Setup, unique_tag};
 use serde_json::json;
 
 const REGISTRY: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -47,18 +47,20 @@ fn context(dir: &Path, run_step: &str) {
     .unwrap();
 }
 
-/// The action building the image in `context_dir` and pushing it to `repository`.
+/// The action building the image in `context_dir` and pushing it to `repository` under `tag`.
 fn build_action(
     harness: &Harness,
     setup: &Setup,
     context_dir: &str,
     repository: &str,
+    tag: &str,
     extra: &[(&str, &str)],
 ) -> ActionRun {
     let mut inputs = vec![
         ("image", ""),
         ("context", context_dir),
         ("ecr-repository", repository),
+        ("image-tag", tag),
     ];
     inputs.extend_from_slice(extra);
     ActionRun::for_setup(harness, setup, &inputs)
@@ -79,6 +81,28 @@ fn docker(config: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
+/// Logs a docker client with its own `config` into the test registry as moto's ECR login.
+fn registry_login(config: &Path) {
+    let login = Command::new("docker")
+        .arg("--config")
+        .arg(config)
+        .args(["login", "-u", "AWS", "--password-stdin", REGISTRY])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(b"123456789012-auth-token")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(login.success());
+}
+
 #[test]
 fn builds_pushes_and_runs_the_pushed_digest() {
     let harness = Harness::start();
@@ -89,12 +113,14 @@ fn builds_pushes_and_runs_the_pushed_digest() {
         "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox echo built > /built.txt\"]",
     );
     let context_dir = dir.path().display().to_string();
+    let tag = unique_tag();
 
     let run = build_action(
         &harness,
         &setup,
         &context_dir,
         "tester",
+        &tag,
         &[("build-args", "GREETING=hi")],
     )
     .run();
@@ -110,7 +136,7 @@ fn builds_pushes_and_runs_the_pushed_digest() {
     run.assert_stdout_has(
         "#5 [3/4] RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox echo built > /built.txt\"]",
     );
-    run.assert_stdout_has(&format!("Pushed {REGISTRY}/tester:0123456"));
+    run.assert_stdout_has(&format!("Pushed {REGISTRY}/tester:{tag}"));
     // The context left out the 20 MiB file and the ignored .tmp file.
     let built = run
         .stdout
@@ -144,23 +170,7 @@ fn builds_pushes_and_runs_the_pushed_digest() {
 
     // Pulled back from the registry, the image has that digest and holds what was built.
     let config = tempfile::tempdir().unwrap();
-    let login = Command::new("docker")
-        .arg("--config")
-        .arg(config.path())
-        .args(["login", "-u", "AWS", "--password-stdin", REGISTRY])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(b"123456789012-auth-token")?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(login.success());
+    registry_login(config.path());
     let _ = Command::new("docker").args(["rmi", "-f", image]).output();
     docker(config.path(), &["pull", image]);
     let listing = docker(config.path(), &["run", "--rm", image]);
@@ -196,7 +206,7 @@ fn a_failing_run_step_fails_with_the_step_in_the_annotation() {
     );
     let context_dir = dir.path().display().to_string();
 
-    let run = build_action(&harness, &setup, &context_dir, "tester", &[]).run();
+    let run = build_action(&harness, &setup, &context_dir, "tester", &unique_tag(), &[]).run();
 
     run.assert_code(1);
     run.assert_stdout_has("compiling");
@@ -219,7 +229,15 @@ fn bad_build_inputs_are_clear_errors_before_anything_is_pushed() {
     let context_dir = dir.path().display().to_string();
 
     // No such repository in ECR: nothing is created silently.
-    let run = build_action(&harness, &setup, &context_dir, "missing", &[]).run();
+    let run = build_action(
+        &harness,
+        &setup,
+        &context_dir,
+        "missing",
+        &unique_tag(),
+        &[],
+    )
+    .run();
     run.assert_code(1);
     run.assert_stdout_has("the ECR repository `missing` does not exist in us-east-1");
 
@@ -229,6 +247,7 @@ fn bad_build_inputs_are_clear_errors_before_anything_is_pushed() {
         &setup,
         &context_dir,
         "tester",
+        &unique_tag(),
         &[("dockerfile", "nope/Dockerfile")],
     )
     .run();
@@ -236,7 +255,7 @@ fn bad_build_inputs_are_clear_errors_before_anything_is_pushed() {
     run.assert_stdout_has("input `dockerfile`: `nope/Dockerfile` is not a file in the context");
 
     // No Docker engine.
-    let run = build_action(&harness, &setup, &context_dir, "tester", &[])
+    let run = build_action(&harness, &setup, &context_dir, "tester", &unique_tag(), &[])
         .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
         .run();
     run.assert_code(1);
@@ -250,7 +269,7 @@ fn bad_build_inputs_are_clear_errors_before_anything_is_pushed() {
     )
     .run();
     run.assert_code(2);
-    run.assert_stdout_has("input `build-args`: got `JUSTAKEY`");
+    run.assert_stdout_has("input `build-args`: got `<8 characters, not shown>`");
     run.assert_stdout_has("input `ecr-repository` is required");
 
     // `image` wins over build inputs, with a notice.
@@ -278,7 +297,7 @@ fn a_dockerfile_with_buildkit_syntax_builds() {
     );
     let context_dir = dir.path().display().to_string();
 
-    let run = build_action(&harness, &setup, &context_dir, "tester", &[]).run();
+    let run = build_action(&harness, &setup, &context_dir, "tester", &unique_tag(), &[]).run();
 
     run.assert_code(0);
     run.assert_stdout_has("RUN --mount=type=cache,target=/cache");
@@ -287,4 +306,137 @@ fn a_dockerfile_with_buildkit_syntax_builds() {
         run.output("image")
             .starts_with(&format!("{REGISTRY}/tester@sha256:"))
     );
+}
+
+/// A re-run of the same commit on a fresh runner builds an image with another digest, and ECR
+/// refuses to push it over the immutable tag our Terraform makes. The tag's image, already in the
+/// registry, is what runs; nothing is built or pushed, and the tag still names the first image.
+#[test]
+fn a_re_run_runs_the_image_its_tag_names_and_never_pushes_over_it() {
+    let harness = Harness::start();
+    let setup = setup_with_repository(&harness, "tester");
+    let tag = unique_tag();
+    let first_dir = tempfile::tempdir().unwrap();
+    context(first_dir.path(), "RUN [\"/bin/busybox\", \"true\"]");
+    let first = build_action(
+        &harness,
+        &setup,
+        &first_dir.path().display().to_string(),
+        "tester",
+        &tag,
+        &[],
+    )
+    .run();
+    first.assert_code(0);
+    let pushed = first.output("image").to_string();
+
+    // The same commit built again elsewhere: other bytes, so another digest.
+    let second_dir = tempfile::tempdir().unwrap();
+    context(
+        second_dir.path(),
+        "RUN [\"/bin/busybox\", \"sh\", \"-c\", \"/bin/busybox date > /built-at\"]",
+    );
+    let again = build_action(
+        &harness,
+        &setup,
+        &second_dir.path().display().to_string(),
+        "tester",
+        &tag,
+        &[],
+    )
+    .run();
+
+    again.assert_code(0);
+    assert_eq!(again.output("image"), pushed);
+    again.assert_stdout_has(&format!(
+        "`tester:{tag}` is in ECR already (a re-run of the same commit): the tasks run it, {pushed}; a tag is never pushed over"
+    ));
+    assert!(
+        !again.stdout.contains("::group::Build image"),
+        "{}",
+        again.stdout
+    );
+    assert!(!again.stdout.contains("Pushed "), "{}", again.stdout);
+    // The registry's tag still names the first image.
+    let config = tempfile::tempdir().unwrap();
+    registry_login(config.path());
+    let reference = format!("{REGISTRY}/tester:{tag}");
+    docker(config.path(), &["pull", "-q", &reference]);
+    let digests = docker(
+        config.path(),
+        &[
+            "inspect",
+            "--format",
+            "{{ range .RepoDigests }}{{ . }} {{ end }}",
+            &reference,
+        ],
+    );
+    assert!(
+        digests.split_whitespace().any(|digest| digest == pushed),
+        "{digests} / {pushed}"
+    );
+}
+
+/// The built-in generator's image copied to ECR (for tasks in private subnets) is tagged with
+/// its own image ID, so that a re-run, or another version of the action, never meets a tag that
+/// names another image.
+#[test]
+fn the_generator_image_is_copied_to_ecr_once_under_its_own_id() {
+    let harness = Harness::start();
+    let setup = setup_with_repository(&harness, "tester");
+    // An image only this run has, standing for the action's own.
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy("/bin/busybox", dir.path().join("busybox")).unwrap();
+    fs::write(dir.path().join("marker"), unique_tag()).unwrap();
+    fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCOPY marker /marker\n",
+    )
+    .unwrap();
+    let source = format!("ecs-loadtest-test/generator:{}", unique_tag());
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &source])
+        .arg(dir.path())
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let id = String::from_utf8_lossy(&built.stdout).trim().to_string();
+    let run = || {
+        ActionRun::for_setup(
+            &harness,
+            &setup,
+            &[
+                ("image", ""),
+                ("tester", "generate"),
+                ("generator-image", &source),
+                ("ecr-repository", "tester"),
+                ("target-url", "https://staging.example.com/"),
+                ("rate", "10"),
+                ("duration", "10s"),
+                ("fail-on-under-delivery", "false"),
+            ],
+        )
+        .run()
+    };
+
+    let first = run();
+    first.assert_code(0);
+    let tag = format!("ecs-loadtest-{}", id.replace(':', "-"));
+    first.assert_stdout_has(&format!("Pushed {REGISTRY}/tester:{tag}"));
+    let pushed = first.output("image").to_string();
+    assert!(
+        pushed.starts_with(&format!("{REGISTRY}/tester@sha256:")),
+        "{pushed}"
+    );
+
+    let again = run();
+    again.assert_code(0);
+    assert_eq!(again.output("image"), pushed);
+    again.assert_stdout_has(&format!("`tester:{tag}` is in ECR already"));
+    let _ = Command::new("docker").args(["rmi", "-f", &source]).output();
 }

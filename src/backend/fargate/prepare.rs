@@ -38,7 +38,9 @@ pub async fn prepare(
             let ecr = clients.ecr();
             ecr::check_repository(&ecr, repository, &clients.region).await?;
             let registry = ecr::login(&ecr, gha).await?;
-            image::build_and_push(&engine, build, &registry, repository, gha).await?
+            let pushed = image::build_and_push(&engine, build, &registry, repository, gha).await?;
+            say_already_there(&pushed, repository, events);
+            pushed.reference
         }
         (ImageSource::Build(_), None) => {
             anyhow::bail!("input `ecr-repository` is required to push the built image")
@@ -54,8 +56,9 @@ pub async fn prepare(
             let ecr = clients.ecr();
             ecr::check_repository(&ecr, repository, &clients.region).await?;
             let registry = ecr::login(&ecr, gha).await?;
-            let tag = format!("ecs-loadtest-{}", env!("CARGO_PKG_VERSION"));
-            image::copy_to_registry(image, &registry, repository, &tag, gha).await?
+            let pushed = image::copy_to_registry(image, &registry, repository, gha).await?;
+            say_already_there(&pushed, repository, events);
+            pushed.reference
         }
     };
     let revision = taskdef::register_revision(
@@ -74,6 +77,15 @@ pub async fn prepare(
         image,
         revision,
     })
+}
+
+fn say_already_there(pushed: &image::Pushed, repository: &str, events: &Events) {
+    if pushed.already_there {
+        events.info(format!(
+            "`{repository}:{}` is in ECR already (a re-run of the same commit): the tasks run it, {}; a tag is never pushed over",
+            pushed.tag, pushed.reference
+        ));
+    }
 }
 
 /// The AWS clients of a run, from the plan's region or the SDK's chain.
