@@ -20,6 +20,9 @@ pub struct WorkflowEnv {
     /// only).
     pub head_ref: Option<String>,
     pub base_ref: Option<String>,
+    /// The repository the tested code comes from: on a pull request its head's (a fork's, for a
+    /// fork's pull request; `None` when the fork was deleted), else `GITHUB_REPOSITORY`.
+    pub head_repository: Option<String>,
     /// `GITHUB_SERVER_URL`.
     pub server_url: Option<String>,
     /// `GITHUB_JOB`: the job's ID, the default comment tag.
@@ -57,8 +60,9 @@ pub struct CommentTrigger {
     pub overrides: String,
     /// The pull request's head: the commit tested (`GITHUB_SHA` is the default branch's).
     pub head_sha: String,
-    /// The pull request's head and base branches.
+    /// The pull request's head and base branches, and the repository of its head (a fork's).
     pub head_ref: Option<String>,
+    pub head_repository: Option<String>,
     pub base_ref: Option<String>,
 }
 
@@ -115,7 +119,16 @@ impl WorkflowEnv {
         let invocation_saved = saved.is_some();
         let invocation_id = saved
             .unwrap_or_else(|| format!("{:012x}", rand::rng().random::<u64>() & 0xffff_ffff_ffff));
+        let event_name = var("GITHUB_EVENT_NAME");
+        let event_path = var("GITHUB_EVENT_PATH");
+        let head_repository = match (event_name.as_deref(), event_path.as_deref()) {
+            (Some(name), Some(path)) if name.starts_with("pull_request") => {
+                event_head_repository(path)
+            }
+            _ => var("GITHUB_REPOSITORY"),
+        };
         WorkflowEnv {
+            head_repository,
             repository: var("GITHUB_REPOSITORY"),
             run_id: var("GITHUB_RUN_ID"),
             run_attempt: var("GITHUB_RUN_ATTEMPT"),
@@ -126,8 +139,8 @@ impl WorkflowEnv {
             server_url: var("GITHUB_SERVER_URL"),
             job: var("GITHUB_JOB"),
             api_url: var("GITHUB_API_URL"),
-            event_name: var("GITHUB_EVENT_NAME"),
-            event_path: var("GITHUB_EVENT_PATH"),
+            event_name,
+            event_path,
             aws_region: var("AWS_REGION"),
             aws_default_region: var("AWS_DEFAULT_REGION"),
             own_image: var("ECS_LOADTEST_IMAGE"),
@@ -153,6 +166,7 @@ impl WorkflowEnv {
         WorkflowEnv {
             sha: Some(trigger.head_sha.clone()),
             head_ref: trigger.head_ref.clone(),
+            head_repository: trigger.head_repository.clone(),
             base_ref: trigger.base_ref.clone(),
             trigger: Some(trigger),
             ..self.clone()
@@ -246,6 +260,16 @@ pub fn event_pull_number(path: &str) -> anyhow::Result<Option<u64>> {
     let event: Event =
         serde_json::from_str(&text).with_context(|| format!("parsing the event payload {path}"))?;
     Ok(event.pull_request.map(|pull_request| pull_request.number))
+}
+
+/// A pull request event's `pull_request.head.repo.full_name`: `None` when it cannot be read or the
+/// fork is gone (such a run's branch is then no branch of any known repository).
+fn event_head_repository(path: &str) -> Option<String> {
+    let text = std::fs::read_to_string(path).ok()?;
+    let event: serde_json::Value = serde_json::from_str(&text).ok()?;
+    event["pull_request"]["head"]["repo"]["full_name"]
+        .as_str()
+        .map(str::to_string)
 }
 
 /// The mark of attempt `attempt` of workflow run `run_id`.

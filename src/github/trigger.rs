@@ -144,6 +144,7 @@ pub async fn from_comment(inputs: &Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
             .join(" "),
         head_sha: pull.head.sha,
         head_ref: pull.head.branch,
+        head_repository: pull.head.repo.map(|repo| repo.full_name),
         base_ref: pull.base.branch,
     };
     // Printed only now that every override is known to be allowed and plain text; quoted.

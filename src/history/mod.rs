@@ -22,8 +22,8 @@ use crate::results::threshold::Metric;
 use crate::results::verdict::Verdict;
 pub use command::{HistoryArgs, history};
 use record::{
-    BRANCH, COMMIT, FIGURES, ITEM_LIMIT, Item, PASSED, RUN_URL, SHAPE_KEY, StoredRun, TEST_ID,
-    TIMESTAMP,
+    BRANCH, COMMIT, FIGURES, ITEM_LIMIT, Item, PASSED, REPOSITORY, RUN_URL, SHAPE_KEY, StoredRun,
+    TEST_ID, TIMESTAMP,
 };
 
 /// The baseline is the newest this many passing runs.
@@ -138,15 +138,19 @@ impl Table {
         Ok(runs)
     }
 
-    /// The newest `BASELINE_RUNS` passing runs of `test_id` on `branch` with `shape_key`: a
-    /// query on the partition key, filtered, reading only what the comparison needs.
+    /// The newest `BASELINE_RUNS` passing runs of `test_id` on `branch` of `repository` with
+    /// `shape_key`: a query on the partition key, filtered, reading only what the comparison
+    /// needs. A run of a fork's branch of the same name (its `main`) never counts: a fork's
+    /// author could otherwise store slow runs until the base branch's baseline says a
+    /// regression is noise. Without a repository (a run from a terminal), the branch alone.
     pub async fn baseline_runs(
         &self,
         test_id: &str,
         branch: &str,
+        repository: Option<&str>,
         shape_key: &str,
     ) -> Result<Vec<StoredRun>> {
-        let search = Search {
+        let mut search = Search {
             filter: Some("#branch = :branch AND #passed = :passed AND #shape = :shape"),
             projection: Some("#id, #ts, #passed, #figures, #commit, #runUrl"),
             names: vec![
@@ -165,6 +169,15 @@ impl Table {
             ],
             wanted: BASELINE_RUNS,
         };
+        if let Some(repository) = repository {
+            search.filter = Some(
+                "#branch = :branch AND #repository = :repository AND #passed = :passed AND #shape = :shape",
+            );
+            search.names.push(("#repository", REPOSITORY));
+            search
+                .values
+                .push((":repository", AttributeValue::S(repository.to_string())));
+        }
         self.query(test_id, search).await
     }
 
@@ -255,7 +268,12 @@ impl History {
             };
         };
         let runs = table
-            .within(table.baseline_runs(&plan.test_id, branch, &plan.shape.key()))
+            .within(table.baseline_runs(
+                &plan.test_id,
+                branch,
+                plan.baseline_repository.as_deref(),
+                &plan.shape.key(),
+            ))
             .await;
         let baseline = match runs {
             Ok(runs) if runs.is_empty() => Err(format!(
@@ -360,6 +378,7 @@ impl Ran<'_> {
             start_skew_ms: merged.start_skew_ms,
             commit: self.plan.commit.clone(),
             branch: self.plan.branch.clone(),
+            repository: self.plan.repository.clone(),
             pull_number: pull_number(self.comment),
             run_url: self.plan.run_url.clone(),
             image: self.image.clone(),

@@ -26,6 +26,8 @@ pub const TIMESTAMP: &str = "timestamp";
 pub const EXPIRES_AT: &str = "expiresAt";
 pub const PASSED: &str = "passed";
 pub const BRANCH: &str = "branch";
+/// The repository the tested code came from (`owner/name`): a fork's pull request names the fork.
+pub const REPOSITORY: &str = "repository";
 pub const SHAPE_KEY: &str = "shapeKey";
 pub const FIGURES: &str = "figures";
 pub const COMMIT: &str = "commit";
@@ -57,6 +59,8 @@ pub struct StoredRun {
     pub start_skew_ms: Option<u64>,
     pub commit: Option<String>,
     pub branch: Option<String>,
+    /// The repository `branch` is a branch of: a fork's `main` is not the base's.
+    pub repository: Option<String>,
     pub pull_number: Option<u64>,
     pub run_url: Option<String>,
     pub image: Option<String>,
@@ -119,6 +123,7 @@ impl StoredRun {
         for (name, value) in [
             (COMMIT, &self.commit),
             (BRANCH, &self.branch),
+            (REPOSITORY, &self.repository),
             (RUN_URL, &self.run_url),
             ("image", &self.image),
             (LATENCY_HDR, &self.latency_hdr),
@@ -220,6 +225,7 @@ impl StoredRun {
             start_skew_ms: whole("startSkewMs"),
             commit: s(COMMIT),
             branch: s(BRANCH),
+            repository: s(REPOSITORY),
             pull_number: whole("pr"),
             run_url: s(RUN_URL),
             image: s("image"),

@@ -24,11 +24,15 @@ pub struct HistoryPlan {
     pub ttl_days: u64,
     /// A relative threshold without a baseline fails the run.
     pub require_baseline: bool,
-    /// The branch tested.
+    /// The branch tested, and the repository it is a branch of (a fork's, for a fork's pull
+    /// request).
     pub branch: Option<String>,
+    pub repository: Option<String>,
     /// Whose runs this one is compared with: the input, else the pull request's base branch,
     /// else the run's own branch.
     pub baseline_branch: Option<String>,
+    /// The repository whose branch that is: always the workflow's own, never a fork.
+    pub baseline_repository: Option<String>,
     pub commit: Option<String>,
     pub run_url: Option<String>,
     pub shape: Shape,
@@ -168,12 +172,14 @@ pub fn history_plan(
         ttl_days,
         require_baseline,
         branch: workflow.branch(),
+        repository: workflow.head_repository.clone(),
         // A pull request is compared with its base; any other run with its own branch's earlier
         // runs (a push to `main` with `main`'s), which is what a regression there means.
         baseline_branch: given(&inputs.baseline_branch)
             .map(str::to_string)
             .or_else(|| workflow.base_ref.clone())
             .or_else(|| workflow.branch()),
+        baseline_repository: workflow.repository.clone(),
         commit: workflow.sha.clone(),
         run_url: workflow.run_url(),
         shape: Shape::of(load),

@@ -96,10 +96,8 @@ pub fn action(
     ];
     inputs.extend_from_slice(extra);
     let run = ActionRun::for_setup(harness, setup, &inputs);
-    let event = event_file(
-        &run,
-        &json!({"pull_request": {"number": 7, "head": {"sha": SHA}}}),
-    );
+    let head = payloads::repository(REPOSITORY, payloads::REPOSITORY_ID, "2026-11-20T09:30:00Z");
+    let event = event_file(&run, &payloads::pull_request_event(7, SHA, Some(head)));
     run.env("GITHUB_API_URL", api_url)
         .env("GITHUB_EVENT_NAME", event_name)
         .env("GITHUB_EVENT_PATH", &event)

@@ -85,6 +85,8 @@ fn now_ms() -> u64 {
 struct Earlier<'a> {
     test_id: &'a str,
     branch: &'a str,
+    /// The repository the branch is a branch of: the base's, or a fork's.
+    repository: &'a str,
     passed: bool,
     shape: &'a str,
     ago_s: u64,
@@ -114,6 +116,7 @@ async fn seed(client: &Client, run: Earlier<'_>) {
         .item("passed", AttributeValue::Bool(run.passed))
         .item("exitStatus", n(if run.passed { 0.0 } else { 99.0 }))
         .item("branch", s(run.branch))
+        .item("repository", s(run.repository))
         .item("shapeKey", s(run.shape))
         .item("shape", s("2 tasks, 200 req/s, 60 s"))
         .item("commit", s(&format!("{:040}", run.ago_s)))
@@ -196,6 +199,7 @@ async fn a_run_is_stored_with_its_ttl_figures_histogram_and_origin() {
     assert_eq!(expires, timestamp / 1000 + 90 * 86_400);
     assert_eq!(item["passed"].as_bool().unwrap(), &true);
     assert_eq!(item["branch"].as_s().unwrap(), "feature/x");
+    assert_eq!(item["repository"].as_s().unwrap(), "acme/shop");
     assert_eq!(number(item, "pr"), 7.0);
     assert_eq!(item["commit"].as_s().unwrap(), SHA);
     assert_eq!(
@@ -241,6 +245,7 @@ async fn the_baseline_is_the_newest_five_passing_runs_of_the_same_test_branch_an
     let matching = |ago_s: u64, p95_ms: u64| Earlier {
         test_id: "checkout",
         branch: "main",
+        repository: "acme/shop",
         passed: true,
         shape: SHAPE,
         ago_s,
@@ -267,6 +272,20 @@ async fn the_baseline_is_the_newest_five_passing_runs_of_the_same_test_branch_an
         Earlier {
             shape: "tasks=4 rate=200 vus=- duration=60 stages=-",
             ..matching(20, 900)
+        },
+        // A fork's pull request from its own `main`: slow runs stored to make a regression on
+        // the base's `main` look like noise.
+        Earlier {
+            repository: "mallory/shop",
+            ..matching(10, 900)
+        },
+        Earlier {
+            repository: "mallory/shop",
+            ..matching(9, 900)
+        },
+        Earlier {
+            repository: "mallory/shop",
+            ..matching(8, 900)
         },
     ] {
         seed(&client, decoy).await;
@@ -342,7 +361,7 @@ async fn the_baseline_is_the_newest_five_passing_runs_of_the_same_test_branch_an
 
     // This failed run is stored too, and never becomes a baseline.
     let stored = items(&client).await;
-    assert_eq!(stored.len(), 12);
+    assert_eq!(stored.len(), 15);
     let this = stored
         .iter()
         .find(|item| item["branch"].as_s().unwrap() == "feature/x")
@@ -434,6 +453,7 @@ async fn the_history_command_lists_a_tests_runs_newest_first() {
             Earlier {
                 test_id: "checkout",
                 branch,
+                repository: "acme/shop",
                 passed: ago_s != 300,
                 shape: SHAPE,
                 ago_s,

@@ -144,3 +144,17 @@ pub fn permission(login: &str, permission: &str, role_name: &str) -> Value {
         "user": user(login, 3000, "User")
     })
 }
+
+/// The `pull_request` event's payload (`synchronize`): pull request `number` whose head is
+/// `head_sha` on `head_repo`.
+pub fn pull_request_event(number: u64, head_sha: &str, head_repo: Option<Value>) -> Value {
+    json!({
+        "action": "synchronize", "number": number,
+        "before": "2222222222222222222222222222222222222222", "after": head_sha,
+        "pull_request": pull_request(number, head_sha, head_repo),
+        "repository": repository(REPOSITORY, REPOSITORY_ID, "2026-11-20T09:30:00Z"),
+        "organization": {"login": OWNER, "id": 1101, "node_id": "O_kgDO1101",
+                         "url": format!("https://api.github.com/orgs/{OWNER}"), "description": null},
+        "sender": user("contributor", 2000, "User")
+    })
+}
