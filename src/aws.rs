@@ -21,6 +21,15 @@ use tokio::time::Instant;
 /// retry in their own loop.
 const MAX_ATTEMPTS: u32 = 4;
 
+/// How long a connection to AWS may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one attempt of a call may take. AWS answers the calls a run makes in well under a
+/// second; an attempt silent for this long is on a black-holed connection, and without a bound
+/// it would hold the step, and its tasks, until the job's own timeout.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one call may take with all its attempts and their backoff.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(120);
+
 /// Loads the SDK configuration: credentials and endpoint from the standard chain
 /// (`AWS_ACCESS_KEY_ID`, web identity from `configure-aws-credentials`, profiles,
 /// `AWS_ENDPOINT_URL`, …), the region from the plan or the chain, standard retry.
@@ -32,7 +41,14 @@ const MAX_ATTEMPTS: u32 = 4;
 /// requests turned an 11 s run into 52 s).
 pub async fn sdk_config(region: Option<&str>) -> Result<SdkConfig> {
     let mut loader = aws_config::defaults(BehaviorVersion::v2026_01_12())
-        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS));
+        .retry_config(RetryConfig::standard().with_max_attempts(MAX_ATTEMPTS))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        );
     if let Some(region) = region {
         loader = loader.region(Region::new(region.to_string()));
     }
@@ -279,6 +295,31 @@ pub async fn caller_identity(sts: &aws_sdk_sts::Client) -> Result<CallerIdentity
 mod tests {
     use super::*;
     use std::cell::Cell;
+
+    #[tokio::test]
+    async fn every_call_is_bounded_in_time() {
+        let config = sdk_config(Some("eu-west-1")).await.unwrap();
+        let timeouts = config.timeout_config().unwrap();
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+        // Every client of a run is built from it: the log and pricing clients too.
+        let clients = Clients::new(&config);
+        let logs = clients.logs(Some("us-east-1"));
+        assert_eq!(
+            logs.config().timeout_config().unwrap().operation_timeout(),
+            Some(OPERATION_TIMEOUT)
+        );
+        let pricing = clients.pricing();
+        assert_eq!(
+            pricing
+                .config()
+                .timeout_config()
+                .unwrap()
+                .operation_attempt_timeout(),
+            Some(ATTEMPT_TIMEOUT)
+        );
+    }
 
     fn failure(transient: bool) -> AwsError {
         AwsError {

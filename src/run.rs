@@ -188,11 +188,26 @@ async fn launch_and_watch<B: Backend>(
     })
     .await?;
     let capture = match follower {
-        Some(follower) => Some(follower.finish().await?),
+        Some(follower) => Some(
+            tokio::time::timeout(LOGS_LIMIT, follower.finish())
+                .await
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "the tasks' logs were not read to their end within {} s of the last task's stop, so their results cannot be trusted whole",
+                        LOGS_LIMIT.as_secs()
+                    )
+                })??,
+        ),
         None => None,
     };
     Ok(Some((finished, capture)))
 }
+
+/// How long reading the logs may go on after every task stopped. A log source drains each
+/// stream within its own limits (CloudWatch: 30 s of quiet reads, then a final check of 60 s),
+/// and every AWS call is bounded; this holds the whole, so that a source stuck for any other
+/// reason ends the run, as a failure, rather than the job's timeout.
+const LOGS_LIMIT: Duration = Duration::from_secs(600);
 
 /// How often the tasks' progress, added up, is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
