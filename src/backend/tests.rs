@@ -394,6 +394,18 @@ fn a_total_smaller_than_the_task_count_is_refused() {
     assert_eq!((error.input, error.given.as_str()), ("vus", "3"));
 }
 
+/// Lengths that add up past any number are refused by the timeout, not wrapped or panicking.
+#[test]
+fn lengths_that_overflow_when_added_are_refused() {
+    let mut inputs = valid();
+    inputs.stages = Some("18446744073709551615s:10, 18446744073709551615s:10".into());
+    assert_eq!(only_error(inputs).input, "timeout-minutes");
+    let mut inputs = valid();
+    inputs.duration = Some("18446744073709551615".into());
+    inputs.start_delay = Some("18446744073709551615".into());
+    assert_eq!(only_error(inputs).input, "timeout-minutes");
+}
+
 #[test]
 fn environment_lines() {
     let mut inputs = valid();

@@ -18,6 +18,10 @@ use crate::plan::{
 
 /// The request timeout when none is given.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest load the generator runs: the action's longest `timeout-minutes` (48 hours).
+const MAX_LOAD_SECONDS: u64 = 48 * 3600;
+/// How far ahead `START_AT` may be: far more than any start delay.
+const MAX_START_AHEAD_MS: u64 = 24 * 3600 * 1000;
 
 /// What `generate` reads. Each flag falls back to the environment variable the action sets.
 #[derive(Debug, Default, Clone, clap::Args)]
@@ -199,7 +203,29 @@ impl Settings {
                 None
             }
         });
-        let model = model(&mut problems, args, rate, vus, duration, stages);
+        let model = model(&mut problems, args, rate, vus, duration, stages).filter(|model| {
+            // The load's end is an instant: a length past any run's must not overflow it.
+            let seconds = model.profile().seconds();
+            let fits = seconds <= MAX_LOAD_SECONDS as f64;
+            if !fits {
+                let input = if given(&args.stages).is_some() {
+                    "stages"
+                } else {
+                    "duration"
+                };
+                problems.add(
+                    input,
+                    given(if input == "stages" {
+                        &args.stages
+                    } else {
+                        &args.duration
+                    })
+                    .unwrap_or_default(),
+                    format!("a load of at most {} hours", MAX_LOAD_SECONDS / 3600),
+                );
+            }
+            fits
+        });
         let method = problems
             .parse("method", &args.method, METHOD_ACCEPTED, parse_method)
             .unwrap_or_else(|| "GET".to_string());
@@ -255,10 +281,18 @@ impl Settings {
                 StatusSet::parse,
             )
             .unwrap_or_default();
-        let start_at_ms =
-            problems.parse("start-at", &args.start_at, "epoch milliseconds", |text| {
-                text.parse::<u64>().ok()
-            });
+        // A START_AT in the past starts the load at once (the report names the task late); one
+        // further ahead than any start delay is refused rather than waited for.
+        let latest_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |now| now.as_millis() as u64)
+            .saturating_add(MAX_START_AHEAD_MS);
+        let start_at_ms = problems.parse(
+            "start-at",
+            &args.start_at,
+            "epoch milliseconds, at most a day from now",
+            |text| text.parse::<u64>().ok().filter(|at| *at <= latest_ms),
+        );
         let task_index = problems.parse("task-index", &args.task_index, "a whole number", |text| {
             text.parse().ok()
         });
@@ -436,6 +470,7 @@ mod tests {
                 "headers" => args.headers = value,
                 "success-statuses" => args.success_statuses = value,
                 "http-version" => args.http_version = value,
+                "start-at" => args.start_at = value,
                 _ => panic!("{name}"),
             }
         }
@@ -449,6 +484,49 @@ mod tests {
             .iter()
             .map(|problem| problem.input)
             .collect()
+    }
+
+    /// Lengths and start times that no run has are refused, not overflowed into an instant.
+    #[test]
+    fn absurd_lengths_and_start_times_are_refused() {
+        let url = ("target-url", "http://127.0.0.1:8080/");
+        assert_eq!(
+            problems(&[url, ("rate", "10"), ("duration", "18446744073709551615")]),
+            ["duration"]
+        );
+        assert_eq!(
+            problems(&[
+                url,
+                (
+                    "stages",
+                    "18446744073709551615s:10, 18446744073709551615s:10"
+                )
+            ]),
+            ["stages"]
+        );
+        assert_eq!(
+            problems(&[url, ("rate", "10"), ("duration", "49h")]),
+            ["duration"]
+        );
+        assert_eq!(
+            problems(&[
+                url,
+                ("rate", "10"),
+                ("duration", "5s"),
+                ("start-at", "18446744073709551615")
+            ]),
+            ["start-at"]
+        );
+        // In the past: accepted (the load starts at once, late).
+        assert!(
+            Settings::from_args(&args(&[
+                url,
+                ("rate", "10"),
+                ("duration", "48h"),
+                ("start-at", "1")
+            ]))
+            .is_ok()
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-/// The result's series has at most this many points.
-pub const MAX_POINTS: u64 = 120;
+/// The result's series has at most this many points: what the result protocol takes.
+pub const MAX_POINTS: u64 = crate::results::protocol::MAX_SERIES_POINTS as u64;
 
 /// Why a request failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -265,7 +265,7 @@ impl Load {
         let Some(load_seconds) = load_seconds else {
             return;
         };
-        let needed = load_seconds + self.start_delay_seconds.unwrap_or(0);
+        let needed = load_seconds.saturating_add(self.start_delay_seconds.unwrap_or(0));
         let minutes = given(&inputs.timeout_minutes)
             .and_then(|text| text.parse::<f64>().ok())
             .unwrap_or(60.0);

@@ -66,8 +66,11 @@ impl Stages {
         Ok(Stages { unit, stages })
     }
 
+    /// Saturates: stages of absurd lengths are then refused by `timeout-minutes`, not wrapped.
     pub fn total_seconds(&self) -> u64 {
-        self.stages.iter().map(|stage| stage.seconds).sum()
+        self.stages
+            .iter()
+            .fold(0u64, |total, stage| total.saturating_add(stage.seconds))
     }
 
     pub fn peak(&self) -> u64 {

@@ -60,6 +60,17 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         );
         gha.warning(&format!("{task} printed an invalid result line: {why}"));
     }
+    for (index, more) in capture.invalid_more.iter().enumerate() {
+        if *more > 0 {
+            let task = finished.get(index).map_or_else(
+                || format!("task {}", index + 1),
+                |(task, _)| task.task.in_sentence(),
+            );
+            gha.warning(&format!(
+                "{task} printed {more} more invalid result lines, not shown"
+            ));
+        }
+    }
     for (index, late_ms) in &merged.late_tasks {
         let task = finished.get(*index).map_or_else(
             || format!("task {}", index + 1),

@@ -9,6 +9,8 @@ use super::protocol::{CHUNK_MARKER, Chunk, RESULT_MARKER, TaskResult, parse_chun
 
 /// The awslogs driver's pieces of a long line are this long, but the last.
 pub const SPLIT_BYTES: usize = 16 * 1024;
+/// Invalid results kept, with what is wrong, per task; the rest are counted.
+pub const INVALID_KEPT: usize = 10;
 /// A split result line longer than this is given up on.
 const MAX_SPLIT_BYTES: usize = 4 * 1024 * 1024;
 
@@ -16,8 +18,11 @@ const MAX_SPLIT_BYTES: usize = 4 * 1024 * 1024;
 pub struct Capture {
     pub lines: Vec<u64>,
     pub results: Vec<Option<TaskResult>>,
-    /// `(task index, what is wrong)` for every result that was not valid.
+    /// `(task index, what is wrong)` for the first `INVALID_KEPT` invalid results of each task.
     pub invalid: Vec<(usize, String)>,
+    /// Per task: the invalid results past those, counted, not kept (a tester printing a broken
+    /// result line in a loop must not fill the memory).
+    pub invalid_more: Vec<u64>,
     /// Per task: a result line the driver split, while its pieces arrive.
     split: Vec<Option<String>>,
     /// Per task: the chunk set being received.
@@ -36,6 +41,7 @@ impl Capture {
             lines: vec![0; task_count],
             results: vec![None; task_count],
             invalid: Vec::new(),
+            invalid_more: vec![0; task_count],
             split: vec![None; task_count],
             chunks: vec![None; task_count],
         }
@@ -74,7 +80,7 @@ impl Capture {
         }
         if let Some(set) = self.chunks.get_mut(index).and_then(Option::take) {
             let arrived = set.pieces.iter().flatten().count();
-            self.invalid.push((
+            self.note_invalid((
                 index,
                 format!(
                     "only {arrived} of the {} chunks of result {} arrived; each chunk line must stay under 16 KiB, the size at which the awslogs driver splits lines",
@@ -85,17 +91,30 @@ impl Capture {
         }
     }
 
+    fn note_invalid(&mut self, (index, why): (usize, String)) {
+        let kept = self
+            .invalid
+            .iter()
+            .filter(|(task, _)| *task == index)
+            .count();
+        if kept < INVALID_KEPT {
+            self.invalid.push((index, why));
+        } else if let Some(more) = self.invalid_more.get_mut(index) {
+            *more += 1;
+        }
+    }
+
     fn accept(&mut self, index: usize, line: &str) {
         match parse_line(line) {
             Ok(result) => self.results[index] = Some(result),
-            Err(why) => self.invalid.push((index, why)),
+            Err(why) => self.note_invalid((index, why)),
         }
     }
 
     fn accept_split(&mut self, index: usize, joined: &str) {
         match parse_line(joined) {
             Ok(result) => self.results[index] = Some(result),
-            Err(why) => self.invalid.push((
+            Err(why) => self.note_invalid((
                 index,
                 format!(
                     "a result line of {} bytes, longer than the 16 KiB at which the awslogs driver splits lines, could not be put back together ({why}); send results as chunks",
@@ -114,30 +133,28 @@ impl Capture {
         } = match parse_chunk(line) {
             Ok(chunk) => chunk,
             Err(why) => {
-                self.invalid.push((index, why));
+                self.note_invalid((index, why));
                 return;
             }
         };
-        let set = match &mut self.chunks[index] {
-            Some(set) if set.id == id && set.pieces.len() == count => set,
-            slot => {
-                if let Some(old) = slot.take() {
-                    let arrived = old.pieces.iter().flatten().count();
-                    self.invalid.push((
-                        index,
-                        format!(
-                            "result {} was left at {arrived} of {} chunks when result {id} began",
-                            old.id,
-                            old.pieces.len()
-                        ),
-                    ));
-                }
-                slot.insert(ChunkSet {
-                    id,
-                    pieces: vec![None; count],
-                })
-            }
-        };
+        let same = self.chunks[index]
+            .as_ref()
+            .is_some_and(|set| set.id == id && set.pieces.len() == count);
+        if !same && let Some(old) = self.chunks[index].take() {
+            let arrived = old.pieces.iter().flatten().count();
+            self.note_invalid((
+                index,
+                format!(
+                    "result {} was left at {arrived} of {} chunks when result {id} began",
+                    old.id,
+                    old.pieces.len()
+                ),
+            ));
+        }
+        let set = self.chunks[index].get_or_insert_with(|| ChunkSet {
+            id,
+            pieces: vec![None; count],
+        });
         set.pieces[number - 1] = Some(piece);
         if set.pieces.iter().all(Option::is_some) {
             let json: String = set.pieces.iter().flatten().map(String::as_str).collect();
@@ -237,6 +254,17 @@ mod tests {
             "{:?}",
             capture.invalid
         );
+    }
+
+    #[test]
+    fn invalid_results_are_kept_up_to_a_bound_and_counted_past_it() {
+        let mut capture = Capture::new(2);
+        for _ in 0..100_000 {
+            capture.observe(0, "ECS_LOADTEST_RESULT {broken");
+        }
+        capture.observe(1, "ECS_LOADTEST_RESULT {broken");
+        assert_eq!(capture.invalid.len(), INVALID_KEPT + 1);
+        assert_eq!(capture.invalid_more, [100_000 - INVALID_KEPT as u64, 0]);
     }
 
     proptest::proptest! {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::protocol::{Latency, Series, TaskResult};
+use super::protocol::{Latency, MAX_SERIES_POINTS, Series, TaskResult};
 
 /// The latency figures reports show and thresholds check, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -122,8 +122,15 @@ fn histogram_figures(histogram: &Histogram<u64>) -> LatencyFigures {
 /// Merges what each task reported (`None`: no valid result line). `results[i]` is task i's.
 pub fn merge(results: &[Option<TaskResult>]) -> Merged {
     let reported: Vec<&TaskResult> = results.iter().flatten().collect();
-    let requests: u64 = reported.iter().map(|result| result.requests).sum();
-    let errors: u64 = reported.iter().map(|result| result.errors).sum();
+    // Counts come from testers: added with saturation, so a broken or hostile one cannot wrap
+    // the totals (or panic the run).
+    let sum = |count: fn(&TaskResult) -> u64| {
+        reported
+            .iter()
+            .fold(0u64, |sum, result| sum.saturating_add(count(result)))
+    };
+    let requests = sum(|result| result.requests);
+    let errors = sum(|result| result.errors);
     let duration_ms = reported
         .iter()
         .map(|result| result.duration_ms)
@@ -132,7 +139,8 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
     let mut status = BTreeMap::new();
     for result in &reported {
         for (code, count) in &result.status {
-            *status.entry(code.clone()).or_insert(0) += count;
+            let total = status.entry(code.clone()).or_insert(0u64);
+            *total = total.saturating_add(*count);
         }
     }
     let starts: Vec<u64> = reported
@@ -159,12 +167,13 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
         dropped: reported
             .iter()
             .filter_map(|result| result.dropped)
-            .reduce(|sum, dropped| sum + dropped),
+            .reduce(u64::saturating_add),
         error_classes: reported
             .iter()
             .flat_map(|result| &result.error_classes)
             .fold(BTreeMap::new(), |mut classes, (class, count)| {
-                *classes.entry(class.clone()).or_insert(0) += count;
+                let total = classes.entry(class.clone()).or_insert(0u64);
+                *total = total.saturating_add(*count);
                 classes
             }),
         schedule_lag_p99_us: reported
@@ -185,6 +194,10 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
     }
 }
 
+/// The most points a merged series may hold: a tester sends at most `MAX_SERIES_POINTS`, and
+/// tasks that began late add a few more at the end.
+const MAX_MERGED_POINTS: u64 = 2 * MAX_SERIES_POINTS as u64;
+
 /// Adds the tasks' series by absolute time. Series of different intervals cannot be added
 /// exactly: then there is none.
 fn merge_series(reported: &[&TaskResult]) -> Option<MergedSeries> {
@@ -193,10 +206,22 @@ fn merge_series(reported: &[&TaskResult]) -> Option<MergedSeries> {
         .filter_map(|result| result.series.as_ref())
         .collect();
     let interval_ms = series.first()?.interval_ms;
-    if series.iter().any(|one| one.interval_ms != interval_ms) {
+    if interval_ms == 0 || series.iter().any(|one| one.interval_ms != interval_ms) {
         return None;
     }
     let start_ms = series.iter().map(|one| one.start_ms).min()?;
+    // Every task's series is aligned to the one START_AT, so they overlap; series that lie
+    // further apart than a merged series may span were not measured together (or were made up),
+    // and the merge, sized by their offsets, is not made: the figures stand without the charts.
+    let span = series
+        .iter()
+        .map(|one| {
+            ((one.start_ms - start_ms) / interval_ms).saturating_add(one.points.len() as u64)
+        })
+        .max()?;
+    if span > MAX_MERGED_POINTS {
+        return None;
+    }
     let mut points: Vec<(u64, u64, Option<Histogram<u64>>)> = Vec::new();
     for one in &series {
         let offset = ((one.start_ms - start_ms) / interval_ms) as usize;
@@ -206,8 +231,8 @@ fn merge_series(reported: &[&TaskResult]) -> Option<MergedSeries> {
                 points.resize_with(at + 1, || (0, 0, None));
             }
             let merged = &mut points[at];
-            merged.0 += point.requests;
-            merged.1 += point.errors;
+            merged.0 = merged.0.saturating_add(point.requests);
+            merged.1 = merged.1.saturating_add(point.errors);
             if let Some(latency) = &point.latency {
                 match merged.2.as_mut() {
                     None => merged.2 = Some(latency.clone()),
@@ -323,6 +348,80 @@ mod tests {
             started_ms: None,
             ..Default::default()
         })
+    }
+
+    fn hostile(
+        requests: u64,
+        start_ms: u64,
+        interval_ms: u64,
+        points: usize,
+        status: u64,
+    ) -> Option<TaskResult> {
+        Some(TaskResult {
+            requests,
+            errors: requests,
+            duration_ms: start_ms % 1000,
+            status: BTreeMap::from([("200".to_string(), status)]),
+            dropped: Some(requests),
+            error_classes: BTreeMap::from([("status".to_string(), status)]),
+            started_ms: Some(start_ms),
+            start_at_ms: Some(requests),
+            series: Some(Series {
+                start_ms,
+                interval_ms,
+                points: (0..points)
+                    .map(|_| crate::results::protocol::SeriesPoint {
+                        requests,
+                        errors: requests,
+                        latency: None,
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        })
+    }
+
+    proptest::proptest! {
+        /// What testers report is merged without a panic or a wrap, and within a memory bound
+        /// whatever their counts and however far apart they say their series began (the merge
+        /// was sized by those offsets: two series 2^60 ms apart asked for 2^50 points).
+        #[test]
+        fn hostile_results_merge_within_bounds(
+            tasks in proptest::collection::vec(
+                (proptest::prelude::any::<u64>(), proptest::prelude::any::<u64>(), 1u64..=u64::MAX, 0usize..=MAX_SERIES_POINTS, proptest::prelude::any::<u64>()),
+                1..6,
+            )
+        ) {
+            let results: Vec<Option<TaskResult>> = tasks
+                .iter()
+                .map(|(requests, start, interval, points, status)| hostile(*requests, *start, *interval, *points, *status))
+                .collect();
+            let merged = merge(&results);
+            let most = tasks.iter().map(|task| task.0).max().unwrap_or_default();
+            proptest::prop_assert!(merged.requests >= most);
+            if let Some(series) = &merged.series {
+                proptest::prop_assert!(series.points.len() as u64 <= MAX_MERGED_POINTS);
+            }
+        }
+    }
+
+    #[test]
+    fn counts_saturate_and_far_apart_series_are_not_merged() {
+        let results = [
+            hostile(u64::MAX - 1, 0, 1000, 120, u64::MAX),
+            hostile(5, 1 << 60, 1000, 120, 7),
+        ];
+        let merged = merge(&results);
+        assert_eq!(merged.requests, u64::MAX);
+        assert_eq!(merged.status["200"], u64::MAX);
+        assert_eq!(merged.dropped, Some(u64::MAX));
+        assert!(merged.series.is_none());
+        // Series that overlap, as every task's does under one START_AT, still merge.
+        let merged = merge(&[
+            hostile(5, 10_000, 1000, 120, 1),
+            hostile(5, 12_000, 1000, 120, 1),
+        ]);
+        assert_eq!(merged.series.unwrap().points.len(), 122);
     }
 
     #[test]

@@ -30,6 +30,8 @@ pub const CHUNK_MARKER: &str = "ECS_LOADTEST_RESULT_CHUNK";
 pub const CHUNK_BYTES: usize = 8000;
 /// At most this many chunks make one result (2 MiB of JSON).
 pub const MAX_CHUNKS: usize = 256;
+/// The most points a series may hold (DESIGN.md): the report draws at most this many.
+pub const MAX_SERIES_POINTS: usize = 120;
 
 /// What one task reported.
 #[derive(Debug, Clone, Default)]
@@ -173,6 +175,12 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
         Some(series) => {
             if series.interval_ms == 0 {
                 return Err("series.interval_ms is 0".to_string());
+            }
+            if series.points.len() > MAX_SERIES_POINTS {
+                return Err(format!(
+                    "series holds {} points; at most {MAX_SERIES_POINTS}",
+                    series.points.len()
+                ));
             }
             let mut points = Vec::with_capacity(series.points.len());
             for point in series.points {
