@@ -104,7 +104,7 @@ impl Gha {
         )
     }
 
-    fn new(
+    pub(crate) fn new(
         in_actions: bool,
         output_file: Option<PathBuf>,
         summary_file: Option<PathBuf>,

@@ -85,11 +85,11 @@ async fn run<B: Backend>(
     sweep_earlier_attempts(&backend, &plan, &events).await;
 
     let started = StartedTasks::default();
-    let screen = Screen::new(LogScreen::new(
+    let screen = Screen::start(LogScreen::new(
         gha.clone(),
         plan.log_mode,
         plan.task_count(),
-    ));
+    ))?;
     let deadline = Instant::now() + Duration::from_secs(plan.timeout_seconds);
     let result = tokio::select! {
         result = launch_and_watch(&backend, &plan, &started, &screen, deadline, &events) => {
@@ -104,7 +104,7 @@ async fn run<B: Backend>(
 
     match result {
         Ok(Some((finished, capture))) => {
-            screen.lock().finish()?;
+            screen.finish().await?;
             let status = conclude(&backend, &plan, finished, capture, gha).await;
             backend.release(&events).await;
             status
@@ -127,7 +127,7 @@ async fn run<B: Backend>(
             stop_run(&backend, &started, cause, &reason, &events).await;
             backend.release(&events).await;
             // What was read of the logs so far is still worth seeing.
-            screen.lock().finish()?;
+            screen.finish().await?;
             Err(error)
         }
     }
@@ -157,7 +157,7 @@ async fn launch_and_watch<B: Backend>(
     let follower: Option<FollowerHandle> = match backend.log_source() {
         Ok(source) => {
             for task in &tasks {
-                screen.lock().name_task(task);
+                screen.name_task(task);
             }
             let sink = LineSink::new(
                 screen.clone(),
@@ -219,7 +219,7 @@ async fn print_progress(progress: Board, screen: Screen) {
     loop {
         every.tick().await;
         if let Some(total) = progress.total() {
-            screen.lock().outside(&report::progress_line(&total));
+            screen.outside(&report::progress_line(&total));
         }
     }
 }

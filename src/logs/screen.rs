@@ -10,27 +10,109 @@
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, anyhow};
 
 use crate::gha::Gha;
 use crate::plan::LogMode;
 use crate::task::{TaskNumber, TaskRef};
 
-/// The screen, shared by the log source that writes to it and the run that names and finishes it.
+/// The screen, shared by the log source that writes to it and the run that names and finishes
+/// it. A thread of its own owns the `LogScreen` and does its IO (spool files written and read
+/// back, the lines printed), so that no worker of the async runtime ever blocks on a disk or a
+/// slow stdout; the others send it what to print, in order.
 #[derive(Clone)]
-pub struct Screen(Arc<Mutex<LogScreen>>);
+pub struct Screen {
+    commands: SyncSender<Command>,
+}
+
+/// Lines waiting for the screen's thread. Past this, a sender waits for it: only when stdout
+/// itself has stalled, and then waiting is what keeps the memory bounded.
+const WAITING_LINES: usize = 8192;
+
+enum Command {
+    Name(TaskRef),
+    Line(usize, String),
+    Complete(usize),
+    Outside(String),
+    Finish(tokio::sync::oneshot::Sender<Result<()>>),
+}
 
 impl Screen {
-    pub fn new(screen: LogScreen) -> Self {
-        Screen(Arc::new(Mutex::new(screen)))
+    /// Starts the screen's thread.
+    pub fn start(screen: LogScreen) -> Result<Screen> {
+        let (commands, received) = sync_channel(WAITING_LINES);
+        std::thread::Builder::new()
+            .name("log-screen".into())
+            .spawn(move || print(screen, received))
+            .context("starting the thread that prints the tasks' logs")?;
+        Ok(Screen { commands })
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, LogScreen> {
-        self.0
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    /// Names a task in its group title once it has started.
+    pub fn name_task(&self, task: &TaskRef) {
+        self.send(Command::Name(task.clone()));
+    }
+
+    /// One line of task `index`'s log.
+    pub fn line(&self, index: usize, text: &str) {
+        self.send(Command::Line(index, text.to_string()));
+    }
+
+    /// Task `index`'s stream has been read to its end.
+    pub fn complete(&self, index: usize) {
+        self.send(Command::Complete(index));
+    }
+
+    /// A line of the run's own, outside every task's group.
+    pub fn outside(&self, text: &str) {
+        self.send(Command::Outside(text.to_string()));
+    }
+
+    /// Prints everything not printed yet and closes the open group; the first error the screen
+    /// met on the way (a spool file that could not be read back), if any.
+    pub async fn finish(&self) -> Result<()> {
+        let (done, finished) = tokio::sync::oneshot::channel();
+        self.send(Command::Finish(done));
+        finished
+            .await
+            .map_err(|_| anyhow!("the thread that prints the tasks' logs ended early"))?
+    }
+
+    fn send(&self, command: Command) {
+        // Fails only once the thread is gone, which `finish` reports.
+        let _ = self.commands.send(command);
+    }
+}
+
+/// The screen's thread: applies what it is sent, in order, until every sender is gone.
+fn print(mut screen: LogScreen, commands: Receiver<Command>) {
+    let mut failure: Option<anyhow::Error> = None;
+    for command in commands {
+        let done = match command {
+            Command::Name(task) => {
+                screen.name_task(&task);
+                Ok(())
+            }
+            Command::Line(index, text) => screen.line(index, &text),
+            Command::Complete(index) => screen.complete(index),
+            Command::Outside(text) => {
+                screen.outside(&text);
+                Ok(())
+            }
+            Command::Finish(reply) => {
+                let finished = screen.finish();
+                let _ = reply.send(match failure.take() {
+                    Some(error) => Err(error),
+                    None => finished,
+                });
+                continue;
+            }
+        };
+        if let Err(error) = done {
+            failure.get_or_insert(error);
+        }
     }
 }
 
@@ -265,5 +347,66 @@ impl LogScreen {
         }
         self.gha.commands_on();
         self.gha.end_group();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Mutex};
+
+    /// Records which thread wrote each line.
+    struct Writers(Arc<Mutex<Vec<String>>>);
+
+    impl Write for Writers {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            let name = std::thread::current()
+                .name()
+                .unwrap_or_default()
+                .to_string();
+            let lines = bytes.iter().filter(|byte| **byte == b'\n').count();
+            self.0
+                .lock()
+                .unwrap()
+                .extend(std::iter::repeat_n(name, lines));
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Lines sent from the async runtime (the log sources run there) are spooled, read back and
+    /// printed by the screen's own thread: no runtime worker does that IO.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_screen_does_its_io_on_its_own_thread() {
+        let writers = Arc::new(Mutex::new(Vec::new()));
+        let gha = Gha::new(true, None, None, None, Box::new(Writers(writers.clone())));
+        let screen = Screen::start(LogScreen::new(gha, LogMode::Grouped, 2)).unwrap();
+        let sender = screen.clone();
+        tokio::spawn(async move {
+            for line in 0..500 {
+                // Task 1's group is open; task 2's lines go to its spool file.
+                sender.line(0, &format!("first {line}"));
+                sender.line(1, &format!("second {line}"));
+            }
+            sender.complete(0);
+            sender.complete(1);
+        })
+        .await
+        .unwrap();
+        screen.finish().await.unwrap();
+
+        let writers = writers.lock().unwrap();
+        // 1,000 lines, two groups and their fences.
+        assert!(writers.len() > 1000, "{}", writers.len());
+        assert!(
+            writers.iter().all(|name| name == "log-screen"),
+            "written from {:?}",
+            writers
+                .iter()
+                .filter(|name| *name != "log-screen")
+                .collect::<std::collections::BTreeSet<_>>()
+        );
     }
 }

@@ -30,14 +30,16 @@ impl LineSink {
         let text = message.trim_end_matches(['\n', '\r']);
         self.capture.observe(index, text);
         self.progress.observe(index, text);
-        self.screen.lock().line(index, text)
+        self.screen.line(index, text);
+        Ok(())
     }
 
     /// Task `index`'s log has been read to its end.
     pub fn complete(&mut self, index: usize) -> Result<()> {
         self.capture.complete(index);
         self.progress.ended(index);
-        self.screen.lock().complete(index)
+        self.screen.complete(index);
+        Ok(())
     }
 
     /// Something about reading the logs that a person should know (a stream that cannot be
