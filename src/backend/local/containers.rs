@@ -22,6 +22,7 @@ use crate::backend::{Snapshot, Start};
 use crate::logs::LineSink;
 use crate::outcome::{OutcomeKind, StopCause, TaskOutcome};
 use crate::plan::{Plan, TaskSpec};
+use crate::results::capture::SPLIT_BYTES;
 use crate::task::TaskRef;
 use crate::workflow::Reach;
 
@@ -302,7 +303,9 @@ impl Containers {
         mut stopped: mpsc::UnboundedReceiver<usize>,
         mut sink: LineSink,
     ) -> Result<LineSink> {
-        let (lines, mut received) = mpsc::unbounded_channel::<(usize, Option<String>)>();
+        // Bounded: a container that prints faster than the lines are handed on waits for them,
+        // rather than filling the memory.
+        let (lines, mut received) = mpsc::channel::<(usize, Option<String>)>(WAITING_LINES);
         for task in &tasks {
             let (docker, lines, id, index) =
                 (docker.clone(), lines.clone(), task.id.clone(), task.index());
@@ -317,17 +320,16 @@ impl Containers {
                 let mut pending = Vec::new();
                 while let Some(Ok(chunk)) = output.next().await {
                     pending.extend_from_slice(&chunk.into_bytes());
-                    while let Some(end) = pending.iter().position(|byte| *byte == b'\n') {
-                        let line: Vec<u8> = pending.drain(..=end).collect();
+                    while let Some(line) = next_line(&mut pending) {
                         let text = String::from_utf8_lossy(&line).into_owned();
-                        let _ = lines.send((index, Some(text)));
+                        let _ = lines.send((index, Some(text))).await;
                     }
                 }
                 if !pending.is_empty() {
-                    let _ =
-                        lines.send((index, Some(String::from_utf8_lossy(&pending).into_owned())));
+                    let text = String::from_utf8_lossy(&pending).into_owned();
+                    let _ = lines.send((index, Some(text))).await;
                 }
-                let _ = lines.send((index, None));
+                let _ = lines.send((index, None)).await;
             });
         }
         drop(lines);
@@ -347,6 +349,21 @@ impl Containers {
             }
         }
         Ok(sink)
+    }
+}
+
+/// Lines read from the containers that may wait to be handed on.
+const WAITING_LINES: usize = 1024;
+
+/// The next whole line of `pending`, its line break included, taken out of it. A line longer
+/// than `SPLIT_BYTES` is handed on in pieces of exactly that size, as the awslogs driver splits
+/// it on Fargate (and the results reader joins a result line split so), so that output with no
+/// line break never grows without bound.
+fn next_line(pending: &mut Vec<u8>) -> Option<Vec<u8>> {
+    match pending.iter().position(|byte| *byte == b'\n') {
+        Some(end) if end < SPLIT_BYTES => Some(pending.drain(..=end).collect()),
+        _ if pending.len() >= SPLIT_BYTES => Some(pending.drain(..SPLIT_BYTES).collect()),
+        _ => None,
     }
 }
 
@@ -391,6 +408,24 @@ pub fn short(id: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_without_line_breaks_is_handed_on_in_bounded_pieces() {
+        let mut pending = b"one\ntwo\nthr".to_vec();
+        assert_eq!(next_line(&mut pending).unwrap(), b"one\n");
+        assert_eq!(next_line(&mut pending).unwrap(), b"two\n");
+        assert_eq!(next_line(&mut pending), None);
+        assert_eq!(pending, b"thr");
+
+        // Megabytes with no line break: pieces of the awslogs driver's size, never more waiting.
+        let mut pending = vec![b'x'; 3 * SPLIT_BYTES + 10];
+        let mut pieces = 0;
+        while let Some(piece) = next_line(&mut pending) {
+            assert_eq!(piece.len(), SPLIT_BYTES);
+            pieces += 1;
+        }
+        assert_eq!((pieces, pending.len()), (3, 10));
+    }
 
     #[test]
     fn container_ends() {
