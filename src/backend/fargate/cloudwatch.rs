@@ -11,7 +11,7 @@
 //! searched once more over the whole run (the final check), and whatever it holds that was not
 //! read is handed on then, with a warning that says so.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
@@ -55,6 +55,11 @@ const EMPTY_STREAM_WINDOW_MS: i64 = 60_000;
 /// of up to 10,000 events a second, some 2 million events; a page being retried may add up to
 /// `aws::PERSISTENCE`), and says which tasks it did not finish.
 const FINAL_CHECK_LIMIT: Duration = Duration::from_secs(60);
+/// The event IDs kept across all streams for the final check (some 40 bytes each: about 80 MB),
+/// about what the final check can compare within its limit. Past it, the stream that adds one
+/// keeps only the IDs its re-read window needs, and its final check is skipped with a warning:
+/// the memory stays bounded however long the run and however many lines.
+const MAX_SEEN_EVENTS: usize = 2_000_000;
 
 /// The tasks' CloudWatch Logs streams, where the awslogs driver writes them.
 pub struct CloudWatchLogs {
@@ -80,6 +85,7 @@ impl LogSource for CloudWatchLogs {
             location: self.location,
             sink,
             started_ms: self.since_ms.unwrap_or_else(epoch_ms),
+            seen_events: 0,
         };
         follower.run(stopped).await
     }
@@ -90,10 +96,12 @@ struct Stream {
     name: String,
     /// GetLogEvents: the forward token of the last read.
     token: Option<String>,
-    /// FilterLogEvents: newest event timestamp seen, and the IDs of every event handed on
-    /// (hashed: about 20 bytes a line), which the final check compares against.
+    /// FilterLogEvents: newest event timestamp seen, and the IDs of the events handed on
+    /// (hashed) with their timestamps, which the final check compares against.
     cursor_ms: Option<i64>,
-    seen: HashSet<u64>,
+    seen: HashMap<u64, i64>,
+    /// Its older IDs were let go (`MAX_SEEN_EVENTS`): no final check can compare against it.
+    pruned: bool,
     stopped_at: Option<Instant>,
     /// Since when reads have found nothing new; `None` after a read that found lines.
     quiet_since: Option<Instant>,
@@ -110,7 +118,8 @@ impl Stream {
             name,
             token: None,
             cursor_ms: None,
-            seen: HashSet::new(),
+            seen: HashMap::new(),
+            pruned: false,
             stopped_at: None,
             quiet_since: None,
             interval: ACTIVE_INTERVAL,
@@ -118,6 +127,22 @@ impl Stream {
             warned: false,
             done: false,
         }
+    }
+
+    /// Notes an event handed on; false when it was already.
+    fn remember(&mut self, event_id: u64, timestamp: i64) -> bool {
+        self.seen.insert(event_id, timestamp).is_none()
+    }
+
+    /// Lets go of the IDs older than the window the next query re-reads; returns how many.
+    fn prune(&mut self) -> usize {
+        let before = self.seen.len();
+        if let Some(cursor) = self.cursor_ms {
+            self.seen
+                .retain(|_, timestamp| *timestamp >= cursor - LOOKBACK_MS);
+        }
+        self.pruned = true;
+        before - self.seen.len()
     }
 
     /// Updates the schedule after a read; returns true when the stream is now complete.
@@ -160,6 +185,8 @@ struct Follower {
     streams: Vec<Stream>,
     sink: LineSink,
     started_ms: i64,
+    /// Event IDs kept across the streams.
+    seen_events: usize,
 }
 
 impl Follower {
@@ -228,6 +255,9 @@ impl Follower {
     fn complete(&mut self, position: usize) -> Result<()> {
         let stream = &mut self.streams[position];
         stream.done = true;
+        // Read to its end and checked: its IDs are never compared again.
+        self.seen_events = self.seen_events.saturating_sub(stream.seen.len());
+        stream.seen = HashMap::new();
         if let Some(stopped_at) = stream.stopped_at
             && Instant::now().duration_since(stopped_at) >= DRAIN_LIMIT
             && stream.quiet_since.is_none()
@@ -368,7 +398,7 @@ impl Follower {
                     if stream
                         .cursor_ms
                         .is_some_and(|cursor| timestamp < cursor - LOOKBACK_MS)
-                        || !stream.seen.insert(event_id)
+                        || !stream.remember(event_id, timestamp)
                     {
                         continue;
                     }
@@ -377,6 +407,10 @@ impl Follower {
                             .cursor_ms
                             .map_or(timestamp, |cursor| cursor.max(timestamp)),
                     );
+                    self.seen_events += 1;
+                    if self.seen_events > MAX_SEEN_EVENTS {
+                        self.seen_events -= stream.prune();
+                    }
                     found[position] = true;
                     let index = stream.index;
                     self.emit(index, event.message().unwrap_or_default())?;
@@ -455,6 +489,19 @@ impl Follower {
     async fn final_check(&mut self, positions: &[usize], limiter: &mut RateLimiter) -> Result<()> {
         let give_up = Instant::now() + FINAL_CHECK_LIMIT;
         let start_ms = self.started_ms - EMPTY_STREAM_WINDOW_MS;
+        let (pruned, positions): (Vec<usize>, Vec<usize>) = positions
+            .iter()
+            .partition(|&&position| self.streams[position].pruned);
+        if !pruned.is_empty() {
+            let tasks: Vec<String> = pruned
+                .iter()
+                .map(|&position| (self.streams[position].index + 1).to_string())
+                .collect();
+            self.sink.warning(format!(
+                "the logs held more than {MAX_SEEN_EVENTS} lines, more than the final check can compare: it is skipped for task(s) {}, so a line that became searchable late may be missing",
+                tasks.join(", ")
+            ));
+        }
         for batch in positions.chunks(FILTER_BATCH) {
             let (names, by_name) = self.names(batch);
             let mut recovered: HashMap<usize, usize> = HashMap::new();
@@ -492,7 +539,9 @@ impl Follower {
                         continue;
                     };
                     let event_id = id_key(event.event_id().unwrap_or_default());
-                    if self.streams[position].seen.insert(event_id) {
+                    let timestamp = event.timestamp().unwrap_or_default();
+                    if self.streams[position].remember(event_id, timestamp) {
+                        self.seen_events += 1;
                         *recovered.entry(position).or_default() += 1;
                         let index = self.streams[position].index;
                         self.emit(index, event.message().unwrap_or_default())?;
@@ -545,6 +594,26 @@ pub fn epoch_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stream past the bound keeps only the IDs its next query re-reads: an event in that
+    /// window is still recognised, the older ones are let go, and the final check knows.
+    #[test]
+    fn a_pruned_stream_keeps_only_its_re_read_window() {
+        let mut stream = Stream::new(0, "tester/tester/abc".into());
+        for id in 0..10_000u64 {
+            let timestamp = 1_000_000 + id as i64;
+            assert!(stream.remember(id, timestamp));
+            stream.cursor_ms = Some(timestamp);
+        }
+        assert!(!stream.remember(9_999, 1_009_999), "a repeat is recognised");
+        let let_go = stream.prune();
+        assert_eq!(let_go, 10_000 - (LOOKBACK_MS as usize + 1));
+        assert_eq!(stream.seen.len(), LOOKBACK_MS as usize + 1);
+        assert!(stream.pruned);
+        // Inside the window: still a repeat. Outside: forgotten (the final check is skipped).
+        assert!(!stream.remember(9_000, 1_009_000));
+        assert!(stream.remember(10, 1_000_010));
+    }
 
     #[test]
     fn a_stopped_stream_is_complete_after_a_quiet_span_that_follows_the_stop() {
