@@ -360,28 +360,28 @@ async fn the_action_container_runs_the_whole_test() {
     harness.assert_none_running("load");
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn sigint_to_the_docker_client_stops_every_task() {
-    // Tasks that run until stopped.
-    let (harness, setup) = scripted_harness(Value::Null);
-    let runner = Runner::new();
+/// The main step, started as the runner starts it with `inputs`, its two tasks running until
+/// stopped; returns once both run.
+fn main_step_running(harness: &Harness, runner: &Runner, inputs: &[(&str, &str)]) -> Child {
     tester_context(&runner.path("workspace"));
     std::fs::write(runner.path("workflow/event.json"), "{}").unwrap();
-    let subnets = setup.subnets.join(",");
-    let tag = crate::common::unique_tag();
-    let mut command = runner.docker_run(
-        &harness,
-        "http://127.0.0.1:9",
-        &inputs(&setup, &subnets, &tag),
-    );
+    let mut command = runner.docker_run(harness, "http://127.0.0.1:9", inputs);
     command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child: Child = command.spawn().unwrap();
-
     let running = wait_until(Duration::from_secs(120), || {
         let tasks = harness.tasks("load");
         tasks.len() == 2 && tasks.iter().all(|task| task["lastStatus"] == "RUNNING")
     });
     assert!(running, "the tasks never ran: {:#?}", harness.tasks("load"));
+    child
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigint_to_the_docker_client_stops_every_task() {
+    let (harness, setup) = scripted_harness(Value::Null);
+    let runner = Runner::new();
+    let (subnets, tag) = (setup.subnets.join(","), crate::common::unique_tag());
+    let child = main_step_running(&harness, &runner, &inputs(&setup, &subnets, &tag));
     // The runner cancels a step by signalling the `docker run` client, which passes it on.
     let status = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -454,26 +454,16 @@ fn with_the_local_backend_the_generator_reaches_the_runners_localhost() {
 async fn the_post_step_action_yml_declares_stops_what_a_killed_main_step_left() {
     let (harness, setup) = scripted_harness(Value::Null);
     let runner = Runner::new();
-    tester_context(&runner.path("workspace"));
-    std::fs::write(runner.path("workflow/event.json"), "{}").unwrap();
-    let subnets = setup.subnets.join(",");
-    let tag = crate::common::unique_tag();
+    let (subnets, tag) = (setup.subnets.join(","), crate::common::unique_tag());
     let inputs = inputs(&setup, &subnets, &tag);
-    let mut command = runner.docker_run(&harness, "http://127.0.0.1:9", &inputs);
-    command.stdout(Stdio::null()).stderr(Stdio::null());
-    let mut child: Child = command.spawn().unwrap();
-    let running = wait_until(Duration::from_secs(120), || {
-        let tasks = harness.tasks("load");
-        tasks.len() == 2 && tasks.iter().all(|task| task["lastStatus"] == "RUNNING")
-    });
-    assert!(running, "the tasks never ran: {:#?}", harness.tasks("load"));
+    let child = main_step_running(&harness, &runner, &inputs);
 
     let killed = Command::new("docker")
         .args(["kill", "--signal", "KILL", &runner.container])
         .status()
         .unwrap();
     assert!(killed.success());
-    child.wait().unwrap();
+    child.wait_with_output().unwrap();
     let left = harness.tasks("load");
     assert!(
         left.iter().all(|task| task["lastStatus"] == "RUNNING"),

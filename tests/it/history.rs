@@ -255,6 +255,12 @@ async fn the_baseline_is_the_newest_five_passing_runs_of_the_same_test_branch_an
     for (index, p95_ms) in (200..=206).enumerate() {
         seed(&client, matching(1000 - index as u64 * 100, p95_ms)).await;
     }
+    // A fork's pull request from its own `main`: slow runs stored to make a regression on the
+    // base's `main` look like noise.
+    let forks = (8..=10).map(|ago_s| Earlier {
+        repository: "mallory/shop",
+        ..matching(ago_s, 900)
+    });
     // Newer than all of them, and each wrong in one way.
     for decoy in [
         Earlier {
@@ -273,21 +279,10 @@ async fn the_baseline_is_the_newest_five_passing_runs_of_the_same_test_branch_an
             shape: "tasks=4 rate=200 vus=- duration=60 stages=-",
             ..matching(20, 900)
         },
-        // A fork's pull request from its own `main`: slow runs stored to make a regression on
-        // the base's `main` look like noise.
-        Earlier {
-            repository: "mallory/shop",
-            ..matching(10, 900)
-        },
-        Earlier {
-            repository: "mallory/shop",
-            ..matching(9, 900)
-        },
-        Earlier {
-            repository: "mallory/shop",
-            ..matching(8, 900)
-        },
-    ] {
+    ]
+    .into_iter()
+    .chain(forks)
+    {
         seed(&client, decoy).await;
     }
     let github = MockServer::start().await;
