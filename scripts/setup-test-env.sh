@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
-# Installs what the integration tests need, idempotently: a Python virtualenv in .venv holding the
-# pinned moto server (tests/harness/requirements.txt). Safe to run again; it does nothing when the
-# virtualenv already matches the pins.
+# Installs what the tests need, idempotently: cargo-nextest, the test runner, and a Python
+# virtualenv in .venv holding the pinned moto server (tests/harness/requirements.txt). Safe to run
+# again; it does nothing when both are there and the virtualenv matches the pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# The test runner (crates.io), built once when the machine has none.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "Installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
 
 requirements=tests/harness/requirements.txt
 stamp=.venv/.installed-requirements

@@ -14,16 +14,12 @@ scripts/lint-infra.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
 
-# The end-to-end test runs the action image, which is built FROM scratch around a statically
-# linked binary (no base image can be pulled here; releases build a musl binary in the
-# Dockerfile instead).
-# A debug build: what the test checks does not depend on the optimisation, and it builds in a
-# fraction of a release build's time on two cores.
-RUSTFLAGS="-C target-feature=+crt-static" cargo build --locked \
-  --target x86_64-unknown-linux-gnu --target-dir target/static
-export ECS_LOADTEST_ACTION_BINARY="$PWD/target/static/x86_64-unknown-linux-gnu/debug/ecs-loadtest"
-
-cargo test --locked
+# One build of the dependency graph serves the tests and the end-to-end test, whose action image
+# is the same debug binary with its loader and libraries on an empty base (no base image can be
+# pulled here; releases build a static musl binary in the Dockerfile). cargo-nextest runs every
+# test in its own process, several at a time, with the groups and time limits in
+# .config/nextest.toml; the crate has no doctests for it to miss.
+cargo nextest run --locked
 
 # The report's charts through Mermaid itself and the HTML report offline, in headless Chromium.
 scripts/check-charts.sh

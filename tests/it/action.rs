@@ -4,8 +4,9 @@
 //! a tester image through the socket, runs two tasks in moto, follows their logs, merges their
 //! results, writes outputs and the job summary and posts the PR comment to a GitHub stub.
 //!
-//! The image is built `FROM scratch` from a statically linked binary, as no base image can be
-//! pulled here; scripts/test.sh builds that binary and names it in ECS_LOADTEST_ACTION_BINARY.
+//! The image is built `FROM scratch` (no base image can be pulled here) around the binary the
+//! other tests run, with the dynamic loader and the libraries it links: the same final stage as
+//! the project's Dockerfile, whose musl build makes one static file of the same code.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -21,12 +22,19 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const IMAGE: &str = "ecs-loadtest-action:test";
 
-fn static_binary() -> PathBuf {
-    let binary = std::env::var_os("ECS_LOADTEST_ACTION_BINARY")
-        .map(PathBuf::from)
-        .expect("ECS_LOADTEST_ACTION_BINARY names the static binary: run scripts/test.sh, which builds it");
-    assert!(binary.is_file(), "{} is missing", binary.display());
-    binary
+/// Copies the binary's dynamic loader and shared libraries (as `ldd` lists them) into `root`, at
+/// the same paths, so that it runs on an empty base.
+fn copy_linked_libraries(binary: &Path, root: &Path) {
+    let listed = Command::new("ldd").arg(binary).output().unwrap();
+    assert!(listed.status.success(), "ldd {}", binary.display());
+    for library in String::from_utf8_lossy(&listed.stdout)
+        .split_whitespace()
+        .filter(|word| word.starts_with('/'))
+    {
+        let inside = root.join(library.trim_start_matches('/'));
+        std::fs::create_dir_all(inside.parent().unwrap()).unwrap();
+        std::fs::copy(library, &inside).unwrap();
+    }
 }
 
 /// Builds the action image once per test binary: the final stage of the project's Dockerfile,
@@ -44,7 +52,9 @@ fn action_image() -> &'static str {
             std::os::unix::fs::PermissionsExt::from_mode(0o1777),
         )
         .unwrap();
-        std::fs::copy(static_binary(), root.join("ecs-loadtest")).unwrap();
+        let binary = Path::new(env!("CARGO_BIN_EXE_ecs-loadtest"));
+        std::fs::copy(binary, root.join("ecs-loadtest")).unwrap();
+        copy_linked_libraries(binary, &root);
         std::os::unix::fs::symlink("ecs-loadtest", root.join("ecs-loadtest-cleanup")).unwrap();
         std::fs::copy(
             "/etc/ssl/certs/ca-certificates.crt",

@@ -369,7 +369,7 @@ fn invalid_inputs_exit_2_before_any_request() {
         "::error title=Invalid input::input `ecr-repository` is required: an ECR repository name, to push the built image to (or give `image` to run an image as it is)",
         "::error title=Invalid input::input `task-count`: got `ten`; expected a whole number from 1 to 1000",
         "::error title=Invalid input::input `duration`: got `5 minutes`",
-        "::error title=Invalid input::input `environment`: got `NOEQUALS`",
+        "::error title=Invalid input::input `environment`: got `<8 characters, not shown>`",
         "::error title=Invalid input::input `timeout-minutes`: got `0`",
     ] {
         run.assert_stdout_has(expected);
