@@ -80,13 +80,6 @@ pub async fn from_comment(inputs: &Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
         .unwrap_or(DEFAULT_COMMAND)
         .to_string();
     let overridable = split_list(given(&inputs.comment_overrides).unwrap_or(DEFAULT_OVERRIDABLE));
-    let required = match Permission::parse_input(inputs) {
-        Ok(required) => required,
-        Err(problem) => {
-            gha.error(&problem);
-            return Ok(Triggered::Done(crate::exit::INVALID_INPUTS));
-        }
-    };
     let parsed = match decide(
         &event,
         &Policy {
@@ -99,6 +92,13 @@ pub async fn from_comment(inputs: &Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
             return Ok(Triggered::Done(0));
         }
         Decision::Command(parsed) => parsed,
+    };
+    let required = match Permission::parse_input(inputs) {
+        Ok(required) => required,
+        Err(problem) => {
+            gha.error(&problem);
+            return Ok(Triggered::Done(crate::exit::INVALID_INPUTS));
+        }
     };
     let github = github(inputs, workflow)?;
     let repository = repository(workflow)?;
