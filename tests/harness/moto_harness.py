@@ -67,6 +67,10 @@ from moto.moto_server.werkzeug_app import (
     create_backend_app,
 )
 
+# LOCK orders the harness's own state. moto adds tasks to its dictionaries without it (RunTask runs
+# outside LOCK, see run_task below), so every walk over moto's dictionaries walks a list() copy:
+# the copy is taken in one step, while a walk that runs Python code per item can see the
+# dictionary grow under it.
 LOCK = threading.RLock()
 SCRIPTS = {}  # cluster name -> {"default": {...}, "tasks": {"0": {...}}}
 REQUESTS = []  # AWS actions received, in order
@@ -263,8 +267,8 @@ def log_writer():
         with LOCK:
             lives = [
                 task._life
-                for tasks in backend.tasks.values()
-                for task in tasks.values()
+                for tasks in list(backend.tasks.values())
+                for task in list(tasks.values())
                 if getattr(task, "_life", None) is not None
             ]
         for life in lives:
@@ -276,8 +280,8 @@ def log_writer():
 
 def tick_all(backend):
     with LOCK:
-        for tasks in backend.tasks.values():
-            for task in tasks.values():
+        for tasks in list(backend.tasks.values()):
+            for task in list(tasks.values()):
                 life = getattr(task, "_life", None)
                 if life is not None:
                     life.tick(task)
@@ -324,7 +328,7 @@ def patch_moto():
     def stop_task(self, cluster_str, task_str, reason):
         cluster = self._get_cluster(cluster_str)
         task_id = task_str.split("/")[-1]
-        for arn, task in self.tasks.get(cluster.name, {}).items():
+        for arn, task in list(self.tasks.get(cluster.name, {}).items()):
             life = getattr(task, "_life", None)
             if arn.endswith(task_id) and life is not None and life.status == "STOPPED":
                 return task  # ECS leaves a stopped task as it was
@@ -460,7 +464,7 @@ def state(cluster):
     tasks = []
     tick_all(backend)
     with LOCK:
-        for arn, task in backend.tasks.get(cluster, {}).items():
+        for arn, task in list(backend.tasks.get(cluster, {}).items()):
             tasks.append(
                 {
                     "arn": arn,
@@ -485,8 +489,8 @@ def state(cluster):
                 "images": [c.get("image") for c in definition.container_definitions],
                 "tags": backend.list_tags_for_resource(definition.arn),
             }
-            for family in backend.task_definitions.values()
-            for definition in family.values()
+            for family in list(backend.task_definitions.values())
+            for definition in list(family.values())
         ]
         return {
             "tasks": tasks,
