@@ -45,3 +45,6 @@ if scripts/check-release-tag.sh "v$version.1" 2>/dev/null; then
   exit 1
 fi
 .venv/bin/zizmor --offline --persona pedantic "${workflows[@]}"
+# The Markdown: relative links and anchors resolve, workflow blocks pass actionlint, and every
+# input the docs name is one action.yml declares.
+.venv/bin/python scripts/check_docs.py

@@ -81,7 +81,7 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-/// An earlier run as the binary stores it (the README's item layout).
+/// An earlier run as the binary stores it (the item layout in docs/reports.md).
 struct Earlier<'a> {
     test_id: &'a str,
     branch: &'a str,
