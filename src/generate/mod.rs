@@ -24,8 +24,8 @@ use std::future::Future;
 
 use crate::gha::Gha;
 use crate::plan::Profile;
+use crate::plan::format_latency_us;
 use crate::results::protocol::{LAG_LIMIT_US, chunk_lines};
-use crate::results::threshold::format_latency_us;
 use crate::signals::Shutdown;
 use result::{Timing, result_json};
 use settings::{Model, Settings};

@@ -8,8 +8,8 @@ use super::Table;
 use super::record::StoredRun;
 use crate::gha::Gha;
 use crate::input_error::Problems;
+use crate::plan::Metric;
 use crate::plan::is_table;
-use crate::results::threshold::Metric;
 
 pub const MAX_LIMIT: usize = 1000;
 

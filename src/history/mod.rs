@@ -14,11 +14,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::aws::{self, AwsContext, AwsError, persist};
 use crate::gha::Gha;
+use crate::plan::Metric;
 use crate::plan::{CommentPlan, HistoryPlan};
 use crate::results::baseline::{Baseline, BaselineRun};
 use crate::results::merge::Merged;
 use crate::results::protocol::encode_histogram;
-use crate::results::threshold::Metric;
 use crate::results::verdict::Verdict;
 pub use command::{HistoryArgs, history};
 use record::{
@@ -368,7 +368,7 @@ impl Ran<'_> {
             task_count: merged.task_count as u64,
             figures: Metric::ALL
                 .into_iter()
-                .filter_map(|metric| Some((metric.name().to_string(), metric.measure(merged)?)))
+                .filter_map(|metric| Some((metric.name().to_string(), merged.measure(metric)?)))
                 .collect(),
             latency_approximate: merged
                 .latency

@@ -3,11 +3,11 @@
 
 use serde::Serialize;
 
+use super::Threshold;
 use super::load::Load;
 use super::parse::{is_arn, parse_bool};
 use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
-use crate::results::threshold::Threshold;
 use crate::workflow::WorkflowEnv;
 
 pub const DEFAULT_TTL_DAYS: u64 = 90;

@@ -32,10 +32,10 @@ pub use request::{
 pub use split::share;
 pub use stages::{STAGES_ACCEPTED, Stage, StageUnit, Stages};
 pub use tasks::TaskSpec;
+pub use thresholds::{Change, Metric, Threshold, format_latency_us, percent_change};
 
 use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
-use crate::results::threshold::Threshold;
 use crate::workflow::{RunIdentity, WorkflowEnv};
 
 pub const MAX_TIMEOUT_MINUTES: f64 = 2880.0;

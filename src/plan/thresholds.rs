@@ -1,8 +1,333 @@
-//! The `thresholds` input: one rule a line.
+//! The `thresholds` input and its rules: one a line, `METRIC OP VALUE[UNIT]`, such as
+//! `p95 < 500ms`, `error_rate < 1%`, `rps >= 200`; or relative to the base branch's runs, with a
+//! sign: `p95 < +10%`, `rps > -5%`, `error_rate < +0.5pp`. What a rule says and how its figures
+//! read; `results::threshold` checks rules against the merged results.
+
+use std::fmt;
+
+use serde::Serialize;
 
 use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
-use crate::results::threshold::{GRAMMAR, Threshold, parse_rules};
+
+/// The grammar, shown with every rule that does not parse.
+pub const GRAMMAR: &str = "one rule a line: METRIC OP VALUE, where METRIC is p50, p90, p95, p99, p99.9, max or avg \
+(latency, VALUE with a unit us, ms or s, such as `p95 < 500ms`), error_rate (VALUE in %, such as `error_rate < 1%`), \
+rps, requests or errors (plain numbers, such as `rps >= 200`); OP is <, <=, >, >= or ==; \
+or a change from the base branch's runs (needs `results-table`), signed: `p95 < +10%`, `rps > -5%`, \
+`error_rate < +0.5pp` (percentage points)";
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Metric {
+    P50,
+    P90,
+    P95,
+    P99,
+    P999,
+    Max,
+    Avg,
+    ErrorRate,
+    Rps,
+    Requests,
+    Errors,
+}
+
+impl Metric {
+    /// Every metric, in the order reports list them.
+    pub const ALL: [Metric; 11] = [
+        Metric::P50,
+        Metric::P90,
+        Metric::P95,
+        Metric::P99,
+        Metric::P999,
+        Metric::Max,
+        Metric::Avg,
+        Metric::ErrorRate,
+        Metric::Rps,
+        Metric::Requests,
+        Metric::Errors,
+    ];
+
+    /// The metric as rules name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::P50 => "p50",
+            Metric::P90 => "p90",
+            Metric::P95 => "p95",
+            Metric::P99 => "p99",
+            Metric::P999 => "p99.9",
+            Metric::Max => "max",
+            Metric::Avg => "avg",
+            Metric::ErrorRate => "error_rate",
+            Metric::Rps => "rps",
+            Metric::Requests => "requests",
+            Metric::Errors => "errors",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Metric> {
+        Metric::ALL.into_iter().find(|metric| metric.name() == text)
+    }
+
+    fn is_latency(self) -> bool {
+        matches!(
+            self,
+            Metric::P50
+                | Metric::P90
+                | Metric::P95
+                | Metric::P99
+                | Metric::P999
+                | Metric::Max
+                | Metric::Avg
+        )
+    }
+
+    /// A measured figure in the rule's terms: `412.3ms`, `0.52%`, `1234`.
+    pub fn format(self, value: f64) -> String {
+        if self.is_latency() {
+            format_latency_us(value)
+        } else if self == Metric::ErrorRate {
+            format!("{}%", trim_number(value * 100.0, 2))
+        } else {
+            trim_number(value, 1)
+        }
+    }
+}
+
+/// `1234.5` µs -> `1.23ms`; `2_500_000` µs -> `2.5s`.
+pub fn format_latency_us(value_us: f64) -> String {
+    if value_us >= 1_000_000.0 {
+        format!("{}s", trim_number(value_us / 1_000_000.0, 2))
+    } else if value_us >= 1_000.0 {
+        format!("{}ms", trim_number(value_us / 1_000.0, 1))
+    } else {
+        format!("{}us", trim_number(value_us, 0))
+    }
+}
+
+/// `+8.2%`; `n/a` against a zero baseline.
+pub fn percent_change(measured: f64, base: f64) -> String {
+    if base == 0.0 {
+        if measured == 0.0 {
+            "+0%".to_string()
+        } else {
+            "n/a (baseline 0)".to_string()
+        }
+    } else {
+        format!("{:+.1}%", (measured / base - 1.0) * 100.0)
+    }
+}
+
+fn trim_number(value: f64, decimals: usize) -> String {
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Op {
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "==")]
+    Eq,
+}
+
+impl Op {
+    pub fn holds(self, measured: f64, limit: f64) -> bool {
+        match self {
+            Op::Lt => measured < limit,
+            Op::Le => measured <= limit,
+            Op::Gt => measured > limit,
+            Op::Ge => measured >= limit,
+            Op::Eq => measured == limit,
+        }
+    }
+}
+
+/// One rule, as written and as understood.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Threshold {
+    pub rule: String,
+    pub metric: Metric,
+    pub op: Op,
+    /// In the metric's own unit: microseconds for latency, a fraction for the error rate. For a
+    /// relative rule, the allowed change: a fraction of the baseline (`+10%`: 0.1) or, for the
+    /// error rate, percentage points as a fraction (`+0.5pp`: 0.005).
+    pub limit: f64,
+    /// Set when the rule compares with the base branch's runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub relative: Option<Change>,
+}
+
+/// How a relative rule's limit applies to the baseline figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Change {
+    /// `+10%`: the baseline times 1.1.
+    Percent,
+    /// `+0.5pp`: the baseline error rate plus 0.5 percentage points.
+    Points,
+}
+
+impl fmt::Display for Threshold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.rule)
+    }
+}
+
+/// A rule checked against the merged results.
+/// `412.5ms` as the number and what follows it (`412.5`, `ms`).
+fn number_and_unit<'a>(rule: &str, text: &'a str) -> Result<(f64, &'a str), String> {
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let number = text[..number_end]
+        .trim()
+        .parse()
+        .ok()
+        .filter(|value: &f64| value.is_finite())
+        .ok_or_else(|| format!("`{rule}`: `{text}` is not a number"))?;
+    Ok((number, text[number_end..].trim()))
+}
+
+impl Threshold {
+    /// Parses one rule. The error repeats the rule and says what is wrong.
+    pub fn parse(rule: &str) -> Result<Threshold, String> {
+        let rule = rule.trim();
+        let (metric_text, rest) = rule
+            .find(['<', '>', '='])
+            .map(|at| (rule[..at].trim(), &rule[at..]))
+            .ok_or_else(|| format!("`{rule}` has no operator"))?;
+        let metric = Metric::parse(metric_text)
+            .ok_or_else(|| format!("`{rule}`: unknown metric `{metric_text}`"))?;
+        let (op, value_text) = [
+            ("<=", Op::Le),
+            (">=", Op::Ge),
+            ("==", Op::Eq),
+            ("<", Op::Lt),
+            (">", Op::Gt),
+        ]
+        .into_iter()
+        .find_map(|(symbol, op)| rest.strip_prefix(symbol).map(|value| (op, value.trim())))
+        .ok_or_else(|| format!("`{rule}`: unknown operator"))?;
+        if let Some(signed) = value_text.strip_prefix(['+', '-']) {
+            let negative = value_text.starts_with('-');
+            return Threshold::parse_relative(rule, metric, op, signed, negative);
+        }
+        let (number, unit) = number_and_unit(rule, value_text)?;
+        let limit = if metric.is_latency() {
+            match unit {
+                "us" => number,
+                "ms" => number * 1_000.0,
+                "s" => number * 1_000_000.0,
+                "" => return Err(format!("`{rule}`: a latency needs a unit: us, ms or s")),
+                other => {
+                    return Err(format!(
+                        "`{rule}`: unknown latency unit `{other}` (us, ms or s)"
+                    ));
+                }
+            }
+        } else if metric == Metric::ErrorRate {
+            match unit {
+                "%" => number / 100.0,
+                "pp" => {
+                    return Err(format!(
+                        "`{rule}`: `pp` is a change from the baseline and takes a sign, such as `error_rate < +0.5pp`"
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "`{rule}`: an error rate is given in %, such as `error_rate < 1%`"
+                    ));
+                }
+            }
+        } else if unit.is_empty() {
+            number
+        } else if unit == "%" {
+            return Err(format!(
+                "`{rule}`: a change from the baseline takes a sign, such as `{metric_text} > -5%`"
+            ));
+        } else {
+            return Err(format!(
+                "`{rule}`: `{metric_text}` takes a plain number, not `{unit}`"
+            ));
+        };
+        Ok(Threshold {
+            rule: rule.to_string(),
+            metric,
+            op,
+            limit,
+            relative: None,
+        })
+    }
+
+    /// `+10%`, `-5%` (any metric but the error rate) or `+0.5pp` (the error rate), sign removed.
+    fn parse_relative(
+        rule: &str,
+        metric: Metric,
+        op: Op,
+        unsigned: &str,
+        negative: bool,
+    ) -> Result<Threshold, String> {
+        let (number, unit) = number_and_unit(rule, unsigned)?;
+        let number = if negative { -number } else { number };
+        let change = match (metric, unit) {
+            (Metric::ErrorRate, "pp") => Change::Points,
+            (Metric::ErrorRate, _) => {
+                return Err(format!(
+                    "`{rule}`: a change of the error rate is given in percentage points, such as `error_rate < +0.5pp`"
+                ));
+            }
+            (_, "%") => Change::Percent,
+            (_, _) => {
+                return Err(format!(
+                    "`{rule}`: a change from the baseline is given in %, such as `{} < +10%`",
+                    metric.name()
+                ));
+            }
+        };
+        if change == Change::Percent && number <= -100.0 {
+            return Err(format!(
+                "`{rule}`: a change of {number}% would be below zero"
+            ));
+        }
+        Ok(Threshold {
+            rule: rule.to_string(),
+            metric,
+            op,
+            limit: number / 100.0,
+            relative: Some(change),
+        })
+    }
+}
+
+/// Parses the `thresholds` input: one rule a line, blank lines skipped. Every bad rule is
+/// reported, as the rule and what is wrong with it.
+pub fn parse_rules(text: &str) -> Result<Vec<Threshold>, Vec<(String, String)>> {
+    let mut rules = Vec::new();
+    let mut errors = Vec::new();
+    for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+        match Threshold::parse(line) {
+            Ok(rule) => rules.push(rule),
+            Err(error) => errors.push((line.to_string(), error)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(rules)
+    } else {
+        Err(errors)
+    }
+}
 
 pub fn thresholds(inputs: &Inputs, problems: &mut Problems) -> Vec<Threshold> {
     match given(&inputs.thresholds).map(parse_rules) {
@@ -17,6 +342,109 @@ pub fn thresholds(inputs: &Inputs, problems: &mut Problems) -> Vec<Threshold> {
                 );
             }
             Vec::new()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_rules_with_units() {
+        for (rule, metric, op, limit) in [
+            ("p95 < 500ms", Metric::P95, Op::Lt, 500_000.0),
+            ("p99 <= 1s", Metric::P99, Op::Le, 1_000_000.0),
+            ("p99.9<2.5s", Metric::P999, Op::Lt, 2_500_000.0),
+            ("avg < 800us", Metric::Avg, Op::Lt, 800.0),
+            ("max < 3 s", Metric::Max, Op::Lt, 3_000_000.0),
+            ("error_rate < 1%", Metric::ErrorRate, Op::Lt, 0.01),
+            ("error_rate <= 0.5 %", Metric::ErrorRate, Op::Le, 0.005),
+            ("rps >= 200", Metric::Rps, Op::Ge, 200.0),
+            ("requests > 0", Metric::Requests, Op::Gt, 0.0),
+            ("errors == 0", Metric::Errors, Op::Eq, 0.0),
+        ] {
+            let parsed = Threshold::parse(rule).unwrap_or_else(|error| panic!("{rule}: {error}"));
+            assert_eq!(
+                (parsed.metric, parsed.op, parsed.limit),
+                (metric, op, limit),
+                "{rule}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_rules_say_what_is_wrong() {
+        for (rule, why) in [
+            ("p95 500ms", "no operator"),
+            ("p97 < 5ms", "unknown metric `p97`"),
+            ("p95 =< 5ms", "unknown operator"),
+            ("p95 < fast", "not a number"),
+            ("p95 < 500", "needs a unit"),
+            ("p95 < 500m", "unknown latency unit `m`"),
+            ("error_rate < 0.01", "in %"),
+            ("rps >= 200/s", "plain number"),
+            ("p95 < 1e3ms", "unknown latency unit `e3ms`"),
+        ] {
+            let error = Threshold::parse(rule).unwrap_err();
+            assert!(
+                error.contains(rule) && error.contains(why),
+                "{rule}: {error}"
+            );
+        }
+        let errors = parse_rules("p95 < 500ms\nbogus\n\nrps > fast").unwrap_err();
+        assert_eq!(errors.len(), 2);
+    }
+
+    #[test]
+    fn relative_rules_parse_with_a_sign_and_their_unit() {
+        for (rule, metric, op, limit, change) in [
+            ("p95 < +10%", Metric::P95, Op::Lt, 0.1, Change::Percent),
+            ("rps > -5%", Metric::Rps, Op::Gt, -0.05, Change::Percent),
+            (
+                "error_rate < +0.5pp",
+                Metric::ErrorRate,
+                Op::Lt,
+                0.005,
+                Change::Points,
+            ),
+            ("p99<=+0%", Metric::P99, Op::Le, 0.0, Change::Percent),
+        ] {
+            let parsed = Threshold::parse(rule).unwrap_or_else(|error| panic!("{rule}: {error}"));
+            assert_eq!(
+                (parsed.metric, parsed.op, parsed.limit, parsed.relative),
+                (metric, op, limit, Some(change)),
+                "{rule}"
+            );
+        }
+        for (rule, why) in [
+            ("error_rate < +1%", "percentage points"),
+            ("p95 < +10pp", "given in %"),
+            ("p95 < +10ms", "given in %"),
+            ("rps > 5%", "takes a sign"),
+            ("error_rate < 0.5pp", "takes a sign"),
+            ("p95 < +fast%", "not a number"),
+            ("rps > -100%", "below zero"),
+        ] {
+            let error = Threshold::parse(rule).unwrap_err();
+            assert!(error.contains(why), "{rule}: {error}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_rules(text in ".*") {
+            let _ = parse_rules(&text);
+        }
+
+        #[test]
+        fn never_panics_on_rule_shaped_text(
+            metric in "(p[0-9]{1,3}(\\.[0-9])?|avg|max|min|rps|error_rate|errors|requests|[a-z_]{1,8})",
+            operator in "(<|<=|>|>=|==|=|!=|)",
+            value in "[-+]?[0-9]{0,20}(\\.[0-9]{0,20})?(e[-+]?[0-9]{1,4})?",
+            unit in "(ms|s|us|µs|%|pp|m|h|)",
+        ) {
+            let _ = parse_rules(&format!("{metric} {operator} {value}{unit}\n{metric}{operator}{value}"));
         }
     }
 }

@@ -6,7 +6,7 @@ use super::{
 };
 use crate::cost::usd_text;
 use crate::plan::duration_text;
-use crate::results::threshold::format_latency_us;
+use crate::plan::format_latency_us;
 
 pub fn lines(report: &Report) -> Vec<String> {
     let verdict = report.verdict;

@@ -11,8 +11,8 @@ use super::{
 };
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
+use crate::plan::format_latency_us;
 use crate::results::delivery::Delivery;
-use crate::results::threshold::format_latency_us;
 
 /// GitHub's limit for one step's job summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;

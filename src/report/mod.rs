@@ -11,10 +11,11 @@ mod task_line;
 use serde::Serialize;
 
 use crate::cost::Cost;
+use crate::plan::format_latency_us;
 use crate::results::baseline::{ComparedFigure, Comparison, Judgement, MIN_RUNS_TO_JUDGE};
 use crate::results::delivery::Delivery;
 use crate::results::merge::{LatencyFigures, Merged};
-use crate::results::threshold::{Checked, format_latency_us};
+use crate::results::threshold::Checked;
 use crate::results::verdict::Verdict;
 use crate::workflow::CommentTrigger;
 

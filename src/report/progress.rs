@@ -3,8 +3,8 @@
 use super::task_line::task_line;
 use crate::event::{Event, Events};
 use crate::gha::Gha;
+use crate::plan::format_latency_us;
 use crate::results::progress::Total;
-use crate::results::threshold::format_latency_us;
 
 /// Events printed as they come.
 pub fn console_events(gha: &Gha) -> Events {

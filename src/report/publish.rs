@@ -10,13 +10,13 @@ use super::markdown::{self, Target};
 use super::{Report, TaskRow, charts, console};
 use crate::cost::Cost;
 use crate::gha::Gha;
+use crate::plan::format_latency_us;
 use crate::plan::{Plan, ReportFile};
 use crate::results::baseline::Comparison;
 use crate::results::capture::Capture;
 use crate::results::delivery::Delivery;
 use crate::results::merge::{Merged, task_figures};
 use crate::results::protocol::LAG_LIMIT_US;
-use crate::results::threshold::format_latency_us;
 use crate::results::verdict::Verdict;
 use crate::task::{FinishedTask, TaskLinks};
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::merge::Merged;
-use super::threshold::{Metric, percent_change};
+use crate::plan::{Metric, percent_change};
 
 /// A change is judged only against at least this many baseline runs: fewer have no spread worth
 /// the name.
@@ -126,7 +126,7 @@ pub fn compare(merged: &Merged, baseline: &Baseline) -> Comparison {
         .into_iter()
         .map(|metric| {
             let values = baseline.values(metric);
-            let current = metric.measure(merged);
+            let current = merged.measure(metric);
             let median = baseline.median(metric);
             let range = values.first().zip(values.last()).map(|(a, b)| (*a, *b));
             let change = current.zip(median).map(|(current, base)| {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::merge::{Merged, MergedSeries};
 use super::protocol::LAG_LIMIT_US;
-use super::threshold::format_latency_us;
+use crate::plan::format_latency_us;
 use crate::plan::{Load, Profile, StageUnit, duration_text};
 use crate::task::TaskNumber;
 

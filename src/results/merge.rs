@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::protocol::{Latency, MAX_SERIES_POINTS, Series, TaskResult};
+use crate::plan::Metric;
 
 /// The latency figures reports show and thresholds check, in microseconds.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -60,6 +61,28 @@ pub struct Merged {
     /// Every sample of every task, when every task that reported latency sent a histogram.
     #[serde(skip)]
     pub histogram: Option<Histogram<u64>>,
+}
+
+impl Merged {
+    /// The measured figure: latency in microseconds, error rate as a fraction. `None` when no
+    /// task reported it.
+    pub fn measure(&self, metric: Metric) -> Option<f64> {
+        let reported = self.tasks_reporting > 0;
+        let latency = self.latency.as_ref();
+        match metric {
+            Metric::P50 => latency?.p50_us,
+            Metric::P90 => latency?.p90_us,
+            Metric::P95 => latency?.p95_us,
+            Metric::P99 => latency?.p99_us,
+            Metric::P999 => latency?.p999_us,
+            Metric::Max => latency?.max_us,
+            Metric::Avg => latency?.avg_us,
+            Metric::ErrorRate => self.error_rate,
+            Metric::Rps => self.rps,
+            Metric::Requests => reported.then_some(self.requests as f64),
+            Metric::Errors => reported.then_some(self.errors as f64),
+        }
+    }
 }
 
 /// A task whose load began this long after `START_AT` is named as late. A tester that waits for

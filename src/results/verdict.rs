@@ -3,9 +3,10 @@
 use super::baseline::Baseline;
 use super::delivery::Delivery;
 use super::merge::Merged;
-use super::threshold::{Checked, Threshold};
+use super::threshold::Checked;
 use crate::exit::{self, THRESHOLD_FAILED};
 use crate::outcome::TaskOutcome;
+use crate::plan::Threshold;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Verdict {
