@@ -15,16 +15,12 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
-use super::http1::{Connection1, Request1};
+use super::http1::{Connection1, Io, Request1};
 use super::settings::{Settings, Target};
 use super::stats::ErrorClass;
 use crate::plan::HttpVersion;
 
 type Body = Full<Bytes>;
-
-/// A byte stream to the target: TCP, or TLS over it.
-pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
-impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
 /// A connection ready to carry requests.
 pub enum Sender {

@@ -19,8 +19,11 @@ use bytes::Bytes;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
-use super::http::Io;
 use super::stats::ErrorClass;
+
+/// A byte stream to the target: TCP, or TLS over it.
+pub trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Io for T {}
 
 /// Each read asks for at most this many bytes, and an answer's head usually fits in it.
 const READ_BUFFER: usize = 4096;
