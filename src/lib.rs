@@ -32,7 +32,8 @@ mod workflow;
 
 use anyhow::{Context, Result};
 
-use crate::backend::{Backend, Pipeline, configure, dispatch};
+use crate::backend::dispatch::dispatch;
+use crate::backend::{Backend, Pipeline, configure};
 use crate::cli::{Cli, Command};
 use crate::gha::{Gha, Level, Location};
 use crate::github::Triggered;

@@ -1,6 +1,7 @@
 //! Where tasks run, behind one trait for the whole life of a run. A backend is a folder here, and
-//! `dispatch` is the one place that names each one.
+//! `dispatch.rs` is the one place that names each one; the trait and `configure` know none.
 
+pub mod dispatch;
 mod fargate;
 mod local;
 
@@ -11,16 +12,13 @@ use serde::Serialize;
 use crate::cost::{Prices, Usage};
 use crate::event::Events;
 use crate::gha::Gha;
-use crate::input_error::{Ignored, InputError, InvalidInputs, Problems};
+use crate::input_error::{Ignored, InvalidInputs, Problems};
 use crate::inputs::Inputs;
 use crate::logs::LogSource;
 use crate::outcome::{StopCause, TaskOutcome};
 use crate::plan::{self, ImageSource, Plan, TaskSpec};
 use crate::task::TaskLinks;
 use crate::workflow::WorkflowEnv;
-
-use fargate::Fargate;
-use local::Local;
 
 /// The answer to starting one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -176,27 +174,6 @@ pub fn configure_cleanup<B: Backend>(
 pub trait Pipeline {
     type Output;
     fn with<B: Backend>(self) -> impl Future<Output = Self::Output>;
-}
-
-/// What the `backend` input accepts.
-const BACKENDS: &str = "`fargate` (AWS Fargate tasks) or `local` (the local Docker engine, or this process for the built-in generator)";
-
-/// Runs `pipeline` with the backend the `backend` input names: one arm per backend.
-pub async fn dispatch<P: Pipeline>(
-    backend: &Option<String>,
-    pipeline: P,
-) -> Result<P::Output, InvalidInputs> {
-    Ok(match crate::inputs::given(backend).unwrap_or("fargate") {
-        "fargate" => pipeline.with::<Fargate>().await,
-        "local" => pipeline.with::<Local>().await,
-        other => {
-            return Err(InvalidInputs(vec![InputError {
-                input: "backend",
-                given: other.to_string(),
-                accepted: BACKENDS.to_string(),
-            }]));
-        }
-    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@ use super::*;
 use crate::input_error::InputError;
 use crate::plan::EnvVar;
 use crate::workflow::RunIdentity;
-use fargate::{CapacityProvider, Network};
+use fargate::{CapacityProvider, Fargate, Network};
+use local::Local;
 
 /// The plan and the Fargate settings side by side, as the assertions read them.
 #[derive(Debug)]
@@ -759,7 +760,7 @@ fn an_unknown_backend_is_refused_with_the_ones_there_are() {
         .build()
         .unwrap();
     let refused = runtime
-        .block_on(dispatch(&Some("kubernetes".into()), Nothing))
+        .block_on(dispatch::dispatch(&Some("kubernetes".into()), Nothing))
         .unwrap_err()
         .0;
     assert_eq!(refused[0].input, "backend");
