@@ -9,6 +9,8 @@ scripts/setup-test-env.sh
 scripts/setup-docker-env.sh
 # The workflows, the example workflow and action.yml's inputs (the last in the unit tests).
 scripts/lint-workflows.sh
+# The layering src/ARCHITECTURE.md draws: no import runs upward, no loop of files.
+python3 scripts/check_layers.py
 # The Terraform: format, checkov, and the CI policy against the AWS calls in the code.
 scripts/lint-infra.sh
 cargo fmt --all -- --check
