@@ -12,7 +12,9 @@ use super::{
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
 use crate::plan::format_latency_us;
+use crate::results::baseline::Comparison;
 use crate::results::delivery::Delivery;
+use crate::results::threshold::Checked;
 
 /// GitHub's limit for one step's job summary.
 pub const SUMMARY_LIMIT: usize = 1024 * 1024;
@@ -53,6 +55,68 @@ pub fn render(report: &Report, target: Target) -> String {
     if let Target::Comment(marker) = target {
         let _ = writeln!(head, "{marker}");
     }
+    verdict_lines(&mut head, report);
+    totals(&mut head, report);
+    if let Some(delivery) = report.delivery {
+        asked_and_delivered(&mut head, delivery);
+    }
+    thresholds_table(&mut head, &report.verdict.thresholds);
+    if let Some(comparison) = report.comparison {
+        comparison_table(&mut head, comparison);
+    }
+    if let Some(cost) = report.cost {
+        cost_table(&mut head, cost);
+    }
+
+    let mut foot_parts: Vec<String> = report
+        .details
+        .iter()
+        .map(|(label, value)| format!("{label} `{}`", cell(value)))
+        .collect();
+    if let Some(run_url) = &report.run_url {
+        foot_parts.push(format!("[workflow run]({run_url})"));
+    }
+    let foot = format!("\n{}\n", foot_parts.join(" · "));
+
+    let slots = match target {
+        Target::Html(slots) => Some(slots),
+        _ => None,
+    };
+    let mut charts = over_time(report, slots);
+    if !charts.is_empty() && head.len() + charts.len() + foot.len() + RESERVE > limit {
+        charts = "_The charts over time are left out to keep this within GitHub's size limit; the job summary has them._\n\n".to_string();
+    }
+
+    let table_head = "| # | task | outcome | exit | requests | errors | p95 | logs |\n| --- | --- | --- | --- | ---: | ---: | ---: | --- |\n";
+    let rows = rows_in_order(&report.tasks);
+    let budget =
+        limit.saturating_sub(head.len() + charts.len() + foot.len() + table_head.len() + RESERVE);
+    let (table, shown) = rows_within(&rows, budget);
+    let mut body = head;
+    body.push_str(&charts);
+    if shown > 0 {
+        body.push_str(table_head);
+        body.push_str(&table);
+    }
+    let left_out = report.tasks.len() - shown;
+    if left_out > 0 {
+        let _ = writeln!(
+            body,
+            "\n{left_out} of {} task rows are left out; shown are the failing tasks, then the slowest by p95.",
+            report.tasks.len()
+        );
+    }
+    body.push_str(&foot);
+    if body.chars().count() > limit {
+        // Only a pathological head (thousands of thresholds) gets here: cut it, keep the verdict.
+        body = body.chars().take(limit.saturating_sub(40)).collect();
+        body.push_str("\n\n… (cut to fit GitHub's size limit)\n");
+    }
+    body
+}
+
+/// The verdict as a heading, who started the run, and every reason it gives.
+fn verdict_lines(head: &mut String, report: &Report) {
     let verdict = report.verdict;
     if verdict.passed {
         let _ = writeln!(head, "### ✅ Load test passed");
@@ -88,32 +152,37 @@ pub fn render(report: &Report, target: Target) -> String {
     if !verdict.reasons.is_empty() {
         head.push('\n');
     }
-    totals(&mut head, report);
-    if let Some(delivery) = report.delivery {
-        asked_and_delivered(&mut head, delivery);
+}
+
+/// The threshold rules, each with its measured figure and whether it held.
+fn thresholds_table(head: &mut String, thresholds: &[Checked]) {
+    if thresholds.is_empty() {
+        return;
     }
-    if !verdict.thresholds.is_empty() {
+    let _ = writeln!(
+        head,
+        "| threshold | measured | result |\n| --- | --- | --- |"
+    );
+    for check in thresholds {
         let _ = writeln!(
             head,
-            "| threshold | measured | result |\n| --- | --- | --- |"
+            "| `{}` | {} | {} |",
+            cell(&check.rule),
+            cell(&check.measured),
+            match threshold_result(check) {
+                "held" => "✅ held",
+                "skipped" => "⏭️ skipped",
+                _ => "❌ failed",
+            }
         );
-        for check in &verdict.thresholds {
-            let _ = writeln!(
-                head,
-                "| `{}` | {} | {} |",
-                cell(&check.rule),
-                cell(&check.measured),
-                match threshold_result(check) {
-                    "held" => "✅ held",
-                    "skipped" => "⏭️ skipped",
-                    _ => "❌ failed",
-                }
-            );
-        }
-        head.push('\n');
     }
-    match report.comparison {
-        Some(Ok(comparison)) => {
+    head.push('\n');
+}
+
+/// This run against the base branch's runs, or why there is no comparison.
+fn comparison_table(head: &mut String, comparison: Result<&Comparison, &str>) {
+    match comparison {
+        Ok(comparison) => {
             let _ = writeln!(
                 head,
                 "**Compared with `{}`**: {}.\n\n| figure | baseline (median) | baseline range | this run | change | judgement |\n| --- | ---: | ---: | ---: | ---: | --- |",
@@ -129,41 +198,17 @@ pub fn render(report: &Report, target: Target) -> String {
             }
             head.push('\n');
         }
-        Some(Err(why)) => {
+        Err(why) => {
             let _ = writeln!(head, "_No comparison with earlier runs: {}._\n", why);
         }
-        None => {}
     }
-    if let Some(cost) = report.cost {
-        cost_table(&mut head, cost);
-    }
+}
 
-    let mut foot_parts: Vec<String> = report
-        .details
-        .iter()
-        .map(|(label, value)| format!("{label} `{}`", cell(value)))
-        .collect();
-    if let Some(run_url) = &report.run_url {
-        foot_parts.push(format!("[workflow run]({run_url})"));
-    }
-    let foot = format!("\n{}\n", foot_parts.join(" · "));
-
-    let slots = match target {
-        Target::Html(slots) => Some(slots),
-        _ => None,
-    };
-    let mut charts = over_time(report, slots);
-    if !charts.is_empty() && head.len() + charts.len() + foot.len() + RESERVE > limit {
-        charts = "_The charts over time are left out to keep this within GitHub's size limit; the job summary has them._\n\n".to_string();
-    }
-
-    let table_head = "| # | task | outcome | exit | requests | errors | p95 | logs |\n| --- | --- | --- | --- | ---: | ---: | ---: | --- |\n";
-    let rows = rows_in_order(&report.tasks);
+/// As many task rows, in order, as fit in `budget` bytes, and how many that is.
+fn rows_within(rows: &[&TaskRow], budget: usize) -> (String, usize) {
     let mut table = String::new();
     let mut shown = 0;
-    let budget =
-        limit.saturating_sub(head.len() + charts.len() + foot.len() + table_head.len() + RESERVE);
-    for row in &rows {
+    for row in rows {
         let line = row_line(row);
         if table.len() + line.len() > budget {
             break;
@@ -171,27 +216,7 @@ pub fn render(report: &Report, target: Target) -> String {
         table.push_str(&line);
         shown += 1;
     }
-    let mut body = head;
-    body.push_str(&charts);
-    if shown > 0 {
-        body.push_str(table_head);
-        body.push_str(&table);
-    }
-    let left_out = report.tasks.len() - shown;
-    if left_out > 0 {
-        let _ = writeln!(
-            body,
-            "\n{left_out} of {} task rows are left out; shown are the failing tasks, then the slowest by p95.",
-            report.tasks.len()
-        );
-    }
-    body.push_str(&foot);
-    if body.chars().count() > limit {
-        // Only a pathological head (thousands of thresholds) gets here: cut it, keep the verdict.
-        body = body.chars().take(limit.saturating_sub(40)).collect();
-        body.push_str("\n\n… (cut to fit GitHub's size limit)\n");
-    }
-    body
+    (table, shown)
 }
 
 /// Room kept for the lines that say what was left out.

@@ -53,29 +53,88 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         details,
         comparison,
     } = concluded;
+    warn_about_the_results(finished, capture, merged, gha);
+    let report = Report {
+        verdict,
+        merged,
+        tasks: task_rows(finished, capture),
+        details,
+        run_url: plan.identity.run_url.clone(),
+        trigger: plan.comment.trigger.clone(),
+        comparison,
+        delivery,
+        cost,
+    };
+
+    gha.line("");
+    for line in console::lines(&report) {
+        gha.line(&line);
+    }
+    annotate_the_verdict(finished, verdict, comparison, gha);
+    if let Err(error) = gha.append_summary(&markdown::render(&report, Target::Summary)) {
+        gha.warning(&format!("the job summary was not written: {error:#}"));
+    }
+    if let Some(file) = &plan.report_file {
+        match write_report(&report, file) {
+            Ok(()) => gha.line(&format!("The report is in {}", file.path.display())),
+            Err(error) => gha.warning(&format!("the report file was not written: {error:#}")),
+        }
+    }
+    let results = serde_json::json!({
+        "passed": verdict.passed,
+        "exit_status": verdict.exit_status,
+        "coverage": verdict.coverage,
+        "merged": merged,
+        "thresholds": verdict.thresholds,
+        "comparison": comparison.and_then(Result::ok),
+        "delivery": delivery,
+        "cost": cost,
+        "tasks": report.tasks,
+    });
+    output(gha, "results", &results.to_string());
+    let comment_url = crate::github::comment_on_pull_request(
+        &plan.comment,
+        |marker| markdown::render(&report, Target::Comment(marker)),
+        gha,
+    )
+    .await;
+    output(
+        gha,
+        "comment-url",
+        comment_url.as_deref().unwrap_or_default(),
+    );
+}
+
+/// `Task 2/3 · 1a2b3c` as a sentence names it, or `task 2` when the task is not known.
+fn task_in_sentence(finished: &[(FinishedTask, TaskLinks)], index: usize) -> String {
+    finished.get(index).map_or_else(
+        || format!("task {}", index + 1),
+        |(task, _)| task.task.in_sentence(),
+    )
+}
+
+/// Warnings about what the tasks reported: invalid result lines, late starts, a generator that
+/// could not keep its schedule.
+fn warn_about_the_results(
+    finished: &[(FinishedTask, TaskLinks)],
+    capture: &Capture,
+    merged: &Merged,
+    gha: &Gha,
+) {
     for (index, why) in &capture.invalid {
-        let task = finished.get(*index).map_or_else(
-            || format!("task {}", index + 1),
-            |(task, _)| task.task.in_sentence(),
-        );
+        let task = task_in_sentence(finished, *index);
         gha.warning(&format!("{task} printed an invalid result line: {why}"));
     }
     for (index, more) in capture.invalid_more.iter().enumerate() {
         if *more > 0 {
-            let task = finished.get(index).map_or_else(
-                || format!("task {}", index + 1),
-                |(task, _)| task.task.in_sentence(),
-            );
+            let task = task_in_sentence(finished, index);
             gha.warning(&format!(
                 "{task} printed {more} more invalid result lines, not shown"
             ));
         }
     }
     for (index, late_ms) in &merged.late_tasks {
-        let task = finished.get(*index).map_or_else(
-            || format!("task {}", index + 1),
-            |(task, _)| task.task.in_sentence(),
-        );
+        let task = task_in_sentence(finished, *index);
         gha.warning(&format!(
             "{task} began its load {:.1} s after START_AT, so the tasks' load did not fully overlap; raise `start-delay`",
             *late_ms as f64 / 1000.0
@@ -90,7 +149,11 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
             format_latency_us(lag_us as f64)
         ));
     }
-    let rows: Vec<TaskRow> = finished
+}
+
+/// One row a task: how it ended and what it reported.
+fn task_rows(finished: &[(FinishedTask, TaskLinks)], capture: &Capture) -> Vec<TaskRow> {
+    finished
         .iter()
         .map(|(task, links)| {
             let result = capture
@@ -112,23 +175,17 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
                 log_url: links.logs.clone(),
             }
         })
-        .collect();
-    let report = Report {
-        verdict,
-        merged,
-        tasks: rows,
-        details,
-        run_url: plan.identity.run_url.clone(),
-        trigger: plan.comment.trigger.clone(),
-        comparison,
-        delivery,
-        cost,
-    };
+        .collect()
+}
 
-    gha.line("");
-    for line in console::lines(&report) {
-        gha.line(&line);
-    }
+/// Every reason the verdict gives, as an annotation: failed tasks, thresholds that did not hold,
+/// a shortfall of load, and regressions against the base branch.
+fn annotate_the_verdict(
+    finished: &[(FinishedTask, TaskLinks)],
+    verdict: &Verdict,
+    comparison: Option<Result<&Comparison, &str>>,
+    gha: &Gha,
+) {
     for (task, _) in finished
         .iter()
         .filter(|(task, _)| !task.outcome.succeeded())
@@ -171,38 +228,6 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
             ));
         }
     }
-    if let Err(error) = gha.append_summary(&markdown::render(&report, Target::Summary)) {
-        gha.warning(&format!("the job summary was not written: {error:#}"));
-    }
-    if let Some(file) = &plan.report_file {
-        match write_report(&report, file) {
-            Ok(()) => gha.line(&format!("The report is in {}", file.path.display())),
-            Err(error) => gha.warning(&format!("the report file was not written: {error:#}")),
-        }
-    }
-    let results = serde_json::json!({
-        "passed": verdict.passed,
-        "exit_status": verdict.exit_status,
-        "coverage": verdict.coverage,
-        "merged": merged,
-        "thresholds": verdict.thresholds,
-        "comparison": comparison.and_then(Result::ok),
-        "delivery": delivery,
-        "cost": cost,
-        "tasks": report.tasks,
-    });
-    output(gha, "results", &results.to_string());
-    let comment_url = crate::github::comment_on_pull_request(
-        &plan.comment,
-        |marker| markdown::render(&report, Target::Comment(marker)),
-        gha,
-    )
-    .await;
-    output(
-        gha,
-        "comment-url",
-        comment_url.as_deref().unwrap_or_default(),
-    );
 }
 
 /// Writes the report to `file`: the Markdown of the job summary, or a self-contained HTML page.
