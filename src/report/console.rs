@@ -4,9 +4,10 @@ use super::{
     LATENCY_NAMES, Report, comparison_cells, comparison_heading, dropped_text, latency_cells,
     threshold_result, total_cells,
 };
-use crate::cost::usd_text;
+use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
 use crate::plan::format_latency_us;
+use crate::results::delivery::Delivery;
 
 pub fn lines(report: &Report) -> Vec<String> {
     let verdict = report.verdict;
@@ -50,56 +51,10 @@ pub fn lines(report: &Report) -> Vec<String> {
         ));
     }
     if let Some(delivery) = report.delivery {
-        let rate =
-            |rate: Option<f64>| rate.map_or("–".to_string(), |rate| format!("{rate:.1} req/s"));
-        let mut line = format!(
-            "Asked: {} · delivered: {}",
-            delivery.asked,
-            rate(delivery.delivered_rate)
-        );
-        if let Some(asked) = delivery.asked_requests {
-            line.push_str(&format!(
-                " ({} of {asked} requests)",
-                delivery.delivered_requests
-            ));
-        }
-        if let Some(shortfall) = delivery.shortfall.filter(|shortfall| *shortfall > 0.0) {
-            line.push_str(&format!(", {:.1} % under", shortfall * 100.0));
-        }
-        lines.push(line);
-        for stage in &delivery.stages {
-            lines.push(format!(
-                "  stage {} ({}, {} → {}): asked {} · delivered {}",
-                stage.number,
-                duration_text(stage.seconds.round() as i64),
-                stage.from,
-                stage.to,
-                rate(stage.asked_rate),
-                rate(stage.delivered_rate)
-            ));
-        }
+        delivery_lines(&mut lines, delivery);
     }
     if let Some(cost) = report.cost {
-        let mut line = format!(
-            "Cost (estimate): {} · on demand {:.0} vCPU-s, {:.0} GB-s",
-            usd_text(cost.usd),
-            cost.on_demand.vcpu_seconds,
-            cost.on_demand.gb_seconds
-        );
-        if cost.spot.tasks > 0 {
-            line.push_str(&format!(
-                " · Spot {:.0} vCPU-s, {:.0} GB-s{}",
-                cost.spot.vcpu_seconds,
-                cost.spot.gb_seconds,
-                if cost.spot_at_on_demand {
-                    " (at on-demand rates: an upper bound)"
-                } else {
-                    ""
-                }
-            ));
-        }
-        line.push_str(&format!(" · from {}", cost.source));
-        lines.push(line);
+        lines.push(cost_line(cost));
     }
     if !verdict.thresholds.is_empty() {
         lines.push("Thresholds:".to_string());
@@ -148,4 +103,60 @@ pub fn lines(report: &Report) -> Vec<String> {
         ));
     }
     lines
+}
+
+/// The load asked for against the load delivered, and stage by stage.
+fn delivery_lines(lines: &mut Vec<String>, delivery: &Delivery) {
+    let rate =
+        |rate: Option<f64>| rate.map_or("–".to_string(), |rate| format!("{rate:.1} req/s"));
+    let mut line = format!(
+        "Asked: {} · delivered: {}",
+        delivery.asked,
+        rate(delivery.delivered_rate)
+    );
+    if let Some(asked) = delivery.asked_requests {
+        line.push_str(&format!(
+            " ({} of {asked} requests)",
+            delivery.delivered_requests
+        ));
+    }
+    if let Some(shortfall) = delivery.shortfall.filter(|shortfall| *shortfall > 0.0) {
+        line.push_str(&format!(", {:.1} % under", shortfall * 100.0));
+    }
+    lines.push(line);
+    for stage in &delivery.stages {
+        lines.push(format!(
+            "  stage {} ({}, {} → {}): asked {} · delivered {}",
+            stage.number,
+            duration_text(stage.seconds.round() as i64),
+            stage.from,
+            stage.to,
+            rate(stage.asked_rate),
+            rate(stage.delivered_rate)
+        ));
+    }
+}
+
+/// What the run cost, on demand and Spot apart, and where the prices come from.
+fn cost_line(cost: &Cost) -> String {
+    let mut line = format!(
+        "Cost (estimate): {} · on demand {:.0} vCPU-s, {:.0} GB-s",
+        usd_text(cost.usd),
+        cost.on_demand.vcpu_seconds,
+        cost.on_demand.gb_seconds
+    );
+    if cost.spot.tasks > 0 {
+        line.push_str(&format!(
+            " · Spot {:.0} vCPU-s, {:.0} GB-s{}",
+            cost.spot.vcpu_seconds,
+            cost.spot.gb_seconds,
+            if cost.spot_at_on_demand {
+                " (at on-demand rates: an upper bound)"
+            } else {
+                ""
+            }
+        ));
+    }
+    line.push_str(&format!(" · from {}", cost.source));
+    line
 }
