@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::time::{Instant, sleep_until};
 
-use crate::backend::Backend;
+use crate::backend::{Backend, Snapshot};
 use crate::cost::Usage;
 use crate::event::{Event, Events};
 use crate::outcome::{StopCause, TaskOutcome};
@@ -73,72 +73,14 @@ pub async fn watch<B: Backend>(
         if open.is_empty() {
             break;
         }
-        let mut snapshots = backend.poll(&open).await?;
-        snapshots.sort_by_key(|snapshot| watched.get(&snapshot.id).map(|entry| entry.task.index()));
-        let mut seen = Vec::with_capacity(snapshots.len());
-        for snapshot in snapshots {
-            let Some(entry) = watched.get_mut(&snapshot.id) else {
-                continue;
-            };
-            seen.push(snapshot.id.clone());
-            entry.missing_polls = 0;
-            if entry.finished.is_some() {
-                continue;
-            }
-            if snapshot.status != entry.status {
-                events.send(Event::Status {
-                    task: entry.task.clone(),
-                    status: snapshot.status.clone(),
-                });
-                entry.status = snapshot.status.clone();
-            }
-            if let Some(outcome) = snapshot.outcome {
-                let finished = finish(
-                    entry,
-                    outcome,
-                    (snapshot.run_seconds, snapshot.usage),
-                    on_finished,
-                );
-                events.send(Event::Finished {
-                    console_url: backend.links(&finished.task.id).console,
-                    task: finished,
-                });
-            }
-        }
-        for id in open.iter().filter(|id| !seen.contains(id)) {
-            if let Some(entry) = watched.get_mut(id) {
-                entry.missing_polls += 1;
-                if entry.missing_polls >= MISSING_POLLS {
-                    finish(
-                        entry,
-                        TaskOutcome::missing(B::SERVICE),
-                        (None, None),
-                        on_finished,
-                    );
-                }
-            }
-        }
+        let snapshots = backend.poll(&open).await?;
+        let seen = take_snapshots(backend, &mut watched, snapshots, events, on_finished);
+        count_the_missing::<B>(&mut watched, &open, &seen, on_finished);
 
         let now = Instant::now();
         if grace_end.is_none() && now >= deadline.at {
             grace_end = Some(now + STOP_GRACE);
-            let running: Vec<String> = watched
-                .values()
-                .filter(|entry| entry.finished.is_none())
-                .map(|entry| entry.task.id.clone())
-                .collect();
-            events.send(Event::TimeoutReached {
-                reason: deadline.reason.to_string(),
-                running: running.len(),
-            });
-            crate::stop::stop_tasks(
-                backend,
-                &running,
-                StopCause::Timeout,
-                deadline.reason,
-                events,
-            )
-            .await;
+            stop_at_the_deadline(backend, &watched, deadline, events).await;
         }
         if let Some(grace_end) = grace_end
             && now >= grace_end
@@ -172,6 +114,97 @@ pub async fn watch<B: Backend>(
         .collect();
     finished.sort_by_key(|task| task.task.index());
     Ok(finished)
+}
+
+/// Applies one poll's snapshots in index order: status changes are sent, ended tasks finished.
+/// Returns the ids the poll saw.
+fn take_snapshots<B: Backend>(
+    backend: &B,
+    watched: &mut BTreeMap<String, Watched>,
+    mut snapshots: Vec<Snapshot>,
+    events: &Events,
+    on_finished: &mut dyn FnMut(&FinishedTask),
+) -> Vec<String> {
+    snapshots.sort_by_key(|snapshot| watched.get(&snapshot.id).map(|entry| entry.task.index()));
+    let mut seen = Vec::with_capacity(snapshots.len());
+    for snapshot in snapshots {
+        let Some(entry) = watched.get_mut(&snapshot.id) else {
+            continue;
+        };
+        seen.push(snapshot.id.clone());
+        entry.missing_polls = 0;
+        if entry.finished.is_some() {
+            continue;
+        }
+        if snapshot.status != entry.status {
+            events.send(Event::Status {
+                task: entry.task.clone(),
+                status: snapshot.status.clone(),
+            });
+            entry.status = snapshot.status.clone();
+        }
+        if let Some(outcome) = snapshot.outcome {
+            let finished = finish(
+                entry,
+                outcome,
+                (snapshot.run_seconds, snapshot.usage),
+                on_finished,
+            );
+            events.send(Event::Finished {
+                console_url: backend.links(&finished.task.id).console,
+                task: finished,
+            });
+        }
+    }
+    seen
+}
+
+/// A task the poll did not see counts as gone once it is missing `MISSING_POLLS` polls in a row.
+fn count_the_missing<B: Backend>(
+    watched: &mut BTreeMap<String, Watched>,
+    open: &[String],
+    seen: &[String],
+    on_finished: &mut dyn FnMut(&FinishedTask),
+) {
+    for id in open.iter().filter(|id| !seen.contains(id)) {
+        if let Some(entry) = watched.get_mut(id) {
+            entry.missing_polls += 1;
+            if entry.missing_polls >= MISSING_POLLS {
+                finish(
+                    entry,
+                    TaskOutcome::missing(B::SERVICE),
+                    (None, None),
+                    on_finished,
+                );
+            }
+        }
+    }
+}
+
+/// Stops every task still running, as timed out, and says so.
+async fn stop_at_the_deadline<B: Backend>(
+    backend: &B,
+    watched: &BTreeMap<String, Watched>,
+    deadline: Deadline<'_>,
+    events: &Events,
+) {
+    let running: Vec<String> = watched
+        .values()
+        .filter(|entry| entry.finished.is_none())
+        .map(|entry| entry.task.id.clone())
+        .collect();
+    events.send(Event::TimeoutReached {
+        reason: deadline.reason.to_string(),
+        running: running.len(),
+    });
+    crate::stop::stop_tasks(
+        backend,
+        &running,
+        StopCause::Timeout,
+        deadline.reason,
+        events,
+    )
+    .await;
 }
 
 fn finish(
