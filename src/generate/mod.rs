@@ -63,67 +63,10 @@ pub async fn run(
     let profile = settings.model.profile().clone();
     let load_seconds = profile.seconds();
 
-    let now_ms = epoch_ms();
-    let now = Instant::now();
-    let (start, origin, late_ms) = match settings.start_at_ms {
-        Some(at) if at > now_ms => {
-            let start = now + Duration::from_millis(at - now_ms);
-            (start, start, None)
-        }
-        Some(at) => (
-            now,
-            now - Duration::from_millis(now_ms - at),
-            Some(now_ms - at),
-        ),
-        None => (now, now, None),
-    };
     output(&describe(&settings));
-    match (settings.start_at_ms, late_ms) {
-        (Some(_), Some(late)) => output(&format!(
-            "START_AT passed {late} ms ago: starting now, late; the report names this task"
-        )),
-        (Some(at), None) => output(&format!(
-            "Waiting {:.1} s for START_AT ({at}), so that every task's load begins together",
-            (at - now_ms) as f64 / 1000.0
-        )),
-        (None, _) => {}
-    }
-
-    let worker_count = std::thread::available_parallelism()
-        .map_or(1, usize::from)
-        .min(settings.model.slots().max(1) as usize);
+    let (start, origin) = start_times(&settings, &output);
     let stop = Arc::new(AtomicBool::new(false));
-    let mut shares: Vec<SharedStats> = Vec::new();
-    let mut done = Vec::new();
-    for index in 0..worker_count {
-        let stats: SharedStats = Arc::new(std::sync::Mutex::new(Stats::new(load_seconds)));
-        shares.push(stats.clone());
-        let (sender, receiver) = oneshot::channel();
-        done.push(receiver);
-        let (settings, tls, stop) = (settings.clone(), tls.clone(), stop.clone());
-        std::thread::Builder::new()
-            .name(format!("generate-{index}"))
-            .spawn(move || {
-                let worker = Worker {
-                    client: http::Client::new(&settings, tls),
-                    model: settings.model.share(worker_count, index),
-                    success: settings.success.clone(),
-                    timeout: settings.timeout,
-                    start,
-                    origin,
-                    stats,
-                    stop,
-                };
-                let finished = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map(|runtime| {
-                        tokio::task::LocalSet::new().block_on(&runtime, worker.run());
-                    });
-                let _ = sender.send(finished);
-            })
-            .context("starting a generator thread")?;
-    }
+    let (shares, done) = spawn_workers(&settings, tls, (start, origin), &stop, load_seconds)?;
 
     let started_ms = epoch_ms().max(settings.start_at_ms.unwrap_or_default());
     let all_done = async {
@@ -177,6 +120,85 @@ pub async fn run(
         output(&line);
     }
     Ok(0)
+}
+
+/// When the load begins (`START_AT`, or now for a task that is late or has none) and the origin
+/// its schedule counts from (`START_AT` itself, for a late task too); says which it is.
+fn start_times(settings: &Settings, output: &impl Fn(&str)) -> (Instant, Instant) {
+    let now_ms = epoch_ms();
+    let now = Instant::now();
+    let (start, origin, late_ms) = match settings.start_at_ms {
+        Some(at) if at > now_ms => {
+            let start = now + Duration::from_millis(at - now_ms);
+            (start, start, None)
+        }
+        Some(at) => (
+            now,
+            now - Duration::from_millis(now_ms - at),
+            Some(now_ms - at),
+        ),
+        None => (now, now, None),
+    };
+    match (settings.start_at_ms, late_ms) {
+        (Some(_), Some(late)) => output(&format!(
+            "START_AT passed {late} ms ago: starting now, late; the report names this task"
+        )),
+        (Some(at), None) => output(&format!(
+            "Waiting {:.1} s for START_AT ({at}), so that every task's load begins together",
+            (at - now_ms) as f64 / 1000.0
+        )),
+        (None, _) => {}
+    }
+    (start, origin)
+}
+
+/// One worker thread a core (at most one a slot), each with its own runtime and its share of the
+/// load. Returns each worker's figures and a receiver that ends when the worker has.
+fn spawn_workers(
+    settings: &Arc<Settings>,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    (start, origin): (Instant, Instant),
+    stop: &Arc<AtomicBool>,
+    load_seconds: f64,
+) -> Result<(
+    Vec<SharedStats>,
+    Vec<oneshot::Receiver<std::io::Result<()>>>,
+)> {
+    let worker_count = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(settings.model.slots().max(1) as usize);
+    let mut shares: Vec<SharedStats> = Vec::new();
+    let mut done = Vec::new();
+    for index in 0..worker_count {
+        let stats: SharedStats = Arc::new(std::sync::Mutex::new(Stats::new(load_seconds)));
+        shares.push(stats.clone());
+        let (sender, receiver) = oneshot::channel();
+        done.push(receiver);
+        let (settings, tls, stop) = (settings.clone(), tls.clone(), stop.clone());
+        std::thread::Builder::new()
+            .name(format!("generate-{index}"))
+            .spawn(move || {
+                let worker = Worker {
+                    client: http::Client::new(&settings, tls),
+                    model: settings.model.share(worker_count, index),
+                    success: settings.success.clone(),
+                    timeout: settings.timeout,
+                    start,
+                    origin,
+                    stats,
+                    stop,
+                };
+                let finished = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map(|runtime| {
+                        tokio::task::LocalSet::new().block_on(&runtime, worker.run());
+                    });
+                let _ = sender.send(finished);
+            })
+            .context("starting a generator thread")?;
+    }
+    Ok((shares, done))
 }
 
 fn merged(shares: &[SharedStats]) -> Stats {
