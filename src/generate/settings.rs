@@ -187,45 +187,7 @@ impl Settings {
                     None
                 }
             });
-        let whole = |what: &str| format!("a whole number of {what} from 1 up");
-        let rate = problems.parse("rate", &args.rate, &whole("requests per second"), positive);
-        let vus = problems.parse("vus", &args.vus, &whole("virtual users"), positive);
-        let duration = problems.parse(
-            "duration",
-            &args.duration,
-            "a positive length: seconds (`300`), or a number with `s`, `m` or `h` (`90s`, `5m`, `1h`)",
-            parse_duration_seconds,
-        );
-        let stages = given(&args.stages).and_then(|text| match Stages::parse(text) {
-            Ok(stages) => Some(stages),
-            Err(why) => {
-                problems.add("stages", text, format!("{STAGES_ACCEPTED} ({why})"));
-                None
-            }
-        });
-        let model = model(&mut problems, args, rate, vus, duration, stages).filter(|model| {
-            // The load's end is an instant: a length past any run's must not overflow it.
-            let seconds = model.profile().seconds();
-            let fits = seconds <= MAX_LOAD_SECONDS as f64;
-            if !fits {
-                let input = if given(&args.stages).is_some() {
-                    "stages"
-                } else {
-                    "duration"
-                };
-                problems.add(
-                    input,
-                    given(if input == "stages" {
-                        &args.stages
-                    } else {
-                        &args.duration
-                    })
-                    .unwrap_or_default(),
-                    format!("a load of at most {} hours", MAX_LOAD_SECONDS / 3600),
-                );
-            }
-            fits
-        });
+        let model = load_model(&mut problems, args);
         let method = problems
             .parse("method", &args.method, METHOD_ACCEPTED, parse_method)
             .unwrap_or_else(|| "GET".to_string());
@@ -238,25 +200,7 @@ impl Settings {
                 HeaderMap::new()
             }
         };
-        let body = match args.body.as_deref().filter(|body| !body.is_empty()) {
-            None => Bytes::new(),
-            Some(body) => {
-                match body.strip_prefix('@') {
-                    Some(path) => match std::fs::read(path) {
-                        Ok(bytes) => Bytes::from(bytes),
-                        Err(error) => {
-                            problems.add(
-                            "body",
-                            body,
-                            format!("the body text, or `@FILE` naming a readable file ({path}: {error})"),
-                        );
-                            Bytes::new()
-                        }
-                    },
-                    None => Bytes::from(body.to_string()),
-                }
-            }
-        };
+        let body = request_body(&mut problems, args);
         let timeout = problems
             .parse(
                 "request-timeout",
@@ -281,18 +225,7 @@ impl Settings {
                 StatusSet::parse,
             )
             .unwrap_or_default();
-        // A START_AT in the past starts the load at once (the report names the task late); one
-        // further ahead than any start delay is refused rather than waited for.
-        let latest_ms = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |now| now.as_millis() as u64)
-            .saturating_add(MAX_START_AHEAD_MS);
-        let start_at_ms = problems.parse(
-            "start-at",
-            &args.start_at,
-            "epoch milliseconds, at most a day from now",
-            |text| text.parse::<u64>().ok().filter(|at| *at <= latest_ms),
-        );
+        let start_at_ms = start_at(&mut problems, args);
         let task_index = problems.parse("task-index", &args.task_index, "a whole number", |text| {
             text.parse().ok()
         });
@@ -314,6 +247,88 @@ impl Settings {
         });
         problems.finish(settings)
     }
+}
+
+/// The load: an open model (a rate), a closed one (virtual users) or stages, with its length.
+fn load_model(problems: &mut Problems, args: &GenerateArgs) -> Option<Model> {
+    let whole = |what: &str| format!("a whole number of {what} from 1 up");
+    let rate = problems.parse("rate", &args.rate, &whole("requests per second"), positive);
+    let vus = problems.parse("vus", &args.vus, &whole("virtual users"), positive);
+    let duration = problems.parse(
+        "duration",
+        &args.duration,
+        "a positive length: seconds (`300`), or a number with `s`, `m` or `h` (`90s`, `5m`, `1h`)",
+        parse_duration_seconds,
+    );
+    let stages = given(&args.stages).and_then(|text| match Stages::parse(text) {
+        Ok(stages) => Some(stages),
+        Err(why) => {
+            problems.add("stages", text, format!("{STAGES_ACCEPTED} ({why})"));
+            None
+        }
+    });
+    model(problems, args, rate, vus, duration, stages).filter(|model| {
+        // The load's end is an instant: a length past any run's must not overflow it.
+        let seconds = model.profile().seconds();
+        let fits = seconds <= MAX_LOAD_SECONDS as f64;
+        if !fits {
+            let input = if given(&args.stages).is_some() {
+                "stages"
+            } else {
+                "duration"
+            };
+            problems.add(
+                input,
+                given(if input == "stages" {
+                    &args.stages
+                } else {
+                    &args.duration
+                })
+                .unwrap_or_default(),
+                format!("a load of at most {} hours", MAX_LOAD_SECONDS / 3600),
+            );
+        }
+        fits
+    })
+}
+
+/// The request body: the text given, or the bytes of `@FILE`.
+fn request_body(problems: &mut Problems, args: &GenerateArgs) -> Bytes {
+    match args.body.as_deref().filter(|body| !body.is_empty()) {
+        None => Bytes::new(),
+        Some(body) => match body.strip_prefix('@') {
+            Some(path) => match std::fs::read(path) {
+                Ok(bytes) => Bytes::from(bytes),
+                Err(error) => {
+                    problems.add(
+                        "body",
+                        body,
+                        format!(
+                            "the body text, or `@FILE` naming a readable file ({path}: {error})"
+                        ),
+                    );
+                    Bytes::new()
+                }
+            },
+            None => Bytes::from(body.to_string()),
+        },
+    }
+}
+
+/// `START_AT` in epoch milliseconds, at most `MAX_START_AHEAD_MS` ahead.
+fn start_at(problems: &mut Problems, args: &GenerateArgs) -> Option<u64> {
+    // A START_AT in the past starts the load at once (the report names the task late); one
+    // further ahead than any start delay is refused rather than waited for.
+    let latest_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |now| now.as_millis() as u64)
+        .saturating_add(MAX_START_AHEAD_MS);
+    problems.parse(
+        "start-at",
+        &args.start_at,
+        "epoch milliseconds, at most a day from now",
+        |text| text.parse::<u64>().ok().filter(|at| *at <= latest_ms),
+    )
 }
 
 fn positive(text: &str) -> Option<u64> {
