@@ -92,24 +92,7 @@ impl Settings {
     ) -> Option<Settings> {
         let cluster = cluster(inputs, problems);
 
-        let task_definition = problems
-            .required(
-                "task-definition",
-                &inputs.task_definition,
-                "a task definition family, `family:revision` or ARN",
-            )
-            .and_then(|text| {
-                let ok = is_family_revision(text) || is_arn(text, "ecs", "task-definition/");
-                if !ok {
-                    problems.add(
-                        "task-definition",
-                        text,
-                        "a task definition family, `family:revision` (revision a whole number) or ARN",
-                    );
-                }
-                ok.then(|| text.to_string())
-            });
-
+        let task_definition = task_definition(inputs, problems);
         let container_name = problems.parse(
             "container-name",
             &inputs.container_name,
@@ -117,33 +100,7 @@ impl Settings {
             |text| is_name(text, 255).then(|| text.to_string()),
         );
 
-        let subnets = problems
-            .required(
-                "subnets",
-                &inputs.subnets,
-                "one or more subnet IDs (`subnet-…`), separated by commas, spaces or newlines",
-            )
-            .map(split_list)
-            .unwrap_or_default();
-        check_ids(problems, "subnets", &subnets, "subnet-", MAX_SUBNETS);
-        let security_groups = given(&inputs.security_groups)
-            .map(split_list)
-            .unwrap_or_default();
-        check_ids(
-            problems,
-            "security-groups",
-            &security_groups,
-            "sg-",
-            MAX_SECURITY_GROUPS,
-        );
-        let assign_public_ip = problems
-            .parse(
-                "assign-public-ip",
-                &inputs.assign_public_ip,
-                "`true` or `false`",
-                parse_bool,
-            )
-            .unwrap_or(true);
+        let network = network(inputs, problems);
         let capacity_provider = problems
             .parse(
                 "capacity-provider",
@@ -165,26 +122,7 @@ impl Settings {
             )
             .unwrap_or_else(|| "LATEST".to_string());
 
-        let cpu = problems.parse(
-            "cpu",
-            &inputs.cpu,
-            "task CPU units Fargate accepts: 256, 512, 1024, 2048, 4096, 8192 or 16384",
-            |text| {
-                text.parse::<u32>()
-                    .ok()
-                    .filter(|units| FARGATE_CPU_UNITS.contains(units))
-            },
-        );
-        let memory = problems.parse(
-            "memory",
-            &inputs.memory,
-            "task memory in MiB, a whole number from 512 to 122880",
-            |text| {
-                text.parse::<u32>()
-                    .ok()
-                    .filter(|mib| (512..=122_880).contains(mib))
-            },
-        );
+        let (cpu, memory) = task_size(inputs, problems);
         let ecr_repository = ecr_repository(inputs, image, problems, ignored);
         let prices = problems.parse(
             "fargate-prices",
@@ -197,11 +135,7 @@ impl Settings {
             cluster: cluster?,
             task_definition: task_definition?,
             container_name,
-            network: Network {
-                subnets,
-                security_groups,
-                assign_public_ip,
-            },
+            network,
             capacity_provider,
             platform_version,
             cpu,
@@ -210,6 +144,88 @@ impl Settings {
             prices,
         })
     }
+}
+
+/// `task-definition`: a family, `family:revision` or an ARN.
+fn task_definition(inputs: &Inputs, problems: &mut Problems) -> Option<String> {
+    problems
+        .required(
+            "task-definition",
+            &inputs.task_definition,
+            "a task definition family, `family:revision` or ARN",
+        )
+        .and_then(|text| {
+            let ok = is_family_revision(text) || is_arn(text, "ecs", "task-definition/");
+            if !ok {
+                problems.add(
+                    "task-definition",
+                    text,
+                    "a task definition family, `family:revision` (revision a whole number) or ARN",
+                );
+            }
+            ok.then(|| text.to_string())
+        })
+}
+
+/// The tasks' `awsvpc` network: subnets, security groups, a public IP or not.
+fn network(inputs: &Inputs, problems: &mut Problems) -> Network {
+    let subnets = problems
+        .required(
+            "subnets",
+            &inputs.subnets,
+            "one or more subnet IDs (`subnet-…`), separated by commas, spaces or newlines",
+        )
+        .map(split_list)
+        .unwrap_or_default();
+    check_ids(problems, "subnets", &subnets, "subnet-", MAX_SUBNETS);
+    let security_groups = given(&inputs.security_groups)
+        .map(split_list)
+        .unwrap_or_default();
+    check_ids(
+        problems,
+        "security-groups",
+        &security_groups,
+        "sg-",
+        MAX_SECURITY_GROUPS,
+    );
+    let assign_public_ip = problems
+        .parse(
+            "assign-public-ip",
+            &inputs.assign_public_ip,
+            "`true` or `false`",
+            parse_bool,
+        )
+        .unwrap_or(true);
+    Network {
+        subnets,
+        security_groups,
+        assign_public_ip,
+    }
+}
+
+/// Task-level `cpu` and `memory` overrides, as Fargate accepts them.
+fn task_size(inputs: &Inputs, problems: &mut Problems) -> (Option<u32>, Option<u32>) {
+    let cpu = problems.parse(
+        "cpu",
+        &inputs.cpu,
+        "task CPU units Fargate accepts: 256, 512, 1024, 2048, 4096, 8192 or 16384",
+        |text| {
+            text.parse::<u32>()
+                .ok()
+                .filter(|units| FARGATE_CPU_UNITS.contains(units))
+        },
+    );
+    let memory = problems.parse(
+        "memory",
+        &inputs.memory,
+        "task memory in MiB, a whole number from 512 to 122880",
+        |text| {
+            text.parse::<u32>()
+                .ok()
+                .filter(|mib| (512..=122_880).contains(mib))
+        },
+    );
+    (cpu, memory)
 }
 
 /// The repository a built image is pushed to: required when building, ignored beside `image`,
