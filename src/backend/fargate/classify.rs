@@ -43,71 +43,24 @@ pub fn classify(
     stopped_by_us: Option<StopCause>,
 ) -> TaskOutcome {
     let stopped_reason = task.stopped_reason.clone().unwrap_or_default();
-    let outcome = |kind, exit_code, reason: String| TaskOutcome {
-        kind,
-        exit_code,
-        reason,
-    };
-
     if let Some(cause) = stopped_by_us {
         return cause.outcome(stopped_reason);
     }
-
-    let container_reasons: Vec<String> = task
-        .containers
-        .iter()
-        .filter_map(|container| {
-            let reason = container.reason.as_deref()?.trim();
-            (!reason.is_empty()).then(|| format!("{}: {reason}", container.name))
-        })
-        .collect();
-    let with_container_reasons = |text: &str| {
-        let mut parts = vec![text.to_string()];
-        parts.extend(
-            container_reasons
-                .iter()
-                .filter(|reason| !text.contains(reason.as_str()))
-                .cloned(),
-        );
-        parts.retain(|part| !part.is_empty());
-        parts.join("; ")
+    let reasons = Reasons::of(task);
+    let outcome = |kind, exit_code, reason: &str| TaskOutcome {
+        kind,
+        exit_code,
+        reason: reasons.after(reason),
     };
-
-    let starts_with_start_error = |text: &str| {
-        START_ERRORS
-            .iter()
-            .any(|error| text.trim_start().starts_with(error))
-    };
-    let failed_to_start = task.stop_code.as_deref() == Some("TaskFailedToStart")
-        || starts_with_start_error(&stopped_reason)
-        || task.containers.iter().any(|container| {
-            container
-                .reason
-                .as_deref()
-                .is_some_and(starts_with_start_error)
-        });
-    if failed_to_start {
-        return outcome(
-            OutcomeKind::FailedToStart,
-            None,
-            with_container_reasons(&stopped_reason),
-        );
+    if failed_to_start(task, &stopped_reason) {
+        return outcome(OutcomeKind::FailedToStart, None, &stopped_reason);
     }
-
     match task.stop_code.as_deref() {
         Some("SpotInterruption") => {
-            return outcome(
-                OutcomeKind::SpotInterrupted,
-                None,
-                with_container_reasons(&stopped_reason),
-            );
+            return outcome(OutcomeKind::SpotInterrupted, None, &stopped_reason);
         }
         Some("UserInitiated" | "ServiceSchedulerInitiated" | "TerminationNotice") => {
-            return outcome(
-                OutcomeKind::Stopped,
-                None,
-                with_container_reasons(&stopped_reason),
-            );
+            return outcome(OutcomeKind::Stopped, None, &stopped_reason);
         }
         // `EssentialContainerExited`, an unknown code, or none at all: the containers decide.
         _ => {}
@@ -123,26 +76,24 @@ pub fn classify(
         return outcome(
             OutcomeKind::ContainerFailed,
             None,
-            with_container_reasons(&format!(
-                "no essential container was reported; {stopped_reason}"
-            )),
+            &format!("no essential container was reported; {stopped_reason}"),
         );
     }
     for container in essential {
-        let own_reason = container.reason.as_deref().unwrap_or_default();
         match container.exit_code {
             Some(0) => continue,
             None => {
                 return outcome(
                     OutcomeKind::ContainerFailed,
                     None,
-                    with_container_reasons(&format!(
+                    &format!(
                         "container `{}` has no exit code (it never ran, or its end was not seen); {stopped_reason}",
                         container.name
-                    )),
+                    ),
                 );
             }
             Some(code) => {
+                let own_reason = container.reason.as_deref().unwrap_or_default();
                 let kind = if own_reason.contains("OutOfMemory") {
                     OutcomeKind::OutOfMemory
                 } else {
@@ -151,15 +102,64 @@ pub fn classify(
                 return outcome(
                     kind,
                     Some(code),
-                    with_container_reasons(&format!(
-                        "container `{}` exited with {code}",
-                        container.name
-                    )),
+                    &format!("container `{}` exited with {code}", container.name),
                 );
             }
         }
     }
-    outcome(OutcomeKind::Succeeded, Some(0), String::new())
+    TaskOutcome {
+        kind: OutcomeKind::Succeeded,
+        exit_code: Some(0),
+        reason: String::new(),
+    }
+}
+
+/// The containers' own reasons, `name: reason`, which every outcome's reason carries.
+struct Reasons(Vec<String>);
+
+impl Reasons {
+    fn of(task: &StoppedTask) -> Reasons {
+        Reasons(
+            task.containers
+                .iter()
+                .filter_map(|container| {
+                    let reason = container.reason.as_deref()?.trim();
+                    (!reason.is_empty()).then(|| format!("{}: {reason}", container.name))
+                })
+                .collect(),
+        )
+    }
+
+    /// `text`, then each container reason it does not already hold, joined by `; `.
+    fn after(&self, text: &str) -> String {
+        let mut parts = vec![text.to_string()];
+        parts.extend(
+            self.0
+                .iter()
+                .filter(|reason| !text.contains(reason.as_str()))
+                .cloned(),
+        );
+        parts.retain(|part| !part.is_empty());
+        parts.join("; ")
+    }
+}
+
+/// Whether the task never started: ECS's stop code, or a start error in the task's reason or a
+/// container's.
+fn failed_to_start(task: &StoppedTask, stopped_reason: &str) -> bool {
+    let starts_with_start_error = |text: &str| {
+        START_ERRORS
+            .iter()
+            .any(|error| text.trim_start().starts_with(error))
+    };
+    task.stop_code.as_deref() == Some("TaskFailedToStart")
+        || starts_with_start_error(stopped_reason)
+        || task.containers.iter().any(|container| {
+            container
+                .reason
+                .as_deref()
+                .is_some_and(starts_with_start_error)
+        })
 }
 
 #[cfg(test)]
