@@ -184,23 +184,49 @@ pub fn mermaid(chart: &Chart) -> String {
     out
 }
 
+const WIDTH: f64 = 760.0;
+const HEIGHT: f64 = 340.0;
+const LEFT: f64 = 64.0;
+const RIGHT: f64 = 16.0;
+const TOP: f64 = 40.0;
+const BOTTOM: f64 = 72.0;
+
+/// Where a chart's values land in the SVG.
+struct Frame {
+    plot_width: f64,
+    plot_height: f64,
+    /// The labels on the x axis, and the width each gets.
+    count: usize,
+    slot: f64,
+    y_max: f64,
+}
+
+impl Frame {
+    fn of(chart: &Chart) -> Frame {
+        let plot_width = WIDTH - LEFT - RIGHT;
+        let count = chart.x_labels.len().max(1);
+        Frame {
+            plot_width,
+            plot_height: HEIGHT - TOP - BOTTOM,
+            count,
+            slot: plot_width / count as f64,
+            y_max: if chart.y_max > 0.0 { chart.y_max } else { 1.0 },
+        }
+    }
+
+    fn x_of(&self, index: usize) -> f64 {
+        LEFT + self.slot * (index as f64 + 0.5)
+    }
+
+    fn y_of(&self, value: f64) -> f64 {
+        TOP + self.plot_height * (1.0 - (value / self.y_max).clamp(0.0, 1.0))
+    }
+}
+
 /// The chart as an inline SVG element: axes, ticks, plots and a legend; no script, no font
 /// or stylesheet fetched.
 pub fn svg(chart: &Chart) -> String {
-    const WIDTH: f64 = 760.0;
-    const HEIGHT: f64 = 340.0;
-    const LEFT: f64 = 64.0;
-    const RIGHT: f64 = 16.0;
-    const TOP: f64 = 40.0;
-    const BOTTOM: f64 = 72.0;
-    let plot_width = WIDTH - LEFT - RIGHT;
-    let plot_height = HEIGHT - TOP - BOTTOM;
-    let count = chart.x_labels.len().max(1);
-    let slot = plot_width / count as f64;
-    let x_of = |index: usize| LEFT + slot * (index as f64 + 0.5);
-    let y_max = if chart.y_max > 0.0 { chart.y_max } else { 1.0 };
-    let y_of = |value: f64| TOP + plot_height * (1.0 - (value / y_max).clamp(0.0, 1.0));
-
+    let frame = Frame::of(chart);
     let mut out = String::new();
     let _ = write!(
         out,
@@ -213,10 +239,19 @@ pub fn svg(chart: &Chart) -> String {
         WIDTH / 2.0,
         escape(chart.title)
     );
+    axes(&mut out, chart, &frame);
+    plots(&mut out, chart, &frame);
+    legend(&mut out, chart);
+    out.push_str("</svg>");
+    out
+}
+
+/// The grid, the y ticks, both axes, the x labels and both titles.
+fn axes(out: &mut String, chart: &Chart, frame: &Frame) {
     // Grid and y ticks.
     for step in 0..=4 {
-        let value = y_max * step as f64 / 4.0;
-        let y = y_of(value);
+        let value = frame.y_max * step as f64 / 4.0;
+        let y = frame.y_of(value);
         let _ = write!(
             out,
             "<line x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#e5e7eb\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{}</text>",
@@ -230,48 +265,52 @@ pub fn svg(chart: &Chart) -> String {
     let _ = write!(
         out,
         "<line x1=\"{LEFT}\" x2=\"{LEFT}\" y1=\"{TOP}\" y2=\"{}\" stroke=\"#374151\"/><line x1=\"{LEFT}\" x2=\"{}\" y1=\"{}\" y2=\"{}\" stroke=\"#374151\"/>",
-        TOP + plot_height,
+        TOP + frame.plot_height,
         WIDTH - RIGHT,
-        TOP + plot_height,
-        TOP + plot_height
+        TOP + frame.plot_height,
+        TOP + frame.plot_height
     );
     // x labels: at most about 12, evenly.
-    let every = count.div_ceil(12).max(1);
+    let every = frame.count.div_ceil(12).max(1);
     for (index, label) in chart.x_labels.iter().enumerate() {
         if index % every == 0 {
             let _ = write!(
                 out,
                 "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{label}</text>",
-                x_of(index),
-                TOP + plot_height + 16.0
+                frame.x_of(index),
+                TOP + frame.plot_height + 16.0
             );
         }
     }
     let _ = write!(
         out,
         "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-        LEFT + plot_width / 2.0,
-        TOP + plot_height + 34.0,
+        LEFT + frame.plot_width / 2.0,
+        TOP + frame.plot_height + 34.0,
         escape(&chart.x_title)
     );
     let _ = write!(
         out,
         "<text x=\"14\" y=\"{}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {})\">{}</text>",
-        TOP + plot_height / 2.0,
-        TOP + plot_height / 2.0,
+        TOP + frame.plot_height / 2.0,
+        TOP + frame.plot_height / 2.0,
         escape(chart.y_title)
     );
+}
+
+/// Each plot: bars, or a line.
+fn plots(out: &mut String, chart: &Chart, frame: &Frame) {
     for plot in &chart.plots {
         match plot.kind {
             Kind::Bar => {
-                let width = (slot * 0.7).max(1.0);
+                let width = (frame.slot * 0.7).max(1.0);
                 for (index, value) in plot.values.iter().enumerate() {
-                    let y = y_of(*value);
+                    let y = frame.y_of(*value);
                     let _ = write!(
                         out,
                         "<rect x=\"{:.1}\" y=\"{y:.1}\" width=\"{width:.1}\" height=\"{:.1}\" fill=\"{}\" fill-opacity=\"0.75\"/>",
-                        x_of(index) - width / 2.0,
-                        TOP + plot_height - y,
+                        frame.x_of(index) - width / 2.0,
+                        TOP + frame.plot_height - y,
                         plot.colour.0
                     );
                 }
@@ -281,7 +320,9 @@ pub fn svg(chart: &Chart) -> String {
                     .values
                     .iter()
                     .enumerate()
-                    .map(|(index, value)| format!("{:.1},{:.1}", x_of(index), y_of(*value)))
+                    .map(|(index, value)| {
+                        format!("{:.1},{:.1}", frame.x_of(index), frame.y_of(*value))
+                    })
                     .collect();
                 let _ = write!(
                     out,
@@ -292,7 +333,9 @@ pub fn svg(chart: &Chart) -> String {
             }
         }
     }
-    // Legend.
+}
+
+fn legend(out: &mut String, chart: &Chart) {
     let mut x = LEFT;
     let y = HEIGHT - 12.0;
     for plot in &chart.plots {
@@ -306,8 +349,6 @@ pub fn svg(chart: &Chart) -> String {
         );
         x += 40.0 + 7.0 * plot.name.len() as f64;
     }
-    out.push_str("</svg>");
-    out
 }
 
 fn escape(text: &str) -> String {
