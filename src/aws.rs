@@ -206,12 +206,6 @@ fn causes(error: &dyn StdError) -> String {
     text
 }
 
-/// How long a call the run depends on (starting, watching, stopping tasks, registering the task
-/// definition) is repeated while AWS answers it with transient errors, beyond the SDK's own
-/// attempts: its retry quota runs dry under sustained throttling, and then a single throttled
-/// DescribeTasks would end a run of a thousand tasks.
-pub const PERSISTENCE: Duration = Duration::from_secs(60);
-
 /// The longest pause between two rounds of `persist`.
 const MAX_PAUSE: Duration = Duration::from_secs(8);
 
@@ -230,7 +224,7 @@ where
         match call().await {
             Err(error) if error.transient => {
                 let tried = began.elapsed();
-                if tried + pause >= PERSISTENCE {
+                if tried + pause >= crate::tuning::get().aws_persistence {
                     return Err(error.after(tried));
                 }
                 let jittered = pause.mul_f64(rand::rng().random_range(0.5..1.0));
@@ -374,7 +368,11 @@ mod tests {
             async { Err(failure(true)) }
         })
         .await;
-        assert!(began.elapsed() < PERSISTENCE, "{:?}", began.elapsed());
+        assert!(
+            began.elapsed() < crate::tuning::get().aws_persistence,
+            "{:?}",
+            began.elapsed()
+        );
         assert!(calls.get() >= 8, "{} calls", calls.get());
         let message = answer.unwrap_err().to_string();
         assert!(

@@ -27,6 +27,7 @@ mod run;
 mod signals;
 mod stop;
 mod task;
+mod tuning;
 mod watch;
 mod workflow;
 
@@ -45,6 +46,7 @@ use crate::workflow::WorkflowEnv;
 pub use crate::exit::of_error as exit_status_of;
 
 pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
+    tuning::load()?;
     let workflow = WorkflowEnv::from_env();
     match cli.command {
         Some(Command::Plan(flags)) => {

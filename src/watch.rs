@@ -15,8 +15,8 @@ use crate::cost::Usage;
 use crate::event::{Event, Events};
 use crate::outcome::{StopCause, TaskOutcome};
 use crate::task::{FinishedTask, TaskRef};
+use crate::tuning;
 
-const POLL_INTERVAL: Duration = Duration::from_secs(2);
 /// After stopping the tasks at the timeout, how long to wait for them to report their end.
 const STOP_GRACE: Duration = Duration::from_secs(120);
 /// A backend may be eventually consistent: a task just started may be missing from a poll for a
@@ -99,7 +99,7 @@ pub async fn watch<B: Backend>(
             continue;
         }
         // Poll again soon, and exactly at the deadline if it comes first.
-        let next_poll = Instant::now() + POLL_INTERVAL;
+        let next_poll = Instant::now() + tuning::get().poll_interval;
         let wake = if grace_end.is_none() {
             next_poll.min(deadline.at)
         } else {

@@ -152,6 +152,9 @@ fn start_times(settings: &Settings, output: &impl Fn(&str)) -> (Instant, Instant
     (start, origin)
 }
 
+/// Ends when a worker thread has; holds an error when it could not build its runtime.
+type WorkerDone = oneshot::Receiver<std::io::Result<()>>;
+
 /// One worker thread a core (at most one a slot), each with its own runtime and its share of the
 /// load. Returns each worker's figures and a receiver that ends when the worker has.
 fn spawn_workers(
@@ -160,10 +163,7 @@ fn spawn_workers(
     (start, origin): (Instant, Instant),
     stop: &Arc<AtomicBool>,
     load_seconds: f64,
-) -> Result<(
-    Vec<SharedStats>,
-    Vec<oneshot::Receiver<std::io::Result<()>>>,
-)> {
+) -> Result<(Vec<SharedStats>, Vec<WorkerDone>)> {
     let worker_count = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(settings.model.slots().max(1) as usize);

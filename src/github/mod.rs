@@ -7,8 +7,6 @@ mod permission;
 mod pull_request;
 mod trigger;
 
-use std::time::Duration;
-
 pub use trigger::{Triggered, conclude as conclude_trigger, from_comment, refuse_inputs};
 
 use crate::gha::Gha;
@@ -16,25 +14,27 @@ use crate::plan::CommentPlan;
 use comment::{CommentError, Posted};
 use pull_request::EventContext;
 
-/// How long the PR comment may take in all (finding the PR, listing its comments, posting, with
-/// the retries): past it the comment is given up, so that GitHub answering slowly or not at all
-/// delays the verdict by a bounded time.
-const COMMENT_DEADLINE: Duration = Duration::from_secs(60);
-
 /// Posts or updates the PR comment when there is a PR to comment on. Returns the comment's URL.
 /// Nothing here fails the run: a token that may not comment, or GitHub being unreachable, slow
-/// or failing, is a warning, and the job summary still holds the report.
+/// or failing, is a warning, and the job summary still holds the report. The whole (finding the
+/// PR, listing its comments, posting, with the retries) is given up after the comment deadline
+/// (`tuning`), so that GitHub answering slowly or not at all delays the verdict by a bounded time.
 pub async fn comment_on_pull_request(
     plan: &CommentPlan,
     markdown: impl Fn(&str) -> String,
     gha: &Gha,
 ) -> Option<String> {
-    match tokio::time::timeout(COMMENT_DEADLINE, comment(plan, markdown, gha)).await {
+    match tokio::time::timeout(
+        crate::tuning::get().comment_deadline,
+        comment(plan, markdown, gha),
+    )
+    .await
+    {
         Ok(url) => url,
         Err(_) => {
             gha.warning(&format!(
                 "GitHub did not finish the pull request comment within {} s: it is skipped (the job summary holds the report)",
-                COMMENT_DEADLINE.as_secs()
+                crate::tuning::get().comment_deadline.as_secs()
             ));
             None
         }

@@ -386,6 +386,11 @@ impl ActionRun {
             // Moto has no Price List API (a call to it is never answered): tests that need one
             // set their own; for the others it is a port where nothing listens.
             .env("AWS_ENDPOINT_URL_PRICING", "http://127.0.0.1:9")
+            // The product's own settings for the pace of AWS (`tuning`), set to moto's: its tasks
+            // change state within milliseconds, and the harness writes a stopped task's last
+            // lines within 3 s (awslogs sends a batch every 5 s, hence the default of 6 s).
+            .env("ECS_LOADTEST_POLL_INTERVAL", "500ms")
+            .env("ECS_LOADTEST_LOG_QUIET", "4s")
     }
 
     /// The action as the runner starts it, with no AWS settings (the local backend).

@@ -92,8 +92,10 @@ fn a_fault_that_outlasts_the_retries_fails_the_run_with_the_service_error_and_st
         "always": {"RunTask": {"after": 1, "code": "ThrottlingException", "message": "Rate exceeded"}},
     }));
 
+    // The run repeats a throttled call for this long (60 s by default) before it gives up.
     let run = ActionRun::for_setup(&harness, &setup, &[("task-count", "3")])
         .env("AWS_ENDPOINT_URL", &proxy.endpoint())
+        .env("ECS_LOADTEST_AWS_PERSISTENCE", "15s")
         .run();
 
     run.assert_code(1);

@@ -37,9 +37,6 @@ const FILTER_PER_SECOND: f64 = 4.0;
 /// While lines come, a stream is read about once a second; idle, less often, up to this.
 const ACTIVE_INTERVAL: Duration = Duration::from_secs(1);
 const IDLE_INTERVAL: Duration = Duration::from_secs(5);
-/// After a task stopped, its stream is complete once reads have found nothing new for this long.
-/// The awslogs driver sends buffered lines every 5 seconds, so less could miss the last batch.
-const QUIET: Duration = Duration::from_secs(6);
 /// A stream still changing (or unreadable) this long after its task stopped is given up on.
 const DRAIN_LIMIT: Duration = Duration::from_secs(30);
 /// A GetLogEvents page this large (of at most 10,000 events or 1 MB) suggests a backlog.
@@ -172,9 +169,9 @@ impl Stream {
         // Draining: read at the active pace until done.
         self.interval = self.interval.min(ACTIVE_INTERVAL);
         self.next_read = self.next_read.min(now + ACTIVE_INTERVAL);
-        let quiet_after_stop = self
-            .quiet_since
-            .is_some_and(|quiet_since| now.duration_since(quiet_since.max(stopped_at)) >= QUIET);
+        let quiet_after_stop = self.quiet_since.is_some_and(|quiet_since| {
+            now.duration_since(quiet_since.max(stopped_at)) >= crate::tuning::get().log_quiet
+        });
         quiet_after_stop || now.duration_since(stopped_at) >= DRAIN_LIMIT
     }
 }
