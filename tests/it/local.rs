@@ -444,3 +444,17 @@ fn more_signals_while_stopping_never_abort_it() {
     run.assert_stdout_has("Removed 2 container(s) of this run");
     assert_eq!(containers_of(&id), Vec::<String>::new());
 }
+
+#[test]
+fn cleanup_without_a_docker_engine_finds_nothing_to_stop() {
+    // A terminal run of the built-in generator needs no engine, and neither does its cleanup.
+    let dir = tempfile::tempdir().unwrap();
+    let nowhere = format!("unix://{}", dir.path().join("no-engine.sock").display());
+    let run = local(&run_id(), &[("target-url", "http://127.0.0.1:9/")])
+        .env("DOCKER_HOST", &nowhere)
+        .arg("cleanup")
+        .run();
+
+    run.assert_code(0);
+    run.assert_stdout_has("No task started by `ecs-loadtest-");
+}

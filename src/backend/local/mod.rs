@@ -151,7 +151,12 @@ impl Backend for Local {
         if settings.in_process {
             return Ok(Local::new(Mode::InProcess(InProcess::default()), None));
         }
-        let docker = image::docker_engine().await?;
+        // The post step reads too little to know whether the tasks were containers: without an
+        // engine they were not (the built-in generator ran in the step's process and ended with
+        // it), and nothing can be running there.
+        let Ok(docker) = image::docker_engine().await else {
+            return Ok(Local::new(Mode::InProcess(InProcess::default()), None));
+        };
         Ok(Local::new(
             Mode::Containers(Box::new(Containers::new(
                 docker,
