@@ -1,35 +1,64 @@
 #!/usr/bin/env bash
-# Sets up what the tests need, then runs every check: formatting, clippy, unit and integration
-# tests (the integration tests run the real binary against a local moto server, a Docker engine, a
-# registry and GitHub API stubs).
+# Sets up what the tests need, then runs every check: the linters (workflows, docs, layering,
+# Terraform, formatting), then clippy, the unit and the integration tests (which run the real
+# binary against a local moto server, a Docker engine, a registry and GitHub API stubs) and the
+# charts. `scripts/test.sh lint` or `scripts/test.sh tests` runs one half (CI runs them as two
+# parallel jobs); with no argument, both. Each step prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/setup-test-env.sh
-scripts/setup-docker-env.sh
-# The workflows, the example workflow and action.yml's inputs (the last in the unit tests).
-scripts/lint-workflows.sh
-# The layering src/ARCHITECTURE.md draws: no import runs upward, no loop of files.
-python3 scripts/check_layers.py
-# The Terraform: format, checkov, and the CI policy against the AWS calls in the code.
-scripts/lint-infra.sh
-cargo fmt --all -- --check
-cargo clippy --all-targets --locked -- -D warnings
+part=${1:-all}
+case "$part" in
+  all | lint | tests) ;;
+  *)
+    echo "scripts/test.sh: got \`$part\`; expected \`lint\`, \`tests\` or nothing (both)" >&2
+    exit 2
+    ;;
+esac
 
-# One build of the dependency graph serves the tests and the end-to-end test, whose action image
-# is the same debug binary with its loader and libraries on an empty base (no base image can be
-# pulled here; releases build a static musl binary in the Dockerfile). cargo-nextest runs every
-# test in its own process, several at a time, with the groups and time limits in
-# .config/nextest.toml; the crate has no doctests for it to miss.
-cargo nextest run --locked
+step() {
+  local started=$SECONDS
+  echo "::: $*"
+  "$@"
+  echo "::: $*: $((SECONDS - started)) s (at $SECONDS s)"
+}
 
-# The report's charts through Mermaid itself and the HTML report offline, in headless Chromium.
-scripts/check-charts.sh
+step scripts/setup-test-env.sh
 
-# Every local run removes its containers: whatever is still labelled as a run's is a leak.
-left=$(docker ps -aq --filter label=ecs-loadtest.run)
-if [ -n "$left" ]; then
-  echo "Containers left behind by the tests:"
-  docker ps -a --filter label=ecs-loadtest.run
-  exit 1
+if [ "$part" != tests ]; then
+  # The workflows, the example workflow, action.yml's inputs (also in the unit tests) and the
+  # docs' links, workflow blocks and input names.
+  step scripts/lint-workflows.sh
+  # The layering src/ARCHITECTURE.md draws: no import runs upward, no loop of files.
+  step python3 scripts/check_layers.py
+  # The Terraform: format, checkov, and the CI policy against the AWS calls in the code.
+  step scripts/lint-infra.sh
+  step cargo fmt --all -- --check
 fi
+
+if [ "$part" != lint ]; then
+  step scripts/setup-docker-env.sh
+  # One build of the dependency graph serves clippy, the tests and the end-to-end test. Clippy's
+  # driver compiles this crate's own code (cargo hands the workspace wrapper only the workspace's
+  # crates), so its lints come with the build rather than from a second, check-only pass over
+  # the graph; `-D warnings` makes any lint or compiler warning fail it (dependencies are built
+  # with their lints capped). The end-to-end test's action image is the same debug binary with
+  # its loader and libraries on an empty base (no base image can be pulled here; releases build
+  # a static musl binary in the Dockerfile). cargo-nextest runs every test in its own process,
+  # several at a time, with the groups and time limits in .config/nextest.toml; the crate has no
+  # doctests for it to miss.
+  RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" RUSTFLAGS="-D warnings" \
+    step cargo nextest run --locked --all-targets
+
+  # The report's charts through Mermaid itself and the HTML report offline, in headless Chromium.
+  step scripts/check-charts.sh
+
+  # Every local run removes its containers: whatever is still labelled as a run's is a leak.
+  left=$(docker ps -aq --filter label=ecs-loadtest.run)
+  if [ -n "$left" ]; then
+    echo "Containers left behind by the tests:"
+    docker ps -a --filter label=ecs-loadtest.run
+    exit 1
+  fi
+fi
+echo "::: every check passed in $SECONDS s"
