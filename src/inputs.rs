@@ -92,9 +92,12 @@ pub struct Inputs {
     /// Statuses that count as success, such as `2xx, 3xx` (SUCCESS_STATUSES) [default: 2xx, 3xx]
     #[arg(long, value_name = "LIST")]
     pub success_statuses: Option<String>,
-    /// Which tester the tasks run: generate, dockerfile or image [default: image when `image` is given, dockerfile when `dockerfile` is, generate when `target-url` is, else dockerfile when the context holds one]
+    /// Which tester the tasks run: generate, dockerfile, image or k6 [default: k6 when `script` is given, image when `image` is, dockerfile when `dockerfile` is, generate when `target-url` is, else dockerfile when the context holds one]
     #[arg(long, value_name = "TESTER")]
     pub tester: Option<String>,
+    /// A k6 script (.js, .mjs or .ts), run unchanged on every task with its exact share of the load
+    #[arg(long, value_name = "PATH")]
+    pub script: Option<String>,
     /// The image the built-in generator runs from [default: the action's own image]
     #[arg(long, value_name = "REFERENCE")]
     pub generator_image: Option<String>,

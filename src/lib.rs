@@ -30,6 +30,7 @@ mod task;
 mod tuning;
 mod watch;
 mod workflow;
+mod wrap;
 
 use anyhow::{Context, Result};
 
@@ -77,6 +78,7 @@ pub async fn run(cli: Cli, gha: &Gha) -> Result<u8> {
             Ok(exit::PASSED)
         }
         Some(Command::Generate(args)) => generate::generate(args, gha).await,
+        Some(Command::Wrap(args)) => wrap::wrap(args, gha).await,
         Some(Command::History(args)) => {
             history::history(args, gha).await?;
             Ok(exit::PASSED)

@@ -14,7 +14,7 @@ use crate::inputs::Inputs;
 use crate::launch::{StartedTasks, launch};
 use crate::logs::{self, FollowerHandle, LineSink, LogScreen, Screen};
 use crate::outcome::StopCause;
-use crate::plan::Plan;
+use crate::plan::{ImageSource, K6Plan, Plan, Threshold, threshold_from_k6};
 use crate::report::{self, Concluded, console_events, output};
 use crate::results::baseline::compare;
 use crate::results::capture::Capture;
@@ -27,6 +27,7 @@ use crate::stop::{stop_run, stop_tasks, sweep_earlier_attempts};
 use crate::task::FinishedTask;
 use crate::watch::{Deadline, watch};
 use crate::workflow::{INVOCATION_STATE, Reach, WorkflowEnv};
+use crate::wrap;
 
 /// The `run` command: start the tasks, follow them to their end, and exit with the test's status.
 pub struct RunCommand<'a> {
@@ -73,6 +74,11 @@ async fn run<B: Backend>(
     events.send(Event::Info(plan.tester.clone()));
     for notice in &plan.notices {
         events.send(Event::Notice(notice.clone()));
+    }
+    let mut plan = plan;
+    if let ImageSource::K6(k6) = &plan.image {
+        let rules = script_thresholds(k6, &events).await?;
+        plan.thresholds.extend(rules);
     }
     // Until the first task is started nothing needs stopping: a signal simply ends the run.
     let backend = tokio::select! {
@@ -319,6 +325,40 @@ async fn conclude<B: Backend>(
     )
     .await;
     Ok(verdict.exit_status)
+}
+
+/// A k6 script's own thresholds, read with `k6 inspect` before any task starts (a script k6
+/// refuses fails the run here, with k6's message), as rules on the merged results of every task.
+/// One that cannot be judged across tasks is named in a warning, never silently dropped.
+async fn script_thresholds(k6: &K6Plan, events: &Events) -> Result<Vec<Threshold>> {
+    let found = wrap::inspect_thresholds(&k6.k6, std::path::Path::new(&k6.script)).await?;
+    let mut rules = Vec::new();
+    for (metric, expression, abort_on_fail) in found {
+        match threshold_from_k6(&metric, &expression) {
+            Ok(rule) => {
+                if abort_on_fail {
+                    events.warning(format!(
+                        "the script's threshold `{metric}: {expression}` asks to abort on failure; it is judged at the end, on every task's results"
+                    ));
+                }
+                rules.push(rule);
+            }
+            Err(why) => events.warning(format!(
+                "the script's threshold `{metric}: {expression}` is not applied: {why}"
+            )),
+        }
+    }
+    if !rules.is_empty() {
+        events.info(format!(
+            "The script's thresholds, judged on every task's results together: {}",
+            rules
+                .iter()
+                .map(|rule| format!("`{rule}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    Ok(rules)
 }
 
 /// The `cleanup` command (the action's `post-entrypoint`): stops every task the main step started

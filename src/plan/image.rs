@@ -25,7 +25,20 @@ pub enum ImageSource {
     /// an image; `None` when this build of the action does not name its own image and
     /// `generator-image` is not given (a backend that needs one says so).
     Generator { image: Option<String> },
+    /// A k6 script every task runs under `ecs-loadtest wrap k6`.
+    K6(K6Plan),
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct K6Plan {
+    /// The script, as given (relative to the workspace).
+    pub script: String,
+    /// The k6 command: `k6` from the PATH.
+    pub k6: String,
+}
+
+/// What a script's name may end with: what k6 runs.
+const SCRIPT_EXTENSIONS: [&str; 3] = [".js", ".mjs", ".ts"];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BuildPlan {
@@ -44,9 +57,10 @@ enum Tester {
     Generate,
     Dockerfile,
     Image,
+    K6,
 }
 
-const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`) or `image` (run `image` as it is)";
+const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`), `image` (run `image` as it is) or `k6` (the k6 script in `script`)";
 
 /// The tester, and the sentence the log gives for it: named by `tester`, or else `image` when it
 /// is given, a build when `dockerfile` (or `build-args`, `target`) is, the built-in generator
@@ -62,6 +76,7 @@ fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, St
             "generate" => Tester::Generate,
             "dockerfile" => Tester::Dockerfile,
             "image" => Tester::Image,
+            "k6" => Tester::K6,
             _ => {
                 problems.add("tester", text, TESTER_ACCEPTED);
                 return None;
@@ -70,6 +85,9 @@ fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, St
         let conflict = match tester {
             Tester::Image if given(&inputs.image).is_none() => {
                 Some(("image", "", "an image reference, since `tester` is `image`"))
+            }
+            Tester::K6 if given(&inputs.script).is_none() => {
+                Some(("script", "", "a k6 script, since `tester` is `k6`"))
             }
             Tester::Generate | Tester::Dockerfile if given(&inputs.image).is_some() => Some((
                 "image",
@@ -87,7 +105,9 @@ fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, St
             format!("`tester` is `{}`", text.to_ascii_lowercase()),
         ));
     }
-    Some(if given(&inputs.image).is_some() {
+    Some(if given(&inputs.script).is_some() {
+        (Tester::K6, "`script` is given".into())
+    } else if given(&inputs.image).is_some() {
         (Tester::Image, "`image` is given".into())
     } else if build_asked {
         (Tester::Dockerfile, "`dockerfile` is given".into())
@@ -122,6 +142,12 @@ pub fn image_source(
     ignored: &mut Ignored,
 ) -> Option<(ImageSource, String)> {
     let (tester, why) = choose_tester(inputs, problems)?;
+    if tester == Tester::K6 {
+        return k6_script(inputs, problems).map(|k6| {
+            let why = format!("Tester: k6 running `{}` ({why})", k6.script);
+            (ImageSource::K6(k6), why)
+        });
+    }
     if tester == Tester::Image {
         let image = given(&inputs.image).unwrap_or_default();
         if image.chars().any(char::is_whitespace) {
@@ -200,6 +226,36 @@ pub fn image_source(
         }),
         why,
     ))
+}
+
+/// The `script` input: a k6 script that exists.
+fn k6_script(inputs: &Inputs, problems: &mut Problems) -> Option<K6Plan> {
+    let script = given(&inputs.script).unwrap_or_default();
+    let accepted = || {
+        format!(
+            "a k6 script ending in {}, relative to the workspace",
+            SCRIPT_EXTENSIONS.join(", ")
+        )
+    };
+    if !SCRIPT_EXTENSIONS
+        .iter()
+        .any(|extension| script.ends_with(extension))
+    {
+        problems.add("script", script, accepted());
+        return None;
+    }
+    if !std::path::Path::new(script).is_file() {
+        problems.add(
+            "script",
+            script,
+            format!("{} (no such file here)", accepted()),
+        );
+        return None;
+    }
+    Some(K6Plan {
+        script: script.to_string(),
+        k6: "k6".to_string(),
+    })
 }
 
 /// A comment approves one commit: what is built from the workspace must be that commit, not

@@ -255,6 +255,34 @@ impl Load {
             .get_or_insert_with(|| vec!["generate".to_string()]);
     }
 
+    /// A k6 script is the tester: its own options shape the load, which `vus` and `duration`
+    /// may replace (as k6's flags do); an arrival rate or stages belong in the script.
+    pub fn for_k6(&mut self, inputs: &Inputs, problems: &mut Problems, k6: &super::K6Plan) {
+        for (input, value) in [("rate", &inputs.rate), ("stages", &inputs.stages)] {
+            if let Some(value) = given(value) {
+                problems.add(
+                    input,
+                    value,
+                    format!(
+                        "no `{input}` beside a k6 script: an arrival rate or stages go in the script's `options` (a `constant-arrival-rate` or `ramping-arrival-rate` scenario), which every task runs with its exact share"
+                    ),
+                );
+            }
+        }
+        self.command.get_or_insert_with(|| {
+            [
+                "wrap",
+                "k6",
+                "--",
+                k6.k6.as_str(),
+                "run",
+                k6.script.as_str(),
+            ]
+            .map(String::from)
+            .to_vec()
+        });
+    }
+
     /// The load (and the start delay, when given) must fit in `timeout-minutes`.
     pub fn check_timeout(&self, inputs: &Inputs, problems: &mut Problems) {
         let load_seconds = self

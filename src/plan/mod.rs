@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use env_var::EnvVar;
 pub use github::CommentPlan;
 pub use history::{HistoryPlan, is_table};
-pub use image::{BuildPlan, ImageSource};
+pub use image::{BuildPlan, ImageSource, K6Plan};
 pub use load::Load;
 pub use parse::{duration_text, is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
 pub use profile::Profile;
@@ -32,7 +32,9 @@ pub use request::{
 pub use split::share;
 pub use stages::{STAGES_ACCEPTED, Stage, StageUnit, Stages};
 pub use tasks::TaskSpec;
-pub use thresholds::{Change, Metric, Threshold, format_latency_us, percent_change};
+pub use thresholds::{
+    Change, Metric, Threshold, format_latency_us, from_k6 as threshold_from_k6, percent_change,
+};
 
 use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
@@ -160,6 +162,9 @@ pub fn plan(
     let region = region(inputs, workflow, problems);
     let mut load = load::load(inputs, problems);
     let (image, tester) = image::image_source(inputs, workflow, problems, ignored).unzip();
+    if let Some(ImageSource::K6(k6)) = &image {
+        load.for_k6(inputs, problems, k6);
+    }
     if let Some(ImageSource::Generator { .. }) = &image {
         load.for_generator(inputs, problems);
     }

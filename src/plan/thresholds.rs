@@ -311,6 +311,54 @@ impl Threshold {
     }
 }
 
+/// A threshold of a k6 script (`http_req_duration` with `p(95)<500`, milliseconds as k6 means
+/// them) as the rule it states on the merged results of every task; or why it cannot be judged
+/// across tasks (a submetric, a metric or an aggregation the merged results do not hold).
+pub fn from_k6(metric: &str, expression: &str) -> Result<Threshold, String> {
+    let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
+    let at = compact
+        .find(['<', '>', '=', '!'])
+        .ok_or_else(|| format!("`{expression}` has no operator"))?;
+    let (aggregation, rest) = compact.split_at(at);
+    let (op, value) = ["<=", ">=", "==", "!=", "<", ">"]
+        .into_iter()
+        .find_map(|op| rest.strip_prefix(op).map(|value| (op, value)))
+        .ok_or_else(|| format!("`{expression}` has no operator"))?;
+    if op == "!=" {
+        return Err(format!("`{expression}`: `!=` is not judged across tasks"));
+    }
+    let value: f64 = value
+        .parse()
+        .ok()
+        .filter(|value: &f64| value.is_finite())
+        .ok_or_else(|| format!("`{expression}`: `{value}` is not a number"))?;
+    let ours = match (metric, aggregation) {
+        ("http_req_duration", "p(50)" | "med") => format!("p50 {op} {value}ms"),
+        ("http_req_duration", "p(90)") => format!("p90 {op} {value}ms"),
+        ("http_req_duration", "p(95)") => format!("p95 {op} {value}ms"),
+        ("http_req_duration", "p(99)") => format!("p99 {op} {value}ms"),
+        ("http_req_duration", "p(99.9)") => format!("p99.9 {op} {value}ms"),
+        ("http_req_duration", "avg") => format!("avg {op} {value}ms"),
+        ("http_req_duration", "max") => format!("max {op} {value}ms"),
+        ("http_req_failed", "rate") => format!("error_rate {op} {}%", value * 100.0),
+        ("http_reqs", "count") => format!("requests {op} {value}"),
+        ("http_reqs", "rate") => format!("rps {op} {value}"),
+        _ if metric.contains('{') => {
+            return Err(format!(
+                "`{metric}`: thresholds on a submetric are not judged across tasks yet"
+            ));
+        }
+        _ => {
+            return Err(format!(
+                "`{metric}` with `{aggregation}` is not judged across tasks yet (judged: http_req_duration with p(50), p(90), p(95), p(99), p(99.9), med, avg or max; http_req_failed with rate; http_reqs with count or rate)"
+            ));
+        }
+    };
+    let mut threshold = Threshold::parse(&ours).map_err(|why| format!("`{expression}`: {why}"))?;
+    threshold.rule = format!("{metric}: {expression}");
+    Ok(threshold)
+}
+
 /// Parses the `thresholds` input: one rule a line, blank lines skipped. Every bad rule is
 /// reported, as the rule and what is wrong with it.
 pub fn parse_rules(text: &str) -> Result<Vec<Threshold>, Vec<(String, String)>> {
@@ -349,6 +397,58 @@ pub fn thresholds(inputs: &Inputs, problems: &mut Problems) -> Vec<Threshold> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn k6_thresholds_become_the_rules_they_state_or_say_why_not() {
+        for (metric, expression, (rule_metric, op, limit)) in [
+            (
+                "http_req_duration",
+                "p(95)<500",
+                (Metric::P95, Op::Lt, 500_000.0),
+            ),
+            (
+                "http_req_duration",
+                "med <= 20",
+                (Metric::P50, Op::Le, 20_000.0),
+            ),
+            ("http_req_duration", "avg<0.5", (Metric::Avg, Op::Lt, 500.0)),
+            (
+                "http_req_failed",
+                "rate<0.01",
+                (Metric::ErrorRate, Op::Lt, 0.01),
+            ),
+            (
+                "http_reqs",
+                "count>=1000",
+                (Metric::Requests, Op::Ge, 1000.0),
+            ),
+            ("http_reqs", "rate>50", (Metric::Rps, Op::Gt, 50.0)),
+        ] {
+            let threshold = from_k6(metric, expression).unwrap();
+            assert_eq!(threshold.metric, rule_metric, "{expression}");
+            assert_eq!(threshold.op, op, "{expression}");
+            assert!(
+                (threshold.limit - limit).abs() < 1e-9,
+                "{expression}: {}",
+                threshold.limit
+            );
+            assert_eq!(threshold.rule, format!("{metric}: {expression}"));
+        }
+        for (metric, expression, why) in [
+            ("http_req_duration{name:home}", "p(95)<500", "submetric"),
+            ("checks", "rate>0.9", "not judged across tasks yet"),
+            (
+                "http_req_duration",
+                "p(97)<500",
+                "not judged across tasks yet",
+            ),
+            ("http_req_duration", "p(95)!=5", "`!=`"),
+            ("http_req_duration", "p(95)<fast", "not a number"),
+        ] {
+            let error = from_k6(metric, expression).unwrap_err();
+            assert!(error.contains(why), "{metric} {expression}: {error}");
+        }
+    }
 
     #[test]
     fn parses_rules_with_units() {

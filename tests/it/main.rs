@@ -9,6 +9,7 @@ mod generate;
 mod github;
 mod history;
 mod image;
+mod k6;
 mod local;
 mod logs;
 mod payloads;

@@ -50,6 +50,13 @@ pub async fn prepare(
             anyhow::bail!("input `generator-image` is required to run the built-in generator")
         }
         (ImageSource::Generator { image: Some(image) }, None) => image.clone(),
+        // Validation refuses a k6 script on Fargate for now (docs/k6.md).
+        (ImageSource::K6(k6), _) => {
+            anyhow::bail!(
+                "input `script` ({}) runs on the local backend for now",
+                k6.script
+            )
+        }
         // Tasks in private subnets without internet pull only from ECR: push the action's own
         // image there.
         (ImageSource::Generator { image: Some(image) }, Some(repository)) => {

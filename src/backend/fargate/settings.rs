@@ -237,6 +237,14 @@ fn ecr_repository(
     problems: &mut Problems,
     ignored: &mut Ignored,
 ) -> Option<Option<String>> {
+    if let Some(ImageSource::K6(k6)) = image {
+        problems.add(
+            "script",
+            &k6.script,
+            "`backend: local` for a k6 script for now; on Fargate, give `image` with k6 and ecs-loadtest in it and `command` running `ecs-loadtest wrap k6 -- k6 run SCRIPT` (docs/k6.md)",
+        );
+        return None;
+    }
     if given(&inputs.image).is_some() {
         if given(&inputs.ecr_repository).is_some() {
             ignored.add(BESIDE_IMAGE, "ecr-repository");

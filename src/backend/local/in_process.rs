@@ -1,5 +1,6 @@
-//! Tasks as concurrent `generate` runs inside this process: what the local backend does when the
-//! tester is the built-in generator, so that a terminal user needs nothing but the binary.
+//! Tasks as concurrent runs inside this process: what the local backend does when the tester is
+//! the built-in generator (`generate`), so that a terminal user needs nothing but the binary, or
+//! a k6 script (`wrap k6`, each task's k6 a child process), so that a k6 user needs only k6.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -16,6 +17,7 @@ use crate::logs::LineSink;
 use crate::outcome::{OutcomeKind, StopCause, TaskOutcome};
 use crate::plan::TaskSpec;
 use crate::task::TaskRef;
+use crate::wrap::{Tool, WrapArgs, run as wrap};
 
 struct Running {
     started: Instant,
@@ -26,31 +28,63 @@ struct Running {
 
 #[derive(Default)]
 pub struct InProcess {
+    /// The tasks' command: `generate` (or none), or `wrap k6 -- k6 run SCRIPT`.
+    command: Vec<String>,
     tasks: Mutex<HashMap<String, Running>>,
     /// Each task's output, until a log source takes it.
     output: Mutex<HashMap<usize, mpsc::UnboundedReceiver<String>>>,
 }
 
 impl InProcess {
+    pub fn new(command: Option<Vec<String>>) -> InProcess {
+        InProcess {
+            command: command.unwrap_or_default(),
+            ..InProcess::default()
+        }
+    }
+
+    /// What a task runs, as the log names it.
+    fn tester(&self) -> &'static str {
+        if self.command.first().is_some_and(|word| word == "wrap") {
+            "wrap k6"
+        } else {
+            "generate"
+        }
+    }
+
     pub fn start(&self, spec: &TaskSpec) -> Start {
         let id = format!("in-process-{}", spec.index + 1);
         let (lines, received) = mpsc::unbounded_channel();
         let (stop, stopped) = oneshot::channel::<String>();
+        let stopped = async move {
+            stopped
+                .await
+                .unwrap_or_else(|_| "the run ended".to_string())
+        };
+        let send = |lines: &mpsc::UnboundedSender<String>| {
+            let lines = lines.clone();
+            move |line: &str| {
+                let _ = lines.send(line.to_string());
+            }
+        };
+        let wrapped = self
+            .command
+            .iter()
+            .position(|word| word == "--")
+            .filter(|_| self.tester() == "wrap k6")
+            .map(|at| {
+                WrapArgs::from_environment(
+                    Tool::K6,
+                    &spec.environment,
+                    self.command[at + 1..].to_vec(),
+                )
+            });
         let args = GenerateArgs::from_environment(&spec.environment);
         let join = tokio::spawn(async move {
-            let output = lines.clone();
-            let result = generate(
-                &args,
-                move |line| {
-                    let _ = output.send(line.to_string());
-                },
-                async move {
-                    stopped
-                        .await
-                        .unwrap_or_else(|_| "the run ended".to_string())
-                },
-            )
-            .await;
+            let result = match wrapped {
+                Some(wrap_args) => wrap(&wrap_args, send(&lines), send(&lines), stopped).await,
+                None => generate(&args, send(&lines), stopped).await,
+            };
             if let Err(error) = &result {
                 let _ = lines.send(format!("error: {error:#}"));
             }
@@ -75,6 +109,7 @@ impl InProcess {
         stopped_by_us: &HashMap<String, StopCause>,
     ) -> Vec<Snapshot> {
         let mut snapshots = Vec::with_capacity(ids.len());
+        let tester = self.tester();
         for id in ids {
             let finished = {
                 let mut tasks = lock(&self.tasks);
@@ -94,13 +129,13 @@ impl InProcess {
                 let outcome = match join.await {
                     Ok(Ok(0)) => succeeded(),
                     Ok(Ok(code)) => {
-                        failed(Some(code as i32), format!("generate exited with {code}"))
+                        failed(Some(code as i32), format!("{tester} exited with {code}"))
                     }
                     Ok(Err(error)) => failed(
                         Some(crate::exit::of_error(&error) as i32),
                         format!("{error:#}"),
                     ),
-                    Err(error) => failed(None, format!("generate did not finish: {error}")),
+                    Err(error) => failed(None, format!("{tester} did not finish: {error}")),
                 };
                 let outcome = match stopped_by_us.get(id) {
                     Some(cause) => cause.outcome(outcome.reason),

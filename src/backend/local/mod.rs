@@ -117,8 +117,16 @@ impl Backend for Local {
 
     async fn prepare(settings: Settings, plan: &Plan, gha: &Gha, events: &Events) -> Result<Self> {
         if settings.in_process {
-            events.info("The built-in generator runs in this process, one run a task");
-            return Ok(Local::new(Mode::InProcess(InProcess::default()), None));
+            events.info(match &plan.image {
+                ImageSource::K6(_) => {
+                    "Each task runs k6 under `ecs-loadtest wrap k6`, from this process"
+                }
+                _ => "The built-in generator runs in this process, one run a task",
+            });
+            return Ok(Local::new(
+                Mode::InProcess(InProcess::new(plan.load.command.clone())),
+                None,
+            ));
         }
         let image = match &plan.image {
             ImageSource::Given(image) | ImageSource::Generator { image: Some(image) } => {
@@ -130,6 +138,8 @@ impl Backend for Local {
             ImageSource::Generator { image: None } => {
                 anyhow::bail!("the built-in generator has no image to run from")
             }
+            // A k6 script always runs from this process (`Settings::in_process`).
+            ImageSource::K6(_) => anyhow::bail!("a k6 script runs from this process"),
         };
         let docker = image::docker_engine().await?;
         events.info(format!(

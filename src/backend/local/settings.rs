@@ -15,7 +15,7 @@ pub struct Settings {
     pub cpu: Option<u64>,
     /// MiB, as the container's memory limit (its tester is OOM-killed past it).
     pub memory: Option<u64>,
-    /// The tester is the built-in generator and the tasks run inside this process.
+    /// The tasks run inside this process: the built-in generator, or k6 scripts under the wrapper.
     pub in_process: bool,
 }
 
@@ -56,15 +56,17 @@ impl Settings {
                 ignored.add("the local backend starts no Fargate task", name);
             }
         }
-        let in_process = matches!(
-            image,
-            Some(ImageSource::Generator { image }) if generator_in_process(image)
-        );
+        let in_process = match image {
+            Some(ImageSource::Generator { image }) => generator_in_process(image),
+            // k6 on this machine's PATH, a child process of each task's wrapper.
+            Some(ImageSource::K6(_)) => true,
+            _ => false,
+        };
         if in_process {
             for (name, value) in [("cpu", &inputs.cpu), ("memory", &inputs.memory)] {
                 if given(value).is_some() {
                     ignored.add(
-                        "the built-in generator runs in this process, with no container to limit",
+                        "the tasks run in this process, with no container to limit",
                         name,
                     );
                 }
@@ -74,7 +76,7 @@ impl Settings {
             problems.add(
                 "wait",
                 "false",
-                "`true` with the local backend and the built-in generator: its tasks run inside this process and end with it",
+                "`true` with the local backend and the built-in generator or a k6 script: their tasks run inside this process and end with it",
             );
         }
         let cpu = problems.parse(

@@ -1,0 +1,600 @@
+//! k6 under the wrapper. The command `k6 run … SCRIPT` gets, right after `run`:
+//! - `--execution-segment i/N:(i+1)/N` and the same `--execution-segment-sequence` on every
+//!   task, so that VUs, iterations and arrival rates add up exactly across tasks for every
+//!   executor (k6 splits each one itself);
+//! - `--vus`/`--duration` when the workflow gives them (they replace the script's scenarios, as in
+//!   k6). `VUS` is already this task's share (the action splits it as for any tester), so with it
+//!   no segment is given: k6 would split the share again;
+//! - `--no-thresholds --no-summary`: one task's share cannot judge the whole; the action reads
+//!   the script's thresholds (`k6 inspect`) and judges them on the merged data;
+//! - `--paused` with its REST API on 127.0.0.1 when `START_AT` is ahead: the wrapper resumes it
+//!   then (`k6 resume`), so that every task's load begins together;
+//! - `--out csv=FIFO`: every sample, read from a named pipe as k6 writes it, never a file that
+//!   grows. CSV rather than JSON: it is what k6 writes fastest and the wrapper parses cheapest.
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncBufReadExt, BufReader as AsyncBufReader};
+use tokio::process::Command;
+use tokio::time::Instant;
+
+use super::WrapArgs;
+use super::tally::{Sample, Tally, result_json};
+use crate::plan::format_latency_us;
+use crate::results::protocol::chunk_lines;
+
+/// k6's exit codes and what they mean (k6's `errext/exitcodes`).
+pub const K6_EXIT_CODES: [(u8, &str); 13] = [
+    (97, "the cloud test run failed"),
+    (98, "k6 could not get the cloud test's progress"),
+    (99, "thresholds failed"),
+    (100, "setup() timed out"),
+    (101, "teardown() timed out"),
+    (102, "a timeout"),
+    (103, "the test was stopped through k6's REST API"),
+    (104, "k6 refused its configuration (an invalid option)"),
+    (105, "k6 was aborted from outside (a signal)"),
+    (106, "k6 could not start its REST API"),
+    (107, "the script threw an exception"),
+    (108, "the script called test.abort()"),
+    (109, "k6 panicked"),
+];
+
+/// Progress lines come this often.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+/// After `START_AT`, how long the wrapper keeps asking a paused k6 to resume (its REST API may
+/// still be starting) before it gives up.
+const RESUME_WITHIN: Duration = Duration::from_secs(30);
+
+fn epoch_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |now| now.as_millis() as u64)
+}
+
+/// What the task's environment asks of k6.
+struct Share {
+    index: u64,
+    count: u64,
+    start_at_ms: Option<u64>,
+    vus: Option<u64>,
+    duration_seconds: Option<u64>,
+}
+
+impl Share {
+    fn of(args: &WrapArgs) -> Result<Share> {
+        fn number(name: &str, value: &Option<String>) -> Result<Option<u64>> {
+            match value
+                .as_deref()
+                .map(str::trim)
+                .filter(|text| !text.is_empty())
+            {
+                None => Ok(None),
+                Some(text) => text
+                    .parse()
+                    .map(Some)
+                    .with_context(|| format!("{name}: got `{text}`; expected a whole number")),
+            }
+        }
+        let index = number("TASK_INDEX", &args.task_index)?.unwrap_or(0);
+        let count = number("TASK_COUNT", &args.task_count)?.unwrap_or(1).max(1);
+        if index >= count {
+            bail!("TASK_INDEX: got `{index}`; expected a number below TASK_COUNT ({count})");
+        }
+        Ok(Share {
+            index,
+            count,
+            start_at_ms: number("START_AT", &args.start_at)?,
+            vus: number("VUS", &args.vus)?,
+            duration_seconds: number("DURATION", &args.duration)?,
+        })
+    }
+
+    /// `i/N:(i+1)/N`, with `0` and `1` for the ends as k6 writes them.
+    fn segment(&self) -> String {
+        let fraction = |at: u64| match at {
+            0 => "0".to_string(),
+            at if at == self.count => "1".to_string(),
+            at => format!("{at}/{}", self.count),
+        };
+        format!("{}:{}", fraction(self.index), fraction(self.index + 1))
+    }
+
+    /// `0,1/N,2/N,…,1`: the same on every task.
+    fn sequence(&self) -> String {
+        (0..=self.count)
+            .map(|at| match at {
+                0 => "0".to_string(),
+                at if at == self.count => "1".to_string(),
+                at => format!("{at}/{}", self.count),
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+/// The command with the wrapper's flags after `run`.
+fn command_line(
+    command: &[String],
+    share: &Share,
+    samples: &Path,
+    api: Option<&str>,
+) -> Result<Vec<String>> {
+    let Some(run_at) = command.iter().position(|word| word == "run") else {
+        bail!(
+            "wrap k6: got `{}`; expected a k6 command line with `run`, such as `k6 run load.js`",
+            command.join(" ")
+        );
+    };
+    let mut flags = vec![
+        "--no-thresholds".to_string(),
+        "--no-summary".to_string(),
+        "--quiet".to_string(),
+        "--out".to_string(),
+        format!("csv={}", samples.display()),
+    ];
+    if share.count > 1 && share.vus.is_none() {
+        flags.extend([
+            "--execution-segment".to_string(),
+            share.segment(),
+            "--execution-segment-sequence".to_string(),
+            share.sequence(),
+        ]);
+    }
+    if let Some(vus) = share.vus {
+        flags.extend(["--vus".to_string(), vus.to_string()]);
+    }
+    if let Some(seconds) = share.duration_seconds {
+        flags.extend(["--duration".to_string(), format!("{seconds}s")]);
+    }
+    match api {
+        Some(address) => flags.extend([
+            "--paused".to_string(),
+            "--address".to_string(),
+            address.to_string(),
+        ]),
+        // No REST API: tasks on one machine would fight over k6's default port.
+        None => flags.extend(["--address".to_string(), String::new()]),
+    }
+    let mut line = command[..=run_at].to_vec();
+    line.extend(flags);
+    line.extend_from_slice(&command[run_at + 1..]);
+    Ok(line)
+}
+
+/// A free port on 127.0.0.1 for k6's REST API.
+fn free_address() -> Result<String> {
+    let listener =
+        std::net::TcpListener::bind("127.0.0.1:0").context("finding a port for k6's REST API")?;
+    Ok(listener
+        .local_addr()
+        .context("finding a port for k6's REST API")?
+        .to_string())
+}
+
+/// A named pipe k6 writes its samples to.
+fn make_fifo(path: &Path) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let name =
+        std::ffi::CString::new(path.as_os_str().as_bytes()).context("naming the samples pipe")?;
+    // SAFETY: `name` is a valid NUL-terminated path that lives across the call.
+    if unsafe { libc::mkfifo(name.as_ptr(), 0o600) } != 0 {
+        return Err(std::io::Error::last_os_error())
+            .with_context(|| format!("creating the samples pipe {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Reads k6's CSV samples from the pipe until k6 closes it, folding each into `tally`.
+fn read_samples(path: &Path, tally: &Mutex<Tally>) -> Result<()> {
+    let file =
+        File::open(path).with_context(|| format!("opening the samples pipe {}", path.display()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(BufReader::with_capacity(64 * 1024, file));
+    let headers = reader.headers().context("reading k6's CSV header")?.clone();
+    let column = |name: &str| headers.iter().position(|header| header == name);
+    let (Some(metric), Some(value)) = (column("metric_name"), column("metric_value")) else {
+        bail!("k6's CSV output has no metric_name or metric_value column: {headers:?}");
+    };
+    let (name, status, error_code) = (column("name"), column("status"), column("error_code"));
+    let mut record = csv::StringRecord::new();
+    let mut batch = Vec::with_capacity(256);
+    loop {
+        // A batch of rows under one lock, so the progress line never waits long for it.
+        let mut more = true;
+        while batch.len() < 256 {
+            if !reader
+                .read_record(&mut record)
+                .context("reading k6's samples")?
+            {
+                more = false;
+                break;
+            }
+            batch.push(record.clone());
+        }
+        {
+            let mut tally = tally
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for row in &batch {
+                let field = |at: Option<usize>| at.and_then(|at| row.get(at)).unwrap_or("");
+                tally.add(&Sample {
+                    metric: field(Some(metric)),
+                    value: field(Some(value)),
+                    name: field(name),
+                    status: field(status),
+                    error_code: field(error_code),
+                });
+            }
+        }
+        batch.clear();
+        if !more {
+            return Ok(());
+        }
+    }
+}
+
+/// Asks the paused k6 at `address` to begin, through its own `k6 resume`; retries while its
+/// REST API starts. Returns when it resumed, in epoch milliseconds.
+async fn resume(k6: &str, address: &str) -> Result<u64> {
+    let began = Instant::now();
+    loop {
+        let answer = Command::new(k6)
+            .args(["resume", "--address", address])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .await
+            .with_context(|| format!("running `{k6} resume`"))?;
+        if answer.status.success() {
+            return Ok(epoch_ms());
+        }
+        if began.elapsed() > RESUME_WITHIN {
+            bail!(
+                "k6 did not resume within {} s: {}",
+                RESUME_WITHIN.as_secs(),
+                String::from_utf8_lossy(&answer.stderr).trim()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn progress_line(tally: &Tally, elapsed: f64) -> String {
+    let p95 = if tally.latency.is_empty() {
+        "–".to_string()
+    } else {
+        format_latency_us(tally.latency.value_at_quantile(0.95) as f64)
+    };
+    format!(
+        "k6: {elapsed:.0} s · {} requests · {} errors · {:.1} req/s · p95 {p95} · checks {} passed, {} failed",
+        tally.requests,
+        tally.errors,
+        tally.requests as f64 / elapsed.max(0.001),
+        tally.checks_passed,
+        tally.checks_failed
+    )
+}
+
+/// What k6's exit code means, in words.
+pub fn exit_meaning(code: i32) -> String {
+    K6_EXIT_CODES
+        .iter()
+        .find(|(known, _)| i32::from(*known) == code)
+        .map_or_else(
+            || "an error".to_string(),
+            |(_, meaning)| meaning.to_string(),
+        )
+}
+
+pub async fn run(
+    args: &WrapArgs,
+    tester_output: impl Fn(&str) + Send + Sync + 'static,
+    output: impl Fn(&str),
+    stopped: impl std::future::Future<Output = String>,
+) -> Result<u8> {
+    let share = Share::of(args)?;
+    let folder = tempfile::tempdir().context("making a folder for k6's samples pipe")?;
+    let fifo = folder.path().join("samples.csv");
+    make_fifo(&fifo)?;
+    let now_ms = epoch_ms();
+    let api = match share.start_at_ms {
+        Some(at) if at > now_ms => Some(free_address()?),
+        _ => None,
+    };
+    let line = command_line(&args.command, &share, &fifo, api.as_deref())?;
+    output(&format!(
+        "k6: task {} of {}, execution segment {}{}",
+        share.index + 1,
+        share.count,
+        share.segment(),
+        match share.start_at_ms {
+            Some(at) if at > now_ms => format!(
+                "; paused until START_AT ({:.1} s), so that every task's load begins together",
+                (at - now_ms) as f64 / 1000.0
+            ),
+            Some(at) => format!(
+                "; START_AT passed {} ms ago: starting now, late",
+                now_ms - at
+            ),
+            None => String::new(),
+        }
+    ));
+
+    let tally = Arc::new(Mutex::new(Tally::default()));
+    let reader = {
+        let (fifo, tally) = (fifo.clone(), tally.clone());
+        std::thread::Builder::new()
+            .name("k6-samples".to_string())
+            .spawn(move || read_samples(&fifo, &tally))
+            .context("starting the samples reader")?
+    };
+    let mut child = Command::new(&line[0])
+        .args(&line[1..])
+        .envs(args.environment.iter().map(|(name, value)| (name, value)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting `{}`", line[0]))?;
+    let tester_output = Arc::new(tester_output);
+    let mut copies = Vec::new();
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|out| Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+        child
+            .stderr
+            .take()
+            .map(|err| Box::new(err) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let tester_output = tester_output.clone();
+        copies.push(tokio::spawn(async move {
+            let mut lines = AsyncBufReader::new(stream).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tester_output(&line);
+            }
+        }));
+    }
+
+    // The load begins at START_AT (resumed then), else now.
+    let started = async {
+        match (&api, share.start_at_ms) {
+            (Some(address), Some(at)) => {
+                let wait = at.saturating_sub(epoch_ms());
+                tokio::time::sleep(Duration::from_millis(wait)).await;
+                resume(&line[0], address).await
+            }
+            _ => Ok(epoch_ms()),
+        }
+    };
+    tokio::pin!(started);
+    tokio::pin!(stopped);
+    let mut started_ms = None;
+    let mut interrupted = false;
+    let mut progress = tokio::time::interval(PROGRESS_EVERY);
+    progress.tick().await;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status.context("waiting for k6")?,
+            at = &mut started, if started_ms.is_none() => {
+                match at {
+                    Ok(at) => started_ms = Some(at),
+                    Err(error) => {
+                        output(&format!("error: {error:#}"));
+                        let _ = child.start_kill();
+                        started_ms = Some(epoch_ms());
+                    }
+                }
+            }
+            _ = progress.tick(), if started_ms.is_some() => {
+                let elapsed = (epoch_ms().saturating_sub(started_ms.unwrap_or_default())) as f64 / 1000.0;
+                let tally = tally.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                output(&progress_line(&tally, elapsed));
+            }
+            why = &mut stopped, if !interrupted => {
+                interrupted = true;
+                output(&format!("{why}: k6 is asked to stop (SIGINT); the result follows"));
+                if let Some(pid) = child.id() {
+                    // SAFETY: a plain signal to our own child's PID.
+                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                }
+            }
+        }
+    };
+    let ended_ms = epoch_ms();
+    // k6 closed its end of the pipe when it exited; one that never opened it (it failed before
+    // starting its outputs) leaves the reader waiting to open it: a writer that opens and closes
+    // it at once ends that.
+    if !reader.is_finished() {
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags_nonblocking()
+            .open(&fifo);
+    }
+    let read = tokio::task::spawn_blocking(move || reader.join())
+        .await
+        .context("waiting for the samples reader")?;
+    for copy in copies {
+        let _ = copy.await;
+    }
+    let code = status.code().unwrap_or(1);
+    let tally = tally
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    match read {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => output(&format!(
+            "warning: k6's samples were not all read: {error:#}"
+        )),
+        Err(_) => output("warning: the samples reader stopped unexpectedly"),
+    }
+    if tally.unreadable > 0 {
+        output(&format!(
+            "warning: {} of k6's samples were not numbers and were skipped",
+            tally.unreadable
+        ));
+    }
+    if let Some(started_ms) = started_ms.filter(|_| tally.requests > 0 || code == 0) {
+        let duration_ms = ended_ms.saturating_sub(started_ms);
+        output(&progress_line(&tally, duration_ms as f64 / 1000.0));
+        let json = result_json(&tally, started_ms, share.start_at_ms, duration_ms)
+            .map_err(|why| anyhow::anyhow!("encoding the result: {why}"))?;
+        let id = format!("{:08x}", rand::random::<u32>());
+        for line in chunk_lines(&json, &id) {
+            output(&line);
+        }
+    }
+    if code != 0 {
+        output(&format!("k6 exited with {code}: {}", exit_meaning(code)));
+    }
+    Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// Opening the pipe's writing end must not wait for a reader (there is one, blocked in `open`).
+trait NonBlocking {
+    fn custom_flags_nonblocking(&mut self) -> &mut Self;
+}
+
+impl NonBlocking for std::fs::OpenOptions {
+    fn custom_flags_nonblocking(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        self.custom_flags(libc::O_NONBLOCK)
+    }
+}
+
+/// The script's thresholds, as `k6 inspect` reads its options: `metric{tags}` to its expressions
+/// (a threshold object's `threshold`, with whether it is `abortOnFail`).
+pub async fn inspect_thresholds(k6: &str, script: &Path) -> Result<Vec<(String, String, bool)>> {
+    let answer = Command::new(k6)
+        .arg("inspect")
+        .arg(script)
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("running `{k6} inspect {}`", script.display()))?;
+    if !answer.status.success() {
+        let stderr = String::from_utf8_lossy(&answer.stderr);
+        let last: Vec<&str> = stderr.lines().rev().take(5).collect();
+        bail!(
+            "k6 refused the script {} (exit {}: {}): {}",
+            script.display(),
+            answer.status.code().unwrap_or(1),
+            exit_meaning(answer.status.code().unwrap_or(1)),
+            last.into_iter().rev().collect::<Vec<_>>().join(" / ")
+        );
+    }
+    let options: serde_json::Value = serde_json::from_slice(&answer.stdout)
+        .with_context(|| format!("reading `{k6} inspect`'s options"))?;
+    let mut thresholds = Vec::new();
+    if let Some(map) = options.get("thresholds").and_then(|map| map.as_object()) {
+        for (metric, rules) in map {
+            for rule in rules.as_array().into_iter().flatten() {
+                match rule {
+                    serde_json::Value::String(text) => {
+                        thresholds.push((metric.clone(), text.clone(), false));
+                    }
+                    serde_json::Value::Object(object) => {
+                        if let Some(text) = object.get("threshold").and_then(|text| text.as_str()) {
+                            let abort = object
+                                .get("abortOnFail")
+                                .and_then(serde_json::Value::as_bool)
+                                .unwrap_or(false);
+                            thresholds.push((metric.clone(), text.to_string(), abort));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    Ok(thresholds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn share(index: u64, count: u64) -> Share {
+        Share {
+            index,
+            count,
+            start_at_ms: None,
+            vus: None,
+            duration_seconds: Some(30),
+        }
+    }
+
+    #[test]
+    fn every_task_gets_its_segment_of_one_sequence() {
+        assert_eq!(share(0, 1).segment(), "0:1");
+        assert_eq!(share(0, 4).segment(), "0:1/4");
+        assert_eq!(share(2, 4).segment(), "2/4:3/4");
+        assert_eq!(share(3, 4).segment(), "3/4:1");
+        assert_eq!(share(1, 4).sequence(), "0,1/4,2/4,3/4,1");
+    }
+
+    #[test]
+    fn the_flags_go_after_run_and_the_script_stays_last() {
+        let command: Vec<String> = ["k6", "run", "-e", "A=1", "load.js"]
+            .map(String::from)
+            .to_vec();
+        let line = command_line(
+            &command,
+            &share(1, 2),
+            Path::new("/tmp/x/samples.csv"),
+            Some("127.0.0.1:7000"),
+        )
+        .unwrap();
+        assert_eq!(&line[..2], ["k6", "run"]);
+        assert_eq!(line.last().unwrap(), "load.js");
+        let text = line.join(" ");
+        for part in [
+            "--no-thresholds",
+            "--out csv=/tmp/x/samples.csv",
+            "--execution-segment 1/2:1",
+            "--execution-segment-sequence 0,1/2,1",
+            "--duration 30s",
+            "--paused --address 127.0.0.1:7000",
+            "-e A=1 load.js",
+        ] {
+            assert!(text.contains(part), "{part}: {text}");
+        }
+        // `VUS` is the task's share already: k6 must not split it again.
+        let with_vus = Share {
+            vus: Some(20),
+            ..share(1, 2)
+        };
+        let text = command_line(&command, &with_vus, Path::new("s"), None)
+            .unwrap()
+            .join(" ");
+        assert!(
+            text.contains("--vus 20") && !text.contains("--execution-segment"),
+            "{text}"
+        );
+        let error = command_line(&["k6".to_string()], &share(0, 1), Path::new("x"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("`k6 run load.js`"), "{error}");
+    }
+
+    #[test]
+    fn exit_codes_are_named() {
+        assert_eq!(exit_meaning(107), "the script threw an exception");
+        assert_eq!(exit_meaning(3), "an error");
+    }
+}

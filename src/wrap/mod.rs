@@ -1,0 +1,109 @@
+//! `ecs-loadtest wrap k6 -- k6 run …`: runs a tester the world already uses as a child process,
+//! with this task's exact share of the load and its start at `START_AT`, reads every sample it
+//! records, and prints the progress lines and the result line the action merges. The tasks of a
+//! k6 script run it; so can any container with k6 in it.
+
+mod k6;
+mod tally;
+
+use std::future::Future;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use crate::gha::Gha;
+use crate::signals::Shutdown;
+
+pub use k6::inspect_thresholds;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tool {
+    /// Grafana k6: `k6 run SCRIPT`
+    K6,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct WrapArgs {
+    /// The tester the command runs
+    #[arg(value_enum)]
+    pub tool: Tool,
+    /// This task's index, from 0: its share of the load [default: 0]
+    #[arg(long, env = "TASK_INDEX", value_name = "N")]
+    pub task_index: Option<String>,
+    /// How many tasks share the load [default: 1]
+    #[arg(long, env = "TASK_COUNT", value_name = "N")]
+    pub task_count: Option<String>,
+    /// Epoch milliseconds when every task's load begins
+    #[arg(long, env = "START_AT", value_name = "MS")]
+    pub start_at: Option<String>,
+    /// Virtual users in total across the tasks: k6's `--vus` (replaces the script's scenarios)
+    #[arg(long, env = "VUS", value_name = "N")]
+    pub vus: Option<String>,
+    /// Test length in seconds: k6's `--duration` (replaces the script's scenarios)
+    #[arg(long, env = "DURATION", value_name = "SECONDS")]
+    pub duration: Option<String>,
+    /// The tester's command line, after `--`: `k6 run load.js`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// The task's environment, for a tester started from this process (on the local backend);
+    /// in a task's own process the tester inherits it.
+    #[arg(skip)]
+    pub environment: Vec<(String, String)>,
+}
+
+impl WrapArgs {
+    /// The arguments a task's environment gives, for `command`: what `wrap` reads from the
+    /// variables when the binary runs in a task.
+    pub fn from_environment(
+        tool: Tool,
+        environment: &[crate::plan::EnvVar],
+        command: Vec<String>,
+    ) -> WrapArgs {
+        let var = |name: &str| {
+            environment
+                .iter()
+                .find(|pair| pair.name == name)
+                .map(|pair| pair.value.clone())
+        };
+        WrapArgs {
+            tool,
+            task_index: var("TASK_INDEX"),
+            task_count: var("TASK_COUNT"),
+            start_at: var("START_AT"),
+            vus: var("VUS"),
+            duration: var("DURATION"),
+            command,
+            environment: environment
+                .iter()
+                .map(|pair| (pair.name.clone(), pair.value.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// The `wrap` command: the tester's output and ours on stdout, its exit status as ours.
+pub async fn wrap(args: WrapArgs, gha: &Gha) -> Result<u8> {
+    let mut shutdown = Shutdown::install()?;
+    let tester = gha.clone();
+    let gha = gha.clone();
+    run(
+        &args,
+        move |line| tester.untrusted(line),
+        move |line| gha.line(line),
+        async move { shutdown.received().await.to_string() },
+    )
+    .await
+}
+
+/// Runs the tester; its lines go to `tester_output`, the wrapper's to `output`. When `stopped`
+/// ends (saying why), the tester is asked to stop as on Ctrl-C, and what it recorded is reported.
+pub async fn run(
+    args: &WrapArgs,
+    tester_output: impl Fn(&str) + Send + Sync + 'static,
+    output: impl Fn(&str),
+    stopped: impl Future<Output = String>,
+) -> Result<u8> {
+    match args.tool {
+        Tool::K6 => k6::run(args, tester_output, output, stopped).await,
+    }
+}
