@@ -38,8 +38,10 @@ chrome() {
     --user-data-dir="$(mktemp -d)" --allow-file-access-from-files "$@" 2>/dev/null
 }
 
-# 1. A real run.
-cargo build --quiet --locked
+# 1. A real run, with the binary the tests' build made (target/debug/ecs-loadtest): a plain
+# `cargo build` would compile much of the graph again, without the tests' dev-dependency
+# features. Nothing is compiled when the test command's build is there.
+cargo test --quiet --locked --all-targets --no-run
 serve=$(mktemp -d)
 server=
 trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$serve"' EXIT

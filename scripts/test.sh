@@ -23,6 +23,25 @@ step() {
   echo "::: $*: $((SECONDS - started)) s (at $SECONDS s)"
 }
 
+# The Rust half needs one build of the dependency graph, for clippy, the tests, the end-to-end
+# test and the charts' real run alike: every cargo command below runs with these settings, so
+# none builds the graph again. Clippy's driver compiles this crate's own code (cargo hands the
+# workspace wrapper only the workspace's crates), so its lints come with the build rather than
+# from a second, check-only pass over the graph; `-D warnings` makes any lint or compiler warning
+# fail it (dependencies are built with their lints capped). The build starts first, in the
+# background, and the setup and the linters run beside it.
+if [ "$part" != lint ]; then
+  RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)"
+  export RUSTC_WORKSPACE_WRAPPER
+  export RUSTFLAGS="-D warnings"
+  build_log=$(mktemp)
+  cargo test --locked --all-targets --no-run >"$build_log" 2>&1 &
+  build=$!
+  # A check that fails while the build runs ends it too.
+  trap 'kill "$build" 2>/dev/null || true' EXIT
+  echo "::: the build runs in the background (at $SECONDS s)"
+fi
+
 step scripts/setup-test-env.sh
 
 if [ "$part" != tests ]; then
@@ -38,17 +57,19 @@ fi
 
 if [ "$part" != lint ]; then
   step scripts/setup-docker-env.sh
-  # One build of the dependency graph serves clippy, the tests and the end-to-end test. Clippy's
-  # driver compiles this crate's own code (cargo hands the workspace wrapper only the workspace's
-  # crates), so its lints come with the build rather than from a second, check-only pass over
-  # the graph; `-D warnings` makes any lint or compiler warning fail it (dependencies are built
-  # with their lints capped). The end-to-end test's action image is the same debug binary with
-  # its loader and libraries on an empty base (no base image can be pulled here; releases build
-  # a static musl binary in the Dockerfile). cargo-nextest runs every test in its own process,
-  # several at a time, with the groups and time limits in .config/nextest.toml; the crate has no
-  # doctests for it to miss.
-  RUSTC_WORKSPACE_WRAPPER="$(command -v clippy-driver)" RUSTFLAGS="-D warnings" \
-    step cargo nextest run --locked --all-targets
+  started=$SECONDS
+  if ! wait "$build"; then
+    cat "$build_log"
+    echo "::: the build failed"
+    exit 1
+  fi
+  grep -v '^ *\(Compiling\|Checking\)' "$build_log" || true
+  echo "::: the build: done at $SECONDS s (waited $((SECONDS - started)) s for it)"
+  # The end-to-end test's action image is the same debug binary with its loader and libraries on
+  # an empty base (no base image can be pulled here; releases build a static musl binary in the
+  # Dockerfile). cargo-nextest runs every test in its own process, several at a time, with the
+  # groups and time limits in .config/nextest.toml; the crate has no doctests for it to miss.
+  step cargo nextest run --locked --all-targets
 
   # The report's charts through Mermaid itself and the HTML report offline, in headless Chromium.
   step scripts/check-charts.sh
