@@ -12,7 +12,8 @@ use crate::inputs::{Inputs, given};
 
 /// The grammar, shown with every rule that does not parse.
 pub const GRAMMAR: &str = "one rule a line: METRIC OP VALUE, where METRIC is p50, p90, p95, p99, p99.9, max or avg \
-(latency, VALUE with a unit us, ms or s, such as `p95 < 500ms`), error_rate (VALUE in %, such as `error_rate < 1%`), \
+(latency, VALUE with a unit us, ms or s, such as `p95 < 500ms`), error_rate or checks (the share of checks passed; \
+VALUE in %, such as `error_rate < 1%`), \
 rps, requests or errors (plain numbers, such as `rps >= 200`); OP is <, <=, >, >= or ==; \
 or a change from the base branch's runs (needs `results-table`), signed: `p95 < +10%`, `rps > -5%`, \
 `error_rate < +0.5pp` (percentage points)";
@@ -31,11 +32,13 @@ pub enum Metric {
     Rps,
     Requests,
     Errors,
+    /// The share of checks that passed (k6's `checks`).
+    Checks,
 }
 
 impl Metric {
     /// Every metric, in the order reports list them.
-    pub const ALL: [Metric; 11] = [
+    pub const ALL: [Metric; 12] = [
         Metric::P50,
         Metric::P90,
         Metric::P95,
@@ -47,6 +50,7 @@ impl Metric {
         Metric::Rps,
         Metric::Requests,
         Metric::Errors,
+        Metric::Checks,
     ];
 
     /// The metric as rules name it.
@@ -63,6 +67,7 @@ impl Metric {
             Metric::Rps => "rps",
             Metric::Requests => "requests",
             Metric::Errors => "errors",
+            Metric::Checks => "checks",
         }
     }
 
@@ -83,11 +88,16 @@ impl Metric {
         )
     }
 
+    /// A share, given in % and changed by percentage points.
+    pub fn is_rate(self) -> bool {
+        matches!(self, Metric::ErrorRate | Metric::Checks)
+    }
+
     /// A measured figure in the rule's terms: `412.3ms`, `0.52%`, `1234`.
     pub fn format(self, value: f64) -> String {
         if self.is_latency() {
             format_latency_us(value)
-        } else if self == Metric::ErrorRate {
+        } else if self.is_rate() {
             format!("{}%", trim_number(value * 100.0, 2))
         } else {
             trim_number(value, 1)
@@ -237,7 +247,7 @@ impl Threshold {
                     ));
                 }
             }
-        } else if metric == Metric::ErrorRate {
+        } else if metric.is_rate() {
             match unit {
                 "%" => number / 100.0,
                 "pp" => {
@@ -247,7 +257,7 @@ impl Threshold {
                 }
                 _ => {
                     return Err(format!(
-                        "`{rule}`: an error rate is given in %, such as `error_rate < 1%`"
+                        "`{rule}`: `{metric_text}` is given in %, such as `{metric_text} < 1%`"
                     ));
                 }
             }
@@ -282,10 +292,12 @@ impl Threshold {
         let (number, unit) = number_and_unit(rule, unsigned)?;
         let number = if negative { -number } else { number };
         let change = match (metric, unit) {
-            (Metric::ErrorRate, "pp") => Change::Points,
-            (Metric::ErrorRate, _) => {
+            (metric, "pp") if metric.is_rate() => Change::Points,
+            (metric, _) if metric.is_rate() => {
                 return Err(format!(
-                    "`{rule}`: a change of the error rate is given in percentage points, such as `error_rate < +0.5pp`"
+                    "`{rule}`: a change of `{}` is given in percentage points, such as `{} < +0.5pp`",
+                    metric.name(),
+                    metric.name()
                 ));
             }
             (_, "%") => Change::Percent,
@@ -343,6 +355,7 @@ pub fn from_k6(metric: &str, expression: &str) -> Result<Threshold, String> {
         ("http_req_failed", "rate") => format!("error_rate {op} {}%", value * 100.0),
         ("http_reqs", "count") => format!("requests {op} {value}"),
         ("http_reqs", "rate") => format!("rps {op} {value}"),
+        ("checks", "rate") => format!("checks {op} {}%", value * 100.0),
         _ if metric.contains('{') => {
             return Err(format!(
                 "`{metric}`: thresholds on a submetric are not judged across tasks yet"
@@ -350,7 +363,7 @@ pub fn from_k6(metric: &str, expression: &str) -> Result<Threshold, String> {
         }
         _ => {
             return Err(format!(
-                "`{metric}` with `{aggregation}` is not judged across tasks yet (judged: http_req_duration with p(50), p(90), p(95), p(99), p(99.9), med, avg or max; http_req_failed with rate; http_reqs with count or rate)"
+                "`{metric}` with `{aggregation}` is not judged across tasks yet (judged: http_req_duration with p(50), p(90), p(95), p(99), p(99.9), med, avg or max; http_req_failed with rate; http_reqs with count or rate; checks with rate)"
             ));
         }
     };
@@ -423,6 +436,7 @@ mod tests {
                 (Metric::Requests, Op::Ge, 1000.0),
             ),
             ("http_reqs", "rate>50", (Metric::Rps, Op::Gt, 50.0)),
+            ("checks", "rate>0.9", (Metric::Checks, Op::Gt, 0.9)),
         ] {
             let threshold = from_k6(metric, expression).unwrap();
             assert_eq!(threshold.metric, rule_metric, "{expression}");
@@ -436,7 +450,7 @@ mod tests {
         }
         for (metric, expression, why) in [
             ("http_req_duration{name:home}", "p(95)<500", "submetric"),
-            ("checks", "rate>0.9", "not judged across tasks yet"),
+            ("iterations", "count>10", "not judged across tasks yet"),
             (
                 "http_req_duration",
                 "p(97)<500",

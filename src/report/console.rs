@@ -1,8 +1,8 @@
 //! The compact text table printed at the end of the run.
 
 use super::{
-    LATENCY_NAMES, Report, comparison_cells, comparison_heading, dropped_text, latency_cells,
-    threshold_result, total_cells,
+    LATENCY_NAMES, Report, checks_text, comparison_cells, comparison_heading, dropped_text,
+    latency_cells, name_cells, threshold_result, total_cells,
 };
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
@@ -49,6 +49,21 @@ pub fn lines(report: &Report) -> Vec<String> {
                 ""
             }
         ));
+    }
+    if let Some(checks) = merged.checks {
+        lines.push(format!("Checks: {}", checks_text(checks)));
+    }
+    if !merged.names.is_empty() {
+        lines.push(format!(
+            "  {:<40}  {:>10}  {:>8}  {:>9}  {:>9}  {:>9}",
+            "request name", "requests", "errors", "p50", "p95", "p99"
+        ));
+        for row in &merged.names {
+            let [name, requests, errors, p50, p95, p99] = name_cells(row);
+            lines.push(format!(
+                "  {name:<40}  {requests:>10}  {errors:>8}  {p50:>9}  {p95:>9}  {p99:>9}"
+            ));
+        }
     }
     if let Some(delivery) = report.delivery {
         delivery_lines(&mut lines, delivery);

@@ -6,14 +6,15 @@ use std::fmt::Write as _;
 
 use super::html::Slots;
 use super::{
-    LATENCY_NAMES, Report, TaskRow, charts, comparison_cells, comparison_heading, dropped_text,
-    latency_cells, threshold_result, total_cells,
+    LATENCY_NAMES, Report, TaskRow, charts, checks_text, comparison_cells, comparison_heading,
+    dropped_text, latency_cells, name_cells, threshold_result, total_cells,
 };
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
 use crate::plan::format_latency_us;
 use crate::results::baseline::Comparison;
 use crate::results::delivery::Delivery;
+use crate::results::merge::NameFigures;
 use crate::results::threshold::Checked;
 
 /// GitHub's limit for one step's job summary.
@@ -393,6 +394,29 @@ fn totals(out: &mut String, report: &Report) {
             "Tasks started their load within {skew} ms of each other.\n"
         );
     }
+    if let Some(checks) = merged.checks {
+        let _ = writeln!(out, "**Checks:** {}.\n", checks_text(checks));
+    }
+    names_table(out, &merged.names);
+}
+
+/// Each request name's figures, merged across the tasks.
+fn names_table(out: &mut String, names: &[NameFigures]) {
+    if names.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| request name | requests | errors | p50 | p95 | p99 |\n| --- | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for row in names {
+        let _ = writeln!(
+            out,
+            "| {} |",
+            name_cells(row).map(|text| cell(&text)).join(" | ")
+        );
+    }
+    out.push('\n');
 }
 
 /// Every row in index order when there are few tasks; else the failing tasks, then the slowest.

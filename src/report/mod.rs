@@ -14,7 +14,8 @@ use crate::cost::Cost;
 use crate::plan::format_latency_us;
 use crate::results::baseline::{ComparedFigure, Comparison, Judgement, MIN_RUNS_TO_JUDGE};
 use crate::results::delivery::Delivery;
-use crate::results::merge::{LatencyFigures, Merged};
+use crate::results::merge::{LatencyFigures, Merged, NameFigures};
+use crate::results::protocol::Checks;
 use crate::results::threshold::Checked;
 use crate::results::verdict::Verdict;
 use crate::workflow::CommentTrigger;
@@ -109,6 +110,30 @@ pub fn total_cells(merged: &Merged) -> [String; 5] {
             .rps
             .map_or("–".to_string(), |rps| format!("{rps:.1} req/s")),
         duration_text((merged.duration_ms / 1000) as i64),
+    ]
+}
+
+/// Checks passed and failed, as both reports say them: `492 of 500 passed (98.40%)`.
+pub fn checks_text(checks: Checks) -> String {
+    let all = checks.passed.saturating_add(checks.failed);
+    let share = if all == 0 {
+        "–".to_string()
+    } else {
+        format!("{:.2}%", checks.passed as f64 * 100.0 / all as f64)
+    };
+    format!("{} of {all} passed ({share})", checks.passed)
+}
+
+/// A request name's row: name, requests, errors, p50, p95, p99.
+pub fn name_cells(row: &NameFigures) -> [String; 6] {
+    let latency = |value: Option<f64>| value.map_or("–".to_string(), format_latency_us);
+    [
+        row.name.clone(),
+        row.requests.to_string(),
+        row.errors.to_string(),
+        latency(row.p50_us),
+        latency(row.p95_us),
+        latency(row.p99_us),
     ]
 }
 

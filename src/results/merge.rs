@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::protocol::{Latency, MAX_SERIES_POINTS, Series, TaskResult};
+use super::protocol::{Checks, Latency, MAX_SERIES_POINTS, Series, TaskResult};
 use crate::plan::Metric;
 
 /// The latency figures reports show and thresholds check, in microseconds.
@@ -61,6 +61,102 @@ pub struct Merged {
     /// Every sample of every task, when every task that reported latency sent a histogram.
     #[serde(skip)]
     pub histogram: Option<Histogram<u64>>,
+    /// Checks passed and failed across the tasks that count them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+    /// The request names with the most requests (`NAMES_SHOWN`), then the others as one row.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<NameFigures>,
+}
+
+/// The request names a report lists; the others are summed in one row.
+pub const NAMES_SHOWN: usize = 20;
+
+/// One request name's figures, merged across the tasks exactly: counts added, histograms added.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NameFigures {
+    pub name: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub p50_us: Option<f64>,
+    pub p95_us: Option<f64>,
+    pub p99_us: Option<f64>,
+}
+
+/// One name's counts and samples, added across tasks.
+#[derive(Default)]
+struct NameTotals {
+    requests: u64,
+    errors: u64,
+    latency: Option<Histogram<u64>>,
+}
+
+impl NameTotals {
+    fn add(&mut self, requests: u64, errors: u64, latency: Option<&Histogram<u64>>) {
+        self.requests = self.requests.saturating_add(requests);
+        self.errors = self.errors.saturating_add(errors);
+        add_histogram(&mut self.latency, latency);
+    }
+
+    fn figures(&self, name: String) -> NameFigures {
+        let at = |quantile: f64| {
+            self.latency
+                .as_ref()
+                .filter(|latency| !latency.is_empty())
+                .map(|latency| latency.value_at_quantile(quantile) as f64)
+        };
+        NameFigures {
+            name,
+            requests: self.requests,
+            errors: self.errors,
+            p50_us: at(0.5),
+            p95_us: at(0.95),
+            p99_us: at(0.99),
+        }
+    }
+}
+
+/// Every task's names added, ordered by requests (then name); past `NAMES_SHOWN`, one row
+/// `N other names` holds the rest.
+fn merge_names(reported: &[&TaskResult]) -> Vec<NameFigures> {
+    let mut all: BTreeMap<&str, NameTotals> = BTreeMap::new();
+    for result in reported {
+        for (name, figures) in &result.names {
+            all.entry(name.as_str()).or_default().add(
+                figures.requests,
+                figures.errors,
+                figures.latency.as_ref(),
+            );
+        }
+    }
+    let mut named: Vec<(&str, NameTotals)> = all.into_iter().collect();
+    named.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(b.0)));
+    let mut rows: Vec<NameFigures> = named
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|(name, totals)| totals.figures(name.to_string()))
+        .collect();
+    if named.len() > NAMES_SHOWN {
+        let mut rest = NameTotals::default();
+        for (_, totals) in &named[NAMES_SHOWN..] {
+            rest.add(totals.requests, totals.errors, totals.latency.as_ref());
+        }
+        rows.push(rest.figures(format!("{} other names", named.len() - NAMES_SHOWN)));
+    }
+    rows
+}
+
+/// Adds `more` into `into`; histograms that cannot be added leave `into` as it was.
+fn add_histogram(into: &mut Option<Histogram<u64>>, more: Option<&Histogram<u64>>) {
+    let Some(more) = more else {
+        return;
+    };
+    match into {
+        Some(histogram) => {
+            let _ = histogram.add(more);
+        }
+        None => *into = Some(more.clone()),
+    }
 }
 
 impl Merged {
@@ -81,6 +177,10 @@ impl Merged {
             Metric::Rps => self.rps,
             Metric::Requests => reported.then_some(self.requests as f64),
             Metric::Errors => reported.then_some(self.errors as f64),
+            Metric::Checks => self.checks.and_then(|checks| {
+                let all = checks.passed.saturating_add(checks.failed);
+                (all > 0).then(|| checks.passed as f64 / all as f64)
+            }),
         }
     }
 }
@@ -214,6 +314,14 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
             .collect(),
         series: merge_series(&reported),
         histogram,
+        checks: reported
+            .iter()
+            .filter_map(|result| result.checks)
+            .reduce(|a, b| Checks {
+                passed: a.passed.saturating_add(b.passed),
+                failed: a.failed.saturating_add(b.failed),
+            }),
+        names: merge_names(&reported),
     }
 }
 
@@ -343,6 +451,74 @@ fn merge_latency(reported: &[&TaskResult]) -> (Option<LatencyFigures>, Option<Hi
 mod tests {
     use super::*;
     use crate::results::protocol::Percentiles;
+
+    #[test]
+    fn request_names_and_checks_add_up_exactly_and_the_many_are_summed() {
+        use crate::results::protocol::{Checks, NameResult};
+        let named = |names: &[(&str, u64, Vec<u64>)], passed: u64| {
+            Some(TaskResult {
+                requests: names.iter().map(|(_, requests, _)| requests).sum(),
+                duration_ms: 1000,
+                checks: Some(Checks { passed, failed: 1 }),
+                names: names
+                    .iter()
+                    .map(|(name, requests, samples)| {
+                        (
+                            name.to_string(),
+                            NameResult {
+                                requests: *requests,
+                                errors: 1,
+                                latency: Some(histogram(samples.clone())),
+                            },
+                        )
+                    })
+                    .collect(),
+                ..Default::default()
+            })
+        };
+        let merged = merge(&[
+            named(
+                &[
+                    ("home", 3, vec![1_000, 2_000, 3_000]),
+                    ("cart", 1, vec![50_000]),
+                ],
+                4,
+            ),
+            named(&[("home", 2, vec![4_000, 100_000])], 2),
+        ]);
+        let rows: Vec<(&str, u64, u64)> = merged
+            .names
+            .iter()
+            .map(|row| (row.name.as_str(), row.requests, row.errors))
+            .collect();
+        assert_eq!(rows, [("home", 5, 2), ("cart", 1, 1)]);
+        // The p95 of the five home samples together, not an average of the tasks' p95s.
+        assert_eq!(
+            merged.names[0].p95_us.map(|us| (us / 1000.0).round()),
+            Some(100.0)
+        );
+        assert_eq!(
+            merged.checks,
+            Some(Checks {
+                passed: 6,
+                failed: 2
+            })
+        );
+        assert_eq!(merged.measure(Metric::Checks), Some(0.75));
+
+        let many: Vec<(String, u64, Vec<u64>)> = (0..NAMES_SHOWN as u64 + 5)
+            .map(|index| (format!("/item/{index:02}"), 100 - index, vec![1_000]))
+            .collect();
+        let many: Vec<(&str, u64, Vec<u64>)> = many
+            .iter()
+            .map(|(name, requests, samples)| (name.as_str(), *requests, samples.clone()))
+            .collect();
+        let merged = merge(&[named(&many, 0)]);
+        assert_eq!(merged.names.len(), NAMES_SHOWN + 1);
+        let rest = merged.names.last().unwrap();
+        assert_eq!(rest.name, "5 other names");
+        assert_eq!(rest.requests, (100 - 24..=100 - 20).sum::<u64>());
+    }
 
     fn histogram(samples_us: impl IntoIterator<Item = u64>) -> Histogram<u64> {
         let mut histogram = Histogram::<u64>::new(3).unwrap();

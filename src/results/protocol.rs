@@ -52,6 +52,39 @@ pub struct TaskResult {
     /// The 99th percentile of how late requests started against their schedule.
     pub schedule_lag_p99_us: Option<u64>,
     pub series: Option<Series>,
+    /// Checks passed and failed (k6's `checks`), when the tester has them.
+    pub checks: Option<Checks>,
+    /// Each request name's figures, when the tester names its requests (k6's `name` tag).
+    pub names: BTreeMap<String, NameResult>,
+}
+
+/// Checks passed and failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    pub passed: u64,
+    pub failed: u64,
+}
+
+/// One request name's figures.
+#[derive(Debug, Clone)]
+pub struct NameResult {
+    pub requests: u64,
+    pub errors: u64,
+    /// Every sample of that name, in microseconds.
+    pub latency: Option<Histogram<u64>>,
+}
+
+/// The most request names one result may hold: a tester keeps its names within this, counting
+/// the rest as one (the wrapper keeps 100 and one more).
+pub const MAX_NAMES: usize = 200;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct WireName {
+    pub requests: u64,
+    pub errors: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_hdr: Option<String>,
 }
 
 /// Per-interval figures, the first interval starting at `start_ms`.
@@ -105,6 +138,9 @@ struct Wire {
     error_classes: BTreeMap<String, u64>,
     schedule_lag_p99_us: Option<u64>,
     series: Option<WireSeries>,
+    checks: Option<Checks>,
+    #[serde(default)]
+    names: BTreeMap<String, WireName>,
 }
 
 /// The series as a tester sends it.
@@ -201,7 +237,37 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
             })
         }
     };
+    if wire.names.len() > MAX_NAMES {
+        return Err(format!(
+            "names holds {} request names; at most {MAX_NAMES}",
+            wire.names.len()
+        ));
+    }
+    let mut names = BTreeMap::new();
+    for (name, figures) in wire.names {
+        if figures.errors > figures.requests {
+            return Err(format!(
+                "request name `{name}`: errors ({}) exceed requests ({})",
+                figures.errors, figures.requests
+            ));
+        }
+        let latency = figures
+            .latency_hdr
+            .as_deref()
+            .map(decode_histogram)
+            .transpose()?;
+        names.insert(
+            name,
+            NameResult {
+                requests: figures.requests,
+                errors: figures.errors,
+                latency,
+            },
+        );
+    }
     Ok(TaskResult {
+        checks: wire.checks,
+        names,
         requests: wire.requests,
         errors: wire.errors,
         duration_ms: wire.duration_ms,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use crate::results::protocol::encode_histogram;
+use crate::results::protocol::{Checks, WireName, encode_histogram};
 
 /// Request names kept apart; a script that names every request by its URL (ids and all) is
 /// counted in one more row past this.
@@ -146,20 +146,6 @@ fn error_class(status: &str, error_code: &str) -> &'static str {
 }
 
 #[derive(Serialize)]
-struct NameJson {
-    requests: u64,
-    errors: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    latency_hdr: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Checks {
-    passed: u64,
-    failed: u64,
-}
-
-#[derive(Serialize)]
 struct ResultJson<'a> {
     v: u32,
     requests: u64,
@@ -174,7 +160,7 @@ struct ResultJson<'a> {
     dropped: u64,
     error_classes: &'a BTreeMap<String, u64>,
     checks: Checks,
-    names: BTreeMap<&'a str, NameJson>,
+    names: BTreeMap<&'a str, WireName>,
 }
 
 /// The result line's JSON: the protocol's fields, with the checks and each request name's
@@ -194,7 +180,7 @@ pub fn result_json(
     for (name, figures) in &tally.names {
         names.insert(
             name.as_str(),
-            NameJson {
+            WireName {
                 requests: figures.requests,
                 errors: figures.errors,
                 latency_hdr: encoded(&figures.latency)?,

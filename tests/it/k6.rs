@@ -109,12 +109,14 @@ export default function () {{ http.get(__ENV.BASE_URL); }}
     let inputs = [("task-count", "2"), ("environment", base_url.as_str())];
 
     let (dir, _) = workspace(&script(
-        "http_req_duration: ['p(95)<0.001'], checks: ['rate>0.9']",
+        "http_req_duration: ['p(95)<0.001'], 'http_req_duration{name:home}': ['p(95)<500']",
     ));
     let failing = k6_run(dir.path(), &inputs).run();
     failing.assert_code(99);
     failing.assert_stdout_has("threshold `http_req_duration: p(95)<0.001` failed");
-    failing.assert_stdout_has("the script's threshold `checks: rate>0.9` is not applied");
+    failing.assert_stdout_has(
+        "the script's threshold `http_req_duration{name:home}: p(95)<500` is not applied",
+    );
     let tasks = failing.results()["tasks"].clone();
     assert!(
         tasks
@@ -154,4 +156,57 @@ fn a_script_k6_refuses_fails_before_any_load_naming_k6s_message() {
     run.assert_stdout_has("k6 refused the script load.js");
     assert_eq!(server.requests(), 0);
     assert!(!run.stdout.contains("Task 1/1"), "a task started\n{run}");
+}
+
+#[test]
+fn request_names_and_checks_are_merged_exactly_across_tasks() {
+    let server = Server::start(Behaviour::default());
+    let (dir, _) = workspace(
+        r#"
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = {
+  scenarios: { load: { executor: 'shared-iterations', vus: 4, iterations: 60, maxDuration: '30s' } },
+  thresholds: { checks: ['rate>0.99'] },
+};
+export default function () {
+  const home = http.get(`${__ENV.BASE_URL}/home`, { tags: { name: 'home' } });
+  check(home, { 'home answers 200': (r) => r.status === 200 });
+  http.get(`${__ENV.BASE_URL}/cart/${__VU}-${__ITER}`, { tags: { name: 'cart' } });
+}
+"#,
+    );
+    let base_url = format!("BASE_URL={}", server.url().trim_end_matches('/'));
+    let run = k6_run(
+        dir.path(),
+        &[("task-count", "2"), ("environment", &base_url)],
+    )
+    .run();
+
+    run.assert_code(0);
+    assert_eq!(server.requests(), 120, "{run}");
+    let merged = run.results()["merged"].clone();
+    assert_eq!(merged["requests"], 120, "{merged:#}");
+    let rows: Vec<(String, u64)> = merged["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| {
+            (
+                row["name"].as_str().unwrap().to_string(),
+                row["requests"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [("cart".to_string(), 60), ("home".to_string(), 60)],
+        "{merged:#}"
+    );
+    assert_eq!(merged["checks"]["passed"], 60, "{merged:#}");
+    assert_eq!(merged["checks"]["failed"], 0, "{merged:#}");
+    run.assert_stdout_has("Checks: 60 of 60 passed (100.00%)");
+    let thresholds = run.results()["thresholds"].clone();
+    assert_eq!(thresholds[0]["rule"], "checks: rate>0.99", "{thresholds:#}");
+    assert_eq!(thresholds[0]["held"], true, "{thresholds:#}");
 }
