@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use tokio::io::{AsyncBufReadExt, BufReader as AsyncBufReader};
-use tokio::process::Command;
+use tokio::process::{Child, Command};
 use tokio::time::Instant;
 
 use super::WrapArgs;
@@ -200,6 +200,10 @@ fn read_samples(path: &Path, tally: &Mutex<Tally>) -> Result<()> {
         .flexible(true)
         .from_reader(BufReader::with_capacity(64 * 1024, file));
     let headers = reader.headers().context("reading k6's CSV header")?.clone();
+    if headers.is_empty() {
+        // k6 ended before it wrote anything (it never started its outputs).
+        return Ok(());
+    }
     let column = |name: &str| headers.iter().position(|header| header == name);
     let (Some(metric), Some(value)) = (column("metric_name"), column("metric_value")) else {
         bail!("k6's CSV output has no metric_name or metric_value column: {headers:?}");
@@ -312,23 +316,7 @@ pub async fn run(
         _ => None,
     };
     let line = command_line(&args.command, &share, &fifo, api.as_deref())?;
-    output(&format!(
-        "k6: task {} of {}, execution segment {}{}",
-        share.index + 1,
-        share.count,
-        share.segment(),
-        match share.start_at_ms {
-            Some(at) if at > now_ms => format!(
-                "; paused until START_AT ({:.1} s), so that every task's load begins together",
-                (at - now_ms) as f64 / 1000.0
-            ),
-            Some(at) => format!(
-                "; START_AT passed {} ms ago: starting now, late",
-                now_ms - at
-            ),
-            None => String::new(),
-        }
-    ));
+    output(&announcement(&share, now_ms));
 
     let tally = Arc::new(Mutex::new(Tally::default()));
     let reader = {
@@ -338,97 +326,16 @@ pub async fn run(
             .spawn(move || read_samples(&fifo, &tally))
             .context("starting the samples reader")?
     };
-    let mut child = Command::new(&line[0])
-        .args(&line[1..])
-        .envs(args.environment.iter().map(|(name, value)| (name, value)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .with_context(|| format!("starting `{}`", line[0]))?;
-    let tester_output = Arc::new(tester_output);
-    let mut copies = Vec::new();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|out| Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-        child
-            .stderr
-            .take()
-            .map(|err| Box::new(err) as Box<dyn tokio::io::AsyncRead + Unpin + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let tester_output = tester_output.clone();
-        copies.push(tokio::spawn(async move {
-            let mut lines = AsyncBufReader::new(stream).lines();
-            while let Ok(Some(line)) = lines.next_line().await {
-                tester_output(&line);
-            }
-        }));
-    }
-
-    // The load begins at START_AT (resumed then), else now.
-    let started = async {
-        match (&api, share.start_at_ms) {
-            (Some(address), Some(at)) => {
-                let wait = at.saturating_sub(epoch_ms());
-                tokio::time::sleep(Duration::from_millis(wait)).await;
-                resume(&line[0], address).await
-            }
-            _ => Ok(epoch_ms()),
-        }
+    let (mut child, copies) = spawn_k6(&line, &args.environment, tester_output)?;
+    let load = Load {
+        k6: &line[0],
+        api: api.as_deref(),
+        start_at_ms: share.start_at_ms,
+        tally: &tally,
     };
-    tokio::pin!(started);
-    tokio::pin!(stopped);
-    let mut started_ms = None;
-    let mut interrupted = false;
-    let mut progress = tokio::time::interval(PROGRESS_EVERY);
-    progress.tick().await;
-    let status = loop {
-        tokio::select! {
-            status = child.wait() => break status.context("waiting for k6")?,
-            at = &mut started, if started_ms.is_none() => {
-                match at {
-                    Ok(at) => started_ms = Some(at),
-                    Err(error) => {
-                        output(&format!("error: {error:#}"));
-                        let _ = child.start_kill();
-                        started_ms = Some(epoch_ms());
-                    }
-                }
-            }
-            _ = progress.tick(), if started_ms.is_some() => {
-                let elapsed = (epoch_ms().saturating_sub(started_ms.unwrap_or_default())) as f64 / 1000.0;
-                let tally = tally.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                output(&progress_line(&tally, elapsed));
-            }
-            why = &mut stopped, if !interrupted => {
-                interrupted = true;
-                output(&format!("{why}: k6 is asked to stop (SIGINT); the result follows"));
-                if let Some(pid) = child.id() {
-                    // SAFETY: a plain signal to our own child's PID.
-                    unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
-                }
-            }
-        }
-    };
+    let (status, started_ms) = load.supervise(&mut child, &output, stopped).await?;
     let ended_ms = epoch_ms();
-    // k6 closed its end of the pipe when it exited; one that never opened it (it failed before
-    // starting its outputs) leaves the reader waiting to open it: a writer that opens and closes
-    // it at once ends that.
-    if !reader.is_finished() {
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .custom_flags_nonblocking()
-            .open(&fifo);
-    }
-    let read = tokio::task::spawn_blocking(move || reader.join())
-        .await
-        .context("waiting for the samples reader")?;
+    let read = finish_reading(reader, &fifo).await?;
     for copy in copies {
         let _ = copy.await;
     }
@@ -436,12 +343,8 @@ pub async fn run(
     let tally = tally
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    match read {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => output(&format!(
-            "warning: k6's samples were not all read: {error:#}"
-        )),
-        Err(_) => output("warning: the samples reader stopped unexpectedly"),
+    if let Err(why) = read {
+        output(&format!("warning: k6's samples were not all read: {why}"));
     }
     if tally.unreadable > 0 {
         output(&format!(
@@ -463,6 +366,149 @@ pub async fn run(
         output(&format!("k6 exited with {code}: {}", exit_meaning(code)));
     }
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// The wrapper's first line: which share this task runs, and when it begins.
+fn announcement(share: &Share, now_ms: u64) -> String {
+    let start = match share.start_at_ms {
+        Some(at) if at > now_ms => format!(
+            "; paused until START_AT ({:.1} s), so that every task's load begins together",
+            (at - now_ms) as f64 / 1000.0
+        ),
+        Some(at) => format!(
+            "; START_AT passed {} ms ago: starting now, late",
+            now_ms - at
+        ),
+        None => String::new(),
+    };
+    format!(
+        "k6: task {} of {}, execution segment {}{start}",
+        share.index + 1,
+        share.count,
+        share.segment()
+    )
+}
+
+/// Starts k6 with the task's environment; its stdout and stderr lines go to `tester_output`, each
+/// copied by a task of its own.
+fn spawn_k6(
+    line: &[String],
+    environment: &[(String, String)],
+    tester_output: impl Fn(&str) + Send + Sync + 'static,
+) -> Result<(Child, Vec<tokio::task::JoinHandle<()>>)> {
+    let mut child = Command::new(&line[0])
+        .args(&line[1..])
+        .envs(environment.iter().map(|(name, value)| (name, value)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting `{}`", line[0]))?;
+    let tester_output = Arc::new(tester_output);
+    let streams: [Option<Box<dyn tokio::io::AsyncRead + Unpin + Send>>; 2] = [
+        child.stdout.take().map(|out| Box::new(out) as _),
+        child.stderr.take().map(|err| Box::new(err) as _),
+    ];
+    let copies = streams
+        .into_iter()
+        .flatten()
+        .map(|stream| {
+            let tester_output = tester_output.clone();
+            tokio::spawn(async move {
+                let mut lines = AsyncBufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tester_output(&line);
+                }
+            })
+        })
+        .collect();
+    Ok((child, copies))
+}
+
+/// A running k6 and what its supervision needs.
+struct Load<'a> {
+    k6: &'a str,
+    /// k6's REST API while it waits, paused, for `START_AT`.
+    api: Option<&'a str>,
+    start_at_ms: Option<u64>,
+    tally: &'a Mutex<Tally>,
+}
+
+impl Load<'_> {
+    /// Resumes k6 at `START_AT`, prints progress, asks it to stop when `stopped` ends, and waits
+    /// for it. Returns how it exited and when its load began.
+    async fn supervise(
+        &self,
+        child: &mut Child,
+        output: &impl Fn(&str),
+        stopped: impl std::future::Future<Output = String>,
+    ) -> Result<(std::process::ExitStatus, Option<u64>)> {
+        let started = async {
+            match (self.api, self.start_at_ms) {
+                (Some(address), Some(at)) => {
+                    let wait = at.saturating_sub(epoch_ms());
+                    tokio::time::sleep(Duration::from_millis(wait)).await;
+                    resume(self.k6, address).await
+                }
+                _ => Ok(epoch_ms()),
+            }
+        };
+        tokio::pin!(started);
+        tokio::pin!(stopped);
+        let mut started_ms = None;
+        let mut interrupted = false;
+        let mut progress = tokio::time::interval(PROGRESS_EVERY);
+        progress.tick().await;
+        loop {
+            tokio::select! {
+                status = child.wait() => return Ok((status.context("waiting for k6")?, started_ms)),
+                at = &mut started, if started_ms.is_none() => {
+                    if let Err(error) = &at {
+                        output(&format!("error: {error:#}"));
+                        let _ = child.start_kill();
+                    }
+                    started_ms = Some(at.unwrap_or_else(|_| epoch_ms()));
+                }
+                _ = progress.tick(), if started_ms.is_some() => {
+                    let elapsed = epoch_ms().saturating_sub(started_ms.unwrap_or_default()) as f64 / 1000.0;
+                    let tally = self.tally.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+                    output(&progress_line(&tally, elapsed));
+                }
+                why = &mut stopped, if !interrupted => {
+                    interrupted = true;
+                    output(&format!("{why}: k6 is asked to stop (SIGINT); the result follows"));
+                    if let Some(pid) = child.id() {
+                        // SAFETY: a plain signal to our own child's PID.
+                        unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits for the samples reader once k6 has exited. k6 closed its end of the pipe then; one that
+/// never opened it (it failed before starting its outputs) leaves the reader waiting to open it,
+/// and a writer that opens and closes it at once ends that.
+async fn finish_reading(
+    reader: std::thread::JoinHandle<Result<()>>,
+    fifo: &Path,
+) -> Result<Result<(), String>> {
+    if !reader.is_finished() {
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags_nonblocking()
+            .open(fifo);
+    }
+    let read = tokio::task::spawn_blocking(move || reader.join())
+        .await
+        .context("waiting for the samples reader")?;
+    Ok(match read {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(format!("{error:#}")),
+        Err(_) => Err("the samples reader stopped unexpectedly".to_string()),
+    })
 }
 
 /// Opening the pipe's writing end must not wait for a reader (there is one, blocked in `open`).
