@@ -210,3 +210,15 @@ export default function () {
     assert_eq!(thresholds[0]["rule"], "checks: rate>0.99", "{thresholds:#}");
     assert_eq!(thresholds[0]["held"], true, "{thresholds:#}");
 }
+
+#[test]
+fn without_k6_on_the_path_a_script_is_refused_by_name_before_anything_starts() {
+    let (dir, _) = workspace(ARRIVAL_RATE);
+    let run = ActionRun::without_aws(&[("backend", "local"), ("script", "load.js")])
+        .env("PATH", "/usr/bin:/bin")
+        .in_dir(dir.path())
+        .run();
+
+    run.assert_code(2);
+    run.assert_stdout_has("input `script`: got `load.js`; expected `k6` on the PATH");
+}

@@ -47,7 +47,14 @@ pub struct Containers {
     /// Containers of another run attempt (`marked`): removed once stopped, as no step of theirs
     /// is left to remove them.
     foreign: Mutex<HashSet<String>>,
+    /// When a container under a memory limit was first seen killed (137) without Docker's OOM
+    /// flag: its judgement waits `OOM_SETTLE`, as Docker may record the kernel's OOM kill just
+    /// after the exit.
+    killed_at: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long a killed container under a memory limit waits for Docker's OOM flag.
+const OOM_SETTLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl Containers {
     /// Containers for `plan`, looking after this invocation's, or every container of the
@@ -81,6 +88,7 @@ impl Containers {
             command: plan.load.command.clone(),
             settings,
             started: Mutex::new(HashMap::new()),
+            killed_at: Mutex::new(HashMap::new()),
             foreign: Mutex::new(HashSet::new()),
         }
     }
@@ -191,7 +199,18 @@ impl Containers {
             let run_seconds = lock(&self.started)
                 .get(id)
                 .map(|started| started.elapsed().as_secs() as i64);
-            let outcome = ended.then(|| {
+            let killed_under_limit = ended
+                && state.exit_code == Some(137)
+                && !state.oom_killed.unwrap_or(false)
+                && self.settings.memory.is_some()
+                && !stopped_by_us.contains_key(id);
+            let settling = killed_under_limit
+                && lock(&self.killed_at)
+                    .entry(id.clone())
+                    .or_insert_with(Instant::now)
+                    .elapsed()
+                    < OOM_SETTLE;
+            let outcome = (ended && !settling).then(|| {
                 let exit_code = state.exit_code.map(|code| code as i32);
                 match stopped_by_us.get(id) {
                     Some(cause) => cause.outcome(format!(

