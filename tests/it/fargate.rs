@@ -465,13 +465,22 @@ fn cleanup_stops_what_a_killed_step_left_running_and_not_a_sibling_jobs_tasks() 
         .spawn();
 
     let (mut child, dir) = ActionRun::for_setup(&harness, &setup, &[("task-count", "2")]).spawn();
-    assert!(wait_until(Duration::from_secs(30), || {
+    // The step's own two tasks running, found by the invocation it saved before starting them
+    // (the other runs' tasks may come up at any moment around them).
+    let own_running = |invocation: &str| {
         harness
             .tasks("load")
             .iter()
-            .filter(|task| task["lastStatus"] == "RUNNING")
+            .filter(|task| {
+                task["lastStatus"] == "RUNNING"
+                    && tag_of(task, "ecs-loadtest:invocation").as_deref() == Some(invocation)
+            })
             .count()
-            == 4
+    };
+    assert!(wait_until(Duration::from_secs(30), || {
+        saved_state(&dir)
+            .get("invocation")
+            .is_some_and(|invocation| own_running(invocation) == 2)
     }));
     // SIGKILL: the step gets no chance to stop its tasks.
     child.kill().unwrap();
