@@ -48,7 +48,9 @@ pub struct Tally {
 }
 
 fn histogram() -> Histogram<u64> {
-    // 1 µs to an hour, 3 significant figures: what the generator and the merge use.
+    // 1 µs to an hour, 3 significant figures: what the generator and the merge use. Constant
+    // bounds that hdrhistogram accepts (low ≥ 1, high ≥ 2 × low, at most 5 figures), so this
+    // cannot fail.
     Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("static histogram bounds")
 }
 
