@@ -27,7 +27,7 @@ use crate::stop::{stop_run, stop_tasks, sweep_earlier_attempts};
 use crate::task::FinishedTask;
 use crate::watch::{Deadline, watch};
 use crate::workflow::{INVOCATION_STATE, Reach, WorkflowEnv};
-use crate::wrap;
+use crate::wrap::ScriptThreshold;
 
 /// The `run` command: start the tasks, follow them to their end, and exit with the test's status.
 pub struct RunCommand<'a> {
@@ -76,15 +76,21 @@ async fn run<B: Backend>(
         events.send(Event::Notice(notice.clone()));
     }
     let mut plan = plan;
-    if let ImageSource::K6(k6) = &plan.image {
-        let rules = script_thresholds(k6, &events).await?;
-        plan.thresholds.extend(rules);
-    }
     // Until the first task is started nothing needs stopping: a signal simply ends the run.
     let backend = tokio::select! {
         prepared = B::prepare(settings, &plan, gha, &events) => prepared?,
         signal = shutdown.received() => bail!("cancelled by {signal} before any task was started"),
     };
+    // Read where the tasks run k6, before any task starts: a script k6 refuses sends no load.
+    if let ImageSource::K6(k6) = &plan.image {
+        match script_thresholds(&backend, k6, &events).await {
+            Ok(rules) => plan.thresholds.extend(rules),
+            Err(error) => {
+                backend.release(&events).await;
+                return Err(error);
+            }
+        }
+    }
     for resource in backend.resources() {
         output(gha, resource.output, &resource.value);
     }
@@ -330,10 +336,19 @@ async fn conclude<B: Backend>(
 /// A k6 script's own thresholds, read with `k6 inspect` before any task starts (a script k6
 /// refuses fails the run here, with k6's message), as rules on the merged results of every task.
 /// One that cannot be judged across tasks is named in a warning, never silently dropped.
-async fn script_thresholds(k6: &K6Plan, events: &Events) -> Result<Vec<Threshold>> {
-    let found = wrap::inspect_thresholds(&k6.k6, std::path::Path::new(&k6.script)).await?;
+async fn script_thresholds<B: Backend>(
+    backend: &B,
+    k6: &K6Plan,
+    events: &Events,
+) -> Result<Vec<Threshold>> {
+    let found = backend.script_thresholds(k6).await?;
     let mut rules = Vec::new();
-    for (metric, expression, abort_on_fail) in found {
+    for ScriptThreshold {
+        metric,
+        expression,
+        abort_on_fail,
+    } in found
+    {
         match threshold_from_k6(&metric, &expression) {
             Ok(rule) => {
                 if abort_on_fail {

@@ -16,9 +16,10 @@ use crate::input_error::{Ignored, InvalidInputs, Problems};
 use crate::inputs::Inputs;
 use crate::logs::LogSource;
 use crate::outcome::{StopCause, TaskOutcome};
-use crate::plan::{self, ImageSource, Plan, TaskSpec};
+use crate::plan::{self, ImageSource, K6Plan, Plan, TaskSpec};
 use crate::task::TaskLinks;
 use crate::workflow::WorkflowEnv;
+use crate::wrap::ScriptThreshold;
 
 /// The answer to starting one task.
 #[derive(Debug, Clone, PartialEq)]
@@ -121,6 +122,13 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// Removes what the run leaves behind once its tasks have ended and their logs were read
     /// (containers, for one), saying so in `events`; never fails the run.
     fn release(&self, events: &Events) -> impl Future<Output = ()> + Send;
+    /// A k6 script's thresholds, as `k6 inspect` reads them where the tasks run k6 (on this
+    /// machine, or in the image `prepare` made); an error with k6's words when it refuses the
+    /// script.
+    fn script_thresholds(
+        &self,
+        k6: &K6Plan,
+    ) -> impl Future<Output = anyhow::Result<Vec<ScriptThreshold>>> + Send;
     /// Where the tasks' logs are read, or why they cannot be.
     fn log_source(&self) -> Result<Self::Logs, String>;
     fn links(&self, id: &str) -> TaskLinks;

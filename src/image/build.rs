@@ -38,10 +38,13 @@ enum Attempt {
 /// annotation on the Dockerfile line of that step.
 pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> Result<()> {
     let context_dir = Path::new(&plan.context);
-    build_context::check(context_dir, &plan.dockerfile)?;
+    build_context::check(context_dir, &plan.dockerfile, plan.written.is_some())?;
     let dockerfile_path = context_dir.join(&plan.dockerfile);
-    let dockerfile_text = std::fs::read_to_string(&dockerfile_path)
-        .map_err(|error| anyhow!("reading {}: {error}", dockerfile_path.display()))?;
+    let dockerfile_text = match &plan.written {
+        Some(text) => text.clone(),
+        None => std::fs::read_to_string(&dockerfile_path)
+            .map_err(|error| anyhow!("reading {}: {error}", dockerfile_path.display()))?,
+    };
 
     gha.group("Build image");
     // The build prints what the user's Dockerfile runs, through `untrusted`: no workflow
@@ -60,7 +63,11 @@ pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> R
         ));
     }
 
-    let file = dockerfile_path.display().to_string();
+    // The action's own Dockerfile has no lines in the workspace to point at.
+    let file = match &plan.written {
+        Some(_) => format!("the Dockerfile written for {}", plan.context),
+        None => dockerfile_path.display().to_string(),
+    };
     match attempt {
         Attempt::Built(stats) => {
             gha.line(&format!(
@@ -79,8 +86,8 @@ pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> R
                 &failure.message,
                 &Location {
                     title: title.as_deref().or(Some("Build failed")),
-                    file: Some(&file),
-                    line: failure.line,
+                    file: plan.written.is_none().then_some(file.as_str()),
+                    line: failure.line.filter(|_| plan.written.is_none()),
                 },
             );
             Err(anyhow!(
@@ -144,6 +151,7 @@ fn start<'a>(
     let (body, sent) = build_context::stream(
         Path::new(&plan.context).to_path_buf(),
         plan.dockerfile.clone(),
+        plan.written.clone(),
     )
     .map_err(|error| failed(format!("{error:#}")))?;
     let options = options(plan, tag, version, session);

@@ -50,11 +50,13 @@ pub fn read_ignore(context: &Path, dockerfile: &str) -> Result<(Option<String>, 
 /// Ends with what was sent, or the first error, once the whole context is written.
 pub type Sent = tokio::task::JoinHandle<Result<ContextStats>>;
 
-/// Starts writing the tar of `context` on a blocking thread. Returns the stream of chunks for the
-/// engine and a handle that ends with what was sent.
+/// Starts writing the tar of `context` on a blocking thread, with `written` as `dockerfile` when
+/// the action wrote it. Returns the stream of chunks for the engine and a handle that ends with
+/// what was sent.
 pub fn stream(
     context: PathBuf,
     dockerfile: String,
+    written: Option<String>,
 ) -> Result<(
     impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
     Sent,
@@ -67,7 +69,14 @@ pub fn stream(
             .into_iter()
             .flatten()
             .collect::<Vec<_>>();
-        let result = write_tar(&context, &rules, &always, ChannelWriter::new(writer_sender));
+        let written = written.map(|text| (dockerfile.clone(), text));
+        let result = write_tar(
+            &context,
+            &rules,
+            &always,
+            written.as_ref(),
+            ChannelWriter::new(writer_sender),
+        );
         if let Err(error) = &result {
             // The engine sees a broken stream rather than a short, valid-looking context.
             let _ = sender.blocking_send(Err(io::Error::other(format!("{error:#}"))));
@@ -84,6 +93,7 @@ fn write_tar(
     context: &Path,
     rules: &DockerIgnore,
     always: &[String],
+    written: Option<&(String, String)>,
     writer: ChannelWriter,
 ) -> Result<ContextStats> {
     let mut builder = tar::Builder::new(writer);
@@ -91,6 +101,9 @@ fn write_tar(
     builder.follow_symlinks(false);
     builder.mode(tar::HeaderMode::Complete);
     let mut stats = ContextStats::default();
+    if let Some((name, text)) = written {
+        append_written(&mut builder, name, text)?;
+    }
     walk(context, context, rules, always, &mut builder, &mut stats)?;
     let mut writer = builder
         .into_inner()
@@ -100,12 +113,64 @@ fn write_tar(
     Ok(stats)
 }
 
-fn walk(
+/// A file the action wrote, added to the context under `name`.
+fn append_written<W: Write>(builder: &mut tar::Builder<W>, name: &str, text: &str) -> Result<()> {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(text.len() as u64);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    builder
+        .append_data(&mut header, name, text.as_bytes())
+        .with_context(|| format!("adding {name} to the build context"))
+}
+
+/// A digest of what a context sends (paths, contents, modes and links, not times or owners),
+/// with `written` as `dockerfile`: the same files give the same digest on any checkout.
+pub fn digest(context: &Path, dockerfile: &str, written: &str) -> Result<String> {
+    use sha2::Digest;
+    let (ignore_file, rules) = read_ignore(context, dockerfile)?;
+    let always = [Some(dockerfile.to_string()), ignore_file]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    let mut builder = tar::Builder::new(Hashing(sha2::Sha256::new()));
+    builder.follow_symlinks(false);
+    builder.mode(tar::HeaderMode::Deterministic);
+    append_written(&mut builder, dockerfile, written)?;
+    walk(
+        context,
+        context,
+        &rules,
+        &always,
+        &mut builder,
+        &mut ContextStats::default(),
+    )?;
+    let Hashing(hasher) = builder
+        .into_inner()
+        .context("finishing the build context's digest")?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// An `io::Write` that only hashes.
+struct Hashing(sha2::Sha256);
+
+impl Write for Hashing {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        sha2::Digest::update(&mut self.0, data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn walk<W: Write>(
     root: &Path,
     dir: &Path,
     rules: &DockerIgnore,
     always: &[String],
-    builder: &mut tar::Builder<ChannelWriter>,
+    builder: &mut tar::Builder<W>,
     stats: &mut ContextStats,
 ) -> Result<()> {
     let mut entries: Vec<fs::DirEntry> = fs::read_dir(dir)
@@ -197,15 +262,16 @@ impl Write for ChannelWriter {
     }
 }
 
-/// Checks that the context is a directory and the Dockerfile is a file inside it.
-pub fn check(context: &Path, dockerfile: &str) -> Result<()> {
+/// Checks that the context is a directory and the Dockerfile is a file inside it (unless the
+/// action `written` it).
+pub fn check(context: &Path, dockerfile: &str, written: bool) -> Result<()> {
     if !context.is_dir() {
         bail!(
             "input `context`: `{}` is not a directory",
             context.display()
         );
     }
-    if !context.join(dockerfile).is_file() {
+    if !written && !context.join(dockerfile).is_file() {
         bail!(
             "input `dockerfile`: `{dockerfile}` is not a file in the context `{}`",
             context.display()
@@ -228,7 +294,7 @@ mod tests {
         context: &Path,
         dockerfile: &str,
     ) -> (BTreeMap<String, (char, u32, String)>, ContextStats) {
-        let (stream, handle) = stream(context.to_path_buf(), dockerfile.to_string()).unwrap();
+        let (stream, handle) = stream(context.to_path_buf(), dockerfile.to_string(), None).unwrap();
         let chunks: Vec<Bytes> = stream.map(|chunk| chunk.unwrap()).collect().await;
         let stats = handle.await.unwrap().unwrap();
         let bytes: Vec<u8> = chunks.concat();
@@ -321,11 +387,13 @@ mod tests {
     #[test]
     fn a_missing_context_or_dockerfile_is_named() {
         let dir = tempfile::tempdir().unwrap();
-        let error = check(&dir.path().join("nope"), "Dockerfile")
+        let error = check(&dir.path().join("nope"), "Dockerfile", false)
             .unwrap_err()
             .to_string();
         assert!(error.starts_with("input `context`"), "{error}");
-        let error = check(dir.path(), "Dockerfile").unwrap_err().to_string();
+        let error = check(dir.path(), "Dockerfile", false)
+            .unwrap_err()
+            .to_string();
         assert!(
             error.starts_with("input `dockerfile`: `Dockerfile` is not a file"),
             "{error}"

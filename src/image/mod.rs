@@ -2,6 +2,7 @@
 
 mod build;
 mod build_context;
+mod compose;
 mod docker;
 mod dockerfile;
 mod dockerignore;
@@ -13,16 +14,26 @@ use bollard::Docker;
 use crate::gha::Gha;
 use crate::plan::BuildPlan;
 
+pub use compose::{ensure_image, k6_build, run_once};
 pub use docker::connect as docker_engine;
 pub use push::RegistryLogin;
 
 /// The Docker engine a build runs on, reached once the build context was found sound.
 pub struct Engine(Docker);
 
+/// Connects to the engine at `DOCKER_HOST` for a build the action writes itself.
+pub async fn engine() -> Result<Engine> {
+    Ok(Engine(docker::connect().await?))
+}
+
 /// Checks the build context and the Dockerfile, then connects to the engine at `DOCKER_HOST`:
 /// both before anything is asked of a registry.
 pub async fn engine_for(plan: &BuildPlan) -> Result<Engine> {
-    build_context::check(std::path::Path::new(&plan.context), &plan.dockerfile)?;
+    build_context::check(
+        std::path::Path::new(&plan.context),
+        &plan.dockerfile,
+        plan.written.is_some(),
+    )?;
     Ok(Engine(docker::connect().await?))
 }
 
@@ -110,5 +121,46 @@ pub async fn build_and_push(
         reference: format!("{repository}@{digest}"),
         tag,
         already_there: false,
+    })
+}
+
+/// Builds `plan` on the engine as `HOST/REPOSITORY:TAG`, whether or not the registry has that tag
+/// (the engine's cache makes a repeat quick), so that the image can be checked before
+/// `push_built`. Returns that reference.
+pub async fn build_for(
+    engine: &Engine,
+    plan: &BuildPlan,
+    registry: &RegistryLogin,
+    repository: &str,
+    gha: &Gha,
+) -> Result<String> {
+    let reference = format!("{}/{repository}:{}", registry.host, plan.tag);
+    build::build(&engine.0, plan, &reference, gha).await?;
+    Ok(reference)
+}
+
+/// Pushes what `build_for` built, unless the registry has its tag already: a tag is never
+/// pushed over.
+pub async fn push_built(
+    engine: &Engine,
+    plan: &BuildPlan,
+    registry: &RegistryLogin,
+    repository: &str,
+    gha: &Gha,
+) -> Result<Pushed> {
+    let repository = format!("{}/{repository}", registry.host);
+    let tag = plan.tag.clone();
+    let (digest, already_there) =
+        match push::pushed_digest(&engine.0, registry, &repository, &tag).await? {
+            Some(digest) => (digest, true),
+            None => (
+                push::push(&engine.0, registry, &repository, &tag, gha).await?,
+                false,
+            ),
+        };
+    Ok(Pushed {
+        reference: format!("{repository}@{digest}"),
+        tag,
+        already_there,
     })
 }

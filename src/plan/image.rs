@@ -35,7 +35,18 @@ pub struct K6Plan {
     pub script: String,
     /// The k6 command: `k6` from the PATH.
     pub k6: String,
+    /// The k6 image where the tasks run an image (`tester-image`, else [`K6_IMAGE`]).
+    pub image: String,
+    /// The image this action's binary is taken from for such an image (`generator-image`, else
+    /// the action's own); `None` when neither names one (a backend that needs it says so).
+    pub wrapper_image: Option<String>,
 }
+
+/// The k6 image a script runs on by default: the version the tests run, pinned.
+pub const K6_IMAGE: &str = "grafana/k6:1.1.0";
+
+/// Why `tester-image` is not used beside another tester.
+const NOT_K6: &str = "no k6 `script` is given, so no k6 image is composed";
 
 /// What a script's name may end with: what k6 runs.
 const SCRIPT_EXTENSIONS: [&str; 3] = [".js", ".mjs", ".ts"];
@@ -49,6 +60,9 @@ pub struct BuildPlan {
     pub tag: String,
     /// OCI labels from the workflow (`org.opencontainers.image.source`, `.revision`).
     pub labels: Vec<EnvVar>,
+    /// A Dockerfile the action wrote (a k6 script's image), sent in the context as `dockerfile`
+    /// rather than read from it.
+    pub written: Option<String>,
 }
 
 /// Which tester the tasks run, as the `tester` input names it.
@@ -142,8 +156,18 @@ pub fn image_source(
     ignored: &mut Ignored,
 ) -> Option<(ImageSource, String)> {
     let (tester, why) = choose_tester(inputs, problems)?;
+    if tester != Tester::K6 && given(&inputs.tester_image).is_some() {
+        ignored.add(NOT_K6, "tester-image");
+    }
     if tester == Tester::K6 {
-        return k6_script(inputs, problems).map(|k6| {
+        if let Some(trigger) = &workflow.trigger {
+            approved_checkout(
+                given(&inputs.context).unwrap_or("."),
+                &trigger.head_sha,
+                problems,
+            );
+        }
+        return k6_script(inputs, workflow, problems).map(|k6| {
             let why = format!("Tester: k6 running `{}` ({why})", k6.script);
             (ImageSource::K6(k6), why)
         });
@@ -223,13 +247,14 @@ pub fn image_source(
             target: given(&inputs.target).map(str::to_string),
             tag: tag?,
             labels: labels(workflow),
+            written: None,
         }),
         why,
     ))
 }
 
 /// The `script` input: a k6 script that exists.
-fn k6_script(inputs: &Inputs, problems: &mut Problems) -> Option<K6Plan> {
+fn k6_script(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) -> Option<K6Plan> {
     let script = given(&inputs.script).unwrap_or_default();
     let accepted = || {
         format!(
@@ -252,9 +277,33 @@ fn k6_script(inputs: &Inputs, problems: &mut Problems) -> Option<K6Plan> {
         );
         return None;
     }
+    let image = given(&inputs.tester_image).unwrap_or(K6_IMAGE);
+    if image.chars().any(char::is_whitespace) {
+        problems.add(
+            "tester-image",
+            image,
+            "an image reference without spaces, holding k6 (grafana/k6 or an xk6 build)",
+        );
+        return None;
+    }
+    if std::path::Path::new(script)
+        .components()
+        .any(|part| !matches!(part, std::path::Component::Normal(_)))
+    {
+        problems.add(
+            "script",
+            script,
+            "a path inside the workspace, relative, without `..`: the script's folder is what the tasks get",
+        );
+        return None;
+    }
     Some(K6Plan {
         script: script.to_string(),
         k6: "k6".to_string(),
+        image: image.to_string(),
+        wrapper_image: given(&inputs.generator_image)
+            .map(str::to_string)
+            .or_else(|| workflow.own_image.clone()),
     })
 }
 

@@ -523,9 +523,16 @@ impl NonBlocking for std::fs::OpenOptions {
     }
 }
 
-/// The script's thresholds, as `k6 inspect` reads its options: `metric{tags}` to its expressions
-/// (a threshold object's `threshold`, with whether it is `abortOnFail`).
-pub async fn inspect_thresholds(k6: &str, script: &Path) -> Result<Vec<(String, String, bool)>> {
+/// One threshold of a script: `metric{tags}`, its expression, and whether it is `abortOnFail`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScriptThreshold {
+    pub metric: String,
+    pub expression: String,
+    pub abort_on_fail: bool,
+}
+
+/// The script's thresholds, as `k6 inspect` on this machine reads its options.
+pub async fn inspect_thresholds(k6: &str, script: &Path) -> Result<Vec<ScriptThreshold>> {
     let answer = Command::new(k6)
         .arg("inspect")
         .arg(script)
@@ -533,39 +540,56 @@ pub async fn inspect_thresholds(k6: &str, script: &Path) -> Result<Vec<(String, 
         .output()
         .await
         .with_context(|| format!("running `{k6} inspect {}`", script.display()))?;
-    if !answer.status.success() {
-        let stderr = String::from_utf8_lossy(&answer.stderr);
+    read_inspection(
+        &script.display().to_string(),
+        answer.status.code().unwrap_or(1).into(),
+        &String::from_utf8_lossy(&answer.stdout),
+        &String::from_utf8_lossy(&answer.stderr),
+    )
+}
+
+/// What `k6 inspect SCRIPT` answered, wherever it ran: its exit code and output. A refusal is an
+/// error with k6's meaning and its last lines; else the options' thresholds, `metric{tags}` to
+/// each expression (a threshold object's `threshold`, with its `abortOnFail`).
+pub fn read_inspection(
+    script: &str,
+    code: i64,
+    stdout: &str,
+    stderr: &str,
+) -> Result<Vec<ScriptThreshold>> {
+    if code != 0 {
         let last: Vec<&str> = stderr.lines().rev().take(5).collect();
+        let code = i32::try_from(code).unwrap_or(1);
         bail!(
-            "k6 refused the script {} (exit {}: {}): {}",
-            script.display(),
-            answer.status.code().unwrap_or(1),
-            exit_meaning(answer.status.code().unwrap_or(1)),
+            "k6 refused the script {script} (exit {code}: {}): {}",
+            exit_meaning(code),
             last.into_iter().rev().collect::<Vec<_>>().join(" / ")
         );
     }
-    let options: serde_json::Value = serde_json::from_slice(&answer.stdout)
-        .with_context(|| format!("reading `{k6} inspect`'s options"))?;
+    let options: serde_json::Value =
+        serde_json::from_str(stdout).context("reading `k6 inspect`'s options")?;
     let mut thresholds = Vec::new();
-    if let Some(map) = options.get("thresholds").and_then(|map| map.as_object()) {
-        for (metric, rules) in map {
-            for rule in rules.as_array().into_iter().flatten() {
-                match rule {
-                    serde_json::Value::String(text) => {
-                        thresholds.push((metric.clone(), text.clone(), false));
-                    }
-                    serde_json::Value::Object(object) => {
-                        if let Some(text) = object.get("threshold").and_then(|text| text.as_str()) {
-                            let abort = object
-                                .get("abortOnFail")
-                                .and_then(serde_json::Value::as_bool)
-                                .unwrap_or(false);
-                            thresholds.push((metric.clone(), text.to_string(), abort));
-                        }
-                    }
-                    _ => {}
+    let map = options.get("thresholds").and_then(|map| map.as_object());
+    for (metric, rules) in map.into_iter().flatten() {
+        for rule in rules.as_array().into_iter().flatten() {
+            let (expression, abort_on_fail) = match rule {
+                serde_json::Value::String(text) => (text.as_str(), false),
+                serde_json::Value::Object(object) => {
+                    let Some(text) = object.get("threshold").and_then(|text| text.as_str()) else {
+                        continue;
+                    };
+                    let abort = object
+                        .get("abortOnFail")
+                        .and_then(serde_json::Value::as_bool);
+                    (text, abort.unwrap_or(false))
                 }
-            }
+                _ => continue,
+            };
+            thresholds.push(ScriptThreshold {
+                metric: metric.clone(),
+                expression: expression.to_string(),
+                abort_on_fail,
+            });
         }
     }
     Ok(thresholds)

@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use crate::gha::Gha;
 use crate::signals::Shutdown;
 
-pub use k6::inspect_thresholds;
+pub use k6::{ScriptThreshold, inspect_thresholds, read_inspection};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Tool {

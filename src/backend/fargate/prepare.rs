@@ -10,13 +10,16 @@ use crate::aws::{self, Clients};
 use crate::event::Events;
 use crate::gha::Gha;
 use crate::image;
-use crate::plan::{ImageSource, Plan};
+use crate::plan::{ImageSource, K6Plan, Plan};
+use crate::wrap::{self, ScriptThreshold};
 
 pub struct Prepared {
     pub clients: Clients,
     /// The image reference the tasks run.
     pub image: String,
     pub revision: Revision,
+    /// A k6 script's thresholds, read in the image built for it.
+    pub inspected: Vec<ScriptThreshold>,
 }
 
 pub async fn prepare(
@@ -31,6 +34,7 @@ pub async fn prepare(
         "AWS account {} as {} in {}",
         identity.account, identity.arn, clients.region
     ));
+    let mut inspected = Vec::new();
     let image = match (&plan.image, &settings.ecr_repository) {
         (ImageSource::Given(image), _) => image.clone(),
         (ImageSource::Build(build), Some(repository)) => {
@@ -50,12 +54,14 @@ pub async fn prepare(
             anyhow::bail!("input `generator-image` is required to run the built-in generator")
         }
         (ImageSource::Generator { image: Some(image) }, None) => image.clone(),
-        // Validation refuses a k6 script on Fargate for now (docs/k6.md).
-        (ImageSource::K6(k6), _) => {
-            anyhow::bail!(
-                "input `script` ({}) runs on the local backend for now",
-                k6.script
-            )
+        (ImageSource::K6(k6), Some(repository)) => {
+            let (pushed, thresholds) = k6_image(k6, repository, &clients, gha, events).await?;
+            inspected = thresholds;
+            pushed
+        }
+        // Validation requires a repository beside a k6 script on Fargate.
+        (ImageSource::K6(_), None) => {
+            anyhow::bail!("input `ecr-repository` is required to push a k6 script's image")
         }
         // Tasks in private subnets without internet pull only from ECR: push the action's own
         // image there.
@@ -83,7 +89,33 @@ pub async fn prepare(
         clients,
         image,
         revision,
+        inspected,
     })
+}
+
+/// A k6 script's image: composed, built, checked by `k6 inspect` in it (a script k6 refuses
+/// fails here, before anything is pushed or started), then pushed unless ECR has its tag.
+async fn k6_image(
+    k6: &K6Plan,
+    repository: &str,
+    clients: &Clients,
+    gha: &Gha,
+    events: &Events,
+) -> Result<(String, Vec<ScriptThreshold>)> {
+    let Some(action_image) = &k6.wrapper_image else {
+        anyhow::bail!("input `generator-image` is required to take this action's binary from");
+    };
+    let engine = image::engine().await?;
+    let build = image::k6_build(&engine, k6, action_image).await?;
+    let ecr = clients.ecr();
+    ecr::check_repository(&ecr, repository, &clients.region).await?;
+    let registry = ecr::login(&ecr, gha).await?;
+    let built = image::build_for(&engine, &build, &registry, repository, gha).await?;
+    let ran = image::run_once(&engine, &built, &[&k6.k6, "inspect", &k6.script]).await?;
+    let thresholds = wrap::read_inspection(&k6.script, ran.code, &ran.stdout, &ran.stderr)?;
+    let pushed = image::push_built(&engine, &build, &registry, repository, gha).await?;
+    say_already_there(&pushed, repository, events);
+    Ok((pushed.reference, thresholds))
 }
 
 fn say_already_there(pushed: &image::Pushed, repository: &str, events: &Events) {

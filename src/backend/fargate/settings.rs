@@ -228,7 +228,11 @@ fn task_size(inputs: &Inputs, problems: &mut Problems) -> (Option<u32>, Option<u
     (cpu, memory)
 }
 
-/// The repository a built image is pushed to: required when building, ignored beside `image`,
+const REPOSITORY_ACCEPTED: &str =
+    "an ECR repository name: lowercase letters, digits, `.`, `_`, `-` and `/`, 2 to 256 characters";
+
+/// The repository a built image is pushed to: required when building (a k6 script's image too),
+/// ignored beside `image`,
 /// optional for the built-in generator (whose image is pushed there when it is given).
 /// `Some(None)` when there is nothing to push.
 fn ecr_repository(
@@ -237,15 +241,19 @@ fn ecr_repository(
     problems: &mut Problems,
     ignored: &mut Ignored,
 ) -> Option<Option<String>> {
-    if let Some(ImageSource::K6(k6)) = image {
-        problems.add(
-            "script",
-            &k6.script,
-            "`backend: local` for a k6 script for now; on Fargate, give `image` with k6 and ecs-loadtest in it and `command` running `ecs-loadtest wrap k6 -- k6 run SCRIPT` (docs/k6.md)",
-        );
-        return None;
-    }
-    if given(&inputs.image).is_some() {
+    let for_k6 = if let Some(ImageSource::K6(k6)) = image {
+        if k6.wrapper_image.is_none() {
+            problems.add(
+                "generator-image",
+                "",
+                "the image this action's binary is taken from for a k6 script's image, since this build of the action does not name its own",
+            );
+        }
+        true
+    } else {
+        false
+    };
+    if !for_k6 && given(&inputs.image).is_some() {
         if given(&inputs.ecr_repository).is_some() {
             ignored.add(BESIDE_IMAGE, "ecr-repository");
         }
@@ -263,17 +271,14 @@ fn ecr_repository(
     {
         return Some(None);
     }
-    let name = problems.required(
-        "ecr-repository",
-        &inputs.ecr_repository,
-        "an ECR repository name, to push the built image to (or give `image` to run an image as it is)",
-    )?;
+    let needed = if for_k6 {
+        "an ECR repository name, to push the k6 script's image to (k6, this action's binary and the script's folder)"
+    } else {
+        "an ECR repository name, to push the built image to (or give `image` to run an image as it is)"
+    };
+    let name = problems.required("ecr-repository", &inputs.ecr_repository, needed)?;
     if !is_repository_name(name) {
-        problems.add(
-            "ecr-repository",
-            name,
-            "an ECR repository name: lowercase letters, digits, `.`, `_`, `-` and `/`, 2 to 256 characters",
-        );
+        problems.add("ecr-repository", name, REPOSITORY_ACCEPTED);
         return None;
     }
     Some(Some(name.to_string()))

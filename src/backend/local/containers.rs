@@ -9,8 +9,8 @@ use anyhow::{Context, Result, anyhow};
 use bollard::Docker;
 use bollard::models::{ContainerCreateBody, ContainerStateStatusEnum, HostConfig};
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, StopContainerOptions,
+    CreateContainerOptions, ListContainersOptions, LogsOptions, RemoveContainerOptions,
+    StopContainerOptions,
 };
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
@@ -95,26 +95,6 @@ impl Containers {
 
     pub fn docker(&self) -> Docker {
         self.docker.clone()
-    }
-
-    /// The image must be on the engine; it is pulled when it is not.
-    pub async fn ensure_image(docker: &Docker, image: &str) -> Result<()> {
-        if docker.inspect_image(image).await.is_ok() {
-            return Ok(());
-        }
-        let options = CreateImageOptions {
-            from_image: Some(image.to_string()),
-            ..Default::default()
-        };
-        let mut pull = docker.create_image(Some(options), None, None);
-        while let Some(progress) = pull.next().await {
-            progress.map_err(|error| {
-                anyhow!(
-                    "the image {image} is not on the Docker engine and pulling it failed: {error}"
-                )
-            })?;
-        }
-        Ok(())
     }
 
     pub async fn start(&self, spec: &TaskSpec, token: &str) -> Result<Start> {

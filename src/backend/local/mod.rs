@@ -23,9 +23,10 @@ use crate::input_error::{Ignored, Problems};
 use crate::inputs::Inputs;
 use crate::logs::{LineSink, LogSource};
 use crate::outcome::StopCause;
-use crate::plan::{ImageSource, Plan, TaskSpec};
+use crate::plan::{ImageSource, K6Plan, Plan, TaskSpec};
 use crate::task::{TaskLinks, TaskRef};
 use crate::workflow::Reach;
+use crate::wrap::{self, ScriptThreshold};
 use containers::Containers;
 use in_process::InProcess;
 
@@ -131,7 +132,7 @@ impl Backend for Local {
         let image = match &plan.image {
             ImageSource::Given(image) | ImageSource::Generator { image: Some(image) } => {
                 let docker = image::docker_engine().await?;
-                Containers::ensure_image(&docker, image).await?;
+                image::ensure_image(&docker, image).await?;
                 image.clone()
             }
             ImageSource::Build(build) => image::build_local(build, gha).await?,
@@ -251,6 +252,10 @@ impl Backend for Local {
             },
             Mode::InProcess(in_process) => in_process.end_all().await,
         }
+    }
+
+    async fn script_thresholds(&self, k6: &K6Plan) -> Result<Vec<ScriptThreshold>> {
+        wrap::inspect_thresholds(&k6.k6, std::path::Path::new(&k6.script)).await
     }
 
     fn log_source(&self) -> Result<LocalLogs, String> {
