@@ -98,7 +98,7 @@ pub struct Inputs {
     /// A k6 script (.js, .mjs or .ts), run unchanged on every task with its exact share of the load
     #[arg(long, value_name = "PATH")]
     pub script: Option<String>,
-    /// The k6 image a script's tasks run on Fargate, with this action's binary and the script's folder added (an xk6 build of your own) [default: grafana/k6:1.1.0]
+    /// The k6 image a script's tasks run on Fargate (and locally without k6 on the PATH), with this action's binary and the script's folder added (an xk6 build of your own) [default: grafana/k6:1.1.0]
     #[arg(long, value_name = "REFERENCE")]
     pub tester_image: Option<String>,
     /// The image the built-in generator runs from, and the one a k6 script's image takes this action's binary from [default: the action's own image]

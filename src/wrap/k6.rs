@@ -548,6 +548,17 @@ pub async fn inspect_thresholds(k6: &str, script: &Path) -> Result<Vec<ScriptThr
     )
 }
 
+/// The script's thresholds, as `k6 inspect` reads them in `image`, an image built for the
+/// script (with no network), on the engine.
+pub async fn inspect_in_image(
+    engine: &crate::image::Engine,
+    image: &str,
+    k6: &crate::plan::K6Plan,
+) -> Result<Vec<ScriptThreshold>> {
+    let ran = crate::image::run_once(engine, image, &[&k6.k6, "inspect", &k6.script]).await?;
+    read_inspection(&k6.script, ran.code, &ran.stdout, &ran.stderr)
+}
+
 /// What `k6 inspect SCRIPT` answered, wherever it ran: its exit code and output. A refusal is an
 /// error with k6's meaning and its last lines; else the options' thresholds, `metric{tags}` to
 /// each expression (a threshold object's `threshold`, with its `abortOnFail`).

