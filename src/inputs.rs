@@ -152,6 +152,9 @@ pub struct Inputs {
     /// Fail when a relative threshold has no baseline to compare with [default: false]
     #[arg(long, value_name = "BOOL")]
     pub require_baseline: Option<String>,
+    /// A k6 script's threshold that cannot be judged across tasks fails the run before any load [default: false: a warning]
+    #[arg(long, value_name = "BOOL")]
+    pub strict_thresholds: Option<String>,
     /// Fail the run when it did not deliver the load asked for (more than 5 % under the rate, or a task started late) [default: true; false: a warning]
     #[arg(long, value_name = "BOOL")]
     pub fail_on_under_delivery: Option<String>,

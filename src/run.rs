@@ -83,7 +83,7 @@ async fn run<B: Backend>(
     };
     // Read where the tasks run k6, before any task starts: a script k6 refuses sends no load.
     if let ImageSource::K6(k6) = &plan.image {
-        match script_thresholds(&backend, k6, &events).await {
+        match script_thresholds(&backend, k6, plan.strict_thresholds, &events).await {
             Ok(rules) => plan.thresholds.extend(rules),
             Err(error) => {
                 backend.release(&events).await;
@@ -336,13 +336,17 @@ async fn conclude<B: Backend>(
 /// A k6 script's own thresholds, read with `k6 inspect` before any task starts (a script k6
 /// refuses fails the run here, with k6's message), as rules on the merged results of every task.
 /// One that cannot be judged across tasks is named in a warning, never silently dropped.
+/// The script's thresholds as rules on the merged results. One that cannot be judged across
+/// tasks is a warning, or with `strict` (`strict-thresholds`) fails the run before any load.
 async fn script_thresholds<B: Backend>(
     backend: &B,
     k6: &K6Plan,
+    strict: bool,
     events: &Events,
 ) -> Result<Vec<Threshold>> {
     let found = backend.script_thresholds(k6).await?;
     let mut rules = Vec::new();
+    let mut unjudged = Vec::new();
     for ScriptThreshold {
         metric,
         expression,
@@ -358,10 +362,17 @@ async fn script_thresholds<B: Backend>(
                 }
                 rules.push(rule);
             }
+            Err(why) if strict => unjudged.push(format!("`{metric}: {expression}` ({why})")),
             Err(why) => events.warning(format!(
                 "the script's threshold `{metric}: {expression}` is not applied: {why}"
             )),
         }
+    }
+    if !unjudged.is_empty() {
+        bail!(
+            "`strict-thresholds` is true and the script's thresholds {} cannot be judged across tasks; no load was sent",
+            unjudged.join(", ")
+        );
     }
     if !rules.is_empty() {
         events.info(format!(

@@ -59,6 +59,8 @@ pub struct Plan {
     pub history: Option<HistoryPlan>,
     /// A test that did not deliver its load fails (else it is a warning).
     pub fail_on_under_delivery: bool,
+    /// A script's threshold that cannot be judged across tasks fails the run (else a warning).
+    pub strict_thresholds: bool,
     /// Where the report is also written, and as what.
     pub report_file: Option<ReportFile>,
     /// Said to the user before the run starts (inputs that were ignored, …).
@@ -144,6 +146,7 @@ pub fn cleanup_plan(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Prob
         comment: CommentPlan::default(),
         history: None,
         fail_on_under_delivery: true,
+        strict_thresholds: false,
         report_file: None,
         notices: Vec::new(),
         identity: workflow.identity(),
@@ -212,6 +215,14 @@ pub fn plan(
         // An open-model test whose server slowed sends fewer requests, and the ones it sends
         // look fast: passing it would hide the slowdown the test is there to find.
         .unwrap_or(true);
+    let strict_thresholds = problems
+        .parse(
+            "strict-thresholds",
+            &inputs.strict_thresholds,
+            "`true` or `false`",
+            parse_bool,
+        )
+        .unwrap_or(false);
     let report_file = problems.parse(
         "report-file",
         &inputs.report_file,
@@ -232,6 +243,7 @@ pub fn plan(
         comment,
         history,
         fail_on_under_delivery,
+        strict_thresholds,
         report_file,
         notices: Vec::new(),
         identity: workflow.identity(),

@@ -15,6 +15,7 @@ pub const GRAMMAR: &str = "one rule a line: METRIC OP VALUE, where METRIC is p50
 (latency, VALUE with a unit us, ms or s, such as `p95 < 500ms`), error_rate or checks (the share of checks passed; \
 VALUE in %, such as `error_rate < 1%`), \
 rps, requests or errors (plain numbers, such as `rps >= 200`); OP is <, <=, >, >= or ==; \
+any metric but checks may read one request name: `p95{name=checkout} < 300ms`; \
 or a change from the base branch's runs (needs `results-table`), signed: `p95 < +10%`, `rps > -5%`, \
 `error_rate < +0.5pp` (percentage points)";
 
@@ -177,6 +178,9 @@ pub struct Threshold {
     /// Set when the rule compares with the base branch's runs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub relative: Option<Change>,
+    /// Set when the rule reads only the requests of one name (`p95{name=checkout} < 300ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 /// How a relative rule's limit applies to the baseline figure.
@@ -214,12 +218,27 @@ impl Threshold {
     /// Parses one rule. The error repeats the rule and says what is wrong.
     pub fn parse(rule: &str) -> Result<Threshold, String> {
         let rule = rule.trim();
-        let (metric_text, rest) = rule
+        // A `{name=…}` selector may hold an `=` of its own: the operator comes after it.
+        let after_selector = match (rule.find('{'), rule.find(['<', '>', '='])) {
+            (Some(open), Some(op)) if open < op => rule[open..]
+                .find('}')
+                .map(|close| open + close + 1)
+                .ok_or_else(|| format!("`{rule}`: `{{` without `}}`"))?,
+            _ => 0,
+        };
+        let (metric_text, rest) = rule[after_selector..]
             .find(['<', '>', '='])
+            .map(|at| after_selector + at)
             .map(|at| (rule[..at].trim(), &rule[at..]))
             .ok_or_else(|| format!("`{rule}` has no operator"))?;
+        let (metric_text, name) = split_selector(rule, metric_text)?;
         let metric = Metric::parse(metric_text)
             .ok_or_else(|| format!("`{rule}`: unknown metric `{metric_text}`"))?;
+        if name.is_some() && metric == Metric::Checks {
+            return Err(format!(
+                "`{rule}`: checks are not counted by request name; `checks` reads every check"
+            ));
+        }
         let (op, value_text) = [
             ("<=", Op::Le),
             (">=", Op::Ge),
@@ -231,6 +250,11 @@ impl Threshold {
         .find_map(|(symbol, op)| rest.strip_prefix(symbol).map(|value| (op, value.trim())))
         .ok_or_else(|| format!("`{rule}`: unknown operator"))?;
         if let Some(signed) = value_text.strip_prefix(['+', '-']) {
+            if name.is_some() {
+                return Err(format!(
+                    "`{rule}`: a change from the baseline is judged on the whole run, not on one request name"
+                ));
+            }
             let negative = value_text.starts_with('-');
             return Threshold::parse_relative(rule, metric, op, signed, negative);
         }
@@ -278,6 +302,7 @@ impl Threshold {
             op,
             limit,
             relative: None,
+            name,
         })
     }
 
@@ -319,14 +344,41 @@ impl Threshold {
             op,
             limit: number / 100.0,
             relative: Some(change),
+            name: None,
         })
     }
+}
+
+/// `p95{name=checkout}` -> (`p95`, `checkout`); a metric without a selector as it is.
+fn split_selector<'a>(rule: &str, text: &'a str) -> Result<(&'a str, Option<String>), String> {
+    let Some((metric, selector)) = text.split_once('{') else {
+        return Ok((text, None));
+    };
+    let inner = selector
+        .strip_suffix('}')
+        .ok_or_else(|| format!("`{rule}`: `{{` without `}}` right after it"))?;
+    let value = inner
+        .split_once('=')
+        .filter(|(key, _)| key.trim() == "name")
+        .map(|(_, value)| value.trim().trim_matches(['"', '\'']).trim())
+        .filter(|value| !value.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "`{rule}`: a rule reads one request name as `{}{{name=checkout}}`; `{inner}` is not that",
+                metric.trim()
+            )
+        })?;
+    Ok((metric.trim(), Some(value.to_string())))
 }
 
 /// A threshold of a k6 script (`http_req_duration` with `p(95)<500`, milliseconds as k6 means
 /// them) as the rule it states on the merged results of every task; or why it cannot be judged
 /// across tasks (a submetric, a metric or an aggregation the merged results do not hold).
 pub fn from_k6(metric: &str, expression: &str) -> Result<Threshold, String> {
+    let (base, selector) = match metric.split_once('{') {
+        Some((base, tags)) => (base.trim(), k6_name_selector(metric, tags)?),
+        None => (metric, String::new()),
+    };
     let compact: String = expression.chars().filter(|c| !c.is_whitespace()).collect();
     let at = compact
         .find(['<', '>', '=', '!'])
@@ -344,32 +396,43 @@ pub fn from_k6(metric: &str, expression: &str) -> Result<Threshold, String> {
         .ok()
         .filter(|value: &f64| value.is_finite())
         .ok_or_else(|| format!("`{expression}`: `{value}` is not a number"))?;
-    let ours = match (metric, aggregation) {
-        ("http_req_duration", "p(50)" | "med") => format!("p50 {op} {value}ms"),
-        ("http_req_duration", "p(90)") => format!("p90 {op} {value}ms"),
-        ("http_req_duration", "p(95)") => format!("p95 {op} {value}ms"),
-        ("http_req_duration", "p(99)") => format!("p99 {op} {value}ms"),
-        ("http_req_duration", "p(99.9)") => format!("p99.9 {op} {value}ms"),
-        ("http_req_duration", "avg") => format!("avg {op} {value}ms"),
-        ("http_req_duration", "max") => format!("max {op} {value}ms"),
-        ("http_req_failed", "rate") => format!("error_rate {op} {}%", value * 100.0),
-        ("http_reqs", "count") => format!("requests {op} {value}"),
-        ("http_reqs", "rate") => format!("rps {op} {value}"),
-        ("checks", "rate") => format!("checks {op} {}%", value * 100.0),
-        _ if metric.contains('{') => {
-            return Err(format!(
-                "`{metric}`: thresholds on a submetric are not judged across tasks yet"
-            ));
-        }
+    let (ours, figure) = match (base, aggregation) {
+        ("http_req_duration", "p(50)" | "med") => ("p50", format!("{value}ms")),
+        ("http_req_duration", "p(90)") => ("p90", format!("{value}ms")),
+        ("http_req_duration", "p(95)") => ("p95", format!("{value}ms")),
+        ("http_req_duration", "p(99)") => ("p99", format!("{value}ms")),
+        ("http_req_duration", "p(99.9)") => ("p99.9", format!("{value}ms")),
+        ("http_req_duration", "avg") => ("avg", format!("{value}ms")),
+        ("http_req_duration", "max") => ("max", format!("{value}ms")),
+        ("http_req_failed", "rate") => ("error_rate", format!("{}%", value * 100.0)),
+        ("http_reqs", "count") => ("requests", value.to_string()),
+        ("http_reqs", "rate") => ("rps", value.to_string()),
+        ("checks", "rate") if selector.is_empty() => ("checks", format!("{}%", value * 100.0)),
         _ => {
             return Err(format!(
                 "`{metric}` with `{aggregation}` is not judged across tasks yet (judged: http_req_duration with p(50), p(90), p(95), p(99), p(99.9), med, avg or max; http_req_failed with rate; http_reqs with count or rate; checks with rate)"
             ));
         }
     };
+    let ours = format!("{ours}{selector} {op} {figure}");
     let mut threshold = Threshold::parse(&ours).map_err(|why| format!("`{expression}`: {why}"))?;
     threshold.rule = format!("{metric}: {expression}");
     Ok(threshold)
+}
+
+/// A k6 submetric's tags (`name:checkout}`) as our selector (`{name=checkout}`): only the
+/// request name is counted apart.
+fn k6_name_selector(metric: &str, tags: &str) -> Result<String, String> {
+    let inner = tags.trim().strip_suffix('}').unwrap_or(tags);
+    match inner.split_once(':') {
+        Some((key, value)) if key.trim() == "name" && !value.trim().is_empty() => {
+            let value = value.trim().trim_matches(['"', '\'']);
+            Ok(format!("{{name={value}}}"))
+        }
+        _ => Err(format!(
+            "`{metric}`: a submetric is judged across tasks on the request name only (`{{name:checkout}}`), not on `{inner}`"
+        )),
+    }
 }
 
 /// Parses the `thresholds` input: one rule a line, blank lines skipped. Every bad rule is
@@ -448,8 +511,26 @@ mod tests {
             );
             assert_eq!(threshold.rule, format!("{metric}: {expression}"));
         }
+        for (metric, expression, name) in [
+            ("http_req_duration{name:home}", "p(95)<500", "home"),
+            ("http_req_failed{ name: \"login\" }", "rate<0.01", "login"),
+            ("http_reqs{name:home}", "count>=10", "home"),
+        ] {
+            let threshold = from_k6(metric, expression).unwrap();
+            assert_eq!(threshold.name.as_deref(), Some(name), "{metric}");
+            assert_eq!(threshold.rule, format!("{metric}: {expression}"));
+        }
         for (metric, expression, why) in [
-            ("http_req_duration{name:home}", "p(95)<500", "submetric"),
+            (
+                "http_req_duration{status:500}",
+                "p(95)<500",
+                "request name only",
+            ),
+            (
+                "checks{name:home}",
+                "rate>0.9",
+                "not judged across tasks yet",
+            ),
             ("iterations", "count>10", "not judged across tasks yet"),
             (
                 "http_req_duration",
@@ -461,6 +542,29 @@ mod tests {
         ] {
             let error = from_k6(metric, expression).unwrap_err();
             assert!(error.contains(why), "{metric} {expression}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_rule_may_read_one_request_name() {
+        let rule = Threshold::parse("p95{name=checkout} < 300ms").unwrap();
+        assert_eq!(
+            (rule.metric, rule.op, rule.limit, rule.name.as_deref()),
+            (Metric::P95, Op::Lt, 300_000.0, Some("checkout"))
+        );
+        let rule = Threshold::parse("error_rate{ name = 'POST /cart' } <= 1%").unwrap();
+        assert_eq!(rule.name.as_deref(), Some("POST /cart"));
+        assert_eq!(rule.limit, 0.01);
+        assert_eq!(Threshold::parse("p95 < 1s").unwrap().name, None);
+        for (rule, why) in [
+            ("checks{name=home} > 99%", "not counted by request name"),
+            ("p95{name=home} < +10%", "whole run"),
+            ("p95{status=500} < 1s", "`status=500` is not that"),
+            ("p95{name=} < 1s", "is not that"),
+            ("p95{name=home < 1s", "without `}`"),
+        ] {
+            let error = Threshold::parse(rule).unwrap_err();
+            assert!(error.contains(why), "{rule}: {error}");
         }
     }
 

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::protocol::{Checks, Latency, MAX_SERIES_POINTS, Series, TaskResult};
+use super::protocol::{Checks, Latency, MAX_SERIES_POINTS, OTHER_NAMES, Series, TaskResult};
 use crate::plan::Metric;
 
 /// The latency figures reports show and thresholds check, in microseconds.
@@ -67,6 +67,9 @@ pub struct Merged {
     /// The request names with the most requests (`NAMES_SHOWN`), then the others as one row.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<NameFigures>,
+    /// Every request name's totals, for the rules on one name.
+    #[serde(skip)]
+    pub name_totals: BTreeMap<String, NameTotals>,
 }
 
 /// The request names a report lists; the others are summed in one row.
@@ -84,8 +87,8 @@ pub struct NameFigures {
 }
 
 /// One name's counts and samples, added across tasks.
-#[derive(Default)]
-struct NameTotals {
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NameTotals {
     requests: u64,
     errors: u64,
     latency: Option<Histogram<u64>>,
@@ -116,20 +119,28 @@ impl NameTotals {
     }
 }
 
-/// Every task's names added, ordered by requests (then name); past `NAMES_SHOWN`, one row
-/// `N other names` holds the rest.
-fn merge_names(reported: &[&TaskResult]) -> Vec<NameFigures> {
-    let mut all: BTreeMap<&str, NameTotals> = BTreeMap::new();
+/// Every task's names added.
+fn name_totals(reported: &[&TaskResult]) -> BTreeMap<String, NameTotals> {
+    let mut all: BTreeMap<String, NameTotals> = BTreeMap::new();
     for result in reported {
         for (name, figures) in &result.names {
-            all.entry(name.as_str()).or_default().add(
+            all.entry(name.clone()).or_default().add(
                 figures.requests,
                 figures.errors,
                 figures.latency.as_ref(),
             );
         }
     }
-    let mut named: Vec<(&str, NameTotals)> = all.into_iter().collect();
+    all
+}
+
+/// The names ordered by requests (then name); past `NAMES_SHOWN`, one row `N other names` holds
+/// the rest.
+fn merge_names(all: &BTreeMap<String, NameTotals>) -> Vec<NameFigures> {
+    let mut named: Vec<(&str, &NameTotals)> = all
+        .iter()
+        .map(|(name, totals)| (name.as_str(), totals))
+        .collect();
     named.sort_by(|a, b| b.1.requests.cmp(&a.1.requests).then(a.0.cmp(b.0)));
     let mut rows: Vec<NameFigures> = named
         .iter()
@@ -162,6 +173,44 @@ fn add_histogram(into: &mut Option<Histogram<u64>>, more: Option<&Histogram<u64>
 impl Merged {
     /// The measured figure: latency in microseconds, error rate as a fraction. `None` when no
     /// task reported it.
+    /// The measured figure of the requests named `name` (latency in microseconds, the error rate
+    /// as a fraction, requests a second as that name's share of the run's), or why there is none.
+    pub fn measure_name(&self, name: &str, metric: Metric) -> Result<f64, String> {
+        if self.name_totals.contains_key(OTHER_NAMES) {
+            return Err(format!(
+                "not judged: a task counted its request names past its limit together, so `{name}` may be short there"
+            ));
+        }
+        let Some(totals) = self.name_totals.get(name) else {
+            return Err(format!("no request named `{name}` was reported"));
+        };
+        let latency = totals
+            .latency
+            .as_ref()
+            .map(histogram_figures)
+            .unwrap_or_default();
+        let measured = match metric {
+            Metric::P50 => latency.p50_us,
+            Metric::P90 => latency.p90_us,
+            Metric::P95 => latency.p95_us,
+            Metric::P99 => latency.p99_us,
+            Metric::P999 => latency.p999_us,
+            Metric::Max => latency.max_us,
+            Metric::Avg => latency.avg_us,
+            Metric::ErrorRate => {
+                (totals.requests > 0).then(|| totals.errors as f64 / totals.requests as f64)
+            }
+            Metric::Rps => self
+                .rps
+                .filter(|_| self.requests > 0)
+                .map(|rps| rps * totals.requests as f64 / self.requests as f64),
+            Metric::Requests => Some(totals.requests as f64),
+            Metric::Errors => Some(totals.errors as f64),
+            Metric::Checks => None,
+        };
+        measured.ok_or_else(|| format!("`{name}` has no {}", metric.name()))
+    }
+
     pub fn measure(&self, metric: Metric) -> Option<f64> {
         let reported = self.tasks_reporting > 0;
         let latency = self.latency.as_ref();
@@ -254,6 +303,7 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
     };
     let requests = sum(|result| result.requests);
     let errors = sum(|result| result.errors);
+    let names = name_totals(&reported);
     let duration_ms = reported
         .iter()
         .map(|result| result.duration_ms)
@@ -321,7 +371,8 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
                 passed: a.passed.saturating_add(b.passed),
                 failed: a.failed.saturating_add(b.failed),
             }),
-        names: merge_names(&reported),
+        names: merge_names(&names),
+        name_totals: names,
     }
 }
 
@@ -505,6 +556,20 @@ mod tests {
             })
         );
         assert_eq!(merged.measure(Metric::Checks), Some(0.75));
+        // A rule on one name reads that name's samples of every task together.
+        let p95 = merged.measure_name("home", Metric::P95).unwrap();
+        assert_eq!((p95 / 1000.0).round(), 100.0);
+        assert_eq!(merged.measure_name("home", Metric::ErrorRate), Ok(0.4));
+        assert_eq!(merged.measure_name("cart", Metric::Requests), Ok(1.0));
+        let missing = merged.measure_name("login", Metric::P95).unwrap_err();
+        assert!(missing.contains("no request named `login`"), "{missing}");
+        // A task that counted names past its limit together: no name is judged.
+        let folded = merge(&[named(
+            &[("home", 3, vec![1_000]), (OTHER_NAMES, 9, vec![1_000])],
+            0,
+        )]);
+        let why = folded.measure_name("home", Metric::Requests).unwrap_err();
+        assert!(why.contains("past its limit"), "{why}");
 
         let many: Vec<(String, u64, Vec<u64>)> = (0..NAMES_SHOWN as u64 + 5)
             .map(|index| (format!("/item/{index:02}"), 100 - index, vec![1_000]))
@@ -514,6 +579,8 @@ mod tests {
             .map(|(name, requests, samples)| (name.as_str(), *requests, samples.clone()))
             .collect();
         let merged = merge(&[named(&many, 0)]);
+        // A name past the rows shown is still there for a rule on it.
+        assert_eq!(merged.measure_name("/item/24", Metric::Requests), Ok(76.0));
         assert_eq!(merged.names.len(), NAMES_SHOWN + 1);
         let rest = merged.names.last().unwrap();
         assert_eq!(rest.name, "5 other names");

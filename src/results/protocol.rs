@@ -75,6 +75,10 @@ pub struct NameResult {
     pub latency: Option<Histogram<u64>>,
 }
 
+/// The row a tester counts its names past its own limit in: a name's figures may then be short
+/// on that task, so no rule reads one name.
+pub const OTHER_NAMES: &str = "(other names)";
+
 /// The most request names one result may hold: a tester keeps its names within this, counting
 /// the rest as one (the wrapper keeps 100 and one more).
 pub const MAX_NAMES: usize = 200;

@@ -51,6 +51,16 @@ impl Threshold {
             skipped,
             measured,
         };
+        if let Some(name) = &self.name {
+            return match merged.measure_name(name, self.metric) {
+                Ok(measured) => checked(
+                    self.op.holds(measured, self.limit),
+                    false,
+                    self.metric.format(measured),
+                ),
+                Err(why) => checked(false, false, why),
+            };
+        }
         let Some(measured) = merged.measure(self.metric) else {
             return checked(false, false, "not reported".to_string());
         };

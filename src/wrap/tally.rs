@@ -13,8 +13,8 @@ use crate::results::protocol::{Checks, WireName, encode_histogram};
 /// Request names kept apart; a script that names every request by its URL (ids and all) is
 /// counted in one more row past this.
 pub const MAX_NAMES: usize = 100;
-/// The row the names past `MAX_NAMES` are counted in.
-pub const OTHER_NAMES: &str = "(other names)";
+/// The names past `MAX_NAMES` are counted in one row.
+use crate::results::protocol::OTHER_NAMES;
 
 /// One request name's figures.
 pub struct NameTally {

@@ -101,7 +101,7 @@ export const options = {{
                           duration: '2s', preAllocatedVUs: 5 }} }},
   thresholds: {{ {thresholds} }},
 }};
-export default function () {{ http.get(__ENV.BASE_URL); }}
+export default function () {{ http.get(__ENV.BASE_URL, {{ tags: {{ name: 'home' }} }}); }}
 "#
         )
     };
@@ -109,14 +109,27 @@ export default function () {{ http.get(__ENV.BASE_URL); }}
     let inputs = [("task-count", "2"), ("environment", base_url.as_str())];
 
     let (dir, _) = workspace(&script(
-        "http_req_duration: ['p(95)<0.001'], 'http_req_duration{name:home}': ['p(95)<500']",
+        "http_req_duration: ['p(95)<0.001'], 'http_req_duration{status:200}': ['p(95)<500']",
     ));
     let failing = k6_run(dir.path(), &inputs).run();
     failing.assert_code(99);
     failing.assert_stdout_has("threshold `http_req_duration: p(95)<0.001` failed");
     failing.assert_stdout_has(
-        "the script's threshold `http_req_duration{name:home}: p(95)<500` is not applied",
+        "the script's threshold `http_req_duration{status:200}: p(95)<500` is not applied",
     );
+    let sent = server.requests();
+
+    // With `strict-thresholds`, a threshold that cannot be judged fails the run before any load.
+    let strict_inputs = [inputs[0], inputs[1], ("strict-thresholds", "true")];
+    let strict = k6_run(dir.path(), &strict_inputs).run();
+    assert_ne!(strict.code(), 0, "{strict}");
+    strict.assert_stdout_has("`strict-thresholds` is true and the script's thresholds `http_req_duration{status:200}: p(95)<500`");
+    assert_eq!(server.requests(), sent, "no load was sent");
+    assert!(
+        !strict.stdout.contains("Task 1/2"),
+        "a task started\n{strict}"
+    );
+
     let tasks = failing.results()["tasks"].clone();
     assert!(
         tasks
@@ -128,12 +141,12 @@ export default function () {{ http.get(__ENV.BASE_URL); }}
     );
 
     let (dir, _) = workspace(&script(
-        "http_req_duration: ['p(95)<5000'], http_req_failed: ['rate<0.01'], http_reqs: ['count>=70']",
+        "http_req_duration: ['p(95)<5000'], http_req_failed: ['rate<0.01'], http_reqs: ['count>=70'], 'http_req_duration{name:home}': ['p(95)<5000']",
     ));
     let passing = k6_run(dir.path(), &inputs).run();
     passing.assert_code(0);
     let thresholds = passing.results()["thresholds"].clone();
-    assert_eq!(thresholds.as_array().unwrap().len(), 3, "{thresholds:#}");
+    assert_eq!(thresholds.as_array().unwrap().len(), 4, "{thresholds:#}");
     assert!(
         thresholds
             .as_array()
@@ -179,7 +192,14 @@ export default function () {
     let base_url = format!("BASE_URL={}", server.url().trim_end_matches('/'));
     let run = k6_run(
         dir.path(),
-        &[("task-count", "2"), ("environment", &base_url)],
+        &[
+            ("task-count", "2"),
+            ("environment", &base_url),
+            (
+                "thresholds",
+                "requests{name=cart} == 60\np95{name=home} < 5s\nerror_rate{name=home} < 1%",
+            ),
+        ],
     )
     .run();
 
@@ -206,9 +226,31 @@ export default function () {
     assert_eq!(merged["checks"]["passed"], 60, "{merged:#}");
     assert_eq!(merged["checks"]["failed"], 0, "{merged:#}");
     run.assert_stdout_has("Checks: 60 of 60 passed (100.00%)");
+    // Rules on one request name, read from that name's samples of both tasks together.
     let thresholds = run.results()["thresholds"].clone();
-    assert_eq!(thresholds[0]["rule"], "checks: rate>0.99", "{thresholds:#}");
-    assert_eq!(thresholds[0]["held"], true, "{thresholds:#}");
+    let checked: Vec<(String, bool, String)> = thresholds
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|check| {
+            (
+                check["rule"].as_str().unwrap().to_string(),
+                check["held"].as_bool().unwrap(),
+                check["measured"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(checked.len(), 4, "{thresholds:#}");
+    assert_eq!(
+        checked[0],
+        (
+            "requests{name=cart} == 60".to_string(),
+            true,
+            "60".to_string()
+        )
+    );
+    assert!(checked.iter().all(|(_, held, _)| *held), "{thresholds:#}");
+    assert_eq!(checked[3].0, "checks: rate>0.99", "{thresholds:#}");
 }
 
 #[test]
