@@ -19,7 +19,7 @@ pub fn of_outcomes<'a>(outcomes: impl IntoIterator<Item = &'a TaskOutcome>) -> u
     if outcomes.peek().is_none() {
         return FAILED;
     }
-    match outcomes.find(|outcome| !outcome.succeeded()) {
+    match outcomes.find(|outcome| outcome.fails()) {
         None => PASSED,
         Some(outcome) => match outcome.exit_code {
             Some(code @ 1..=255) => code as u8,

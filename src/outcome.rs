@@ -9,6 +9,8 @@ pub enum StopCause {
     Timeout,
     Cancelled,
     Error,
+    /// An `abortOnFail` threshold failed on every task's progress.
+    Threshold,
 }
 
 impl StopCause {
@@ -18,6 +20,7 @@ impl StopCause {
             StopCause::Timeout => OutcomeKind::TimedOut,
             StopCause::Cancelled => OutcomeKind::Cancelled,
             StopCause::Error => OutcomeKind::Aborted,
+            StopCause::Threshold => OutcomeKind::ThresholdStopped,
         };
         TaskOutcome {
             kind,
@@ -44,6 +47,9 @@ pub enum OutcomeKind {
     Aborted,
     /// The backend no longer knows the task.
     Missing,
+    /// Stopped by this run when an `abortOnFail` threshold failed: the threshold fails the run,
+    /// not the task.
+    ThresholdStopped,
 }
 
 impl OutcomeKind {
@@ -59,6 +65,7 @@ impl OutcomeKind {
             OutcomeKind::Cancelled => "cancelled",
             OutcomeKind::Aborted => "aborted",
             OutcomeKind::Missing => "missing",
+            OutcomeKind::ThresholdStopped => "stopped at a threshold",
         }
     }
 }
@@ -74,6 +81,12 @@ pub struct TaskOutcome {
 impl TaskOutcome {
     pub fn succeeded(&self) -> bool {
         self.kind == OutcomeKind::Succeeded
+    }
+
+    /// Whether the task fails the run: it did not succeed, and was not stopped because a
+    /// threshold failed (which fails the run as a threshold, exit 99).
+    pub fn fails(&self) -> bool {
+        !self.succeeded() && self.kind != OutcomeKind::ThresholdStopped
     }
 
     /// The backend (`service`, its name in messages) stopped reporting the task.

@@ -21,13 +21,15 @@ use crate::results::capture::Capture;
 use crate::results::delivery::delivery;
 use crate::results::merge::merge;
 use crate::results::progress::Board;
+use crate::results::threshold::Crossed;
 use crate::results::verdict::{Rules, decide};
 use crate::signals::Shutdown;
 use crate::stop::{stop_run, stop_tasks, sweep_earlier_attempts};
 use crate::task::FinishedTask;
+use crate::tuning;
 use crate::watch::{Deadline, watch};
 use crate::workflow::{INVOCATION_STATE, Reach, WorkflowEnv};
-use crate::wrap::ScriptThreshold;
+use crate::wrap::{self, ScriptThreshold};
 
 /// The `run` command: start the tasks, follow them to their end, and exit with the test's status.
 pub struct RunCommand<'a> {
@@ -115,9 +117,13 @@ async fn run<B: Backend>(
     output(gha, "task-arns", &serde_json::to_string(&task_ids)?);
 
     match result {
-        Ok(Some((finished, capture))) => {
+        Ok(Some(Watched {
+            finished,
+            capture,
+            crossed,
+        })) => {
             screen.finish().await?;
-            let status = conclude(&backend, &plan, finished, capture, gha).await;
+            let status = conclude(&backend, &plan, finished, capture, crossed, gha).await;
             backend.release(&events).await;
             status
         }
@@ -147,7 +153,13 @@ async fn run<B: Backend>(
 
 /// What a waited-for run ends with: every task's end, and what its logs held (`None` when the
 /// logs could not be followed).
-type Watched = (Vec<FinishedTask>, Option<Capture>);
+/// What watching the tasks to their end gives: how each ended, what their logs held, and the
+/// `abortOnFail` threshold that stopped them, if one did.
+struct Watched {
+    finished: Vec<FinishedTask>,
+    capture: Option<Capture>,
+    crossed: Option<Crossed>,
+}
 
 /// `None` when the plan says not to wait.
 async fn launch_and_watch<B: Backend>(
@@ -193,12 +205,32 @@ async fn launch_and_watch<B: Backend>(
         at: deadline,
         reason: &timeout_reason,
     };
-    let finished = watch(backend, tasks, deadline, events, &mut |finished| {
+    // The `abortOnFail` thresholds, checked after every poll on every task's latest progress.
+    let aborting: Vec<&Threshold> = plan
+        .thresholds
+        .iter()
+        .filter(|rule| rule.abort_after_s.is_some())
+        .collect();
+    let mut crossed: Option<Crossed> = None;
+    let mut halt = || {
+        if crossed.is_some() || aborting.is_empty() {
+            return None;
+        }
+        let total = progress.total()?;
+        let found = aborting.iter().find_map(|rule| rule.crossed(&total))?;
+        let reason = format!(
+            "threshold `{}` failed at {:.0} s on every task's progress (measured {}, abortOnFail)",
+            found.rule, found.elapsed_s, found.measured
+        );
+        crossed = Some(found);
+        Some(reason)
+    };
+    let on_finished = &mut |finished: &FinishedTask| {
         if let Some(follower) = &follower {
             follower.task_stopped(finished.task.index());
         }
-    })
-    .await?;
+    };
+    let finished = watch(backend, tasks, deadline, events, on_finished, &mut halt).await?;
     let capture = match follower {
         Some(follower) => Some(
             tokio::time::timeout(LOGS_LIMIT, follower.finish())
@@ -212,7 +244,11 @@ async fn launch_and_watch<B: Backend>(
         ),
         None => None,
     };
-    Ok(Some((finished, capture)))
+    Ok(Some(Watched {
+        finished,
+        capture,
+        crossed,
+    }))
 }
 
 /// How long reading the logs may go on after every task stopped. A log source drains each
@@ -251,6 +287,7 @@ async fn conclude<B: Backend>(
     plan: &Plan,
     finished: Vec<FinishedTask>,
     capture: Option<Capture>,
+    crossed: Option<Crossed>,
     gha: &Gha,
 ) -> Result<u8> {
     let capture = capture.unwrap_or_else(|| Capture::new(finished.len()));
@@ -278,6 +315,7 @@ async fn conclude<B: Backend>(
             require_baseline,
             delivery: delivery.as_ref(),
             fail_on_under_delivery: plan.fail_on_under_delivery,
+            crossed: crossed.as_ref(),
         },
     );
     let finished: Vec<_> = finished
@@ -351,14 +389,13 @@ async fn script_thresholds<B: Backend>(
         metric,
         expression,
         abort_on_fail,
+        delay_abort_eval,
     } in found
     {
         match threshold_from_k6(&metric, &expression) {
-            Ok(rule) => {
+            Ok(mut rule) => {
                 if abort_on_fail {
-                    events.warning(format!(
-                        "the script's threshold `{metric}: {expression}` asks to abort on failure; it is judged at the end, on every task's results"
-                    ));
+                    rule.abort_after_s = abort_after(&rule, delay_abort_eval.as_deref(), events);
                 }
                 rules.push(rule);
             }
@@ -385,6 +422,34 @@ async fn script_thresholds<B: Backend>(
         ));
     }
     Ok(rules)
+}
+
+/// When an `abortOnFail` threshold is checked during the run (seconds into the load), or `None`
+/// (with a warning) when the tasks' progress does not carry its figure.
+fn abort_after(rule: &Threshold, delay: Option<&str>, events: &Events) -> Option<f64> {
+    if !rule.judged_live() {
+        events.warning(format!(
+            "the script's threshold `{rule}` asks to abort on failure, but the tasks' progress carries no {} during the run: it is judged at the end, on every task's results",
+            rule.metric.name()
+        ));
+        return None;
+    }
+    let after = match delay.map(|text| (text, wrap::k6_duration_seconds(text))) {
+        None => 0.0,
+        Some((_, Some(seconds))) => seconds,
+        Some((text, None)) => {
+            events.warning(format!(
+                "the script's threshold `{rule}`: delayAbortEval `{text}` is not a duration; it is checked from the start"
+            ));
+            0.0
+        }
+    };
+    events.info(format!(
+        "The script's threshold `{rule}` stops every task when it fails (abortOnFail){}: checked every {} s on each task's latest progress line, which k6 tasks print every 10 s",
+        if after > 0.0 { format!(" from {after:.0} s into the load") } else { String::new() },
+        tuning::get().poll_interval.as_secs_f64()
+    ));
+    Some(after)
 }
 
 /// The `cleanup` command (the action's `post-entrypoint`): stops every task the main step started

@@ -40,14 +40,16 @@ pub struct Deadline<'a> {
 }
 
 /// Polls until every task has ended. At the deadline the tasks still running are stopped and end
-/// as timed out. `on_finished` hears of each task as it ends. Returns one `FinishedTask` per task,
-/// ordered by index.
+/// as timed out; when `halt`, asked after each poll, gives a reason (a threshold failed), they
+/// are stopped for it. `on_finished` hears of each task as it ends. Returns one `FinishedTask`
+/// per task, ordered by index.
 pub async fn watch<B: Backend>(
     backend: &B,
     tasks: Vec<TaskRef>,
     deadline: Deadline<'_>,
     events: &Events,
     on_finished: &mut dyn FnMut(&FinishedTask),
+    halt: &mut dyn FnMut() -> Option<String>,
 ) -> Result<Vec<FinishedTask>> {
     let mut watched: BTreeMap<String, Watched> = tasks
         .into_iter()
@@ -81,6 +83,17 @@ pub async fn watch<B: Backend>(
         if grace_end.is_none() && now >= deadline.at {
             grace_end = Some(now + STOP_GRACE);
             stop_at_the_deadline(backend, &watched, deadline, events).await;
+        }
+        if grace_end.is_none()
+            && let Some(reason) = halt()
+        {
+            grace_end = Some(now + STOP_GRACE);
+            let running = running(&watched);
+            events.warning(format!(
+                "{reason}: stopping the {} task(s) still running",
+                running.len()
+            ));
+            crate::stop::stop_tasks(backend, &running, StopCause::Threshold, &reason, events).await;
         }
         if let Some(grace_end) = grace_end
             && now >= grace_end
@@ -188,11 +201,7 @@ async fn stop_at_the_deadline<B: Backend>(
     deadline: Deadline<'_>,
     events: &Events,
 ) {
-    let running: Vec<String> = watched
-        .values()
-        .filter(|entry| entry.finished.is_none())
-        .map(|entry| entry.task.id.clone())
-        .collect();
+    let running = running(watched);
     events.send(Event::TimeoutReached {
         reason: deadline.reason.to_string(),
         running: running.len(),
@@ -205,6 +214,15 @@ async fn stop_at_the_deadline<B: Backend>(
         events,
     )
     .await;
+}
+
+/// The tasks that have not ended.
+fn running(watched: &BTreeMap<String, Watched>) -> Vec<String> {
+    watched
+        .values()
+        .filter(|entry| entry.finished.is_none())
+        .map(|entry| entry.task.id.clone())
+        .collect()
 }
 
 fn finish(

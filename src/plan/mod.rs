@@ -33,7 +33,7 @@ pub use split::share;
 pub use stages::{STAGES_ACCEPTED, Stage, StageUnit, Stages};
 pub use tasks::TaskSpec;
 pub use thresholds::{
-    Change, Metric, Threshold, format_latency_us, from_k6 as threshold_from_k6, percent_change,
+    Change, Metric, Op, Threshold, format_latency_us, from_k6 as threshold_from_k6, percent_change,
 };
 
 use crate::input_error::{Ignored, Problems};

@@ -76,7 +76,7 @@ impl Metric {
         Metric::ALL.into_iter().find(|metric| metric.name() == text)
     }
 
-    fn is_latency(self) -> bool {
+    pub fn is_latency(self) -> bool {
         matches!(
             self,
             Metric::P50
@@ -181,6 +181,10 @@ pub struct Threshold {
     /// Set when the rule reads only the requests of one name (`p95{name=checkout} < 300ms`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// A k6 `abortOnFail` threshold: checked on every task's progress during the run from this
+    /// many seconds into the load (`delayAbortEval`), and every task stopped when it fails.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort_after_s: Option<f64>,
 }
 
 /// How a relative rule's limit applies to the baseline figure.
@@ -303,6 +307,7 @@ impl Threshold {
             limit,
             relative: None,
             name,
+            abort_after_s: None,
         })
     }
 
@@ -345,6 +350,7 @@ impl Threshold {
             limit: number / 100.0,
             relative: Some(change),
             name: None,
+            abort_after_s: None,
         })
     }
 }

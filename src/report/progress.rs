@@ -110,7 +110,9 @@ mod tests {
             asked_rate: Some(800.0),
             asked_vus: None,
             worst_p95_us: Some(41_200.0),
+            least_p95_us: Some(30_000.0),
             dropped: 0,
+            checks: None,
         };
         assert_eq!(
             progress_line(&total),

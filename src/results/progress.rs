@@ -19,6 +19,8 @@ pub struct Progress {
     /// p95 of the task's requests so far.
     pub p95_us: Option<f64>,
     pub dropped: Option<u64>,
+    /// Checks passed and failed so far (`checks 12 passed, 1 failed`, a k6 script's).
+    pub checks: Option<(u64, u64)>,
 }
 
 /// Reads a progress line; `None` for any other line.
@@ -36,6 +38,13 @@ pub fn parse(line: &str) -> Option<Progress> {
             progress.errors = count.parse().ok();
         } else if let Some(count) = part.strip_suffix(" dropped") {
             progress.dropped = count.parse().ok();
+        } else if let Some(checks) = part.strip_prefix("checks ") {
+            progress.checks = checks.split_once(" passed, ").and_then(|(passed, failed)| {
+                Some((
+                    passed.parse().ok()?,
+                    failed.strip_suffix(" failed")?.parse().ok()?,
+                ))
+            });
         } else if let Some(latency) = part.strip_prefix("p95 ") {
             progress.p95_us = latency_us(latency);
         } else if let Some((rate, asked)) = part.split_once(" req/s") {
@@ -86,7 +95,12 @@ pub struct Total {
     pub asked_vus: Option<f64>,
     /// The worst task's p95 so far (percentiles of parts cannot be added; this bounds the whole).
     pub worst_p95_us: Option<f64>,
+    /// The least of the tasks' p95s so far: the whole's p95 is at least this, once every task
+    /// reported one.
+    pub least_p95_us: Option<f64>,
     pub dropped: u64,
+    /// Checks passed and failed, added over the tasks that count them.
+    pub checks: Option<(u64, u64)>,
 }
 
 #[derive(Debug, Default)]
@@ -156,6 +170,14 @@ impl Board {
             total.errors += progress.errors.unwrap_or_default();
             total.dropped += progress.dropped.unwrap_or_default();
             total.worst_p95_us = max(total.worst_p95_us, progress.p95_us);
+            total.least_p95_us = match (total.least_p95_us, progress.p95_us) {
+                (Some(least), Some(p95)) => Some(least.min(p95)),
+                (least, p95) => least.or(p95),
+            };
+            if let Some((passed, failed)) = progress.checks {
+                let (all_passed, all_failed) = total.checks.unwrap_or_default();
+                total.checks = Some((all_passed + passed, all_failed + failed));
+            }
             if !entry.ended {
                 total.rate += progress.rate.unwrap_or_default();
                 total.asked_rate = add(total.asked_rate, progress.asked_rate);
@@ -185,8 +207,11 @@ mod tests {
                 asked_vus: None,
                 p95_us: Some(41_200.0),
                 dropped: Some(7),
+                checks: None,
             })
         );
+        let k6 = parse("progress · 20s · 400 requests · 2 errors · 20.0 req/s · p95 12ms · 0 dropped · checks 398 passed, 2 failed").unwrap();
+        assert_eq!((k6.requests, k6.checks), (Some(400), Some((398, 2))));
         let closed = parse("progress · 10s · 50 requests · 0 errors · 5.0 req/s (20 virtual users) · p95 – · 0 dropped").unwrap();
         assert_eq!((closed.asked_vus, closed.p95_us), (Some(20.0), None));
         assert_eq!(
@@ -218,7 +243,9 @@ mod tests {
                 asked_rate: Some(100.0),
                 asked_vus: None,
                 worst_p95_us: Some(90_000.0),
+                least_p95_us: Some(40_000.0),
                 dropped: 2,
+                checks: None,
             }
         );
         board.ended(0);

@@ -5,7 +5,34 @@ use serde::Serialize;
 
 use super::baseline::Baseline;
 use super::merge::Merged;
-use crate::plan::{Change, Threshold, percent_change};
+use super::progress::Total;
+use crate::plan::{Change, Metric, Op, Threshold, percent_change};
+
+/// An `abortOnFail` threshold that failed on every task's progress during the run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Crossed {
+    pub rule: String,
+    /// The figure as the rule reads it, as text.
+    pub measured: String,
+    /// How far into the load (the furthest task) it was found.
+    pub elapsed_s: f64,
+}
+
+impl Crossed {
+    /// The check it makes of its rule: failed, whatever the figures at the end say, as k6 fails
+    /// a threshold that aborted the test.
+    pub fn checked(&self) -> Checked {
+        Checked {
+            rule: self.rule.clone(),
+            held: false,
+            skipped: false,
+            measured: format!(
+                "{} at {:.0} s on every task's progress, when every task was stopped (abortOnFail)",
+                self.measured, self.elapsed_s
+            ),
+        }
+    }
+}
 
 /// A rule checked against the merged results.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -41,6 +68,56 @@ impl Checked {
 }
 
 impl Threshold {
+    /// Whether the tasks' progress lines carry this rule's figure during the run: counts, the
+    /// error rate, requests a second, checks, and p95 (bounded by the least and the worst task's).
+    pub fn judged_live(&self) -> bool {
+        self.name.is_none()
+            && self.relative.is_none()
+            && matches!(
+                self.metric,
+                Metric::P95
+                    | Metric::ErrorRate
+                    | Metric::Rps
+                    | Metric::Requests
+                    | Metric::Errors
+                    | Metric::Checks
+            )
+            && !(self.metric == Metric::P95 && self.op == Op::Eq)
+    }
+
+    /// An `abortOnFail` rule that certainly fails on what every task has reported so far; `None`
+    /// while it holds, while some task has reported nothing, or before its `delayAbortEval`.
+    /// The whole's p95 lies between the least and the worst task's p95: a `<` rule fails once
+    /// the least fails it, a `>` rule once the worst does.
+    pub fn crossed(&self, total: &Total) -> Option<Crossed> {
+        let after = self.abort_after_s?;
+        if !self.judged_live() || total.tasks_reporting < total.task_count {
+            return None;
+        }
+        let elapsed = total.elapsed_s?;
+        if elapsed < after {
+            return None;
+        }
+        let share = |part: u64, all: u64| (all > 0).then(|| part as f64 / all as f64);
+        let measured = match self.metric {
+            Metric::Requests => Some(total.requests as f64),
+            Metric::Errors => Some(total.errors as f64),
+            Metric::ErrorRate => share(total.errors, total.requests),
+            Metric::Rps => (elapsed > 0.0).then(|| total.requests as f64 / elapsed),
+            Metric::Checks => total
+                .checks
+                .and_then(|(passed, failed)| share(passed, passed.saturating_add(failed))),
+            Metric::P95 if matches!(self.op, Op::Lt | Op::Le) => total.least_p95_us,
+            Metric::P95 => total.worst_p95_us,
+            _ => None,
+        }?;
+        (!self.op.holds(measured, self.limit)).then(|| Crossed {
+            rule: self.rule.clone(),
+            measured: self.metric.format(measured),
+            elapsed_s: elapsed,
+        })
+    }
+
     /// A threshold on a figure no task reported fails: it never passes on missing data. A relative
     /// rule compares with `baseline` (the base branch's median of the figure, or why there is
     /// none) and is skipped without one, never passed.
@@ -251,5 +328,44 @@ mod tests {
             .unwrap()
             .check(&merged, Err("no base branch"));
         assert!(absolute.held && !absolute.skipped);
+    }
+
+    #[test]
+    fn an_abort_rule_fails_live_only_on_what_every_task_reported() {
+        let total = |p95s: &[Option<f64>], requests, errors| Total {
+            task_count: p95s.len(),
+            tasks_reporting: p95s.iter().filter(|p95| p95.is_some()).count(),
+            elapsed_s: Some(20.0),
+            requests,
+            errors,
+            worst_p95_us: p95s.iter().flatten().copied().reduce(f64::max),
+            least_p95_us: p95s.iter().flatten().copied().reduce(f64::min),
+            ..Total::default()
+        };
+        let abort = |rule: &str, after: f64| {
+            let mut rule = Threshold::parse(rule).unwrap();
+            rule.abort_after_s = Some(after);
+            rule
+        };
+        // The whole's p95 is at least the least task's: only then is a `<` rule surely failed.
+        let p95 = abort("p95 < 100ms", 0.0);
+        let slow = total(&[Some(150_000.0), Some(120_000.0)], 100, 0);
+        assert_eq!(p95.crossed(&slow).unwrap().measured, "120ms");
+        let mixed = total(&[Some(150_000.0), Some(20_000.0)], 100, 0);
+        assert_eq!(p95.crossed(&mixed), None);
+        // A task that has reported nothing may hold every fast sample.
+        let partial = total(&[Some(150_000.0), None], 100, 0);
+        assert_eq!(p95.crossed(&partial), None);
+        // Counts and rates are exact; delayAbortEval waits.
+        let failing = total(&[Some(1.0), Some(1.0)], 100, 5);
+        assert!(abort("error_rate < 1%", 0.0).crossed(&failing).is_some());
+        assert_eq!(abort("error_rate < 1%", 30.0).crossed(&failing), None);
+        assert_eq!(abort("error_rate < 10%", 0.0).crossed(&failing), None);
+        // Not an abort rule, or a figure the progress does not carry: never during the run.
+        assert_eq!(
+            Threshold::parse("errors == 0").unwrap().crossed(&failing),
+            None
+        );
+        assert_eq!(abort("p99 < 1ms", 0.0).crossed(&slow), None);
     }
 }

@@ -3,7 +3,7 @@
 use super::baseline::Baseline;
 use super::delivery::Delivery;
 use super::merge::Merged;
-use super::threshold::Checked;
+use super::threshold::{Checked, Crossed};
 use crate::exit::{self, THRESHOLD_FAILED};
 use crate::outcome::TaskOutcome;
 use crate::plan::Threshold;
@@ -36,6 +36,8 @@ pub struct Rules<'a> {
     pub delivery: Option<&'a Delivery>,
     /// A test that did not deliver its load fails the run (else it is a warning).
     pub fail_on_under_delivery: bool,
+    /// The `abortOnFail` threshold that stopped every task during the run.
+    pub crossed: Option<&'a Crossed>,
 }
 
 /// Passes only when every task succeeded, every threshold held and (when the rules say so) the
@@ -48,15 +50,16 @@ pub fn decide(outcomes: &[&TaskOutcome], merged: &Merged, rules: &Rules) -> Verd
         require_baseline,
         delivery,
         fail_on_under_delivery,
+        crossed,
     } = *rules;
     let checked: Vec<Checked> = thresholds
         .iter()
-        .map(|threshold| threshold.check(merged, baseline))
+        .map(|threshold| match crossed {
+            Some(crossed) if crossed.rule == threshold.rule => crossed.checked(),
+            _ => threshold.check(merged, baseline),
+        })
         .collect();
-    let failed_tasks = outcomes
-        .iter()
-        .filter(|outcome| !outcome.succeeded())
-        .count();
+    let failed_tasks = outcomes.iter().filter(|outcome| outcome.fails()).count();
     let failed_thresholds: Vec<&Checked> = checked
         .iter()
         .filter(|check| check.fails(require_baseline))
@@ -114,6 +117,7 @@ mod tests {
             require_baseline,
             delivery: None,
             fail_on_under_delivery: false,
+            crossed: None,
         }
     }
 

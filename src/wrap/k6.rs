@@ -273,19 +273,21 @@ async fn resume(k6: &str, address: &str) -> Result<u64> {
     }
 }
 
-fn progress_line(tally: &Tally, elapsed: f64) -> String {
+/// The protocol's progress line (what the run adds up across tasks every 15 s), with the checks
+/// after its parts: requests a second over the time since `last` (requests, seconds), which it
+/// then becomes.
+fn progress_line(tally: &Tally, elapsed: f64, last: &mut (u64, f64)) -> String {
     let p95 = if tally.latency.is_empty() {
         "–".to_string()
     } else {
         format_latency_us(tally.latency.value_at_quantile(0.95) as f64)
     };
+    let (last_requests, last_at) = *last;
+    let rate = tally.requests.saturating_sub(last_requests) as f64 / (elapsed - last_at).max(0.001);
+    *last = (tally.requests, elapsed);
     format!(
-        "k6: {elapsed:.0} s · {} requests · {} errors · {:.1} req/s · p95 {p95} · checks {} passed, {} failed",
-        tally.requests,
-        tally.errors,
-        tally.requests as f64 / elapsed.max(0.001),
-        tally.checks_passed,
-        tally.checks_failed
+        "progress · {elapsed:.0}s · {} requests · {} errors · {rate:.1} req/s · p95 {p95} · {} dropped · checks {} passed, {} failed",
+        tally.requests, tally.errors, tally.dropped, tally.checks_passed, tally.checks_failed
     )
 }
 
@@ -354,7 +356,11 @@ pub async fn run(
     }
     if let Some(started_ms) = started_ms.filter(|_| tally.requests > 0 || code == 0) {
         let duration_ms = ended_ms.saturating_sub(started_ms);
-        output(&progress_line(&tally, duration_ms as f64 / 1000.0));
+        output(&progress_line(
+            &tally,
+            duration_ms as f64 / 1000.0,
+            &mut (0, 0.0),
+        ));
         let json = result_json(&tally, started_ms, share.start_at_ms, duration_ms)
             .map_err(|why| anyhow::anyhow!("encoding the result: {why}"))?;
         let id = format!("{:08x}", rand::random::<u32>());
@@ -459,6 +465,8 @@ impl Load<'_> {
         let mut started_ms = None;
         let mut interrupted = false;
         let mut progress = tokio::time::interval(PROGRESS_EVERY);
+        // Requests and seconds at the last progress line.
+        let mut pace = (0u64, 0.0f64);
         progress.tick().await;
         loop {
             tokio::select! {
@@ -473,7 +481,7 @@ impl Load<'_> {
                 _ = progress.tick(), if started_ms.is_some() => {
                     let elapsed = epoch_ms().saturating_sub(started_ms.unwrap_or_default()) as f64 / 1000.0;
                     let tally = self.tally.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-                    output(&progress_line(&tally, elapsed));
+                    output(&progress_line(&tally, elapsed, &mut pace));
                 }
                 why = &mut stopped, if !interrupted => {
                     interrupted = true;
@@ -529,6 +537,28 @@ pub struct ScriptThreshold {
     pub metric: String,
     pub expression: String,
     pub abort_on_fail: bool,
+    /// `delayAbortEval`, as written (`10s`, `1m30s`).
+    pub delay_abort_eval: Option<String>,
+}
+
+/// A k6 duration (`500ms`, `10s`, `1m30s`, `2h`) in seconds.
+pub fn k6_duration_seconds(text: &str) -> Option<f64> {
+    let mut total = 0.0;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let number: f64 = rest[..number_end].parse().ok()?;
+        rest = &rest[number_end..];
+        let (unit, scale) = [("ms", 0.001), ("s", 1.0), ("m", 60.0), ("h", 3600.0)]
+            .into_iter()
+            .find(|(unit, _)| rest.starts_with(unit))?;
+        total += number * scale;
+        rest = &rest[unit.len()..];
+    }
+    Some(total)
 }
 
 /// The script's thresholds, as `k6 inspect` on this machine reads its options.
@@ -583,8 +613,8 @@ pub fn read_inspection(
     let map = options.get("thresholds").and_then(|map| map.as_object());
     for (metric, rules) in map.into_iter().flatten() {
         for rule in rules.as_array().into_iter().flatten() {
-            let (expression, abort_on_fail) = match rule {
-                serde_json::Value::String(text) => (text.as_str(), false),
+            let (expression, abort_on_fail, delay) = match rule {
+                serde_json::Value::String(text) => (text.as_str(), false, None),
                 serde_json::Value::Object(object) => {
                     let Some(text) = object.get("threshold").and_then(|text| text.as_str()) else {
                         continue;
@@ -592,7 +622,11 @@ pub fn read_inspection(
                     let abort = object
                         .get("abortOnFail")
                         .and_then(serde_json::Value::as_bool);
-                    (text, abort.unwrap_or(false))
+                    let delay = object.get("delayAbortEval").map(|delay| match delay {
+                        serde_json::Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    });
+                    (text, abort.unwrap_or(false), delay)
                 }
                 _ => continue,
             };
@@ -600,6 +634,7 @@ pub fn read_inspection(
                 metric: metric.clone(),
                 expression: expression.to_string(),
                 abort_on_fail,
+                delay_abort_eval: delay,
             });
         }
     }
@@ -671,6 +706,21 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("`k6 run load.js`"), "{error}");
+    }
+
+    #[test]
+    fn k6_durations_read_as_seconds() {
+        for (text, seconds) in [
+            ("10s", 10.0),
+            ("1m30s", 90.0),
+            ("500ms", 0.5),
+            ("2h", 7200.0),
+        ] {
+            assert_eq!(k6_duration_seconds(text), Some(seconds), "{text}");
+        }
+        for text in ["", "10", "ten seconds", "5x"] {
+            assert_eq!(k6_duration_seconds(text), None, "{text}");
+        }
     }
 
     #[test]

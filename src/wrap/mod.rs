@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use crate::gha::Gha;
 use crate::signals::Shutdown;
 
-pub use k6::{ScriptThreshold, inspect_in_image, inspect_thresholds};
+pub use k6::{ScriptThreshold, inspect_in_image, inspect_thresholds, k6_duration_seconds};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Tool {

@@ -512,3 +512,55 @@ export default function () { http.get(__ENV.BASE_URL); }
     );
     assert_eq!(results["thresholds"][0]["held"], true, "{results:#}");
 }
+
+/// `abortOnFail`: the threshold is checked on every task's progress during the run, and when it
+/// fails every task is stopped, their results merged, and the run fails with 99 as k6 would.
+#[test]
+fn an_abort_on_fail_threshold_stops_every_task_when_the_merged_progress_fails_it() {
+    let server = Server::start(Behaviour::default());
+    let (dir, _) = workspace(
+        r#"
+import http from 'k6/http';
+import { check } from 'k6';
+export const options = {
+  scenarios: { load: { executor: 'constant-arrival-rate', rate: 20, timeUnit: '1s',
+                        duration: '60s', preAllocatedVUs: 5 } },
+  thresholds: { checks: [{ threshold: 'rate>0.99', abortOnFail: true, delayAbortEval: '5s' }] },
+};
+export default function () {
+  const res = http.get(__ENV.BASE_URL);
+  check(res, { 'is a teapot': (r) => r.status === 418 });
+}
+"#,
+    );
+    let base_url = format!("BASE_URL={}", server.url());
+    let began = std::time::Instant::now();
+    let run = k6_run(
+        dir.path(),
+        &[("task-count", "2"), ("environment", &base_url)],
+    )
+    .run();
+    let took = began.elapsed();
+
+    run.assert_code(99);
+    run.assert_stdout_has("stops every task when it fails (abortOnFail) from 5 s into the load");
+    run.assert_stdout_has("threshold `checks: rate>0.99` failed at ");
+    assert!(
+        took < std::time::Duration::from_secs(45),
+        "the 60 s test was stopped early: {took:?}\n{run}"
+    );
+    let results = run.results();
+    let sent = server.requests();
+    assert!(sent < 1000, "{sent} of 1,200 requests were sent");
+    // What the stopped tasks sent is merged, and the rule failed as it stopped them.
+    assert_eq!(results["merged"]["requests"], sent, "{results:#}");
+    let check = &results["thresholds"][0];
+    assert_eq!(check["held"], false, "{results:#}");
+    assert!(
+        check["measured"].as_str().unwrap().contains("abortOnFail"),
+        "{results:#}"
+    );
+    for task in results["tasks"].as_array().unwrap() {
+        assert_eq!(task["outcome"], "stopped at a threshold", "{results:#}");
+    }
+}
