@@ -1,29 +1,7 @@
 //! The generator's result: the `ECS_LOADTEST_RESULT` JSON, sent as chunks.
 
-use std::collections::BTreeMap;
-
-use serde::Serialize;
-
 use super::stats::{ErrorClass, Stats};
-use crate::results::protocol::{WirePoint, WireSeries, encode_histogram};
-
-#[derive(Serialize)]
-struct ResultJson<'a> {
-    v: u32,
-    requests: u64,
-    errors: u64,
-    duration_ms: u64,
-    status: BTreeMap<String, u64>,
-    latency_hdr: String,
-    started_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start_at_ms: Option<u64>,
-    dropped: u64,
-    error_classes: BTreeMap<&'a str, u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    schedule_lag_p99_us: Option<u64>,
-    series: WireSeries,
-}
+use crate::results::protocol::{WirePoint, WireResult, WireSeries, encode_histogram};
 
 /// When the load was meant to begin and when it did, in epoch milliseconds.
 pub struct Timing {
@@ -55,8 +33,8 @@ pub fn result_json(stats: &Stats, timing: &Timing) -> Result<String, String> {
             })
             .collect::<Result<_, String>>()?,
     };
-    let json = ResultJson {
-        v: 1,
+    WireResult {
+        v: WireResult::VERSION,
         requests: stats.requests,
         errors: stats.errors,
         duration_ms: timing.duration_ms.max(1),
@@ -65,18 +43,24 @@ pub fn result_json(stats: &Stats, timing: &Timing) -> Result<String, String> {
             .iter()
             .map(|(status, count)| (status.to_string(), *count))
             .collect(),
-        latency_hdr: encode_histogram(&stats.latency)?,
-        started_ms: timing.started_ms,
+        latency_hdr: Some(encode_histogram(&stats.latency)?),
+        started_ms: Some(timing.started_ms),
         start_at_ms: timing.start_at_ms,
-        dropped: stats.dropped,
+        dropped: Some(stats.dropped),
         error_classes: ErrorClass::ALL
             .iter()
             .filter(|class| stats.error_classes[**class as usize] > 0)
-            .map(|class| (class.name(), stats.error_classes[*class as usize]))
+            .map(|class| {
+                (
+                    class.name().to_string(),
+                    stats.error_classes[*class as usize],
+                )
+            })
             .collect(),
         schedule_lag_p99_us: (timing.scheduled && !stats.lag.is_empty())
             .then(|| stats.lag.value_at_quantile(0.99)),
-        series,
-    };
-    serde_json::to_string(&json).map_err(|error| error.to_string())
+        series: Some(series),
+        ..WireResult::default()
+    }
+    .to_json()
 }

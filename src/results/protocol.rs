@@ -125,26 +125,45 @@ pub struct Percentiles {
     pub max: Option<f64>,
 }
 
-#[derive(Deserialize)]
-struct Wire {
-    v: u64,
-    requests: u64,
-    errors: u64,
-    duration_ms: u64,
+/// The result line's JSON, as every tester of this project writes it and the run reads it: one
+/// type for both, so that the writers and the reader cannot drift apart.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct WireResult {
+    pub v: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub duration_ms: u64,
     #[serde(default)]
-    status: BTreeMap<String, u64>,
-    latency_hdr: Option<String>,
-    latency_ms: Option<Percentiles>,
-    started_ms: Option<u64>,
-    start_at_ms: Option<u64>,
-    dropped: Option<u64>,
+    pub status: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_hdr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<Percentiles>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_at_ms: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
     #[serde(default)]
-    error_classes: BTreeMap<String, u64>,
-    schedule_lag_p99_us: Option<u64>,
-    series: Option<WireSeries>,
-    checks: Option<Checks>,
-    #[serde(default)]
-    names: BTreeMap<String, WireName>,
+    pub error_classes: BTreeMap<String, u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_lag_p99_us: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub series: Option<WireSeries>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub checks: Option<Checks>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub names: BTreeMap<String, WireName>,
+}
+
+impl WireResult {
+    /// The version this action writes and reads.
+    pub const VERSION: u64 = 1;
+
+    pub fn to_json(&self) -> Result<String, String> {
+        serde_json::to_string(self).map_err(|error| error.to_string())
+    }
 }
 
 /// The series as a tester sends it.
@@ -169,9 +188,9 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
     let Some(json) = line.trim().strip_prefix(RESULT_MARKER) else {
         return Err(format!("does not start with {RESULT_MARKER}"));
     };
-    let wire: Wire =
+    let wire: WireResult =
         serde_json::from_str(json.trim()).map_err(|error| format!("invalid JSON: {error}"))?;
-    if wire.v != 1 {
+    if wire.v != WireResult::VERSION {
         return Err(format!(
             "version {} is not supported (this action reads version 1)",
             wire.v

@@ -6,14 +6,13 @@
 use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
 
-use crate::results::protocol::{Checks, WireName, encode_histogram};
+use crate::results::protocol::{Checks, WireName, WireResult, encode_histogram};
 
 /// Request names kept apart; a script that names every request by its URL (ids and all) is
 /// counted in one more row past this.
 pub const MAX_NAMES: usize = 100;
-/// The names past `MAX_NAMES` are counted in one row.
+// The names past `MAX_NAMES` are counted in one row.
 use crate::results::protocol::OTHER_NAMES;
 
 /// One request name's figures.
@@ -147,24 +146,6 @@ fn error_class(status: &str, error_code: &str) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
-struct ResultJson<'a> {
-    v: u32,
-    requests: u64,
-    errors: u64,
-    duration_ms: u64,
-    status: &'a BTreeMap<String, u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    latency_hdr: Option<String>,
-    started_ms: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    start_at_ms: Option<u64>,
-    dropped: u64,
-    error_classes: &'a BTreeMap<String, u64>,
-    checks: Checks,
-    names: BTreeMap<&'a str, WireName>,
-}
-
 /// The result line's JSON: the protocol's fields, with the checks and each request name's
 /// figures beside them.
 pub fn result_json(
@@ -181,7 +162,7 @@ pub fn result_json(
     let mut names = BTreeMap::new();
     for (name, figures) in &tally.names {
         names.insert(
-            name.as_str(),
+            name.clone(),
             WireName {
                 requests: figures.requests,
                 errors: figures.errors,
@@ -189,24 +170,25 @@ pub fn result_json(
             },
         );
     }
-    let json = ResultJson {
-        v: 1,
+    WireResult {
+        v: WireResult::VERSION,
         requests: tally.requests,
         errors: tally.errors.min(tally.requests),
         duration_ms: duration_ms.max(1),
-        status: &tally.status,
+        status: tally.status.clone(),
         latency_hdr: encoded(&tally.latency)?,
-        started_ms,
+        started_ms: Some(started_ms),
         start_at_ms,
-        dropped: tally.dropped,
-        error_classes: &tally.error_classes,
-        checks: Checks {
+        dropped: Some(tally.dropped),
+        error_classes: tally.error_classes.clone(),
+        checks: Some(Checks {
             passed: tally.checks_passed,
             failed: tally.checks_failed,
-        },
+        }),
         names,
-    };
-    serde_json::to_string(&json).map_err(|error| error.to_string())
+        ..WireResult::default()
+    }
+    .to_json()
 }
 
 #[cfg(test)]
