@@ -97,7 +97,12 @@ impl Tally {
                 } else {
                     sample.status
                 };
-                *self.status.entry(status.to_string()).or_default() += 1;
+                match self.status.get_mut(status) {
+                    Some(count) => *count += 1,
+                    None => {
+                        self.status.insert(status.to_string(), 1);
+                    }
+                }
                 self.name(sample.name).requests += 1;
             }
             "http_req_failed" if value > 0.0 => {
@@ -124,9 +129,13 @@ impl Tally {
         } else {
             OTHER_NAMES
         };
+        // The key is allocated only for a name not seen before, not for every sample.
+        if !self.names.contains_key(key) {
+            self.names.insert(key.to_string(), NameTally::new());
+        }
         self.names
-            .entry(key.to_string())
-            .or_insert_with(NameTally::new)
+            .get_mut(key)
+            .expect("the name was inserted just above")
     }
 }
 
