@@ -210,10 +210,24 @@ fn make_fifo(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The most a pipe holds that an unprivileged process may ask for (Linux's default
+/// `/proc/sys/fs/pipe-max-size`).
+const PIPE_BYTES: libc::c_int = 1 << 20;
+
+/// Asks for a 1 MiB pipe rather than 64 KiB: when the reader is not scheduled for a moment (it
+/// shares the task's CPUs with k6), k6's writer goes on rather than blocking its samples, and
+/// with them its virtual users. A refusal leaves the pipe as it was.
+fn widen_pipe(file: &File) {
+    use std::os::fd::AsRawFd;
+    // SAFETY: F_SETPIPE_SZ on a descriptor this function borrows; it changes only the pipe's size.
+    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+}
+
 /// Reads k6's CSV samples from the pipe until k6 closes it, folding each into `tally`.
 fn read_samples(path: &Path, tally: &Mutex<Tally>) -> Result<()> {
     let file =
         File::open(path).with_context(|| format!("opening the samples pipe {}", path.display()))?;
+    widen_pipe(&file);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
