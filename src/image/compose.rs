@@ -21,10 +21,10 @@ use futures_util::StreamExt;
 
 use super::Engine;
 use super::build_context;
-use crate::plan::{BuildPlan, K6Plan};
+use crate::plan::{BuildPlan, ScriptPlan};
 
 /// The name the written Dockerfile has in the context (it is never written to the disk).
-const DOCKERFILE: &str = ".ecs-loadtest-k6.Dockerfile";
+const DOCKERFILE: &str = ".ecs-loadtest-script.Dockerfile";
 /// Where the action's binary is in its own image, and where it goes in the k6 image.
 const BINARY_IN_ACTION_IMAGE: &str = "/ecs-loadtest";
 const BINARY: &str = "/usr/local/bin/ecs-loadtest";
@@ -61,10 +61,14 @@ pub async fn ensure_image(docker: &Docker, image: &str) -> Result<String> {
 
 /// The build of `k6`'s image, with this action's binary from `action_image`. Both images are
 /// pulled when the engine does not have them, so that the Dockerfile can name their IDs.
-pub async fn k6_build(engine: &Engine, k6: &K6Plan, action_image: &str) -> Result<BuildPlan> {
+pub async fn script_build(
+    engine: &Engine,
+    k6: &ScriptPlan,
+    action_image: &str,
+) -> Result<BuildPlan> {
     let k6_id = ensure_image(&engine.0, &k6.image)
         .await
-        .context("the k6 image (input `tester-image`)")?;
+        .with_context(|| format!("the {} image (input `tester-image`)", k6.tool.name()))?;
     let action_id = ensure_image(&engine.0, action_image)
         .await
         .context("the image this action's binary is taken from (input `generator-image`)")?;
@@ -91,17 +95,16 @@ fn script_folder(script: &str) -> String {
     }
 }
 
-fn dockerfile(k6: &K6Plan, folder: &str, action: (&str, &str), k6_id: &str) -> String {
+fn dockerfile(k6: &ScriptPlan, folder: &str, action: (&str, &str), k6_id: &str) -> String {
     let (action_image, action_id) = action;
-    let command = serde_json::to_string(&["wrap", "k6", "--", &k6.k6, "run", &k6.script])
-        .expect("strings serialize");
+    let command = serde_json::to_string(&k6.command()).expect("strings serialize");
     let target = if folder == "." {
         format!("{WORKDIR}/")
     } else {
         format!("{WORKDIR}/{folder}/")
     };
     format!(
-        "# Written by ecs-loadtest for the k6 script {script}.\n\
+        "# Written by ecs-loadtest for the {tool} script {script}.\n\
          # {action_image} is {action_id}; {k6_image} is {k6_id}.\n\
          FROM {action_image} AS ecs-loadtest\n\
          FROM {k6_image}\n\
@@ -111,6 +114,7 @@ fn dockerfile(k6: &K6Plan, folder: &str, action: (&str, &str), k6_id: &str) -> S
          ENTRYPOINT [\"{BINARY}\"]\n\
          CMD {command}\n",
         script = k6.script,
+        tool = k6.tool.name(),
         k6_image = k6.image,
     )
 }
@@ -218,10 +222,11 @@ async fn run_container(docker: &Docker, id: &str) -> Result<Ran> {
 mod tests {
     use super::*;
 
-    fn k6(script: &str) -> K6Plan {
-        K6Plan {
+    fn k6(script: &str) -> ScriptPlan {
+        ScriptPlan {
+            tool: crate::plan::ScriptTool::K6,
             script: script.to_string(),
-            k6: "k6".to_string(),
+            program: "k6".to_string(),
             image: "grafana/k6:1.1.0".to_string(),
             wrapper_image: None,
         }

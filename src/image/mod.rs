@@ -14,7 +14,7 @@ use bollard::Docker;
 use crate::gha::Gha;
 use crate::plan::BuildPlan;
 
-pub use compose::{ensure_image, k6_build, run_once};
+pub use compose::{ensure_image, run_once, script_build};
 pub use docker::connect as docker_engine;
 pub use push::RegistryLogin;
 

@@ -25,31 +25,75 @@ pub enum ImageSource {
     /// an image; `None` when this build of the action does not name its own image and
     /// `generator-image` is not given (a backend that needs one says so).
     Generator { image: Option<String> },
-    /// A k6 script every task runs under `ecs-loadtest wrap k6`.
-    K6(K6Plan),
+    /// A script of a tool people already use (k6, Locust) that every task runs under
+    /// `ecs-loadtest wrap TOOL`.
+    Script(ScriptPlan),
+}
+
+/// The tool a script is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ScriptTool {
+    K6,
+    Locust,
+}
+
+impl ScriptTool {
+    /// Its name, as `wrap` and `tester` take it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ScriptTool::K6 => "k6",
+            ScriptTool::Locust => "locust",
+        }
+    }
+
+    /// Its image where the tasks run an image: the versions the tests run, pinned.
+    fn default_image(self) -> &'static str {
+        match self {
+            ScriptTool::K6 => "grafana/k6:1.1.0",
+            ScriptTool::Locust => "locustio/locust:2.47.0",
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct K6Plan {
+pub struct ScriptPlan {
+    pub tool: ScriptTool,
     /// The script, as given (relative to the workspace).
     pub script: String,
-    /// The k6 command: `k6` from the PATH.
-    pub k6: String,
-    /// The k6 image where the tasks run an image (`tester-image`, else [`K6_IMAGE`]).
+    /// The tool's command, from the PATH: `k6`, `locust`.
+    pub program: String,
+    /// The tool's image where the tasks run an image (`tester-image`, else the pinned default).
     pub image: String,
     /// The image this action's binary is taken from for such an image (`generator-image`, else
     /// the action's own); `None` when neither names one (a backend that needs it says so).
     pub wrapper_image: Option<String>,
 }
 
-/// The k6 image a script runs on by default: the version the tests run, pinned.
-pub const K6_IMAGE: &str = "grafana/k6:1.1.0";
+impl ScriptPlan {
+    /// What each task runs: `wrap k6 -- k6 run SCRIPT`, `wrap locust -- locust -f SCRIPT`.
+    pub fn command(&self) -> Vec<String> {
+        let tool = self.tool.name();
+        let run: [&str; 2] = match self.tool {
+            ScriptTool::K6 => ["run", &self.script],
+            ScriptTool::Locust => ["-f", &self.script],
+        };
+        ["wrap", tool, "--", &self.program]
+            .into_iter()
+            .chain(run)
+            .map(String::from)
+            .collect()
+    }
+}
 
 /// Why `tester-image` is not used beside another tester.
-const NOT_K6: &str = "no k6 `script` is given, so no k6 image is composed";
+const NOT_K6: &str = "no `script` is given, so no image is made for one";
 
-/// What a script's name may end with: what k6 runs.
-const SCRIPT_EXTENSIONS: [&str; 3] = [".js", ".mjs", ".ts"];
+/// What a script's name ends with, for each tool.
+const SCRIPT_EXTENSIONS: [(ScriptTool, &[&str]); 2] = [
+    (ScriptTool::K6, &[".js", ".mjs", ".ts"]),
+    (ScriptTool::Locust, &[".py"]),
+];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BuildPlan {
@@ -71,10 +115,11 @@ enum Tester {
     Generate,
     Dockerfile,
     Image,
-    K6,
+    /// A script (`None`: the tool its name says).
+    Script(Option<ScriptTool>),
 }
 
-const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`), `image` (run `image` as it is) or `k6` (the k6 script in `script`)";
+const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`), `image` (run `image` as it is), `k6` or `locust` (the script in `script`)";
 
 /// The tester, and the sentence the log gives for it: named by `tester`, or else `image` when it
 /// is given, a build when `dockerfile` (or `build-args`, `target`) is, the built-in generator
@@ -90,7 +135,8 @@ fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, St
             "generate" => Tester::Generate,
             "dockerfile" => Tester::Dockerfile,
             "image" => Tester::Image,
-            "k6" => Tester::K6,
+            "k6" => Tester::Script(Some(ScriptTool::K6)),
+            "locust" => Tester::Script(Some(ScriptTool::Locust)),
             _ => {
                 problems.add("tester", text, TESTER_ACCEPTED);
                 return None;
@@ -100,9 +146,11 @@ fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, St
             Tester::Image if given(&inputs.image).is_none() => {
                 Some(("image", "", "an image reference, since `tester` is `image`"))
             }
-            Tester::K6 if given(&inputs.script).is_none() => {
-                Some(("script", "", "a k6 script, since `tester` is `k6`"))
-            }
+            Tester::Script(_) if given(&inputs.script).is_none() => Some((
+                "script",
+                "",
+                "the script the tasks run, since `tester` names its tool",
+            )),
             Tester::Generate | Tester::Dockerfile if given(&inputs.image).is_some() => Some((
                 "image",
                 given(&inputs.image).unwrap_or_default(),
@@ -120,7 +168,7 @@ fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, St
         ));
     }
     Some(if given(&inputs.script).is_some() {
-        (Tester::K6, "`script` is given".into())
+        (Tester::Script(None), "`script` is given".into())
     } else if given(&inputs.image).is_some() {
         (Tester::Image, "`image` is given".into())
     } else if build_asked {
@@ -156,10 +204,10 @@ pub fn image_source(
     ignored: &mut Ignored,
 ) -> Option<(ImageSource, String)> {
     let (tester, why) = choose_tester(inputs, problems)?;
-    if tester != Tester::K6 && given(&inputs.tester_image).is_some() {
+    if !matches!(tester, Tester::Script(_)) && given(&inputs.tester_image).is_some() {
         ignored.add(NOT_K6, "tester-image");
     }
-    if tester == Tester::K6 {
+    if let Tester::Script(tool) = tester {
         if let Some(trigger) = &workflow.trigger {
             approved_checkout(
                 given(&inputs.context).unwrap_or("."),
@@ -167,9 +215,13 @@ pub fn image_source(
                 problems,
             );
         }
-        return k6_script(inputs, workflow, problems).map(|k6| {
-            let why = format!("Tester: k6 running `{}` ({why})", k6.script);
-            (ImageSource::K6(k6), why)
+        return script_plan(inputs, workflow, tool, problems).map(|plan| {
+            let why = format!(
+                "Tester: {} running `{}` ({why})",
+                plan.tool.name(),
+                plan.script
+            );
+            (ImageSource::Script(plan), why)
         });
     }
     if tester == Tester::Image {
@@ -253,36 +305,67 @@ pub fn image_source(
     ))
 }
 
-/// The `script` input: a k6 script that exists.
-fn k6_script(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) -> Option<K6Plan> {
+/// The `script` input: a script that exists, for the tool `tester` names or its name says.
+fn script_plan(
+    inputs: &Inputs,
+    workflow: &WorkflowEnv,
+    tool: Option<ScriptTool>,
+    problems: &mut Problems,
+) -> Option<ScriptPlan> {
     let script = given(&inputs.script).unwrap_or_default();
-    let accepted = || {
-        format!(
-            "a k6 script ending in {}, relative to the workspace",
-            SCRIPT_EXTENSIONS.join(", ")
-        )
+    let extensions = |tool: ScriptTool| {
+        SCRIPT_EXTENSIONS
+            .iter()
+            .find(|(each, _)| *each == tool)
+            .map_or(&[][..], |(_, extensions)| *extensions)
     };
-    if !SCRIPT_EXTENSIONS
+    let by_name = SCRIPT_EXTENSIONS
         .iter()
-        .any(|extension| script.ends_with(extension))
-    {
-        problems.add("script", script, accepted());
-        return None;
-    }
+        .find(|(_, extensions)| extensions.iter().any(|end| script.ends_with(end)))
+        .map(|(tool, _)| *tool);
+    let tool = match (tool, by_name) {
+        (Some(tool), Some(named)) if tool == named => tool,
+        (None, Some(named)) => named,
+        (Some(tool), _) => {
+            problems.add(
+                "script",
+                script,
+                format!(
+                    "a {} script ending in {}, relative to the workspace, since `tester` is `{}`",
+                    tool.name(),
+                    extensions(tool).join(", "),
+                    tool.name()
+                ),
+            );
+            return None;
+        }
+        (None, None) => {
+            problems.add(
+                "script",
+                script,
+                "a k6 script (.js, .mjs, .ts) or a Locust file (.py), relative to the workspace",
+            );
+            return None;
+        }
+    };
     if !std::path::Path::new(script).is_file() {
         problems.add(
             "script",
             script,
-            format!("{} (no such file here)", accepted()),
+            format!(
+                "a {} script ending in {}, relative to the workspace (no such file here)",
+                tool.name(),
+                extensions(tool).join(", ")
+            ),
         );
         return None;
     }
-    let image = given(&inputs.tester_image).unwrap_or(K6_IMAGE);
+    let image = given(&inputs.tester_image).unwrap_or(tool.default_image());
     if image.chars().any(char::is_whitespace) {
         problems.add(
             "tester-image",
             image,
-            "an image reference without spaces, holding k6 (grafana/k6 or an xk6 build)",
+            format!("an image reference without spaces, holding {}", tool.name()),
         );
         return None;
     }
@@ -297,9 +380,10 @@ fn k6_script(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) -
         );
         return None;
     }
-    Some(K6Plan {
+    Some(ScriptPlan {
+        tool,
         script: script.to_string(),
-        k6: "k6".to_string(),
+        program: tool.name().to_string(),
         image: image.to_string(),
         wrapper_image: given(&inputs.generator_image)
             .map(str::to_string)

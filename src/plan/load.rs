@@ -12,6 +12,7 @@ use super::request::{
     StatusSet, parse_headers, parse_method,
 };
 use super::stages::{STAGES_ACCEPTED, StageUnit, Stages};
+use super::{ScriptPlan, ScriptTool};
 use crate::input_error::Problems;
 use crate::inputs::{Inputs, given};
 
@@ -255,32 +256,50 @@ impl Load {
             .get_or_insert_with(|| vec!["generate".to_string()]);
     }
 
-    /// A k6 script is the tester: its own options shape the load, which `vus` and `duration`
-    /// may replace (as k6's flags do); an arrival rate or stages belong in the script.
-    pub fn for_k6(&mut self, inputs: &Inputs, problems: &mut Problems, k6: &super::K6Plan) {
+    /// A script is the tester. A k6 script's own options shape the load, which `vus` and
+    /// `duration` may replace (as k6's flags do); an arrival rate or stages belong in the
+    /// script. A Locust file has no load of its own: `vus` (its users, split across tasks) and
+    /// `duration` are required.
+    pub fn for_script(&mut self, inputs: &Inputs, problems: &mut Problems, plan: &ScriptPlan) {
+        let where_instead = match plan.tool {
+            ScriptTool::K6 => {
+                "an arrival rate or stages go in the script's `options` (a `constant-arrival-rate` or `ramping-arrival-rate` scenario), which every task runs with its exact share"
+            }
+            ScriptTool::Locust => {
+                "Locust's users set its pace (`vus`, with the file's `wait_time`); a `LoadTestShape` is not split across tasks yet"
+            }
+        };
         for (input, value) in [("rate", &inputs.rate), ("stages", &inputs.stages)] {
             if let Some(value) = given(value) {
                 problems.add(
                     input,
                     value,
                     format!(
-                        "no `{input}` beside a k6 script: an arrival rate or stages go in the script's `options` (a `constant-arrival-rate` or `ramping-arrival-rate` scenario), which every task runs with its exact share"
+                        "no `{input}` beside a {} script: {where_instead}",
+                        plan.tool.name()
                     ),
                 );
             }
         }
-        self.command.get_or_insert_with(|| {
-            [
-                "wrap",
-                "k6",
-                "--",
-                k6.k6.as_str(),
-                "run",
-                k6.script.as_str(),
-            ]
-            .map(String::from)
-            .to_vec()
-        });
+        if plan.tool == ScriptTool::Locust {
+            for (input, value, accepted) in [
+                (
+                    "vus",
+                    &inputs.vus,
+                    "Locust's users in total, split across tasks, since a Locust file sets no load of its own",
+                ),
+                (
+                    "duration",
+                    &inputs.duration,
+                    "how long Locust's users run, since a Locust file sets no end of its own",
+                ),
+            ] {
+                if given(value).is_none() {
+                    problems.add(input, "", accepted);
+                }
+            }
+        }
+        self.command.get_or_insert_with(|| plan.command());
     }
 
     /// The load (and the start delay, when given) must fit in `timeout-minutes`.

@@ -21,7 +21,7 @@ use serde::Serialize;
 pub use env_var::EnvVar;
 pub use github::CommentPlan;
 pub use history::{HistoryPlan, is_table};
-pub use image::{BuildPlan, ImageSource, K6Plan};
+pub use image::{BuildPlan, ImageSource, ScriptPlan, ScriptTool};
 pub use load::Load;
 pub use parse::{duration_text, is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
 pub use profile::Profile;
@@ -165,8 +165,8 @@ pub fn plan(
     let region = region(inputs, workflow, problems);
     let mut load = load::load(inputs, problems);
     let (image, tester) = image::image_source(inputs, workflow, problems, ignored).unzip();
-    if let Some(ImageSource::K6(k6)) = &image {
-        load.for_k6(inputs, problems, k6);
+    if let Some(ImageSource::Script(script)) = &image {
+        load.for_script(inputs, problems, script);
     }
     if let Some(ImageSource::Generator { .. }) = &image {
         load.for_generator(inputs, problems);

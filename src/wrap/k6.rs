@@ -64,28 +64,28 @@ pub const K6_EXIT_CODES: [(u8, &str); 13] = [
 ];
 
 /// Progress lines come this often.
-const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+pub(super) const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// After `START_AT`, how long the wrapper keeps asking a paused k6 to resume (its REST API may
 /// still be starting) before it gives up.
 const RESUME_WITHIN: Duration = Duration::from_secs(30);
 
-fn epoch_ms() -> u64 {
+pub(super) fn epoch_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |now| now.as_millis() as u64)
 }
 
 /// What the task's environment asks of k6.
-struct Share {
-    index: u64,
-    count: u64,
-    start_at_ms: Option<u64>,
-    vus: Option<u64>,
-    duration_seconds: Option<u64>,
+pub(super) struct Share {
+    pub(super) index: u64,
+    pub(super) count: u64,
+    pub(super) start_at_ms: Option<u64>,
+    pub(super) vus: Option<u64>,
+    pub(super) duration_seconds: Option<u64>,
 }
 
 impl Share {
-    fn of(args: &WrapArgs) -> Result<Share> {
+    pub(super) fn of(args: &WrapArgs) -> Result<Share> {
         fn number(name: &str, value: &Option<String>) -> Result<Option<u64>> {
             match value
                 .as_deref()
@@ -198,7 +198,7 @@ fn free_address() -> Result<String> {
 }
 
 /// A named pipe k6 writes its samples to.
-fn make_fifo(path: &Path) -> Result<()> {
+pub(super) fn make_fifo(path: &Path) -> Result<()> {
     use std::os::unix::ffi::OsStrExt;
     let name =
         std::ffi::CString::new(path.as_os_str().as_bytes()).context("naming the samples pipe")?;
@@ -217,7 +217,7 @@ const PIPE_BYTES: libc::c_int = 1 << 20;
 /// Asks for a 1 MiB pipe rather than 64 KiB: when the reader is not scheduled for a moment (it
 /// shares the task's CPUs with k6), k6's writer goes on rather than blocking its samples, and
 /// with them its virtual users. A refusal leaves the pipe as it was.
-fn widen_pipe(file: &File) {
+pub(super) fn widen_pipe(file: &File) {
     use std::os::fd::AsRawFd;
     // SAFETY: F_SETPIPE_SZ on a descriptor this function borrows; it changes only the pipe's size.
     unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
@@ -318,7 +318,7 @@ async fn resume(k6: &str, address: &str) -> Result<u64> {
 /// The protocol's progress line (what the run adds up across tasks every 15 s), with the checks
 /// after its parts: requests a second over the time since `last` (requests, seconds), which it
 /// then becomes.
-fn progress_line(tally: &Tally, elapsed: f64, last: &mut (u64, f64)) -> String {
+pub(super) fn progress_line(tally: &Tally, elapsed: f64, last: &mut (u64, f64)) -> String {
     let p95 = if tally.latency.is_empty() {
         "–".to_string()
     } else {
@@ -327,9 +327,17 @@ fn progress_line(tally: &Tally, elapsed: f64, last: &mut (u64, f64)) -> String {
     let (last_requests, last_at) = *last;
     let rate = tally.requests.saturating_sub(last_requests) as f64 / (elapsed - last_at).max(0.001);
     *last = (tally.requests, elapsed);
+    let checks = if tally.checks_passed + tally.checks_failed > 0 {
+        format!(
+            " · checks {} passed, {} failed",
+            tally.checks_passed, tally.checks_failed
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "progress · {elapsed:.0}s · {} requests · {} errors · {rate:.1} req/s · p95 {p95} · {} dropped · checks {} passed, {} failed",
-        tally.requests, tally.errors, tally.dropped, tally.checks_passed, tally.checks_failed
+        "progress · {elapsed:.0}s · {} requests · {} errors · {rate:.1} req/s · p95 {p95} · {} dropped{checks}",
+        tally.requests, tally.errors, tally.dropped
     )
 }
 
@@ -370,7 +378,7 @@ pub async fn run(
             .spawn(move || read_samples(&fifo, &tally))
             .context("starting the samples reader")?
     };
-    let (mut child, copies) = spawn_k6(&line, &args.environment, tester_output)?;
+    let (mut child, copies) = spawn_tester(&line, &args.environment, tester_output)?;
     let load = Load {
         k6: &line[0],
         api: api.as_deref(),
@@ -397,23 +405,35 @@ pub async fn run(
         ));
     }
     if let Some(started_ms) = started_ms.filter(|_| tally.requests > 0 || code == 0) {
-        let duration_ms = ended_ms.saturating_sub(started_ms);
-        output(&progress_line(
-            &tally,
-            duration_ms as f64 / 1000.0,
-            &mut (0, 0.0),
-        ));
-        let json = result_json(&tally, started_ms, share.start_at_ms, duration_ms)
-            .map_err(|why| anyhow::anyhow!("encoding the result: {why}"))?;
-        let id = format!("{:08x}", rand::random::<u32>());
-        for line in chunk_lines(&json, &id) {
-            output(&line);
-        }
+        report(&tally, (started_ms, ended_ms), share.start_at_ms, &output)?;
     }
     if code != 0 {
         output(&format!("k6 exited with {code}: {}", exit_meaning(code)));
     }
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// The last progress line and the result line (in chunks) of a load that ran from `started_ms`
+/// to `ended_ms`.
+pub(super) fn report(
+    tally: &Tally,
+    (started_ms, ended_ms): (u64, u64),
+    start_at_ms: Option<u64>,
+    output: &impl Fn(&str),
+) -> Result<()> {
+    let duration_ms = ended_ms.saturating_sub(started_ms);
+    output(&progress_line(
+        tally,
+        duration_ms as f64 / 1000.0,
+        &mut (0, 0.0),
+    ));
+    let json = result_json(tally, started_ms, start_at_ms, duration_ms)
+        .map_err(|why| anyhow::anyhow!("encoding the result: {why}"))?;
+    let id = format!("{:08x}", rand::random::<u32>());
+    for line in chunk_lines(&json, &id) {
+        output(&line);
+    }
+    Ok(())
 }
 
 /// The wrapper's first line: which share this task runs, and when it begins.
@@ -437,9 +457,9 @@ fn announcement(share: &Share, now_ms: u64) -> String {
     )
 }
 
-/// Starts k6 with the task's environment; its stdout and stderr lines go to `tester_output`, each
+/// Starts the tester (k6, Locust) with the task's environment; its stdout and stderr lines go to `tester_output`, each
 /// copied by a task of its own.
-fn spawn_k6(
+pub(super) fn spawn_tester(
     line: &[String],
     environment: &[(String, String)],
     tester_output: impl Fn(&str) + Send + Sync + 'static,
@@ -541,7 +561,7 @@ impl Load<'_> {
 /// Waits for the samples reader once k6 has exited. k6 closed its end of the pipe then; one that
 /// never opened it (it failed before starting its outputs) leaves the reader waiting to open it,
 /// and a writer that opens and closes it at once ends that.
-async fn finish_reading(
+pub(super) async fn finish_reading(
     reader: std::thread::JoinHandle<Result<()>>,
     fifo: &Path,
 ) -> Result<Result<(), String>> {
@@ -625,9 +645,13 @@ pub async fn inspect_thresholds(k6: &str, script: &Path) -> Result<Vec<ScriptThr
 pub async fn inspect_in_image(
     engine: &crate::image::Engine,
     image: &str,
-    k6: &crate::plan::K6Plan,
+    k6: &crate::plan::ScriptPlan,
 ) -> Result<Vec<ScriptThreshold>> {
-    let ran = crate::image::run_once(engine, image, &[&k6.k6, "inspect", &k6.script]).await?;
+    // Only a k6 script holds thresholds to read.
+    if k6.tool != crate::plan::ScriptTool::K6 {
+        return Ok(Vec::new());
+    }
+    let ran = crate::image::run_once(engine, image, &[&k6.program, "inspect", &k6.script]).await?;
     read_inspection(&k6.script, ran.code, &ran.stdout, &ran.stderr)
 }
 

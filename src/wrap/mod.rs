@@ -1,9 +1,10 @@
-//! `ecs-loadtest wrap k6 -- k6 run …`: runs a tester the world already uses as a child process,
+//! `ecs-loadtest wrap k6 -- k6 run …` (and `wrap locust -- locust -f …`): runs a tester the world already uses as a child process,
 //! with this task's exact share of the load and its start at `START_AT`, reads every sample it
 //! records, and prints the progress lines and the result line the action merges. The tasks of a
 //! k6 script run it; so can any container with k6 in it.
 
 mod k6;
+mod locust;
 mod tally;
 
 use std::future::Future;
@@ -20,6 +21,8 @@ pub use k6::{ScriptThreshold, inspect_in_image, inspect_thresholds, k6_duration_
 pub enum Tool {
     /// Grafana k6: `k6 run SCRIPT`
     K6,
+    /// Locust: `locust -f locustfile.py`
+    Locust,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -105,5 +108,6 @@ pub async fn run(
 ) -> Result<u8> {
     match args.tool {
         Tool::K6 => k6::run(args, tester_output, output, stopped).await,
+        Tool::Locust => locust::run(args, tester_output, output, stopped).await,
     }
 }

@@ -123,6 +123,28 @@ impl Tally {
         }
     }
 
+    /// One whole request, as a tester that reports a request at a time gives it (Locust): its
+    /// name, latency in milliseconds, status (0: no answer) and error class when it failed.
+    pub fn request(&mut self, name: &str, latency_ms: f64, status: u16, error: Option<&str>) {
+        if !latency_ms.is_finite() || latency_ms < 0.0 {
+            self.unreadable += 1;
+            return;
+        }
+        self.requests += 1;
+        let status_key = status.to_string();
+        *self.status.entry(status_key).or_default() += 1;
+        let us = ((latency_ms * 1000.0).round() as u64).clamp(1, 3_600_000_000);
+        self.latency.saturating_record(us);
+        let row = self.name(name);
+        row.requests += 1;
+        row.latency.saturating_record(us);
+        if let Some(class) = error {
+            row.errors += 1;
+            self.errors += 1;
+            *self.error_classes.entry(class.to_string()).or_default() += 1;
+        }
+    }
+
     fn name(&mut self, name: &str) -> &mut NameTally {
         let key = if self.names.contains_key(name) || self.names.len() < MAX_NAMES {
             name
@@ -190,7 +212,8 @@ pub fn result_json(
         start_at_ms,
         dropped: Some(tally.dropped),
         error_classes: tally.error_classes.clone(),
-        checks: Some(Checks {
+        // A script without checks (or a tester without them) reports none, not 0 of 0.
+        checks: (tally.checks_passed + tally.checks_failed > 0).then_some(Checks {
             passed: tally.checks_passed,
             failed: tally.checks_failed,
         }),

@@ -11,6 +11,7 @@ mod history;
 mod image;
 mod k6;
 mod local;
+mod locust;
 mod logs;
 mod payloads;
 mod report;

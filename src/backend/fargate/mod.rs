@@ -33,7 +33,7 @@ use crate::gha::Gha;
 use crate::input_error::{Ignored, Problems};
 use crate::inputs::Inputs;
 use crate::outcome::StopCause;
-use crate::plan::{ImageSource, K6Plan, Plan, TaskSpec};
+use crate::plan::{ImageSource, Plan, ScriptPlan, TaskSpec};
 use crate::task::TaskLinks;
 use crate::workflow::Reach;
 use crate::wrap::ScriptThreshold;
@@ -483,7 +483,7 @@ impl Backend for Fargate {
     /// Fargate tasks leave nothing to remove: stopped tasks are ECS's to forget.
     async fn release(&self, _events: &Events) {}
 
-    async fn script_thresholds(&self, _k6: &K6Plan) -> Result<Vec<ScriptThreshold>> {
+    async fn script_thresholds(&self, _k6: &ScriptPlan) -> Result<Vec<ScriptThreshold>> {
         Ok(self.inner.inspected.clone())
     }
 

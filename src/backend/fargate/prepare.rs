@@ -10,7 +10,7 @@ use crate::aws::{self, Clients};
 use crate::event::Events;
 use crate::gha::Gha;
 use crate::image;
-use crate::plan::{ImageSource, K6Plan, Plan};
+use crate::plan::{ImageSource, Plan, ScriptPlan};
 use crate::wrap::{self, ScriptThreshold};
 
 pub struct Prepared {
@@ -54,13 +54,13 @@ pub async fn prepare(
             anyhow::bail!("input `generator-image` is required to run the built-in generator")
         }
         (ImageSource::Generator { image: Some(image) }, None) => image.clone(),
-        (ImageSource::K6(k6), Some(repository)) => {
+        (ImageSource::Script(k6), Some(repository)) => {
             let (pushed, thresholds) = k6_image(k6, repository, &clients, gha, events).await?;
             inspected = thresholds;
             pushed
         }
         // Validation requires a repository beside a k6 script on Fargate.
-        (ImageSource::K6(_), None) => {
+        (ImageSource::Script(_), None) => {
             anyhow::bail!("input `ecr-repository` is required to push a k6 script's image")
         }
         // Tasks in private subnets without internet pull only from ECR: push the action's own
@@ -96,7 +96,7 @@ pub async fn prepare(
 /// A k6 script's image: composed, built, checked by `k6 inspect` in it (a script k6 refuses
 /// fails here, before anything is pushed or started), then pushed unless ECR has its tag.
 async fn k6_image(
-    k6: &K6Plan,
+    k6: &ScriptPlan,
     repository: &str,
     clients: &Clients,
     gha: &Gha,
@@ -106,7 +106,7 @@ async fn k6_image(
         anyhow::bail!("input `generator-image` is required to take this action's binary from");
     };
     let engine = image::engine().await?;
-    let build = image::k6_build(&engine, k6, action_image).await?;
+    let build = image::script_build(&engine, k6, action_image).await?;
     let ecr = clients.ecr();
     ecr::check_repository(&ecr, repository, &clients.region).await?;
     let registry = ecr::login(&ecr, gha).await?;

@@ -241,7 +241,7 @@ fn ecr_repository(
     problems: &mut Problems,
     ignored: &mut Ignored,
 ) -> Option<Option<String>> {
-    let for_k6 = if let Some(ImageSource::K6(k6)) = image {
+    let for_k6 = if let Some(ImageSource::Script(k6)) = image {
         if k6.wrapper_image.is_none() {
             problems.add(
                 "generator-image",

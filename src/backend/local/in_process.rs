@@ -43,12 +43,12 @@ impl InProcess {
         }
     }
 
-    /// What a task runs, as the log names it.
-    fn tester(&self) -> &'static str {
-        if self.command.first().is_some_and(|word| word == "wrap") {
-            "wrap k6"
-        } else {
-            "generate"
+    /// The tool a task runs under `wrap` (`wrap k6 -- …`, `wrap locust -- …`); `None` for the
+    /// built-in generator.
+    fn wrapped_tool(&self) -> Option<Tool> {
+        match self.command.as_slice() {
+            [wrap, tool, ..] if wrap == "wrap" => clap::ValueEnum::from_str(tool, true).ok(),
+            _ => None,
         }
     }
 
@@ -67,18 +67,14 @@ impl InProcess {
                 let _ = lines.send(line.to_string());
             }
         };
-        let wrapped = self
-            .command
-            .iter()
-            .position(|word| word == "--")
-            .filter(|_| self.tester() == "wrap k6")
-            .map(|at| {
-                WrapArgs::from_environment(
-                    Tool::K6,
-                    &spec.environment,
-                    self.command[at + 1..].to_vec(),
-                )
-            });
+        let wrapped = self.wrapped_tool().and_then(|tool| {
+            let at = self.command.iter().position(|word| word == "--")?;
+            Some(WrapArgs::from_environment(
+                tool,
+                &spec.environment,
+                self.command[at + 1..].to_vec(),
+            ))
+        });
         let args = GenerateArgs::from_environment(&spec.environment);
         let join = tokio::spawn(async move {
             let result = match wrapped {
@@ -109,7 +105,11 @@ impl InProcess {
         stopped_by_us: &HashMap<String, StopCause>,
     ) -> Vec<Snapshot> {
         let mut snapshots = Vec::with_capacity(ids.len());
-        let tester = self.tester();
+        let tester = match self.wrapped_tool() {
+            Some(Tool::K6) => "wrap k6",
+            Some(Tool::Locust) => "wrap locust",
+            None => "generate",
+        };
         for id in ids {
             let finished = {
                 let mut tasks = lock(&self.tasks);

@@ -23,7 +23,7 @@ use crate::input_error::{Ignored, Problems};
 use crate::inputs::Inputs;
 use crate::logs::{LineSink, LogSource};
 use crate::outcome::StopCause;
-use crate::plan::{ImageSource, K6Plan, Plan, TaskSpec};
+use crate::plan::{ImageSource, Plan, ScriptPlan, TaskSpec};
 use crate::task::{TaskLinks, TaskRef};
 use crate::workflow::Reach;
 use crate::wrap::{self, ScriptThreshold};
@@ -123,10 +123,11 @@ impl Backend for Local {
     async fn prepare(settings: Settings, plan: &Plan, gha: &Gha, events: &Events) -> Result<Self> {
         if settings.in_process {
             events.info(match &plan.image {
-                ImageSource::K6(_) => {
-                    "Each task runs k6 under `ecs-loadtest wrap k6`, from this process"
-                }
-                _ => "The built-in generator runs in this process, one run a task",
+                ImageSource::Script(script) => format!(
+                    "Each task runs {tool} under `ecs-loadtest wrap {tool}`, from this process",
+                    tool = script.tool.name()
+                ),
+                _ => "The built-in generator runs in this process, one run a task".to_string(),
             });
             return Ok(Local::new(
                 Mode::InProcess(InProcess::new(plan.load.command.clone())),
@@ -145,14 +146,14 @@ impl Backend for Local {
                 anyhow::bail!("the built-in generator has no image to run from")
             }
             // Without k6 on the PATH, or with `tester-image`: an image made for the script.
-            ImageSource::K6(k6) => {
+            ImageSource::Script(k6) => {
                 let Some(action_image) = &k6.wrapper_image else {
                     anyhow::bail!(
                         "input `generator-image` is required to take this action's binary from"
                     );
                 };
                 let engine = image::engine().await?;
-                let build = image::k6_build(&engine, k6, action_image).await?;
+                let build = image::script_build(&engine, k6, action_image).await?;
                 let reference = image::build_local(&build, gha).await?;
                 inspected = Some(wrap::inspect_in_image(&engine, &reference, k6).await?);
                 reference
@@ -274,10 +275,10 @@ impl Backend for Local {
         }
     }
 
-    async fn script_thresholds(&self, k6: &K6Plan) -> Result<Vec<ScriptThreshold>> {
+    async fn script_thresholds(&self, k6: &ScriptPlan) -> Result<Vec<ScriptThreshold>> {
         match &self.inner.inspected {
             Some(inspected) => Ok(inspected.clone()),
-            None => wrap::inspect_thresholds(&k6.k6, std::path::Path::new(&k6.script)).await,
+            None => wrap::inspect_thresholds(&k6.program, std::path::Path::new(&k6.script)).await,
         }
     }
 

