@@ -14,7 +14,7 @@ use crate::inputs::Inputs;
 use crate::launch::{StartedTasks, launch};
 use crate::logs::{self, FollowerHandle, LineSink, LogScreen, Screen};
 use crate::outcome::StopCause;
-use crate::plan::{ImageSource, Plan, ScriptPlan, ScriptTool, Threshold, threshold_from_k6};
+use crate::plan::{ImageSource, Plan, ScriptPlan, Threshold, threshold_from_k6};
 use crate::report::{self, Concluded, console_events, output};
 use crate::results::baseline::compare;
 use crate::results::capture::Capture;
@@ -84,9 +84,7 @@ async fn run<B: Backend>(
         signal = shutdown.received() => bail!("cancelled by {signal} before any task was started"),
     };
     // Read where the tasks run k6, before any task starts: a script k6 refuses sends no load.
-    if let ImageSource::Script(k6) = &plan.image
-        && k6.tool == ScriptTool::K6
-    {
+    if let ImageSource::Script(k6) = &plan.image {
         match script_thresholds(&backend, k6, plan.strict_thresholds, &events).await {
             Ok(rules) => plan.thresholds.extend(rules),
             Err(error) => {

@@ -187,14 +187,25 @@ fn command_line(
     Ok(line)
 }
 
-/// A free port on 127.0.0.1 for k6's REST API.
+/// Ports for k6's REST API: below Linux's ephemeral range (32768 and up), which the load's own
+/// outgoing connections take ports from. A port the kernel hands out for `:0` is itself
+/// ephemeral, and between this process letting it go and k6 binding it a new connection of the
+/// test could take it (k6 then exits 106 before any load).
+const API_PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+/// A free port on 127.0.0.1 for k6's REST API, outside the ephemeral range.
 fn free_address() -> Result<String> {
-    let listener =
-        std::net::TcpListener::bind("127.0.0.1:0").context("finding a port for k6's REST API")?;
-    Ok(listener
-        .local_addr()
-        .context("finding a port for k6's REST API")?
-        .to_string())
+    for _ in 0..100 {
+        let port = rand::random_range(API_PORTS);
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(format!("127.0.0.1:{port}"));
+        }
+    }
+    bail!(
+        "finding a port for k6's REST API: none of 100 tried in {}..{} was free",
+        API_PORTS.start,
+        API_PORTS.end
+    )
 }
 
 /// A named pipe k6 writes its samples to.
@@ -621,38 +632,6 @@ pub fn k6_duration_seconds(text: &str) -> Option<f64> {
         rest = &rest[unit.len()..];
     }
     Some(total)
-}
-
-/// The script's thresholds, as `k6 inspect` on this machine reads its options.
-pub async fn inspect_thresholds(k6: &str, script: &Path) -> Result<Vec<ScriptThreshold>> {
-    let answer = Command::new(k6)
-        .arg("inspect")
-        .arg(script)
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .with_context(|| format!("running `{k6} inspect {}`", script.display()))?;
-    read_inspection(
-        &script.display().to_string(),
-        answer.status.code().unwrap_or(1).into(),
-        &String::from_utf8_lossy(&answer.stdout),
-        &String::from_utf8_lossy(&answer.stderr),
-    )
-}
-
-/// The script's thresholds, as `k6 inspect` reads them in `image`, an image built for the
-/// script (with no network), on the engine.
-pub async fn inspect_in_image(
-    engine: &crate::image::Engine,
-    image: &str,
-    k6: &crate::plan::ScriptPlan,
-) -> Result<Vec<ScriptThreshold>> {
-    // Only a k6 script holds thresholds to read.
-    if k6.tool != crate::plan::ScriptTool::K6 {
-        return Ok(Vec::new());
-    }
-    let ran = crate::image::run_once(engine, image, &[&k6.program, "inspect", &k6.script]).await?;
-    read_inspection(&k6.script, ran.code, &ran.stdout, &ran.stderr)
 }
 
 /// What `k6 inspect SCRIPT` answered, wherever it ran: its exit code and output. A refusal is an

@@ -130,6 +130,29 @@ pub async fn run(
     Ok(u8::try_from(code).unwrap_or(1))
 }
 
+/// What `locust -f SCRIPT --list` answered, wherever it ran: a locustfile that does not load (a
+/// syntax error, a missing import) is an error with Locust's last lines.
+pub fn read_listing(script: &str, code: i64, stdout: &str, stderr: &str) -> Result<()> {
+    if code == 0 {
+        return Ok(());
+    }
+    let text = if stderr.trim().is_empty() {
+        stdout
+    } else {
+        stderr
+    };
+    let last: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .rev()
+        .take(5)
+        .collect();
+    bail!(
+        "Locust refused the locustfile {script} (exit {code}): {}",
+        last.into_iter().rev().collect::<Vec<_>>().join(" / ")
+    )
+}
+
 /// The Locust command with the hook beside the user's locustfile, headless, and this task's share.
 fn command_line(command: &[String], share: &Share, hook: &Path) -> Result<Vec<String>> {
     let Some(program) = command.first() else {

@@ -9,13 +9,67 @@ mod tally;
 
 use std::future::Future;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
 use crate::gha::Gha;
 use crate::signals::Shutdown;
 
-pub use k6::{ScriptThreshold, inspect_in_image, inspect_thresholds, k6_duration_seconds};
+pub use k6::{ScriptThreshold, k6_duration_seconds};
+
+use crate::plan::{ScriptPlan, ScriptTool};
+
+/// The command that checks a script before any task starts, without running its load: `k6
+/// inspect SCRIPT` (which also gives its thresholds), `locust -f SCRIPT --list`.
+fn check_command(plan: &ScriptPlan) -> Vec<&str> {
+    match plan.tool {
+        ScriptTool::K6 => vec![plan.program.as_str(), "inspect", plan.script.as_str()],
+        ScriptTool::Locust => vec![plan.program.as_str(), "-f", plan.script.as_str(), "--list"],
+    }
+}
+
+/// What the check answered: a k6 script's thresholds; an error in the tool's words when it
+/// refuses the script.
+fn read_check(
+    plan: &ScriptPlan,
+    code: i64,
+    stdout: &str,
+    stderr: &str,
+) -> Result<Vec<ScriptThreshold>> {
+    match plan.tool {
+        ScriptTool::K6 => k6::read_inspection(&plan.script, code, stdout, stderr),
+        ScriptTool::Locust => {
+            locust::read_listing(&plan.script, code, stdout, stderr).map(|()| Vec::new())
+        }
+    }
+}
+
+/// Checks the script with the tool on this machine's PATH, before any task starts.
+pub async fn check_script(plan: &ScriptPlan) -> Result<Vec<ScriptThreshold>> {
+    let command = check_command(plan);
+    let answer = tokio::process::Command::new(command[0])
+        .args(&command[1..])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .with_context(|| format!("running `{}`", command.join(" ")))?;
+    read_check(
+        plan,
+        answer.status.code().unwrap_or(1).into(),
+        &String::from_utf8_lossy(&answer.stdout),
+        &String::from_utf8_lossy(&answer.stderr),
+    )
+}
+
+/// Checks the script in `image`, an image built for it (with no network), on the engine.
+pub async fn check_script_in_image(
+    engine: &crate::image::Engine,
+    image: &str,
+    plan: &ScriptPlan,
+) -> Result<Vec<ScriptThreshold>> {
+    let ran = crate::image::run_once(engine, image, &check_command(plan)).await?;
+    read_check(plan, ran.code, &ran.stdout, &ran.stderr)
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Tool {

@@ -105,8 +105,9 @@ fn a_locust_file_on_two_tasks_merges_every_request_to_the_servers_count() {
     assert_eq!(merged["errors"], 0, "{results:#}");
 }
 
+/// `locust --list` reads the file before any task starts: one that does not load sends nothing.
 #[test]
-fn a_locust_file_that_does_not_load_fails_its_tasks_and_names_why() {
+fn a_locust_file_that_does_not_load_fails_before_any_task_naming_locusts_error() {
     let dir = workspace("from locust import HttpUser\nclass Broken(HttpUser:\n    pass\n");
     let run = locust_run(
         dir.path(),
@@ -118,8 +119,9 @@ fn a_locust_file_that_does_not_load_fails_its_tasks_and_names_why() {
     )
     .run();
     assert_ne!(run.code(), 0, "{run}");
+    run.assert_stdout_has("Locust refused the locustfile locustfile.py");
     run.assert_stdout_has("SyntaxError");
-    run.assert_stdout_has("before its users started");
+    assert!(!run.stdout.contains("Task 1/1"), "a task started\n{run}");
 }
 
 #[test]

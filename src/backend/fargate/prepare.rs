@@ -111,7 +111,7 @@ async fn k6_image(
     ecr::check_repository(&ecr, repository, &clients.region).await?;
     let registry = ecr::login(&ecr, gha).await?;
     let built = image::build_for(&engine, &build, &registry, repository, gha).await?;
-    let thresholds = wrap::inspect_in_image(&engine, &built, k6).await?;
+    let thresholds = wrap::check_script_in_image(&engine, &built, k6).await?;
     let pushed = image::push_built(&engine, &build, &registry, repository, gha).await?;
     say_already_there(&pushed, repository, events);
     Ok((pushed.reference, thresholds))

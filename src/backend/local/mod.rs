@@ -155,7 +155,7 @@ impl Backend for Local {
                 let engine = image::engine().await?;
                 let build = image::script_build(&engine, k6, action_image).await?;
                 let reference = image::build_local(&build, gha).await?;
-                inspected = Some(wrap::inspect_in_image(&engine, &reference, k6).await?);
+                inspected = Some(wrap::check_script_in_image(&engine, &reference, k6).await?);
                 reference
             }
         };
@@ -278,7 +278,7 @@ impl Backend for Local {
     async fn script_thresholds(&self, k6: &ScriptPlan) -> Result<Vec<ScriptThreshold>> {
         match &self.inner.inspected {
             Some(inspected) => Ok(inspected.clone()),
-            None => wrap::inspect_thresholds(&k6.program, std::path::Path::new(&k6.script)).await,
+            None => wrap::check_script(k6).await,
         }
     }
 
