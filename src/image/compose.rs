@@ -81,7 +81,7 @@ pub async fn script_build(
         dockerfile: DOCKERFILE.to_string(),
         build_args: Vec::new(),
         target: None,
-        tag: format!("k6-{}", &digest[..24]),
+        tag: format!("{}-{}", k6.tool.name(), &digest[..24]),
         labels: Vec::new(),
         written: Some(text),
     })

@@ -151,3 +151,168 @@ fn a_locust_file_needs_users_and_a_duration() {
     run.assert_stdout_has("input `duration`");
     run.assert_stdout_has("no `rate` beside a locust script");
 }
+
+/// A Locust image such as `locustio/locust` (none can be pulled here): the test setup's Python and
+/// `.venv-locust`, at the same paths, with the libraries they link, on an empty base. Built once
+/// per test binary.
+fn locust_image() -> &'static str {
+    const IMAGE: &str = "ecs-loadtest-test/locust:venv";
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let context = tempfile::tempdir().unwrap();
+        let venv = project_dir().join(".venv-locust");
+        let script = r#"
+set -eu
+root="$1"; venv="$2"
+python="$venv/bin/python"
+base=$("$python" -c 'import os, sys; print(os.path.realpath(sys._base_executable))')
+stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
+libdir=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
+mkdir -p "$root"
+copy() { tar -C / --exclude=__pycache__ --exclude=site-packages --exclude="${stdlib#/}/test" -chf - "${1#/}" | tar -C "$root" -xf -; }
+copy "$base"
+# The venv's `python3` names the base interpreter by the path it was made with.
+copy "$(readlink "$venv/bin/python3")"
+for lib in "$libdir"/libpython3*.so*; do [ -e "$lib" ] && copy "$lib"; done
+copy "$stdlib"
+tar -C / --exclude=__pycache__ -cf - "${venv#/}" | tar -C "$root" -xf -
+find "$root" -name '*.so*' -type f > "$root.so"
+echo "$base" >> "$root.so"
+while read -r file; do
+  ldd "$file" 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'
+done < "$root.so" | sort -u | while read -r lib; do [ -e "$root$lib" ] || copy "$lib"; done
+mkdir -p "$root/usr/local/bin" "$root/tmp"
+chmod 1777 "$root/tmp"
+ln -s "$venv/bin/locust" "$root/usr/local/bin/locust"
+"#;
+        let root = context.path().join("root");
+        let status = std::process::Command::new("sh")
+            .args(["-c", script, "sh"])
+            .arg(&root)
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(status.success(), "assembling the Locust image");
+        std::fs::write(
+            context.path().join("Dockerfile"),
+            "FROM scratch\nCOPY root/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nENTRYPOINT [\"locust\"]\n",
+        )
+        .unwrap();
+        let built = std::process::Command::new("docker")
+            .args(["build", "-q", "-t", IMAGE])
+            .arg(context.path())
+            .env("DOCKER_BUILDKIT", "0")
+            .output()
+            .unwrap();
+        assert!(
+            built.status.success(),
+            "building the Locust image: {}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    });
+    IMAGE
+}
+
+/// What a task of the image made for the locustfile prints: the wrapper run here with that
+/// task's index and share, as the image's command runs it, against `host`.
+fn task_output(dir: &Path, index: usize, users: u64, host: &str) -> Vec<String> {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
+        .args(["wrap", "locust", "--", "locust", "-f", "load/locustfile.py"])
+        .current_dir(dir)
+        .env("PATH", path_with_locust())
+        .env("TASK_INDEX", index.to_string())
+        .env("TASK_COUNT", "2")
+        .env("VUS", users.to_string())
+        .env("DURATION", "2")
+        .env("LOCUST_HOST", host)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// On Fargate a locustfile's tasks run an image made for it, as a k6 script's do: the Locust
+/// image, this action's binary and the file's folder, tagged by content; `locust --list` runs in
+/// it before the push, and the tasks run the wrapper with their share of the users.
+#[test]
+fn on_fargate_a_locustfile_runs_in_an_image_made_for_it_and_its_tasks_merge_exactly() {
+    let harness = crate::common::Harness::start();
+    let setup = harness.setup_with_repository("load", "tester", "tester");
+    let server = Server::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("load")).unwrap();
+    let file = format!("# {}\n{SHOP}", crate::common::unique_tag());
+    std::fs::write(dir.path().join("load/locustfile.py"), &file).unwrap();
+
+    let lines: Vec<Vec<String>> = (0..2)
+        .map(|index| task_output(dir.path(), index, 2, &server.url()))
+        .collect();
+    let sent = server.requests();
+    harness.script(
+        "load",
+        serde_json::json!({}),
+        serde_json::json!({
+            "0": {"logs": {"lines": lines[0]}},
+            "1": {"logs": {"lines": lines[1]}},
+        }),
+    );
+    let run = |inputs: &[(&str, &str)]| {
+        let mut all = vec![
+            ("image", ""),
+            ("script", "load/locustfile.py"),
+            ("task-count", "2"),
+            ("vus", "4"),
+            ("duration", "2s"),
+            ("ecr-repository", "tester"),
+            ("tester-image", locust_image()),
+            ("generator-image", crate::action::action_image()),
+        ];
+        all.extend_from_slice(inputs);
+        ActionRun::for_setup(&harness, &setup, &all)
+            .in_dir(dir.path())
+            .run()
+    };
+
+    let first = run(&[]);
+    first.assert_code(0);
+    first.assert_stdout_has("Pushed 123456789012.dkr.ecr.us-east-1.amazonaws.com/tester:locust-");
+    for task in harness.tasks("load") {
+        let container = &task["overrides"]["containerOverrides"][0];
+        assert_eq!(
+            container["command"],
+            serde_json::json!(["wrap", "locust", "--", "locust", "-f", "load/locustfile.py"]),
+            "{task:#}"
+        );
+        assert!(
+            container["environment"].to_string().contains("\"VUS\""),
+            "{task:#}"
+        );
+    }
+    let results = first.results();
+    assert_eq!(results["merged"]["requests"], sent, "{results:#}");
+    assert_eq!(results["merged"]["tasks_reporting"], 2, "{results:#}");
+
+    // Locust refuses the file in the image: nothing pushed, no task.
+    std::fs::write(
+        dir.path().join("load/locustfile.py"),
+        file.replace("def home(self):", "def home(self)"),
+    )
+    .unwrap();
+    let refused = run(&[]);
+    assert_ne!(refused.code(), 0, "{refused}");
+    refused.assert_stdout_has("Locust refused the locustfile load/locustfile.py");
+    assert!(!refused.stdout.contains("Pushed"), "{refused}");
+    assert_eq!(
+        harness.tasks("load").len(),
+        2,
+        "no second run's task started"
+    );
+}
