@@ -300,10 +300,12 @@ fn read_samples(path: &Path, tally: &Mutex<Tally>) -> Result<()> {
 }
 
 /// Asks the paused k6 at `address` to begin, through its own `k6 resume`; retries while its
-/// REST API starts. Returns when it resumed, in epoch milliseconds.
-async fn resume(k6: &str, address: &str) -> Result<u64> {
+/// REST API starts, noting in `sent` when each attempt was sent. Returns when it resumed, in
+/// epoch milliseconds.
+async fn resume(k6: &str, address: &str, sent: &Mutex<Option<u64>>) -> Result<u64> {
     let began = Instant::now();
     loop {
+        *sent.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(epoch_ms());
         let answer = Command::new(k6)
             .args(["resume", "--address", address])
             .stdin(Stdio::null())
@@ -523,12 +525,15 @@ impl Load<'_> {
         output: &impl Fn(&str),
         stopped: impl std::future::Future<Output = String>,
     ) -> Result<(std::process::ExitStatus, Option<u64>)> {
+        // When the last `k6 resume` was sent. A short load can end, and k6 exit, before that
+        // command has itself exited and said so: the load began then.
+        let resuming = std::sync::Mutex::new(None);
         let started = async {
             match (self.api, self.start_at_ms) {
                 (Some(address), Some(at)) => {
                     let wait = at.saturating_sub(epoch_ms());
                     tokio::time::sleep(Duration::from_millis(wait)).await;
-                    resume(self.k6, address).await
+                    resume(self.k6, address, &resuming).await
                 }
                 _ => Ok(epoch_ms()),
             }
@@ -543,7 +548,10 @@ impl Load<'_> {
         progress.tick().await;
         loop {
             tokio::select! {
-                status = child.wait() => return Ok((status.context("waiting for k6")?, started_ms)),
+                status = child.wait() => {
+                    let started_ms = started_ms.or_else(|| *resuming.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+                    return Ok((status.context("waiting for k6")?, started_ms));
+                }
                 at = &mut started, if started_ms.is_none() => {
                     if let Err(error) = &at {
                         output(&format!("error: {error:#}"));

@@ -701,3 +701,61 @@ pub fn assert_exact_sequence(numbers: &[u64], count: u64, what: &str) {
         );
     }
 }
+
+/// The PATH with a test setup's virtualenv (`.venv`, `.venv-locust`) first, which must hold
+/// `tool` (scripts/setup-test-env.sh installs it).
+pub fn path_with(venv: &str, tool: &str) -> String {
+    let bin = project_dir().join(venv).join("bin");
+    assert!(
+        bin.join(tool).is_file(),
+        "no {tool} in {}: run scripts/setup-test-env.sh",
+        bin.display()
+    );
+    format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// Builds a test image (`FROM scratch` around what `context` holds) as `tag` with the classic
+/// builder, once a test binary asks for it.
+pub fn docker_build(context: &Path, tag: &str) {
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", tag])
+        .arg(context)
+        .env("DOCKER_BUILDKIT", "0")
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "building {tag}: {}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+}
+
+/// What a task of an image made for a script prints: the wrapper run here in `dir` with the
+/// task's `environment`, as the image's command runs it (`wrap TOOL -- …`).
+pub fn wrapped_task_lines(
+    dir: &Path,
+    command: &[&str],
+    environment: &[(&str, String)],
+) -> Vec<String> {
+    let output = Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
+        .arg("wrap")
+        .args(command)
+        .current_dir(dir)
+        .envs(environment.iter().map(|(name, value)| (*name, value)))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

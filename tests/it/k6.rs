@@ -10,17 +10,7 @@ use crate::server::{Behaviour, Server};
 
 /// The PATH with the test setup's k6 first.
 fn path_with_k6() -> String {
-    let k6 = project_dir().join(".venv/bin");
-    assert!(
-        k6.join("k6").is_file(),
-        "no k6 in {}: run scripts/setup-test-env.sh",
-        k6.display()
-    );
-    format!(
-        "{}:{}",
-        k6.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
+    crate::common::path_with(".venv", "k6")
 }
 
 /// A script in a folder of its own, which is the run's working directory (the workspace).
@@ -296,17 +286,7 @@ pub fn k6_image() -> &'static str {
             "FROM scratch\nCOPY root/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nENTRYPOINT [\"k6\"]\n",
         )
         .unwrap();
-        let built = std::process::Command::new("docker")
-            .args(["build", "-q", "-t", IMAGE])
-            .arg(context.path())
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .unwrap();
-        assert!(
-            built.status.success(),
-            "building the k6 image: {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
+        crate::common::docker_build(context.path(), IMAGE);
     });
     IMAGE
 }
@@ -314,25 +294,16 @@ pub fn k6_image() -> &'static str {
 /// What a task of the composed image prints: the wrapper run here with that task's index, as the
 /// image's command runs it, against `server`.
 fn task_output(dir: &Path, index: usize, count: usize, base_url: &str) -> Vec<String> {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
-        .args(["wrap", "k6", "--", "k6", "run", "load/checkout.js"])
-        .current_dir(dir)
-        .env("PATH", path_with_k6())
-        .env("TASK_INDEX", index.to_string())
-        .env("TASK_COUNT", count.to_string())
-        .env("BASE_URL", base_url)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    crate::common::wrapped_task_lines(
+        dir,
+        &["k6", "--", "k6", "run", "load/checkout.js"],
+        &[
+            ("PATH", path_with_k6()),
+            ("TASK_INDEX", index.to_string()),
+            ("TASK_COUNT", count.to_string()),
+            ("BASE_URL", base_url.to_string()),
+        ],
+    )
 }
 
 /// On Fargate a script's tasks run an image made for it: the k6 image, this action's binary from

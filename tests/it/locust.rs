@@ -10,17 +10,7 @@ use crate::server::{Behaviour, Server};
 
 /// The PATH with the test setup's Locust first.
 fn path_with_locust() -> String {
-    let bin = project_dir().join(".venv-locust/bin");
-    assert!(
-        bin.join("locust").is_file(),
-        "no Locust in {}: run scripts/setup-test-env.sh",
-        bin.display()
-    );
-    format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
+    crate::common::path_with(".venv-locust", "locust")
 }
 
 fn locust_run(dir: &Path, inputs: &[(&str, &str)]) -> ActionRun {
@@ -198,17 +188,7 @@ ln -s "$venv/bin/locust" "$root/usr/local/bin/locust"
             "FROM scratch\nCOPY root/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nENTRYPOINT [\"locust\"]\n",
         )
         .unwrap();
-        let built = std::process::Command::new("docker")
-            .args(["build", "-q", "-t", IMAGE])
-            .arg(context.path())
-            .env("DOCKER_BUILDKIT", "0")
-            .output()
-            .unwrap();
-        assert!(
-            built.status.success(),
-            "building the Locust image: {}",
-            String::from_utf8_lossy(&built.stderr)
-        );
+        crate::common::docker_build(context.path(), IMAGE);
     });
     IMAGE
 }
@@ -216,27 +196,18 @@ ln -s "$venv/bin/locust" "$root/usr/local/bin/locust"
 /// What a task of the image made for the locustfile prints: the wrapper run here with that
 /// task's index and share, as the image's command runs it, against `host`.
 fn task_output(dir: &Path, index: usize, users: u64, host: &str) -> Vec<String> {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
-        .args(["wrap", "locust", "--", "locust", "-f", "load/locustfile.py"])
-        .current_dir(dir)
-        .env("PATH", path_with_locust())
-        .env("TASK_INDEX", index.to_string())
-        .env("TASK_COUNT", "2")
-        .env("VUS", users.to_string())
-        .env("DURATION", "2")
-        .env("LOCUST_HOST", host)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(str::to_string)
-        .collect()
+    crate::common::wrapped_task_lines(
+        dir,
+        &["locust", "--", "locust", "-f", "load/locustfile.py"],
+        &[
+            ("PATH", path_with_locust()),
+            ("TASK_INDEX", index.to_string()),
+            ("TASK_COUNT", "2".to_string()),
+            ("VUS", users.to_string()),
+            ("DURATION", "2".to_string()),
+            ("LOCUST_HOST", host.to_string()),
+        ],
+    )
 }
 
 /// On Fargate a locustfile's tasks run an image made for it, as a k6 script's do: the Locust
