@@ -5,7 +5,9 @@
 //!   time as Locust measured it (Locust's own stats round it to about two digits first);
 //! - `--headless --only-summary` and this task's users: `-u` is `VUS` (the action already split
 //!   the total across tasks), spawned within a second (`-r` as many), and `-t` the duration;
-//! - `--exit-code-on-error 0`: a failed request is the verdict's to judge, not a failed task.
+//! - `--exit-code-on-error 0`: a failed request is the verdict's to judge, not a failed task;
+//! - `--stop-timeout 30` (unless given): at the end of the run time the users finish the task they
+//!   are in, so a request in flight then is recorded, not sent and lost.
 //!
 //! A `LoadTestShape` is refused by the hook (each task would run the whole shape), as are `-u`,
 //! `-r` and `-t` in the command (they would be every task's, not its share).
@@ -38,6 +40,9 @@ const SET_BY_THE_WRAPPER: [&str; 7] = [
     "--run-time",
     "--headless",
 ];
+
+/// Seconds Locust's users get to finish the task they are in at the end of the run time.
+const STOP_TIMEOUT: u32 = 30;
 
 /// What the samples reader shares with the run: the tally, and when the load began.
 #[derive(Default)]
@@ -176,6 +181,15 @@ fn command_line(command: &[String], share: &Share, hook: &Path) -> Result<Vec<St
     }
     let files = files.unwrap_or_else(|| "locustfile.py".to_string());
     let users = share.vus.unwrap_or(1).max(1);
+    // At the end of the run time Locust kills its users, and a request in flight then is sent
+    // but never recorded: users finish the task they are in (up to this long), so every request
+    // the target saw is counted, unless the command says otherwise.
+    if !line
+        .iter()
+        .any(|word| word.split('=').next() == Some("--stop-timeout"))
+    {
+        line.extend(["--stop-timeout".to_string(), STOP_TIMEOUT.to_string()]);
+    }
     line.extend([
         "-f".to_string(),
         format!("{files},{}", hook.display()),
@@ -310,7 +324,7 @@ mod tests {
         .unwrap();
         assert_eq!(
             line.join(" "),
-            "locust --host http://a -f load/shop.py,/tmp/x/hook.py --headless --only-summary --exit-code-on-error 0 -u 4 -r 4 -t 30s"
+            "locust --host http://a --stop-timeout 30 -f load/shop.py,/tmp/x/hook.py --headless --only-summary --exit-code-on-error 0 -u 4 -r 4 -t 30s"
         );
         let line = command_line(&words("locust"), &share(None), hook).unwrap();
         assert!(
