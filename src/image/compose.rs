@@ -97,7 +97,8 @@ fn script_folder(script: &str) -> String {
 
 fn dockerfile(k6: &ScriptPlan, folder: &str, action: (&str, &str), k6_id: &str) -> String {
     let (action_image, action_id) = action;
-    let command = serde_json::to_string(&k6.command()).expect("strings serialize");
+    // A list of strings always serializes: JSON's exec form of `CMD`, quoting as JSON does.
+    let command = serde_json::to_string(&k6.command()).expect("a list of strings serializes");
     let target = if folder == "." {
         format!("{WORKDIR}/")
     } else {

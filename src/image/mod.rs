@@ -45,6 +45,17 @@ pub struct Pushed {
     pub already_there: bool,
 }
 
+impl Pushed {
+    /// `tag` of `repository` (`HOST/REPOSITORY`), run by its `digest`.
+    fn at(repository: &str, tag: String, digest: &str, already_there: bool) -> Pushed {
+        Pushed {
+            reference: format!("{repository}@{digest}"),
+            tag,
+            already_there,
+        }
+    }
+}
+
 /// Pushes `source`, an image the engine has (the runner pulled the action's own image to run
 /// it), to `HOST/REPOSITORY:ecs-loadtest-sha256-…`, tagged with its own image ID so that one tag
 /// always names one image and a repository whose tags are immutable takes it, once.
@@ -66,11 +77,7 @@ pub async fn copy_to_registry(
     let tag = format!("ecs-loadtest-{}", id.replace(':', "-"));
     let repository = format!("{}/{repository}", registry.host);
     if let Some(digest) = push::pushed_digest(&docker, registry, &repository, &tag).await? {
-        return Ok(Pushed {
-            reference: format!("{repository}@{digest}"),
-            tag,
-            already_there: true,
-        });
+        return Ok(Pushed::at(&repository, tag, &digest, true));
     }
     let options = bollard::query_parameters::TagImageOptions {
         repo: Some(repository.clone()),
@@ -81,11 +88,7 @@ pub async fn copy_to_registry(
         .await
         .with_context(|| format!("tagging {source} as {repository}:{tag} on the Docker engine"))?;
     let digest = push::push(&docker, registry, &repository, &tag, gha).await?;
-    Ok(Pushed {
-        reference: format!("{repository}@{digest}"),
-        tag,
-        already_there: false,
-    })
+    Ok(Pushed::at(&repository, tag, &digest, false))
 }
 
 /// Builds `plan` on the local engine as `ecs-loadtest-local:TAG`, for tasks run there.
@@ -109,19 +112,11 @@ pub async fn build_and_push(
     let repository = format!("{}/{repository}", registry.host);
     let tag = plan.tag.clone();
     if let Some(digest) = push::pushed_digest(&engine.0, registry, &repository, &tag).await? {
-        return Ok(Pushed {
-            reference: format!("{repository}@{digest}"),
-            tag,
-            already_there: true,
-        });
+        return Ok(Pushed::at(&repository, tag, &digest, true));
     }
     build::build(&engine.0, plan, &format!("{repository}:{tag}"), gha).await?;
     let digest = push::push(&engine.0, registry, &repository, &tag, gha).await?;
-    Ok(Pushed {
-        reference: format!("{repository}@{digest}"),
-        tag,
-        already_there: false,
-    })
+    Ok(Pushed::at(&repository, tag, &digest, false))
 }
 
 /// Builds `plan` on the engine as `HOST/REPOSITORY:TAG`, whether or not the registry has that tag
@@ -158,9 +153,5 @@ pub async fn push_built(
                 false,
             ),
         };
-    Ok(Pushed {
-        reference: format!("{repository}@{digest}"),
-        tag,
-        already_there,
-    })
+    Ok(Pushed::at(&repository, tag, &digest, already_there))
 }

@@ -151,7 +151,9 @@ impl Tally {
         } else {
             OTHER_NAMES
         };
-        // The key is allocated only for a name not seen before, not for every sample.
+        // The key is allocated only for a name not seen before, not for every sample. (`entry`
+        // would take an owned key every time; `get_mut` then `insert` in one match is refused by
+        // the borrow checker, hence the lookup after the insert, which cannot miss.)
         if !self.names.contains_key(key) {
             self.names.insert(key.to_string(), NameTally::new());
         }
