@@ -38,9 +38,30 @@ install_locust() {
   fi
 }
 
+# Artillery from npm, pinned by tests/harness/artillery/package-lock.json, in .artillery. Install
+# scripts are not run: the only ones fetch Playwright's browsers and build optional native parts,
+# which the HTTP engine does not use.
+artillery_stamp=.artillery/.installed-package-lock.json
+install_artillery() {
+  if ! cmp -s tests/harness/artillery/package-lock.json "$artillery_stamp" 2>/dev/null \
+    || [ ! -x .artillery/node_modules/.bin/artillery ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+      echo "Installing nodejs and npm"
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+    fi
+    echo "Installing Artillery into .artillery"
+    mkdir -p .artillery
+    cp tests/harness/artillery/package.json tests/harness/artillery/package-lock.json .artillery/
+    (cd .artillery && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+    cp tests/harness/artillery/package-lock.json "$artillery_stamp"
+  fi
+}
+
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && cmp -s "$requirements" "$stamp"; then
   install_k6
   install_locust
+  install_artillery
   exit 0
 fi
 
@@ -56,3 +77,4 @@ python3 -m venv .venv
 cp "$requirements" "$stamp"
 install_k6
 install_locust
+install_artillery

@@ -36,6 +36,7 @@ pub enum ImageSource {
 pub enum ScriptTool {
     K6,
     Locust,
+    Artillery,
 }
 
 impl ScriptTool {
@@ -44,6 +45,7 @@ impl ScriptTool {
         match self {
             ScriptTool::K6 => "k6",
             ScriptTool::Locust => "locust",
+            ScriptTool::Artillery => "artillery",
         }
     }
 
@@ -52,6 +54,7 @@ impl ScriptTool {
         match self {
             ScriptTool::K6 => "grafana/k6:1.1.0",
             ScriptTool::Locust => "locustio/locust:2.47.0",
+            ScriptTool::Artillery => "artilleryio/artillery:2.0.34",
         }
     }
 }
@@ -77,6 +80,7 @@ impl ScriptPlan {
         let run: [&str; 2] = match self.tool {
             ScriptTool::K6 => ["run", &self.script],
             ScriptTool::Locust => ["-f", &self.script],
+            ScriptTool::Artillery => ["run", &self.script],
         };
         ["wrap", tool, "--", &self.program]
             .into_iter()
@@ -90,9 +94,10 @@ impl ScriptPlan {
 const NOT_K6: &str = "no `script` is given, so no image is made for one";
 
 /// What a script's name ends with, for each tool.
-const SCRIPT_EXTENSIONS: [(ScriptTool, &[&str]); 2] = [
+const SCRIPT_EXTENSIONS: [(ScriptTool, &[&str]); 3] = [
     (ScriptTool::K6, &[".js", ".mjs", ".ts"]),
     (ScriptTool::Locust, &[".py"]),
+    (ScriptTool::Artillery, &[".yml", ".yaml", ".json"]),
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -119,7 +124,7 @@ enum Tester {
     Script(Option<ScriptTool>),
 }
 
-const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`), `image` (run `image` as it is), `k6` or `locust` (the script in `script`)";
+const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`), `image` (run `image` as it is), `k6`, `locust` or `artillery` (the script in `script`)";
 
 /// The tester, and the sentence the log gives for it: named by `tester`, or else `image` when it
 /// is given, a build when `dockerfile` (or `build-args`, `target`) is, the built-in generator
@@ -137,6 +142,7 @@ fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, St
             "image" => Tester::Image,
             "k6" => Tester::Script(Some(ScriptTool::K6)),
             "locust" => Tester::Script(Some(ScriptTool::Locust)),
+            "artillery" => Tester::Script(Some(ScriptTool::Artillery)),
             _ => {
                 problems.add("tester", text, TESTER_ACCEPTED);
                 return None;
@@ -325,6 +331,15 @@ fn script_plan(
         .map(|(tool, _)| *tool);
     let tool = match (tool, by_name) {
         (Some(tool), Some(named)) if tool == named => tool,
+        // A YAML or JSON file may be many things: only `tester` says it is Artillery's.
+        (None, Some(ScriptTool::Artillery)) => {
+            problems.add(
+                "script",
+                script,
+                "a k6 script (.js, .mjs, .ts) or a Locust file (.py); for an Artillery scenario (.yml, .yaml, .json) give `tester: artillery` too",
+            );
+            return None;
+        }
         (None, Some(named)) => named,
         (Some(tool), _) => {
             problems.add(
@@ -343,7 +358,7 @@ fn script_plan(
             problems.add(
                 "script",
                 script,
-                "a k6 script (.js, .mjs, .ts) or a Locust file (.py), relative to the workspace",
+                "a k6 script (.js, .mjs, .ts) or a Locust file (.py), relative to the workspace, or with `tester: artillery` an Artillery scenario (.yml, .yaml, .json)",
             );
             return None;
         }

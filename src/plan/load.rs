@@ -268,8 +268,20 @@ impl Load {
             ScriptTool::Locust => {
                 "Locust's users set its pace (`vus`, with the file's `wait_time`); a `LoadTestShape` is not split across tasks yet"
             }
+            ScriptTool::Artillery => {
+                "an Artillery scenario's load is its `config.phases`, and every task runs its share of each phase"
+            }
         };
-        for (input, value) in [("rate", &inputs.rate), ("stages", &inputs.stages)] {
+        let refused: &[(&str, &Option<String>)] = match plan.tool {
+            ScriptTool::Artillery => &[
+                ("rate", &inputs.rate),
+                ("stages", &inputs.stages),
+                ("vus", &inputs.vus),
+                ("duration", &inputs.duration),
+            ],
+            _ => &[("rate", &inputs.rate), ("stages", &inputs.stages)],
+        };
+        for &(input, value) in refused {
             if let Some(value) = given(value) {
                 problems.add(
                     input,

@@ -1,8 +1,10 @@
-//! `ecs-loadtest wrap k6 -- k6 run …` (and `wrap locust -- locust -f …`): runs a tester the world already uses as a child process,
+//! `ecs-loadtest wrap k6 -- k6 run …` (and `wrap locust -- locust -f …`, `wrap artillery -- artillery run …`): runs a tester the world already uses as a child process,
 //! with this task's exact share of the load and its start at `START_AT`, reads every sample it
 //! records, and prints the progress lines and the result line the action merges. The tasks of a
 //! k6 script run it; so can any container with k6 in it.
 
+mod artillery;
+mod hooked;
 mod k6;
 mod locust;
 mod tally;
@@ -20,11 +22,20 @@ pub use k6::{ScriptThreshold, k6_duration_seconds};
 use crate::plan::{ScriptPlan, ScriptTool};
 
 /// The command that checks a script before any task starts, without running its load: `k6
-/// inspect SCRIPT` (which also gives its thresholds), `locust -f SCRIPT --list`.
+/// inspect SCRIPT` (which also gives its thresholds), `locust -f SCRIPT --list`, `artillery run`
+/// with one short pause for its phases.
 fn check_command(plan: &ScriptPlan) -> Vec<&str> {
     match plan.tool {
         ScriptTool::K6 => vec![plan.program.as_str(), "inspect", plan.script.as_str()],
         ScriptTool::Locust => vec![plan.program.as_str(), "-f", plan.script.as_str(), "--list"],
+        ScriptTool::Artillery => vec![
+            plan.program.as_str(),
+            "run",
+            "--quiet",
+            "--overrides",
+            artillery::CHECK_OVERRIDES,
+            plan.script.as_str(),
+        ],
     }
 }
 
@@ -40,6 +51,9 @@ fn read_check(
         ScriptTool::K6 => k6::read_inspection(&plan.script, code, stdout, stderr),
         ScriptTool::Locust => {
             locust::read_listing(&plan.script, code, stdout, stderr).map(|()| Vec::new())
+        }
+        ScriptTool::Artillery => {
+            artillery::read_check(&plan.script, code, stdout, stderr).map(|()| Vec::new())
         }
     }
 }
@@ -77,6 +91,8 @@ pub enum Tool {
     K6,
     /// Locust: `locust -f locustfile.py`
     Locust,
+    /// Artillery: `artillery run scenario.yml`
+    Artillery,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -163,5 +179,6 @@ pub async fn run(
     match args.tool {
         Tool::K6 => k6::run(args, tester_output, output, stopped).await,
         Tool::Locust => locust::run(args, tester_output, output, stopped).await,
+        Tool::Artillery => artillery::run(args, tester_output, output, stopped).await,
     }
 }

@@ -702,10 +702,10 @@ pub fn assert_exact_sequence(numbers: &[u64], count: u64, what: &str) {
     }
 }
 
-/// The PATH with a test setup's virtualenv (`.venv`, `.venv-locust`) first, which must hold
+/// The PATH with a folder of the test setup (`.venv/bin`, `.artillery/node_modules/.bin`) first, which must hold
 /// `tool` (scripts/setup-test-env.sh installs it).
-pub fn path_with(venv: &str, tool: &str) -> String {
-    let bin = project_dir().join(venv).join("bin");
+pub fn path_with(bin: &str, tool: &str) -> String {
+    let bin = project_dir().join(bin);
     assert!(
         bin.join(tool).is_file(),
         "no {tool} in {}: run scripts/setup-test-env.sh",

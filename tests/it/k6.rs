@@ -10,7 +10,7 @@ use crate::server::{Behaviour, Server};
 
 /// The PATH with the test setup's k6 first.
 fn path_with_k6() -> String {
-    crate::common::path_with(".venv", "k6")
+    crate::common::path_with(".venv/bin", "k6")
 }
 
 /// A script in a folder of its own, which is the run's working directory (the workspace).

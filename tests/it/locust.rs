@@ -10,7 +10,7 @@ use crate::server::{Behaviour, Server};
 
 /// The PATH with the test setup's Locust first.
 fn path_with_locust() -> String {
-    crate::common::path_with(".venv-locust", "locust")
+    crate::common::path_with(".venv-locust/bin", "locust")
 }
 
 fn locust_run(dir: &Path, inputs: &[(&str, &str)]) -> ActionRun {

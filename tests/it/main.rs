@@ -2,6 +2,7 @@
 //! GitHub API stubs. One crate, so the support code and the binary are built once.
 
 mod action;
+mod artillery;
 mod common;
 mod fargate;
 mod faults;

