@@ -58,10 +58,34 @@ install_artillery() {
   fi
 }
 
+# Apache JMeter 2.13 from Debian (`jmeter`, and `jmeter-http` for its HTTP sampler), with the
+# two classes in tests/harness/jmeter built into .jmeter/allow-types.jar: Debian's XStream refuses
+# every type JMeter 2.13 reads a plan with unless they come first (see TypePermission.java).
+install_jmeter() {
+  if [ ! -f /usr/share/jmeter/lib/ext/ApacheJMeter_http.jar ] || ! command -v javac >/dev/null 2>&1; then
+    echo "Installing JMeter (Debian's jmeter and jmeter-http) and a JDK to build its test shim"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      jmeter jmeter-http default-jdk-headless >/dev/null 2>&1 || {
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        jmeter jmeter-http default-jdk-headless >/dev/null
+    }
+  fi
+  local sources=tests/harness/jmeter/com/thoughtworks/xstream/security
+  if [ ! -f .jmeter/allow-types.jar ] || [ -n "$(find "$sources" -newer .jmeter/allow-types.jar)" ]; then
+    echo "Building .jmeter/allow-types.jar"
+    rm -rf .jmeter/classes
+    mkdir -p .jmeter/classes
+    javac -nowarn -d .jmeter/classes --release 8 "$sources"/*.java 2>/dev/null
+    jar cf .jmeter/allow-types.jar -C .jmeter/classes .
+  fi
+}
+
 if [ -x .venv/bin/python ] && [ -f "$stamp" ] && cmp -s "$requirements" "$stamp"; then
   install_k6
   install_locust
   install_artillery
+  install_jmeter
   exit 0
 fi
 
@@ -78,3 +102,4 @@ cp "$requirements" "$stamp"
 install_k6
 install_locust
 install_artillery
+install_jmeter

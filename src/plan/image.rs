@@ -37,6 +37,7 @@ pub enum ScriptTool {
     K6,
     Locust,
     Artillery,
+    Jmeter,
 }
 
 impl ScriptTool {
@@ -46,15 +47,18 @@ impl ScriptTool {
             ScriptTool::K6 => "k6",
             ScriptTool::Locust => "locust",
             ScriptTool::Artillery => "artillery",
+            ScriptTool::Jmeter => "jmeter",
         }
     }
 
-    /// Its image where the tasks run an image: the versions the tests run, pinned.
+    /// Its image where the tasks run an image: the versions the tests run, pinned. JMeter's
+    /// project publishes no image: `tester-image` names one (empty here).
     fn default_image(self) -> &'static str {
         match self {
             ScriptTool::K6 => "grafana/k6:1.1.0",
             ScriptTool::Locust => "locustio/locust:2.47.0",
             ScriptTool::Artillery => "artilleryio/artillery:2.0.34",
+            ScriptTool::Jmeter => "",
         }
     }
 }
@@ -81,9 +85,12 @@ impl ScriptPlan {
             ScriptTool::K6 => ["run", &self.script],
             ScriptTool::Locust => ["-f", &self.script],
             ScriptTool::Artillery => ["run", &self.script],
+            ScriptTool::Jmeter => ["-t", &self.script],
         };
+        let non_gui = (self.tool == ScriptTool::Jmeter).then_some("-n");
         ["wrap", tool, "--", &self.program]
             .into_iter()
+            .chain(non_gui)
             .chain(run)
             .map(String::from)
             .collect()
@@ -94,7 +101,8 @@ impl ScriptPlan {
 const NOT_K6: &str = "no `script` is given, so no image is made for one";
 
 /// What a script's name ends with, for each tool.
-const SCRIPT_EXTENSIONS: [(ScriptTool, &[&str]); 3] = [
+const SCRIPT_EXTENSIONS: [(ScriptTool, &[&str]); 4] = [
+    (ScriptTool::Jmeter, &[".jmx"]),
     (ScriptTool::K6, &[".js", ".mjs", ".ts"]),
     (ScriptTool::Locust, &[".py"]),
     (ScriptTool::Artillery, &[".yml", ".yaml", ".json"]),
@@ -124,7 +132,7 @@ enum Tester {
     Script(Option<ScriptTool>),
 }
 
-const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`), `image` (run `image` as it is), `k6`, `locust` or `artillery` (the script in `script`)";
+const TESTER_ACCEPTED: &str = "`generate` (the built-in load generator), `dockerfile` (build the tester from `dockerfile` in `context`), `image` (run `image` as it is), `k6`, `locust`, `artillery` or `jmeter` (the script in `script`)";
 
 /// The tester, and the sentence the log gives for it: named by `tester`, or else `image` when it
 /// is given, a build when `dockerfile` (or `build-args`, `target`) is, the built-in generator
@@ -143,6 +151,7 @@ fn choose_tester(inputs: &Inputs, problems: &mut Problems) -> Option<(Tester, St
             "k6" => Tester::Script(Some(ScriptTool::K6)),
             "locust" => Tester::Script(Some(ScriptTool::Locust)),
             "artillery" => Tester::Script(Some(ScriptTool::Artillery)),
+            "jmeter" => Tester::Script(Some(ScriptTool::Jmeter)),
             _ => {
                 problems.add("tester", text, TESTER_ACCEPTED);
                 return None;
@@ -336,7 +345,7 @@ fn script_plan(
             problems.add(
                 "script",
                 script,
-                "a k6 script (.js, .mjs, .ts) or a Locust file (.py); for an Artillery scenario (.yml, .yaml, .json) give `tester: artillery` too",
+                "a k6 script (.js, .mjs, .ts), a Locust file (.py) or a JMeter plan (.jmx); for an Artillery scenario (.yml, .yaml, .json) give `tester: artillery` too",
             );
             return None;
         }
@@ -358,7 +367,7 @@ fn script_plan(
             problems.add(
                 "script",
                 script,
-                "a k6 script (.js, .mjs, .ts) or a Locust file (.py), relative to the workspace, or with `tester: artillery` an Artillery scenario (.yml, .yaml, .json)",
+                "a k6 script (.js, .mjs, .ts), a Locust file (.py) or a JMeter plan (.jmx), relative to the workspace, or with `tester: artillery` an Artillery scenario (.yml, .yaml, .json)",
             );
             return None;
         }
@@ -376,6 +385,15 @@ fn script_plan(
         return None;
     }
     let image = given(&inputs.tester_image).unwrap_or(tool.default_image());
+    let local = given(&inputs.backend).is_some_and(|backend| backend.eq_ignore_ascii_case("local"));
+    if image.is_empty() && !local {
+        problems.add(
+            "tester-image",
+            "",
+            "an image holding JMeter (`jmeter` on its PATH) for the tasks: JMeter's project publishes none, so the action pins none; name your own, or one you trust",
+        );
+        return None;
+    }
     if image.chars().any(char::is_whitespace) {
         problems.add(
             "tester-image",

@@ -271,6 +271,9 @@ impl Load {
             ScriptTool::Artillery => {
                 "an Artillery scenario's load is its `config.phases`, and every task runs its share of each phase"
             }
+            ScriptTool::Jmeter => {
+                "a JMeter plan reads `${__P(threads)}`, `${__P(rate)}` and `${__P(duration)}`, each task's share of `vus`, `rate` and `duration`; stages belong in the plan"
+            }
         };
         let refused: &[(&str, &Option<String>)] = match plan.tool {
             ScriptTool::Artillery => &[
@@ -279,6 +282,7 @@ impl Load {
                 ("vus", &inputs.vus),
                 ("duration", &inputs.duration),
             ],
+            ScriptTool::Jmeter => &[("stages", &inputs.stages)],
             _ => &[("rate", &inputs.rate), ("stages", &inputs.stages)],
         };
         for &(input, value) in refused {

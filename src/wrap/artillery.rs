@@ -99,14 +99,19 @@ pub async fn run(
     if let Some(at) = share.start_at_ms {
         environment.push(("START_AT".to_string(), at.to_string()));
     }
-    let artillery = Hooked {
-        name: "Artillery",
-        line: args.command.clone(),
-        environment,
-        // On SIGINT Artillery stops its workers and prints its report.
-        stop_signal: libc::SIGINT,
-    };
-    hooked::run(artillery, &share, &fifo, tester_output, output, stopped).await
+    // On SIGINT Artillery stops its workers and prints its report.
+    let artillery = Hooked::signalled("Artillery", args.command.clone(), environment, libc::SIGINT);
+    let read = Default::default();
+    hooked::run(
+        artillery,
+        &share,
+        &fifo,
+        read,
+        tester_output,
+        output,
+        stopped,
+    )
+    .await
 }
 
 /// The command must be `artillery run …`, without an option that changes the load.

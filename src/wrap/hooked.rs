@@ -23,13 +23,42 @@ use super::tally::Tally;
 
 /// A tester's command, ready to start, and how to ask it to stop.
 pub(super) struct Hooked {
-    /// Its name, as the wrapper's lines say it: `Locust`, `Artillery`.
+    /// Its name, as the wrapper's lines say it: `Locust`, `Artillery`, `JMeter`.
     pub name: &'static str,
     pub line: Vec<String>,
     /// The task's environment with what the hook needs.
     pub environment: Vec<(String, String)>,
-    /// The signal on which it stops its load and ends as it would at its end.
-    pub stop_signal: libc::c_int,
+    /// Asks the tester (this PID) to stop its load and end as it would at its end; says how.
+    pub stop: Box<dyn Fn(u32) -> String + Send + Sync>,
+    /// Reads the samples pipe until every writer has closed it: the hook's lines unless given.
+    pub reader: fn(&Path, &Mutex<Read>) -> Result<()>,
+}
+
+impl Hooked {
+    /// A tester that stops on `signal` and whose hook writes lines.
+    pub fn signalled(
+        name: &'static str,
+        line: Vec<String>,
+        environment: Vec<(String, String)>,
+        signal: libc::c_int,
+    ) -> Hooked {
+        Hooked {
+            name,
+            line,
+            environment,
+            stop: Box::new(move |pid| {
+                // SAFETY: a plain signal to our own child's PID.
+                unsafe { libc::kill(pid as libc::pid_t, signal) };
+                if signal == libc::SIGINT {
+                    "SIGINT"
+                } else {
+                    "SIGTERM"
+                }
+                .to_string()
+            }),
+            reader: read_samples,
+        }
+    }
 }
 
 /// What the samples reader shares with the run: the tally, and when the load began.
@@ -37,6 +66,8 @@ pub(super) struct Hooked {
 pub(super) struct Read {
     pub tally: Tally,
     pub started_ms: Option<u64>,
+    /// The tester has exited: a reader of a file rather than a pipe reads what is left and ends.
+    pub tester_ended: bool,
 }
 
 /// Makes the named pipe `samples` in `folder`, returning its path, for the hook to write to.
@@ -48,25 +79,29 @@ pub(super) fn samples_pipe(folder: &Path) -> Result<std::path::PathBuf> {
 
 /// Runs the tester until it exits (asking it to stop when `stopped` ends), reading its samples
 /// from `fifo`; prints the result line and returns its exit code.
+/// `read` is where the samples go (a tester's own lines may say when its load began).
 pub(super) async fn run(
     tester: Hooked,
     share: &Share,
     fifo: &Path,
+    read: Arc<Mutex<Read>>,
     tester_output: impl Fn(&str) + Send + Sync + 'static,
     output: impl Fn(&str),
     stopped: impl std::future::Future<Output = String>,
 ) -> Result<u8> {
-    let read = Arc::new(Mutex::new(Read::default()));
     let reader = {
-        let (fifo, read) = (fifo.to_path_buf(), read.clone());
+        let (fifo, read, reader) = (fifo.to_path_buf(), read.clone(), tester.reader);
         std::thread::Builder::new()
             .name("samples".to_string())
-            .spawn(move || read_samples(&fifo, &read))
+            .spawn(move || reader(&fifo, &read))
             .context("starting the samples reader")?
     };
     let (mut child, copies) = spawn_tester(&tester.line, &tester.environment, tester_output)?;
     let status = supervise(&mut child, &tester, &read, &output, stopped).await?;
     let ended_ms = epoch_ms();
+    read.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .tester_ended = true;
     let finished = finish_reading(reader, fifo).await?;
     for copy in copies {
         let _ = copy.await;
@@ -134,11 +169,9 @@ async fn supervise(
             }
             why = &mut stopped, if !asked => {
                 asked = true;
-                let signal = if tester.stop_signal == libc::SIGINT { "SIGINT" } else { "SIGTERM" };
-                output(&format!("{why}: {} is asked to stop ({signal}); the result follows", tester.name));
                 if let Some(pid) = child.id() {
-                    // SAFETY: a plain signal to our own child's PID.
-                    unsafe { libc::kill(pid as libc::pid_t, tester.stop_signal) };
+                    let how = (tester.stop)(pid);
+                    output(&format!("{why}: {} is asked to stop ({how}); the result follows", tester.name));
                 }
             }
         }
@@ -146,7 +179,7 @@ async fn supervise(
 }
 
 /// Reads the hook's lines until every writer has closed the pipe.
-fn read_samples(path: &Path, read: &Mutex<Read>) -> Result<()> {
+pub(super) fn read_samples(path: &Path, read: &Mutex<Read>) -> Result<()> {
     let file =
         File::open(path).with_context(|| format!("opening the samples pipe {}", path.display()))?;
     widen_pipe(&file);

@@ -70,14 +70,10 @@ pub async fn run(
     if let Some(at) = share.start_at_ms {
         environment.push(("START_AT".to_string(), at.to_string()));
     }
-    let locust = Hooked {
-        name: "Locust",
-        line,
-        environment,
-        // Locust stops its users and fires `quitting` on SIGTERM.
-        stop_signal: libc::SIGTERM,
-    };
-    hooked::run(locust, &share, &fifo, tester_output, output, stopped).await
+    // Locust stops its users and fires `quitting` on SIGTERM.
+    let locust = Hooked::signalled("Locust", line, environment, libc::SIGTERM);
+    let read = Default::default();
+    hooked::run(locust, &share, &fifo, read, tester_output, output, stopped).await
 }
 
 /// What `locust -f SCRIPT --list` answered, wherever it ran: a locustfile that does not load (a

@@ -1,10 +1,11 @@
-//! `ecs-loadtest wrap k6 -- k6 run …` (and `wrap locust -- locust -f …`, `wrap artillery -- artillery run …`): runs a tester the world already uses as a child process,
+//! `ecs-loadtest wrap k6 -- k6 run …` (and `wrap locust -- locust -f …`, `wrap artillery -- artillery run …`, `wrap jmeter -- jmeter -n -t …`): runs a tester the world already uses as a child process,
 //! with this task's exact share of the load and its start at `START_AT`, reads every sample it
 //! records, and prints the progress lines and the result line the action merges. The tasks of a
 //! k6 script run it; so can any container with k6 in it.
 
 mod artillery;
 mod hooked;
+mod jmeter;
 mod k6;
 mod locust;
 mod tally;
@@ -24,10 +25,12 @@ use crate::plan::{ScriptPlan, ScriptTool};
 /// The command that checks a script before any task starts, without running its load: `k6
 /// inspect SCRIPT` (which also gives its thresholds), `locust -f SCRIPT --list`, `artillery run`
 /// with one short pause for its phases.
-fn check_command(plan: &ScriptPlan) -> Vec<&str> {
-    match plan.tool {
+fn check_command(plan: &ScriptPlan) -> Option<Vec<&str>> {
+    Some(match plan.tool {
         ScriptTool::K6 => vec![plan.program.as_str(), "inspect", plan.script.as_str()],
         ScriptTool::Locust => vec![plan.program.as_str(), "-f", plan.script.as_str(), "--list"],
+        // JMeter reads a plan only to run it: a plan it refuses fails each task at its start.
+        ScriptTool::Jmeter => return None,
         ScriptTool::Artillery => vec![
             plan.program.as_str(),
             "run",
@@ -36,7 +39,7 @@ fn check_command(plan: &ScriptPlan) -> Vec<&str> {
             artillery::CHECK_OVERRIDES,
             plan.script.as_str(),
         ],
-    }
+    })
 }
 
 /// What the check answered: a k6 script's thresholds; an error in the tool's words when it
@@ -55,12 +58,15 @@ fn read_check(
         ScriptTool::Artillery => {
             artillery::read_check(&plan.script, code, stdout, stderr).map(|()| Vec::new())
         }
+        ScriptTool::Jmeter => Ok(Vec::new()),
     }
 }
 
 /// Checks the script with the tool on this machine's PATH, before any task starts.
 pub async fn check_script(plan: &ScriptPlan) -> Result<Vec<ScriptThreshold>> {
-    let command = check_command(plan);
+    let Some(command) = check_command(plan) else {
+        return Ok(Vec::new());
+    };
     let answer = tokio::process::Command::new(command[0])
         .args(&command[1..])
         .stdin(std::process::Stdio::null())
@@ -81,7 +87,10 @@ pub async fn check_script_in_image(
     image: &str,
     plan: &ScriptPlan,
 ) -> Result<Vec<ScriptThreshold>> {
-    let ran = crate::image::run_once(engine, image, &check_command(plan)).await?;
+    let Some(command) = check_command(plan) else {
+        return Ok(Vec::new());
+    };
+    let ran = crate::image::run_once(engine, image, &command).await?;
     read_check(plan, ran.code, &ran.stdout, &ran.stderr)
 }
 
@@ -93,6 +102,8 @@ pub enum Tool {
     Locust,
     /// Artillery: `artillery run scenario.yml`
     Artillery,
+    /// Apache JMeter: `jmeter -n -t plan.jmx`
+    Jmeter,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -180,5 +191,6 @@ pub async fn run(
         Tool::K6 => k6::run(args, tester_output, output, stopped).await,
         Tool::Locust => locust::run(args, tester_output, output, stopped).await,
         Tool::Artillery => artillery::run(args, tester_output, output, stopped).await,
+        Tool::Jmeter => jmeter::run(args, tester_output, output, stopped).await,
     }
 }

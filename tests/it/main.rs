@@ -10,6 +10,7 @@ mod generate;
 mod github;
 mod history;
 mod image;
+mod jmeter;
 mod k6;
 mod local;
 mod locust;

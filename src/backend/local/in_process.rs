@@ -109,6 +109,7 @@ impl InProcess {
             Some(Tool::K6) => "wrap k6",
             Some(Tool::Locust) => "wrap locust",
             Some(Tool::Artillery) => "wrap artillery",
+            Some(Tool::Jmeter) => "wrap jmeter",
             None => "generate",
         };
         for id in ids {

