@@ -266,7 +266,7 @@ impl Load {
                 "an arrival rate or stages go in the script's `options` (a `constant-arrival-rate` or `ramping-arrival-rate` scenario), which every task runs with its exact share"
             }
             ScriptTool::Locust => {
-                "Locust's users set its pace (`vus`, with the file's `wait_time`); a `LoadTestShape` is not split across tasks yet"
+                "Locust's users set its pace (`vus`, with the file's `wait_time`), or its `LoadTestShape`, which every task runs its share of"
             }
             ScriptTool::Artillery => {
                 "an Artillery scenario's load is its `config.phases`, and every task runs its share of each phase"
@@ -297,12 +297,17 @@ impl Load {
                 );
             }
         }
-        if plan.tool == ScriptTool::Locust {
+        // A locustfile that names a LoadTestShape may set its users itself (the hook checks, in
+        // each task, that a shape or `vus` sets them, and not both).
+        let shaped = plan.tool == ScriptTool::Locust
+            && std::fs::read_to_string(&plan.script)
+                .is_ok_and(|text| text.contains("LoadTestShape"));
+        if plan.tool == ScriptTool::Locust && !shaped {
             for (input, value, accepted) in [
                 (
                     "vus",
                     &inputs.vus,
-                    "Locust's users in total, split across tasks, since a Locust file sets no load of its own",
+                    "Locust's users in total, split across tasks, since the locustfile has no LoadTestShape to set them",
                 ),
                 (
                     "duration",

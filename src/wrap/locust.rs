@@ -9,8 +9,9 @@
 //! - `--stop-timeout 30` (unless given): at the end of the run time the users finish the task they
 //!   are in, so a request in flight then is recorded, not sent and lost.
 //!
-//! A `LoadTestShape` is refused by the hook (each task would run the whole shape), as are `-u`,
-//! `-r` and `-t` in the command (they would be every task's, not its share).
+//! A `LoadTestShape` (given no `vus`) runs on every task with the task's share of its users at each
+//! step, by the split rule, which the hook applies to the shape's `tick()`; `-u`, `-r` and `-t` in
+//! the command are refused (they would be every task's, not its share).
 
 use std::path::Path;
 
@@ -50,10 +51,13 @@ pub async fn run(
     let fifo = hooked::samples_pipe(folder.path())?;
     let line = command_line(&args.command, &share, &hook)?;
     output(&format!(
-        "locust: task {} of {}, {} user(s){}",
+        "locust: task {} of {}, {}{}",
         share.index + 1,
         share.count,
-        share.vus.unwrap_or(1),
+        match share.vus {
+            Some(users) => format!("{users} user(s)"),
+            None => "its share of the LoadTestShape's users at each step".to_string(),
+        },
         match share.start_at_ms {
             Some(at) if at > epoch_ms() => format!(
                 ", held until START_AT ({:.1} s), so that every task's load begins together",
@@ -70,6 +74,15 @@ pub async fn run(
     if let Some(at) = share.start_at_ms {
         environment.push(("START_AT".to_string(), at.to_string()));
     }
+    // The hook reads these: users given, or a LoadTestShape split across the tasks.
+    environment.extend([
+        (
+            "VUS".to_string(),
+            share.vus.map(|users| users.to_string()).unwrap_or_default(),
+        ),
+        ("TASK_INDEX".to_string(), share.index.to_string()),
+        ("TASK_COUNT".to_string(), share.count.to_string()),
+    ]);
     // Locust stops its users and fires `quitting` on SIGTERM.
     let locust = Hooked::signalled("Locust", line, environment, libc::SIGTERM);
     let read = Default::default();
@@ -121,7 +134,6 @@ fn command_line(command: &[String], share: &Share, hook: &Path) -> Result<Vec<St
         }
     }
     let files = files.unwrap_or_else(|| "locustfile.py".to_string());
-    let users = share.vus.unwrap_or(1).max(1);
     // At the end of the run time Locust kills its users, and a request in flight then is sent
     // but never recorded: users finish the task they are in (up to this long), so every request
     // the target saw is counted, unless the command says otherwise.
@@ -138,11 +150,12 @@ fn command_line(command: &[String], share: &Share, hook: &Path) -> Result<Vec<St
         "--only-summary".to_string(),
         "--exit-code-on-error".to_string(),
         "0".to_string(),
-        "-u".to_string(),
-        users.to_string(),
-        "-r".to_string(),
-        users.to_string(),
     ]);
+    // Without users, the locustfile's LoadTestShape sets them (the hook gives this task its share).
+    if let Some(users) = share.vus {
+        let users = users.max(1).to_string();
+        line.extend(["-u".to_string(), users.clone(), "-r".to_string(), users]);
+    }
     if let Some(seconds) = share.duration_seconds {
         line.extend(["-t".to_string(), format!("{seconds}s")]);
     }

@@ -114,11 +114,35 @@ fn a_locust_file_that_does_not_load_fails_before_any_task_naming_locusts_error()
     assert!(!run.stdout.contains("Task 1/1"), "a task started\n{run}");
 }
 
+/// A LoadTestShape runs on every task with the task's share of its users at each step: 3 users
+/// then 5, on 2 tasks, are 2 + 1 then 3 + 2, as each task's hook says, and the shape's end ends
+/// the run.
 #[test]
-fn a_load_test_shape_is_refused_as_it_would_run_whole_on_every_task() {
+fn a_load_test_shape_runs_on_every_task_with_its_share_of_the_users_at_each_step() {
+    let server = Server::start(Behaviour::default());
     let dir = workspace(&format!(
-        "{SHOP}\nfrom locust import LoadTestShape\n\nclass Ramp(LoadTestShape):\n    def tick(self):\n        return (10, 10) if self.get_run_time() < 2 else None\n"
+        "{SHOP}\nfrom locust import LoadTestShape\n\nclass Steps(LoadTestShape):\n    def tick(self):\n        at = self.get_run_time()\n        return (3, 10) if at < 2 else (5, 10) if at < 4 else None\n"
     ));
+    let run = locust_run(
+        dir.path(),
+        &[
+            ("task-count", "2"),
+            ("environment", &format!("LOCUST_HOST={}", server.url())),
+        ],
+    )
+    .run();
+    run.assert_code(0);
+    for step in [
+        "shape step: 3 users in all, 2 on this task (task 1 of 2)",
+        "shape step: 3 users in all, 1 on this task (task 2 of 2)",
+        "shape step: 5 users in all, 3 on this task (task 1 of 2)",
+        "shape step: 5 users in all, 2 on this task (task 2 of 2)",
+    ] {
+        run.assert_stdout_has(step);
+    }
+    assert_eq!(run.results()["merged"]["requests"], server.requests());
+
+    // Users given beside a shape would be every task's as well as the shape's.
     let run = locust_run(
         dir.path(),
         &[
@@ -129,7 +153,7 @@ fn a_load_test_shape_is_refused_as_it_would_run_whole_on_every_task() {
     )
     .run();
     assert_ne!(run.code(), 0, "{run}");
-    run.assert_stdout_has("a LoadTestShape sets the users of each task as if it were alone");
+    run.assert_stdout_has("give no `vus` or `duration` beside it");
 }
 
 #[test]
