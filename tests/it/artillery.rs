@@ -133,3 +133,114 @@ fn a_yaml_script_needs_tester_artillery_and_its_load_comes_from_its_phases() {
     run.assert_code(2);
     run.assert_stdout_has("an Artillery scenario's load is its `config.phases`");
 }
+
+/// An Artillery image such as `artilleryio/artillery` (none can be pulled here): this machine's
+/// Node.js and the test setup's `.artillery`, at the same paths, on an empty base.
+fn artillery_image() -> &'static str {
+    crate::common::scratch_image(
+        "ecs-loadtest-test/artillery:npm",
+        r#"
+copy "$(readlink -f "$(command -v node)")"
+copy /usr/bin/env
+tar -C / -cf - "${1#/}/.artillery" | tar -C "$root" -xf -
+mkdir -p "$root/usr/local/bin" "$root/usr/bin"
+[ -e "$root/usr/bin/node" ] || ln -s "$(readlink -f "$(command -v node)")" "$root/usr/bin/node"
+ln -s "$1/.artillery/node_modules/.bin/artillery" "$root/usr/local/bin/artillery"
+"#,
+        "artillery",
+    )
+}
+
+/// On Fargate a scenario's tasks run an image made for it, as a k6 script's do: the Artillery
+/// image, this action's binary and the scenario's folder, tagged by content; Artillery reads the
+/// scenario in it before the push, and each task runs the wrapper, which splits the phases.
+#[test]
+fn on_fargate_an_artillery_scenario_runs_in_an_image_made_for_it_and_its_tasks_merge_exactly() {
+    let harness = crate::common::Harness::start();
+    let setup = harness.setup_with_repository("load", "tester", "tester");
+    let server = Server::start(Behaviour::default());
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("load")).unwrap();
+    let scenario = format!("# {}\n{}", crate::common::unique_tag(), shop(&server.url()));
+    std::fs::write(dir.path().join("load/scenario.yml"), &scenario).unwrap();
+
+    // What each task of the image prints: the wrapper run here with that task's index.
+    let lines: Vec<Vec<String>> = (0..2)
+        .map(|index| {
+            crate::common::wrapped_task_lines(
+                dir.path(),
+                &["artillery", "--", "artillery", "run", "load/scenario.yml"],
+                &[
+                    ("PATH", path_with_artillery()),
+                    ("TASK_INDEX", index.to_string()),
+                    ("TASK_COUNT", "2".to_string()),
+                ],
+            )
+        })
+        .collect();
+    let sent = server.requests();
+    assert_eq!(sent, 44, "the phases, split and not multiplied");
+    harness.script(
+        "load",
+        serde_json::json!({}),
+        serde_json::json!({
+            "0": {"logs": {"lines": lines[0]}},
+            "1": {"logs": {"lines": lines[1]}},
+        }),
+    );
+    let run = || {
+        ActionRun::for_setup(
+            &harness,
+            &setup,
+            &[
+                ("image", ""),
+                ("tester", "artillery"),
+                ("script", "load/scenario.yml"),
+                ("task-count", "2"),
+                ("ecr-repository", "tester"),
+                ("tester-image", artillery_image()),
+                ("generator-image", crate::action::action_image()),
+            ],
+        )
+        .in_dir(dir.path())
+        .run()
+    };
+
+    let first = run();
+    first.assert_code(0);
+    first
+        .assert_stdout_has("Pushed 123456789012.dkr.ecr.us-east-1.amazonaws.com/tester:artillery-");
+    for task in harness.tasks("load") {
+        assert_eq!(
+            task["overrides"]["containerOverrides"][0]["command"],
+            serde_json::json!([
+                "wrap",
+                "artillery",
+                "--",
+                "artillery",
+                "run",
+                "load/scenario.yml"
+            ]),
+            "{task:#}"
+        );
+    }
+    let results = first.results();
+    assert_eq!(results["merged"]["requests"], sent, "{results:#}");
+    assert_eq!(results["merged"]["tasks_reporting"], 2, "{results:#}");
+
+    // Artillery cannot read the scenario in the image: nothing pushed, no task.
+    std::fs::write(
+        dir.path().join("load/scenario.yml"),
+        scenario.replace("    - duration: 2\n", "    - duration: 2\n   x\n"),
+    )
+    .unwrap();
+    let refused = run();
+    assert_ne!(refused.code(), 0, "{refused}");
+    refused.assert_stdout_has("Artillery refused the script load/scenario.yml");
+    assert!(!refused.stdout.contains("Pushed"), "{refused}");
+    assert_eq!(
+        harness.tasks("load").len(),
+        2,
+        "no second run's task started"
+    );
+}

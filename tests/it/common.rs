@@ -718,6 +718,58 @@ pub fn path_with(bin: &str, tool: &str) -> String {
     )
 }
 
+/// Builds `tag` once per test binary, `FROM scratch` around a root that `assemble` (a shell
+/// snippet run with `$root` set and this project's folder as `$1`) fills with files at their
+/// paths on this machine, then adds every library they link and `/tmp`: an image of a tool as
+/// this machine has it, since no base image can be pulled here.
+pub fn scratch_image(tag: &'static str, assemble: &str, entrypoint: &str) -> &'static str {
+    static BUILT: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if built.contains(&tag) {
+        return tag;
+    }
+    let context = tempfile::tempdir().unwrap();
+    let root = context.path().join("root");
+    let script = format!(
+        r#"
+set -eu
+root="{root}"
+mkdir -p "$root"
+copy() {{ tar -C / --exclude=__pycache__ -chf - "${{1#/}}" | tar -C "$root" -xf -; echo "$1" >> "$root.copied"; }}
+touch "$root.copied"
+{assemble}
+# Every library the copied programs, libraries and native modules link.
+{{ cat "$root.copied"; find "$root" \( -name '*.so*' -o -name '*.node' \) -type f; }} > "$root.so"
+while read -r file; do
+  ldd "$file" 2>/dev/null | awk '{{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }}'
+done < "$root.so" | sort -u | while read -r lib; do [ -e "$root$lib" ] || copy "$lib"; done
+mkdir -p "$root/usr/local/bin" "$root/tmp" "$root/etc"
+chmod 1777 "$root/tmp"
+# Who the user is (Node.js asks, for one).
+cp /etc/passwd /etc/group "$root/etc/"
+"#,
+        root = root.display()
+    );
+    let status = Command::new("sh")
+        .args(["-c", &script, "sh"])
+        .arg(project_dir())
+        .status()
+        .unwrap();
+    assert!(status.success(), "assembling the image {tag}");
+    std::fs::write(
+        context.path().join("Dockerfile"),
+        format!(
+            "FROM scratch\nCOPY root/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nENTRYPOINT [\"{entrypoint}\"]\n"
+        ),
+    )
+    .unwrap();
+    docker_build(context.path(), tag);
+    built.push(tag);
+    tag
+}
+
 /// Builds a test image (`FROM scratch` around what `context` holds) as `tag` with the classic
 /// builder, once a test binary asks for it.
 pub fn docker_build(context: &Path, tag: &str) {

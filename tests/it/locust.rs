@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::common::{ActionRun, project_dir};
+use crate::common::ActionRun;
 use crate::server::{Behaviour, Server};
 
 /// The PATH with the test setup's Locust first.
@@ -170,51 +170,24 @@ fn a_locust_file_needs_users_and_a_duration() {
 /// `.venv-locust`, at the same paths, with the libraries they link, on an empty base. Built once
 /// per test binary.
 fn locust_image() -> &'static str {
-    const IMAGE: &str = "ecs-loadtest-test/locust:venv";
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let context = tempfile::tempdir().unwrap();
-        let venv = project_dir().join(".venv-locust");
-        let script = r#"
-set -eu
-root="$1"; venv="$2"
+    crate::common::scratch_image(
+        "ecs-loadtest-test/locust:venv",
+        r#"
+venv="$1/.venv-locust"
 python="$venv/bin/python"
 base=$("$python" -c 'import os, sys; print(os.path.realpath(sys._base_executable))')
 stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 libdir=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
-mkdir -p "$root"
-copy() { tar -C / --exclude=__pycache__ --exclude=site-packages --exclude="${stdlib#/}/test" -chf - "${1#/}" | tar -C "$root" -xf -; }
-copy "$base"
+tar -C / --exclude=__pycache__ --exclude=site-packages --exclude="${stdlib#/}/test" -chf - "${base#/}" "${stdlib#/}" | tar -C "$root" -xf -
 # The venv's `python3` names the base interpreter by the path it was made with.
 copy "$(readlink "$venv/bin/python3")"
 for lib in "$libdir"/libpython3*.so*; do [ -e "$lib" ] && copy "$lib"; done
-copy "$stdlib"
 tar -C / --exclude=__pycache__ -cf - "${venv#/}" | tar -C "$root" -xf -
-find "$root" -name '*.so*' -type f > "$root.so"
-echo "$base" >> "$root.so"
-while read -r file; do
-  ldd "$file" 2>/dev/null | awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^\//) print $i }'
-done < "$root.so" | sort -u | while read -r lib; do [ -e "$root$lib" ] || copy "$lib"; done
-mkdir -p "$root/usr/local/bin" "$root/tmp"
-chmod 1777 "$root/tmp"
+mkdir -p "$root/usr/local/bin"
 ln -s "$venv/bin/locust" "$root/usr/local/bin/locust"
-"#;
-        let root = context.path().join("root");
-        let status = std::process::Command::new("sh")
-            .args(["-c", script, "sh"])
-            .arg(&root)
-            .arg(&venv)
-            .status()
-            .unwrap();
-        assert!(status.success(), "assembling the Locust image");
-        std::fs::write(
-            context.path().join("Dockerfile"),
-            "FROM scratch\nCOPY root/ /\nENV PATH=/usr/local/bin:/usr/bin:/bin\nENTRYPOINT [\"locust\"]\n",
-        )
-        .unwrap();
-        crate::common::docker_build(context.path(), IMAGE);
-    });
-    IMAGE
+"#,
+        "locust",
+    )
 }
 
 /// What a task of the image made for the locustfile prints: the wrapper run here with that
