@@ -92,10 +92,14 @@ pub struct Inputs {
     /// Statuses that count as success, such as `2xx, 3xx` (SUCCESS_STATUSES) [default: 2xx, 3xx]
     #[arg(long, value_name = "LIST")]
     pub success_statuses: Option<String>,
-    /// Which tester the tasks run: generate, dockerfile, image, k6 or locust [default: the tool a `script`'s name says when it is given, image when `image` is, dockerfile when `dockerfile` is, generate when `target-url` is, else dockerfile when the context holds one]
+    /// true: the built-in generator does not verify the target's TLS certificate, for a test
+    /// target with a self-signed one (INSECURE_TLS) [default: false]
+    #[arg(long, value_name = "BOOL")]
+    pub insecure_tls: Option<String>,
+    /// Which tester the tasks run: generate, dockerfile, image, k6, locust, artillery or jmeter [default: the tool a `script`'s name says when it is given, image when `image` is, dockerfile when `dockerfile` is, generate when `target-url` is, else dockerfile when the context holds one]
     #[arg(long, value_name = "TESTER")]
     pub tester: Option<String>,
-    /// A k6 script (.js, .mjs or .ts) or a locustfile (.py), run unchanged on every task with its exact share of the load
+    /// A k6 script (.js, .mjs or .ts), a locustfile (.py), a JMeter plan (.jmx) or, with `tester: artillery`, an Artillery scenario, run unchanged on every task with its exact share of the load
     #[arg(long, value_name = "PATH")]
     pub script: Option<String>,
     /// The k6 image a script's tasks run on Fargate (and locally without k6 on the PATH), with this action's binary and the script's folder added (an xk6 build of your own) [default: grafana/k6:1.1.0]

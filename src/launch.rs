@@ -69,10 +69,18 @@ pub async fn launch<B: Backend>(
     events: &Events,
 ) -> Result<()> {
     let task_count = plan.task_count();
+    // A tester that takes long to start (a JVM, Node.js loading Artillery) gets at least that
+    // long, so that a busy machine's tasks are not late.
+    let default = match &plan.image {
+        crate::plan::ImageSource::Script(script) => {
+            B::DEFAULT_START_DELAY.max(script.tool.start_time())
+        }
+        _ => B::DEFAULT_START_DELAY,
+    };
     let start_delay = plan
         .load
         .start_delay_seconds
-        .map_or(B::DEFAULT_START_DELAY, Duration::from_secs);
+        .map_or(default, Duration::from_secs);
     // Every task gets the same START_AT, so that their load begins together however far apart
     // they start.
     let start_at_ms = SystemTime::now()

@@ -22,6 +22,68 @@ use crate::plan::HttpVersion;
 
 type Body = Full<Bytes>;
 
+/// Why a request failed, and in what words when its cause gave some.
+#[derive(Debug)]
+pub struct Failure {
+    pub class: ErrorClass,
+    pub message: Option<String>,
+}
+
+impl From<ErrorClass> for Failure {
+    fn from(class: ErrorClass) -> Failure {
+        Failure {
+            class,
+            message: None,
+        }
+    }
+}
+
+impl Failure {
+    fn new(class: ErrorClass, message: impl std::fmt::Display) -> Failure {
+        Failure {
+            class,
+            message: Some(message.to_string()),
+        }
+    }
+
+    /// A failed TLS handshake, in words a user can act on: rustls names the reason by its
+    /// variant (`CaUsedAsEndEntity`); the common ones are said, and what to do.
+    fn tls(error: &std::io::Error) -> Failure {
+        let text = match error.get_ref() {
+            Some(inner) => inner.to_string(),
+            None => error.to_string(),
+        };
+        const KNOWN: [(&str, &str); 6] = [
+            (
+                "CaUsedAsEndEntity",
+                "a CA certificate was used as the server's (CaUsedAsEndEntity): a certificate made with `openssl req -x509` is marked a CA; serve a certificate it signs, or set `insecure-tls`",
+            ),
+            (
+                "UnknownIssuer",
+                "the server's certificate is signed by no authority this client trusts (UnknownIssuer): trust its CA with SSL_CERT_FILE, or set `insecure-tls`",
+            ),
+            (
+                "NotValidForName",
+                "the server's certificate is not for this host name (NotValidForName)",
+            ),
+            ("Expired", "the server's certificate has expired (Expired)"),
+            (
+                "NotValidYet",
+                "the server's certificate is not valid yet (NotValidYet)",
+            ),
+            ("Revoked", "the server's certificate was revoked (Revoked)"),
+        ];
+        let message = KNOWN
+            .iter()
+            .find(|(variant, _)| text.contains(variant))
+            .map_or_else(
+                || text.clone(),
+                |(_, said)| format!("invalid peer certificate: {said}"),
+            );
+        Failure::new(ErrorClass::Tls, message)
+    }
+}
+
 /// A connection ready to carry requests.
 pub enum Sender {
     /// HTTP/1.1 carries one request at a time, so it belongs to one slot.
@@ -79,16 +141,29 @@ impl Client {
     }
 
     /// Resolves the name, connects, shakes hands (TLS, then HTTP).
-    pub async fn connect(&self) -> Result<Sender, ErrorClass> {
+    pub async fn connect(&self) -> Result<Sender, Failure> {
         let target = &self.target;
         let address = tokio::net::lookup_host((target.host.as_str(), target.port))
             .await
-            .map_err(|_| ErrorClass::Connect)?
+            .map_err(|error| {
+                Failure::new(
+                    ErrorClass::Connect,
+                    format!("resolving {}: {error}", target.host),
+                )
+            })?
             .next()
-            .ok_or(ErrorClass::Connect)?;
-        let tcp = TcpStream::connect(address)
-            .await
-            .map_err(|_| ErrorClass::Connect)?;
+            .ok_or_else(|| {
+                Failure::new(
+                    ErrorClass::Connect,
+                    format!("resolving {}: no address", target.host),
+                )
+            })?;
+        let tcp = TcpStream::connect(address).await.map_err(|error| {
+            Failure::new(
+                ErrorClass::Connect,
+                format!("connecting to {address}: {error}"),
+            )
+        })?;
         let _ = tcp.set_nodelay(true);
         match &self.tls {
             None => match self.version {
@@ -96,9 +171,16 @@ impl Client {
                 HttpVersion::Auto | HttpVersion::Http1 => Ok(http1(tcp)),
             },
             Some(tls) => {
-                let name =
-                    ServerName::try_from(target.host.clone()).map_err(|_| ErrorClass::Tls)?;
-                let stream = tls.connect(name, tcp).await.map_err(|_| ErrorClass::Tls)?;
+                let name = ServerName::try_from(target.host.clone()).map_err(|error| {
+                    Failure::new(
+                        ErrorClass::Tls,
+                        format!("the host name {}: {error}", target.host),
+                    )
+                })?;
+                let stream = tls
+                    .connect(name, tcp)
+                    .await
+                    .map_err(|error| Failure::tls(&error))?;
                 let negotiated_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 if negotiated_h2 {
                     handshake2(stream).await
@@ -122,15 +204,18 @@ impl Client {
     }
 
     /// Sends one request and reads its answer to the end. Returns the status.
-    pub async fn send(&self, sender: &mut Sender) -> Result<u16, ErrorClass> {
+    pub async fn send(&self, sender: &mut Sender) -> Result<u16, Failure> {
         match sender {
-            Sender::Http1(connection) => connection.exchange(&self.request1).await,
+            Sender::Http1(connection) => Ok(connection.exchange(&self.request1).await?),
             Sender::Http2(http2) => {
-                http2.ready().await.map_err(|_| ErrorClass::Request)?;
+                http2
+                    .ready()
+                    .await
+                    .map_err(|error| Failure::new(ErrorClass::Request, error))?;
                 let response = http2
                     .send_request(self.request2())
                     .await
-                    .map_err(|_| ErrorClass::Request)?;
+                    .map_err(|error| Failure::new(ErrorClass::Request, error))?;
                 read_to_end(response).await
             }
         }
@@ -138,11 +223,11 @@ impl Client {
 }
 
 /// The status, once the body has been read to its end (and thrown away).
-async fn read_to_end(response: Response<hyper::body::Incoming>) -> Result<u16, ErrorClass> {
+async fn read_to_end(response: Response<hyper::body::Incoming>) -> Result<u16, Failure> {
     let status = response.status().as_u16();
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
-        frame.map_err(|_| ErrorClass::Body)?;
+        frame.map_err(|error| Failure::new(ErrorClass::Body, error))?;
     }
     Ok(status)
 }
@@ -151,19 +236,36 @@ fn http1(io: impl Io + 'static) -> Sender {
     Sender::Http1(Connection1::new(Box::new(io)))
 }
 
-async fn handshake2<S>(io: S) -> Result<Sender, ErrorClass>
+async fn handshake2<S>(io: S) -> Result<Sender, Failure>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
         .await
-        .map_err(|_| ErrorClass::Connect)?;
+        .map_err(|error| {
+            Failure::new(
+                ErrorClass::Connect,
+                format!("the HTTP/2 handshake: {error}"),
+            )
+        })?;
     tokio::spawn(connection);
     Ok(Sender::Http2(sender))
 }
 
-/// The TLS configuration for an `https` target: the platform's roots, ALPN for the version.
-pub fn tls_config(version: HttpVersion) -> Result<Arc<rustls::ClientConfig>> {
+/// The TLS configuration for an `https` target: the platform's roots, ALPN for the version;
+/// with `insecure`, any certificate is accepted (its signatures over the handshake still checked).
+pub fn tls_config(version: HttpVersion, insecure: bool) -> Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    if insecure {
+        let mut config = rustls::ClientConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .context("setting up TLS")?
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth();
+        config.alpn_protocols = alpn(version);
+        return Ok(Arc::new(config));
+    }
     let mut roots = rustls::RootCertStore::empty();
     let found = rustls_native_certs::load_native_certs();
     for certificate in found.certs {
@@ -181,16 +283,69 @@ pub fn tls_config(version: HttpVersion) -> Result<Arc<rustls::ClientConfig>> {
                 .join("; ")
         );
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .context("setting up TLS")?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = match version {
+    config.alpn_protocols = alpn(version);
+    Ok(Arc::new(config))
+}
+
+fn alpn(version: HttpVersion) -> Vec<Vec<u8>> {
+    match version {
         HttpVersion::Auto => vec![b"h2".to_vec(), b"http/1.1".to_vec()],
         HttpVersion::Http1 => vec![b"http/1.1".to_vec()],
         HttpVersion::Http2 => vec![b"h2".to_vec()],
-    };
-    Ok(Arc::new(config))
+    }
+}
+
+/// `insecure-tls`: every server certificate is accepted, whoever signed it and whatever name it
+/// bears; the handshake's signatures are still verified with the certificate's key.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        certificate: &rustls::pki_types::CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            certificate,
+            signature,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        certificate: &rustls::pki_types::CertificateDer<'_>,
+        signature: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            certificate,
+            signature,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }

@@ -56,7 +56,10 @@ pub async fn run(
 ) -> Result<u8> {
     let settings = Arc::new(Settings::from_args(args)?);
     let tls = if settings.target.https {
-        Some(http::tls_config(settings.http_version)?)
+        Some(http::tls_config(
+            settings.http_version,
+            settings.insecure_tls,
+        )?)
     } else {
         None
     };

@@ -59,6 +59,9 @@ pub struct GenerateArgs {
     /// Statuses that count as success [default: 2xx, 3xx]
     #[arg(long, env = "SUCCESS_STATUSES", value_name = "LIST")]
     pub success_statuses: Option<String>,
+    /// true: the target's TLS certificate is not verified [default: false]
+    #[arg(long, env = "INSECURE_TLS", value_name = "BOOL")]
+    pub insecure_tls: Option<String>,
     /// Epoch milliseconds when the load begins (the action gives every task the same one)
     #[arg(long, env = "START_AT", value_name = "EPOCH_MS")]
     pub start_at: Option<String>,
@@ -89,6 +92,7 @@ impl GenerateArgs {
                 "REQUEST_TIMEOUT" => args.request_timeout = value,
                 "HTTP_VERSION" => args.http_version = value,
                 "SUCCESS_STATUSES" => args.success_statuses = value,
+                "INSECURE_TLS" => args.insecure_tls = value,
                 "START_AT" => args.start_at = value,
                 "TASK_INDEX" => args.task_index = value,
                 "TASK_COUNT" => args.task_count = value,
@@ -164,6 +168,8 @@ pub struct Settings {
     pub timeout: Duration,
     pub http_version: HttpVersion,
     pub success: StatusSet,
+    /// The target's TLS certificate is not verified.
+    pub insecure_tls: bool,
     pub model: Model,
     /// Epoch milliseconds when the load begins; `None`: at once.
     pub start_at_ms: Option<u64>,
@@ -225,6 +231,18 @@ impl Settings {
                 StatusSet::parse,
             )
             .unwrap_or_default();
+        let insecure_tls = problems
+            .parse(
+                "insecure-tls",
+                &args.insecure_tls,
+                "`true` or `false`",
+                |text| match text.trim().to_ascii_lowercase().as_str() {
+                    "true" => Some(true),
+                    "false" => Some(false),
+                    _ => None,
+                },
+            )
+            .unwrap_or(false);
         let start_at_ms = start_at(&mut problems, args);
         let task_index = problems.parse("task-index", &args.task_index, "a whole number", |text| {
             text.parse().ok()
@@ -240,6 +258,7 @@ impl Settings {
             timeout,
             http_version,
             success,
+            insecure_tls,
             model,
             start_at_ms,
             task_index,

@@ -35,6 +35,20 @@ impl ErrorClass {
         ErrorClass::Body,
     ];
 
+    /// What a failure of this class says when its cause gave no words of its own.
+    pub fn default_message(self) -> &'static str {
+        match self {
+            ErrorClass::Connect => "the connection could not be made",
+            ErrorClass::Tls => "the TLS handshake failed",
+            ErrorClass::Timeout => "no complete answer within the request timeout",
+            ErrorClass::Status => "an answer whose status is not a success",
+            ErrorClass::Request => {
+                "the answer's head was not read (the connection closed, or the answer was not HTTP)"
+            }
+            ErrorClass::Body => "the answer's body was cut short",
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             ErrorClass::Connect => "connect",
@@ -104,7 +118,20 @@ pub struct Stats {
     /// Open model: actual minus intended start, microseconds.
     pub lag: Histogram<u64>,
     pub series: Series,
+    /// The first messages of each error class, with how many errors said each.
+    pub examples: Vec<Example>,
 }
+
+/// What some errors of one class said.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Example {
+    pub class: ErrorClass,
+    pub message: String,
+    pub count: u64,
+}
+
+/// At most this many distinct messages are kept a class.
+pub const EXAMPLES_PER_CLASS: usize = 3;
 
 /// A histogram that grows to any value.
 pub fn histogram(significant_figures: u8) -> Histogram<u64> {
@@ -125,6 +152,7 @@ impl Stats {
             latency: histogram(3),
             lag: histogram(3),
             series: Series::for_seconds(load_seconds),
+            examples: Vec::new(),
         }
     }
 
@@ -149,6 +177,30 @@ impl Stats {
         }
     }
 
+    /// What an error of `class` said: counted with the same words, kept when it is among the
+    /// first `EXAMPLES_PER_CLASS` distinct messages of its class.
+    pub fn example(&mut self, class: ErrorClass, message: &str, count: u64) {
+        if let Some(kept) = self
+            .examples
+            .iter_mut()
+            .find(|kept| kept.class == class && kept.message == message)
+        {
+            kept.count += count;
+        } else if self
+            .examples
+            .iter()
+            .filter(|kept| kept.class == class)
+            .count()
+            < EXAMPLES_PER_CLASS
+        {
+            self.examples.push(Example {
+                class,
+                message: message.to_string(),
+                count,
+            });
+        }
+    }
+
     pub fn record_lag(&mut self, lag_us: u64) {
         let _ = self.lag.record(lag_us);
     }
@@ -163,6 +215,9 @@ impl Stats {
         }
         for (mine, theirs) in self.error_classes.iter_mut().zip(other.error_classes) {
             *mine += theirs;
+        }
+        for example in &other.examples {
+            self.example(example.class, &example.message, example.count);
         }
         let _ = self.latency.add(&other.latency);
         let _ = self.lag.add(&other.lag);

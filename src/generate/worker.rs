@@ -20,7 +20,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, Sleep, interval, sleep};
 
-use super::http::{Client, Http2Sender, Sender};
+use super::http::{Client, Failure, Http2Sender, Sender};
 use super::settings::Model;
 use super::stats::{ErrorClass, Outcome, Stats};
 use crate::plan::{Profile, StatusSet};
@@ -68,6 +68,8 @@ struct Slot {
     /// so that a request costs no timer registration (the deadline of a request is always later
     /// than that of the one before).
     timer: Pin<Box<Sleep>>,
+    /// Connections that could not be made in a row (connect or TLS), since the last that was.
+    failed_connects: u32,
 }
 
 impl Slot {
@@ -76,9 +78,15 @@ impl Slot {
             index,
             connection: None,
             timer: Box::pin(tokio::time::sleep(timeout)),
+            failed_connects: 0,
         }
     }
 }
+
+/// A virtual user whose connection could not be made waits this long before it tries again,
+/// twice as long after each further failure, up to `CONNECT_RETRY_MOST`.
+const CONNECT_RETRY_FIRST: Duration = Duration::from_millis(100);
+const CONNECT_RETRY_MOST: Duration = Duration::from_secs(1);
 
 /// An open-model slot's inbox: the intended start of its next request.
 #[derive(Default)]
@@ -190,6 +198,15 @@ async fn closed(shared: Rc<Shared>, slot_count: usize, profile: &Profile) {
                     continue;
                 }
                 shared.request(&mut slot, now).await;
+                // A connection that cannot be made is tried again at a bounded pace, not at
+                // once: a virtual user would otherwise spin on a refused port or a failing
+                // handshake, thousands of times a second. (The open model's schedule bounds it.)
+                if slot.failed_connects > 0 {
+                    let wait = CONNECT_RETRY_FIRST
+                        .saturating_mul(1 << (slot.failed_connects.min(4) - 1))
+                        .min(CONNECT_RETRY_MOST);
+                    sleep(wait.min(shared.end.saturating_duration_since(Instant::now()))).await;
+                }
             }
         });
     }
@@ -206,6 +223,7 @@ impl Shared {
                 index,
                 connection,
                 timer,
+                ..
             } = &mut *slot;
             let exchange = async {
                 let mut sender = self.sender(*index, connection).await?;
@@ -229,14 +247,17 @@ impl Shared {
         };
         let ended = Instant::now();
         let since_intended = ended.saturating_duration_since(intended).as_micros() as u64;
+        let mut said = None;
         let outcome = match answer {
             Ok(Ok(status)) => Outcome {
                 status: Some(status),
                 error: (!worker.success.contains(status)).then_some(ErrorClass::Status),
                 latency_us: Some(since_intended),
             },
-            Ok(Err(class)) => {
+            Ok(Err(failure)) => {
                 self.forget(slot);
+                let class = failure.class;
+                said = Some(failure);
                 Outcome {
                     status: None,
                     error: Some(class),
@@ -256,7 +277,21 @@ impl Shared {
         let offset_ms = intended
             .saturating_duration_since(worker.origin)
             .as_millis() as u64;
-        lock(&worker.stats).record(offset_ms, outcome);
+        let mut stats = lock(&worker.stats);
+        stats.record(offset_ms, outcome);
+        if let Some(class) = outcome.error.filter(|class| *class != ErrorClass::Status) {
+            let message = said
+                .as_ref()
+                .and_then(|failure| failure.message.as_deref())
+                .unwrap_or_else(|| class.default_message());
+            stats.example(class, message, 1);
+        }
+        drop(stats);
+        if matches!(outcome.error, Some(ErrorClass::Connect | ErrorClass::Tls)) {
+            slot.failed_connects = slot.failed_connects.saturating_add(1);
+        } else {
+            slot.failed_connects = 0;
+        }
     }
 
     /// The slot's connection, the slot group's HTTP/2 connection, or a new one.
@@ -264,7 +299,7 @@ impl Shared {
         &self,
         index: usize,
         connection: &mut Option<Sender>,
-    ) -> Result<Sender, ErrorClass> {
+    ) -> Result<Sender, Failure> {
         if let Some(mut sender) = connection.take()
             && sender.is_open()
         {

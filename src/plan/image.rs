@@ -51,6 +51,17 @@ impl ScriptTool {
         }
     }
 
+    /// How long the tool may take from its start to its first request on a busy machine (the
+    /// least `START_AT` is put ahead of the launch for it).
+    pub fn start_time(self) -> std::time::Duration {
+        std::time::Duration::from_secs(match self {
+            ScriptTool::K6 => 2,
+            ScriptTool::Locust => 3,
+            // Node.js loading Artillery and its workers; the JVM loading JMeter and the plan.
+            ScriptTool::Artillery | ScriptTool::Jmeter => 6,
+        })
+    }
+
     /// Its image where the tasks run an image: the versions the tests run, pinned. JMeter's
     /// project publishes no image: `tester-image` names one (empty here).
     fn default_image(self) -> &'static str {

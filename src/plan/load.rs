@@ -197,6 +197,19 @@ fn request(inputs: &Inputs, problems: &mut Problems) -> Vec<EnvVar> {
             HttpVersion::parse,
         )
         .and_then(|_| given(&inputs.http_version).map(str::to_string));
+    let insecure_tls = problems
+        .parse(
+            "insecure-tls",
+            &inputs.insecure_tls,
+            "`true` or `false`",
+            |text| match text.trim().to_ascii_lowercase().as_str() {
+                "true" => Some(true),
+                "false" => Some(false),
+                _ => None,
+            },
+        )
+        .filter(|insecure| *insecure)
+        .map(|_| "true".to_string());
     let statuses = problems
         .parse(
             "success-statuses",
@@ -212,6 +225,7 @@ fn request(inputs: &Inputs, problems: &mut Problems) -> Vec<EnvVar> {
         ("REQUEST_TIMEOUT", timeout),
         ("HTTP_VERSION", http_version),
         ("SUCCESS_STATUSES", statuses),
+        ("INSECURE_TLS", insecure_tls),
     ]
     .into_iter()
     .filter_map(|(name, value)| {

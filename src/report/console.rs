@@ -2,7 +2,7 @@
 
 use super::{
     LATENCY_NAMES, Report, checks_text, comparison_cells, comparison_heading, dropped_text,
-    latency_cells, name_cells, threshold_result, total_cells,
+    error_lines, latency_cells, name_cells, threshold_result, total_cells,
 };
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
@@ -31,6 +31,9 @@ pub fn lines(report: &Report) -> Vec<String> {
             "Totals: {requests} requests · {errors} errors ({rate}) · {rps} · {duration}"
         ));
     }
+    for line in error_lines(merged) {
+        lines.push(format!("Errors: {line}"));
+    }
     if let Some(dropped) = merged.dropped.filter(|dropped| *dropped > 0) {
         lines.push(format!("Dropped: {}", dropped_text(dropped)));
     }
@@ -43,10 +46,11 @@ pub fn lines(report: &Report) -> Vec<String> {
         lines.push(format!(
             "Latency: {}{}",
             figures.join(" · "),
-            if latency.approximate {
-                " (approximate: some tasks sent only percentiles; worst task's figures)"
-            } else {
-                ""
+            match (latency.approximate, merged.latency_whole_ms) {
+                (true, _) =>
+                    " (approximate: some tasks sent only percentiles; worst task's figures)",
+                (false, true) => " (whole milliseconds, as the tester measures them)",
+                (false, false) => "",
             }
         ));
     }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use super::html::Slots;
 use super::{
     LATENCY_NAMES, Report, TaskRow, charts, checks_text, comparison_cells, comparison_heading,
-    dropped_text, latency_cells, name_cells, threshold_result, total_cells,
+    dropped_text, error_lines, latency_cells, name_cells, threshold_result, total_cells,
 };
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
@@ -366,6 +366,14 @@ fn totals(out: &mut String, report: &Report) {
         "| requests | errors | error rate | throughput | duration |\n| ---: | ---: | ---: | ---: | ---: |\n| {} |\n",
         total_cells(merged).join(" | ")
     );
+    let errors = error_lines(merged);
+    if !errors.is_empty() {
+        let _ = writeln!(out, "**Errors:**\n");
+        for line in errors {
+            let _ = writeln!(out, "- {}", cell(&line));
+        }
+        out.push('\n');
+    }
     if report.delivery.is_none()
         && let Some(dropped) = merged.dropped.filter(|dropped| *dropped > 0)
     {
@@ -383,6 +391,12 @@ fn totals(out: &mut String, report: &Report) {
             let _ = writeln!(
                 out,
                 "_Latency is approximate: some tasks sent only percentiles, so each figure is the worst task's._\n"
+            );
+        }
+        if merged.latency_whole_ms {
+            let _ = writeln!(
+                out,
+                "_The tester measures latency in whole milliseconds (JMeter's `elapsed`), so each figure is a whole millisecond._\n"
             );
         }
     }

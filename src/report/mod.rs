@@ -137,6 +137,50 @@ pub fn name_cells(row: &NameFigures) -> [String; 6] {
     ]
 }
 
+/// The errors by class, most first, each with what its errors said, as both reports say them:
+/// `tls: 4102 requests, none reached the server: invalid peer certificate: …`.
+pub fn error_lines(merged: &Merged) -> Vec<String> {
+    let mut classes: Vec<(&String, &u64)> = merged
+        .error_classes
+        .iter()
+        .filter(|(_, count)| **count > 0)
+        .collect();
+    classes.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    classes
+        .into_iter()
+        .map(|(class, count)| {
+            let reach = match class.as_str() {
+                "connect" | "tls" => ", none reached the server",
+                _ => "",
+            };
+            let mut said: Vec<String> = merged
+                .error_examples
+                .iter()
+                .filter(|example| &example.class == class)
+                .map(|example| {
+                    if example.count == *count {
+                        example.message.clone()
+                    } else {
+                        format!("{} ({} of them)", example.message, example.count)
+                    }
+                })
+                .collect();
+            if class == "status" && said.is_empty() {
+                said.push("an answer whose status is not a success".to_string());
+            }
+            let said = if said.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", said.join("; "))
+            };
+            format!(
+                "{class}: {count} request{}{reach}{said}",
+                if *count == 1 { "" } else { "s" }
+            )
+        })
+        .collect()
+}
+
 /// Dropped requests, as both reports say them.
 pub fn dropped_text(dropped: u64) -> String {
     format!(

@@ -54,6 +54,16 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
         comparison,
     } = concluded;
     warn_about_the_results(finished, capture, merged, gha);
+    let mut details = details;
+    if plan
+        .load
+        .request
+        .iter()
+        .any(|variable| variable.name == "INSECURE_TLS")
+    {
+        gha.notice("insecure-tls: the target's TLS certificate was not verified");
+        details.push(("TLS", "certificate not verified (insecure-tls)".to_string()));
+    }
     let report = Report {
         verdict,
         merged,

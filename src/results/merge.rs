@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
-use super::protocol::{Checks, Latency, MAX_SERIES_POINTS, OTHER_NAMES, Series, TaskResult};
+use super::protocol::{
+    Checks, ErrorExample, Latency, MAX_SERIES_POINTS, OTHER_NAMES, Series, TaskResult,
+};
 use crate::plan::Metric;
 
 /// The latency figures reports show and thresholds check, in microseconds.
@@ -64,6 +66,13 @@ pub struct Merged {
     /// Checks passed and failed across the tasks that count them.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<Checks>,
+    /// What the errors said: the first messages of each class across the tasks (at most
+    /// `EXAMPLES_PER_CLASS` a class), with how many errors said each, most first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub error_examples: Vec<ErrorExample>,
+    /// Some task's tester measures latency in whole milliseconds (JMeter), so the figures are.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub latency_whole_ms: bool,
     /// The request names with the most requests (`NAMES_SHOWN`), then the others as one row.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<NameFigures>,
@@ -364,6 +373,10 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
             .collect(),
         series: merge_series(&reported),
         histogram,
+        error_examples: merge_examples(&reported),
+        latency_whole_ms: reported
+            .iter()
+            .any(|result| result.latency_resolution_us.is_some_and(|us| us >= 1000)),
         checks: reported
             .iter()
             .filter_map(|result| result.checks)
@@ -450,6 +463,37 @@ fn merge_series(reported: &[&TaskResult]) -> Option<MergedSeries> {
 }
 
 /// The merged figures, and the merged histogram when it holds every sample.
+/// At most this many messages a class are kept in the merge.
+pub const EXAMPLES_PER_CLASS: usize = 3;
+
+/// The tasks' error messages, the same words added up; per class the most said first, at most
+/// `EXAMPLES_PER_CLASS`.
+fn merge_examples(reported: &[&TaskResult]) -> Vec<ErrorExample> {
+    let mut all: Vec<ErrorExample> = Vec::new();
+    for example in reported.iter().flat_map(|result| &result.error_examples) {
+        match all
+            .iter_mut()
+            .find(|kept| kept.class == example.class && kept.message == example.message)
+        {
+            Some(kept) => kept.count = kept.count.saturating_add(example.count),
+            None => all.push(example.clone()),
+        }
+    }
+    all.sort_by(|a, b| a.class.cmp(&b.class).then(b.count.cmp(&a.count)));
+    let mut kept: Vec<ErrorExample> = Vec::new();
+    for example in all {
+        if kept
+            .iter()
+            .filter(|each| each.class == example.class)
+            .count()
+            < EXAMPLES_PER_CLASS
+        {
+            kept.push(example);
+        }
+    }
+    kept
+}
+
 fn merge_latency(reported: &[&TaskResult]) -> (Option<LatencyFigures>, Option<Histogram<u64>>) {
     let latencies: Vec<&Latency> = reported
         .iter()

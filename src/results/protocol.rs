@@ -56,6 +56,11 @@ pub struct TaskResult {
     pub checks: Option<Checks>,
     /// Each request name's figures, when the tester names its requests (k6's `name` tag).
     pub names: BTreeMap<String, NameResult>,
+    /// The finest latency the tester measures, when it is coarser than a microsecond (JMeter:
+    /// 1,000, whole milliseconds).
+    pub latency_resolution_us: Option<u64>,
+    /// The first messages of each error class, as the tester said them.
+    pub error_examples: Vec<ErrorExample>,
 }
 
 /// Checks passed and failed.
@@ -155,7 +160,25 @@ pub struct WireResult {
     pub checks: Option<Checks>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub names: BTreeMap<String, WireName>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_resolution_us: Option<u64>,
+    /// The first messages of each error class (a few), with how many errors said each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub error_examples: Vec<ErrorExample>,
 }
+
+/// What some of a task's errors of one class said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ErrorExample {
+    pub class: String,
+    pub message: String,
+    pub count: u64,
+}
+
+/// At most this many error messages travel in a result, and the longest this many bytes.
+pub const MAX_ERROR_EXAMPLES: usize = 24;
+pub const MAX_ERROR_MESSAGE_BYTES: usize = 300;
 
 impl WireResult {
     /// The version this action writes and reads.
@@ -302,6 +325,23 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
         error_classes: wire.error_classes,
         schedule_lag_p99_us: wire.schedule_lag_p99_us,
         series,
+        latency_resolution_us: wire.latency_resolution_us,
+        error_examples: wire
+            .error_examples
+            .into_iter()
+            .take(MAX_ERROR_EXAMPLES)
+            .map(|mut example| {
+                if example.message.len() > MAX_ERROR_MESSAGE_BYTES {
+                    let mut end = MAX_ERROR_MESSAGE_BYTES;
+                    while !example.message.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    example.message.truncate(end);
+                    example.message.push('…');
+                }
+                example
+            })
+            .collect(),
     })
 }
 

@@ -210,8 +210,11 @@ pub(super) fn take(read: &mut Read, line: &str) {
                 read.tally.unreadable += 1;
                 return;
             };
-            let error = (!error.is_empty()).then(|| error_class(status, error));
-            read.tally.request(name, latency, status, error);
+            let class = (!error.is_empty()).then(|| error_class(status, error));
+            read.tally.request(name, latency, status, class);
+            if let Some(class) = class {
+                read.tally.error_said(class, error);
+            }
         }
         _ => read.tally.unreadable += 1,
     }

@@ -80,10 +80,8 @@ pub async fn run(
                 share.count,
                 (at - epoch_ms()) as f64 / 1000.0
             ));
-            for group in unheld {
-                output(&format!(
-                    "warning: the thread group `{group}` has a scheduler startup delay, which JMeter counts from its own start: it is not held until START_AT"
-                ));
+            for note in unheld {
+                output(&format!("warning: {note}"));
             }
         }
         None => output(&format!(
@@ -257,6 +255,10 @@ fn read_jtl(path: &Path, read: &Mutex<Read>) -> Result<()> {
     let mut columns = None;
     // One CSV record, which a quoted field may spread over lines.
     let mut record = String::new();
+    read.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .tally
+        .latency_resolution_us = Some(1000);
     loop {
         let was_ended = ended();
         if lines
@@ -354,20 +356,24 @@ impl Columns {
             return;
         };
         let status = code.parse::<u16>().unwrap_or(0);
-        let error = (success != "true").then(|| {
-            error_class(
-                status,
-                code,
-                self.message.and_then(|at| record.get(at)).unwrap_or(""),
-            )
-        });
-        read.tally.request(name, latency, status, error);
+        let message = self.message.and_then(|at| record.get(at)).unwrap_or("");
+        let class = (success != "true").then(|| error_class(status, code, message));
+        read.tally.request(name, latency, status, class);
+        if let Some(class) = class {
+            let said = if status > 0 {
+                format!("{code} {message}")
+            } else {
+                code.strip_prefix("Non HTTP response code: ")
+                    .map_or_else(|| code.to_string(), |cause| format!("{cause}: {message}"))
+            };
+            read.tally.error_said(class, said.trim());
+        }
     }
 }
 
 /// Writes a copy of the plan that `-t` names, beside it, with its thread groups held until
-/// `start_at_ms`, and points `-t` at it; returns the copy (removed when dropped) and the names
-/// of groups it could not hold.
+/// `start_at_ms`, and points `-t` at it; returns the copy (removed when dropped) and what the
+/// task's output should warn of (a group it could not hold, a copy made elsewhere).
 fn held_copy(
     line: &mut [String],
     start_at_ms: u64,
@@ -386,18 +392,39 @@ fn held_copy(
         .parent()
         .filter(|folder| !folder.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let copy = tempfile::Builder::new()
-        .prefix(".ecs-loadtest-")
-        .suffix(".jmx")
-        .tempfile_in(folder)
-        .and_then(|mut copy| {
-            use std::io::Write;
-            copy.write_all(held.as_bytes())?;
-            Ok(copy)
-        })
-        .with_context(|| format!("writing a held copy of the plan in {}", folder.display()))?;
+    let write = |folder: &Path| {
+        tempfile::Builder::new()
+            .prefix(".ecs-loadtest-")
+            .suffix(".jmx")
+            .tempfile_in(folder)
+            .and_then(|mut copy| {
+                use std::io::Write;
+                copy.write_all(held.as_bytes())?;
+                Ok(copy)
+            })
+    };
+    // Beside the plan, so that its relative paths resolve as they do for the plan itself; where
+    // that folder is not writable (an image whose user does not own it), in the temporary folder.
+    let mut notes = unheld;
+    let copy = match write(folder) {
+        Ok(copy) => copy,
+        Err(beside) => {
+            let copy = write(&std::env::temp_dir()).with_context(|| {
+                format!(
+                    "writing a held copy of the plan in {} ({beside}) or in the temporary folder",
+                    folder.display()
+                )
+            })?;
+            notes.push(format!(
+                "the plan's folder {} is not writable ({beside}): its held copy is in {}, so a relative path in the plan resolves there",
+                folder.display(),
+                std::env::temp_dir().display()
+            ));
+            copy
+        }
+    };
     line[at] = copy.path().display().to_string();
-    Ok((copy, unheld))
+    Ok((copy, notes))
 }
 
 /// Thread groups (`ThreadGroup` elements) with JMeter's scheduler on and their start time at
@@ -423,7 +450,10 @@ fn hold_until(plan: &str, start_at_ms: u64) -> (String, Vec<String>) {
             .and_then(|text| text.trim().parse::<u64>().ok())
             .unwrap_or(0);
         if scheduled && delay > 0 {
-            unheld.push(attribute(group, "testname").unwrap_or_default());
+            unheld.push(format!(
+                "the thread group `{}` has a scheduler startup delay, which JMeter counts from its own start: it is not held until START_AT",
+                attribute(group, "testname").unwrap_or_default()
+            ));
             out.push_str(group);
         } else {
             let mut removed = vec!["ThreadGroup.scheduler", "ThreadGroup.start_time"];
@@ -651,7 +681,11 @@ mod tests {
             "<boolProp name=\"ThreadGroup.scheduler\">true</boolProp><stringProp name=\"ThreadGroup.delay\">5</stringProp>",
         );
         let (held, unheld) = hold_until(&delayed, 1_800_000_000_000);
-        assert_eq!(unheld, ["shoppers"]);
+        assert_eq!(unheld.len(), 1);
+        assert!(
+            unheld[0].contains("`shoppers` has a scheduler startup delay"),
+            "{unheld:?}"
+        );
         assert_eq!(held, delayed);
     }
 }

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::results::protocol::{Checks, WireName, WireResult, encode_histogram};
+use crate::results::merge::EXAMPLES_PER_CLASS;
+use crate::results::protocol::{Checks, ErrorExample, WireName, WireResult, encode_histogram};
 
 /// Request names kept apart; a script that names every request by its URL (ids and all) is
 /// counted in one more row past this.
@@ -44,6 +45,10 @@ pub struct Tally {
     pub names: BTreeMap<String, NameTally>,
     /// Rows whose metric value was not a number, or whose shape was not k6's: counted, skipped.
     pub unreadable: u64,
+    /// The finest latency the tester measures, when coarser than a microsecond.
+    pub latency_resolution_us: Option<u64>,
+    /// What the errors said: the first distinct messages of each class, with their counts.
+    pub error_examples: Vec<ErrorExample>,
 }
 
 fn histogram() -> Histogram<u64> {
@@ -66,6 +71,8 @@ impl Default for Tally {
             checks_failed: 0,
             names: BTreeMap::new(),
             unreadable: 0,
+            latency_resolution_us: None,
+            error_examples: Vec::new(),
         }
     }
 }
@@ -145,6 +152,30 @@ impl Tally {
         }
     }
 
+    /// What an error of `class` said, counted when the same words were kept, kept when it is
+    /// among the first `EXAMPLES_PER_CLASS` distinct messages of its class.
+    pub fn error_said(&mut self, class: &str, message: &str) {
+        if let Some(kept) = self
+            .error_examples
+            .iter_mut()
+            .find(|kept| kept.class == class && kept.message == message)
+        {
+            kept.count += 1;
+        } else if self
+            .error_examples
+            .iter()
+            .filter(|kept| kept.class == class)
+            .count()
+            < EXAMPLES_PER_CLASS
+        {
+            self.error_examples.push(ErrorExample {
+                class: class.to_string(),
+                message: message.to_string(),
+                count: 1,
+            });
+        }
+    }
+
     fn name(&mut self, name: &str) -> &mut NameTally {
         let key = if self.names.contains_key(name) || self.names.len() < MAX_NAMES {
             name
@@ -220,6 +251,8 @@ pub fn result_json(
             failed: tally.checks_failed,
         }),
         names,
+        latency_resolution_us: tally.latency_resolution_us,
+        error_examples: tally.error_examples.clone(),
         ..WireResult::default()
     }
     .to_json()

@@ -31,6 +31,7 @@ fn generate(args: &[&str], env: &[(&str, &str)]) -> Output {
         "REQUEST_TIMEOUT",
         "HTTP_VERSION",
         "SUCCESS_STATUSES",
+        "INSECURE_TLS",
     ] {
         command.env_remove(name);
     }
@@ -558,4 +559,53 @@ fn http1_requests_are_sent_as_given_and_connections_the_server_closed_are_not_re
     assert_eq!(result["errors"], 0, "{result}");
     assert!(result["requests"].as_u64().unwrap() > 20, "{result}");
     assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+}
+
+/// A self-signed certificate made the usual way (`openssl req -x509`, which marks it a CA) is
+/// refused by rustls even when trusted: every attempt is a `tls` error that says why, none
+/// reaches the server, a virtual user retries at a bounded pace rather than thousands of times a
+/// second, and `insecure-tls` gets through.
+#[test]
+fn a_certificate_marked_a_ca_is_a_tls_error_that_says_why_and_insecure_tls_gets_through() {
+    let server = Server::start(Behaviour {
+        tls: true,
+        tls_certificate_is_a_ca: true,
+        ..Default::default()
+    });
+    let certificate = server.certificate.clone().unwrap();
+    let certificate = certificate.to_str().unwrap();
+    let args = [
+        "--target-url",
+        &server.tls_url(),
+        "--vus",
+        "4",
+        "--duration",
+        "2s",
+    ];
+    let refused = result_of(&generate(&args, &[("SSL_CERT_FILE", certificate)]));
+    let attempts = refused["requests"].as_u64().unwrap();
+    assert_eq!(refused["error_classes"]["tls"], attempts, "{refused}");
+    assert_eq!(server.requests(), 0);
+    // 4 users, each waiting 0.1, 0.2, 0.4, 0.8 s … between attempts: a handful in 2 s.
+    assert!(
+        (4..=40).contains(&attempts),
+        "{attempts} attempts\n{refused}"
+    );
+    let examples = refused["error_examples"].as_array().unwrap();
+    assert_eq!(examples.len(), 1, "{refused}");
+    assert_eq!(examples[0]["class"], "tls");
+    assert_eq!(examples[0]["count"], attempts);
+    let said = examples[0]["message"].as_str().unwrap();
+    assert!(
+        said.contains("a CA certificate was used as the server's (CaUsedAsEndEntity)"),
+        "{said}"
+    );
+
+    let insecure = result_of(&generate(
+        &args,
+        &[("SSL_CERT_FILE", certificate), ("INSECURE_TLS", "true")],
+    ));
+    assert_eq!(insecure["errors"], 0, "{insecure}");
+    assert_eq!(insecure["requests"], server.requests(), "{insecure}");
+    assert!(server.requests() > 10, "{insecure}");
 }

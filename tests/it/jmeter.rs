@@ -85,6 +85,9 @@ fn a_jmeter_plan_on_two_tasks_gets_its_threads_split_and_merges_to_the_servers_c
         "max {max_ms} ms\n{results:#}"
     );
     assert_eq!(merged["errors"], 0, "{results:#}");
+    // The report says the figures are whole milliseconds.
+    assert_eq!(merged["latency_whole_ms"], true, "{results:#}");
+    run.assert_stdout_has("whole milliseconds, as the tester measures them");
 }
 
 /// JMeter exits 0 when it cannot load a plan: the task still fails, with JMeter's reason.

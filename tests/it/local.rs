@@ -458,3 +458,59 @@ fn cleanup_without_a_docker_engine_finds_nothing_to_stop() {
     run.assert_code(0);
     run.assert_stdout_has("No task started by `ecs-loadtest-");
 }
+
+/// The report says what the errors said: a TLS failure names its reason in the console and the
+/// job summary, and `insecure-tls` is named in the report when it is on.
+#[test]
+fn a_run_whose_requests_fail_says_why_and_insecure_tls_is_named() {
+    let server = Server::start(Behaviour {
+        tls: true,
+        tls_certificate_is_a_ca: true,
+        ..Default::default()
+    });
+    let certificate = server.certificate.clone().unwrap();
+    let empty = tempfile::tempdir().unwrap();
+    let inputs = |insecure: &'static str| {
+        local(
+            &run_id(),
+            &[
+                ("context", &empty.path().display().to_string()),
+                ("target-url", &server.tls_url()),
+                ("vus", "2"),
+                ("duration", "1s"),
+                ("thresholds", "error_rate < 1%"),
+                ("insecure-tls", insecure),
+            ],
+        )
+        .env("SSL_CERT_FILE", certificate.to_str().unwrap())
+        .run()
+    };
+    let run = inputs("false");
+    run.assert_code(99);
+    let errors = run
+        .stdout
+        .lines()
+        .find(|line| line.starts_with("Errors: tls: "))
+        .unwrap_or_else(|| panic!("no errors line\n{run}"));
+    assert!(
+        errors.contains("none reached the server: invalid peer certificate: a CA certificate was used as the server's (CaUsedAsEndEntity)"),
+        "{errors}"
+    );
+    assert!(
+        run.summary().contains("(CaUsedAsEndEntity)"),
+        "{}",
+        run.summary()
+    );
+    assert_eq!(server.requests(), 0);
+
+    let run = inputs("true");
+    run.assert_code(0);
+    run.assert_stdout_has("insecure-tls: the target's TLS certificate was not verified");
+    assert!(
+        run.summary()
+            .contains("TLS `certificate not verified (insecure-tls)`"),
+        "{}",
+        run.summary()
+    );
+    assert_eq!(run.results()["merged"]["requests"], server.requests());
+}

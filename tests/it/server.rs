@@ -28,6 +28,8 @@ pub struct Behaviour {
     pub stall: Duration,
     /// Serve TLS with a certificate for `localhost`.
     pub tls: bool,
+    /// With `tls`, that certificate is marked a CA, as `openssl req -x509` makes one.
+    pub tls_certificate_is_a_ca: bool,
 }
 
 #[derive(Default)]
@@ -60,8 +62,13 @@ impl Server {
             .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let (acceptor, certificate) = if behaviour.tls {
-            let generated =
-                rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+            let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+            if behaviour.tls_certificate_is_a_ca {
+                params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+            }
+            let signing_key = rcgen::KeyPair::generate().unwrap();
+            let cert = params.self_signed(&signing_key).unwrap();
+            let generated = rcgen::CertifiedKey { cert, signing_key };
             let pem = dir.path().join("localhost.pem");
             std::fs::write(&pem, generated.cert.pem()).unwrap();
             let key =
