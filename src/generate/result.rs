@@ -1,7 +1,7 @@
 //! The generator's result: the `ECS_LOADTEST_RESULT` JSON, sent as chunks.
 
 use super::stats::{ErrorClass, Stats};
-use crate::results::protocol::{ErrorExample, WirePoint, WireResult, WireSeries, encode_histogram};
+use crate::results::protocol::{WirePoint, WireResult, WireSeries, encode_histogram};
 
 /// When the load was meant to begin and when it did, in epoch milliseconds.
 pub struct Timing {
@@ -60,15 +60,7 @@ pub fn result_json(stats: &Stats, timing: &Timing) -> Result<String, String> {
         schedule_lag_p99_us: (timing.scheduled && !stats.lag.is_empty())
             .then(|| stats.lag.value_at_quantile(0.99)),
         series: Some(series),
-        error_examples: stats
-            .examples
-            .iter()
-            .map(|example| ErrorExample {
-                class: example.class.name().to_string(),
-                message: example.message.clone(),
-                count: example.count,
-            })
-            .collect(),
+        error_examples: stats.examples.clone(),
         ..WireResult::default()
     }
     .to_json()

@@ -236,11 +236,7 @@ impl Settings {
                 "insecure-tls",
                 &args.insecure_tls,
                 "`true` or `false`",
-                |text| match text.trim().to_ascii_lowercase().as_str() {
-                    "true" => Some(true),
-                    "false" => Some(false),
-                    _ => None,
-                },
+                crate::plan::parse_bool,
             )
             .unwrap_or(false);
         let start_at_ms = start_at(&mut problems, args);

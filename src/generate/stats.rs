@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
+use crate::results::protocol::{ErrorExample, add_example};
+
 /// The result's series has at most this many points: what the result protocol takes.
 pub const MAX_POINTS: u64 = crate::results::protocol::MAX_SERIES_POINTS as u64;
 
@@ -119,19 +121,8 @@ pub struct Stats {
     pub lag: Histogram<u64>,
     pub series: Series,
     /// The first messages of each error class, with how many errors said each.
-    pub examples: Vec<Example>,
+    pub examples: Vec<ErrorExample>,
 }
-
-/// What some errors of one class said.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Example {
-    pub class: ErrorClass,
-    pub message: String,
-    pub count: u64,
-}
-
-/// At most this many distinct messages are kept a class.
-pub const EXAMPLES_PER_CLASS: usize = 3;
 
 /// A histogram that grows to any value.
 pub fn histogram(significant_figures: u8) -> Histogram<u64> {
@@ -177,28 +168,9 @@ impl Stats {
         }
     }
 
-    /// What an error of `class` said: counted with the same words, kept when it is among the
-    /// first `EXAMPLES_PER_CLASS` distinct messages of its class.
+    /// What `count` errors of `class` said (the first distinct messages of each class are kept).
     pub fn example(&mut self, class: ErrorClass, message: &str, count: u64) {
-        if let Some(kept) = self
-            .examples
-            .iter_mut()
-            .find(|kept| kept.class == class && kept.message == message)
-        {
-            kept.count += count;
-        } else if self
-            .examples
-            .iter()
-            .filter(|kept| kept.class == class)
-            .count()
-            < EXAMPLES_PER_CLASS
-        {
-            self.examples.push(Example {
-                class,
-                message: message.to_string(),
-                count,
-            });
-        }
+        add_example(&mut self.examples, class.name(), message, count);
     }
 
     pub fn record_lag(&mut self, lag_us: u64) {
@@ -217,7 +189,12 @@ impl Stats {
             *mine += theirs;
         }
         for example in &other.examples {
-            self.example(example.class, &example.message, example.count);
+            add_example(
+                &mut self.examples,
+                &example.class,
+                &example.message,
+                example.count,
+            );
         }
         let _ = self.latency.add(&other.latency);
         let _ = self.lag.add(&other.lag);

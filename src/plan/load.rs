@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::env_var::EnvVar;
 use super::parse::{
-    is_url, parse_command, parse_duration_seconds, parse_key_values, parse_positive,
+    is_url, parse_bool, parse_command, parse_duration_seconds, parse_key_values, parse_positive,
 };
 use super::request::{
     HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED,
@@ -202,11 +202,7 @@ fn request(inputs: &Inputs, problems: &mut Problems) -> Vec<EnvVar> {
             "insecure-tls",
             &inputs.insecure_tls,
             "`true` or `false`",
-            |text| match text.trim().to_ascii_lowercase().as_str() {
-                "true" => Some(true),
-                "false" => Some(false),
-                _ => None,
-            },
+            parse_bool,
         )
         .filter(|insecure| *insecure)
         .map(|_| "true".to_string());

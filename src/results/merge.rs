@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use super::protocol::{
-    Checks, ErrorExample, Latency, MAX_SERIES_POINTS, OTHER_NAMES, Series, TaskResult,
+    Checks, ErrorExample, Latency, MAX_SERIES_POINTS, OTHER_NAMES, Series, TaskResult, add_example,
 };
 use crate::plan::Metric;
 
@@ -463,12 +463,10 @@ fn merge_series(reported: &[&TaskResult]) -> Option<MergedSeries> {
 }
 
 /// The merged figures, and the merged histogram when it holds every sample.
-/// At most this many messages a class are kept in the merge.
-pub const EXAMPLES_PER_CLASS: usize = 3;
-
 /// The tasks' error messages, the same words added up; per class the most said first, at most
 /// `EXAMPLES_PER_CLASS`.
 fn merge_examples(reported: &[&TaskResult]) -> Vec<ErrorExample> {
+    // Every task's messages first (a task keeps at most a few a class), then the most said.
     let mut all: Vec<ErrorExample> = Vec::new();
     for example in reported.iter().flat_map(|result| &result.error_examples) {
         match all
@@ -480,16 +478,9 @@ fn merge_examples(reported: &[&TaskResult]) -> Vec<ErrorExample> {
         }
     }
     all.sort_by(|a, b| a.class.cmp(&b.class).then(b.count.cmp(&a.count)));
-    let mut kept: Vec<ErrorExample> = Vec::new();
+    let mut kept = Vec::new();
     for example in all {
-        if kept
-            .iter()
-            .filter(|each| each.class == example.class)
-            .count()
-            < EXAMPLES_PER_CLASS
-        {
-            kept.push(example);
-        }
+        add_example(&mut kept, &example.class, &example.message, example.count);
     }
     kept
 }

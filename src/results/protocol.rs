@@ -176,6 +176,26 @@ pub struct ErrorExample {
     pub count: u64,
 }
 
+/// At most this many distinct messages are kept a class.
+pub const EXAMPLES_PER_CLASS: usize = 3;
+
+/// Adds `count` errors of `class` that said `message`: to the example with the same words, or as
+/// a new one when its class has fewer than `EXAMPLES_PER_CLASS` (else only the class counts it).
+pub fn add_example(examples: &mut Vec<ErrorExample>, class: &str, message: &str, count: u64) {
+    if let Some(kept) = examples
+        .iter_mut()
+        .find(|kept| kept.class == class && kept.message == message)
+    {
+        kept.count = kept.count.saturating_add(count);
+    } else if examples.iter().filter(|kept| kept.class == class).count() < EXAMPLES_PER_CLASS {
+        examples.push(ErrorExample {
+            class: class.to_string(),
+            message: message.to_string(),
+            count,
+        });
+    }
+}
+
 /// At most this many error messages travel in a result, and the longest this many bytes.
 pub const MAX_ERROR_EXAMPLES: usize = 24;
 pub const MAX_ERROR_MESSAGE_BYTES: usize = 300;

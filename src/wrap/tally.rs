@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 
-use crate::results::merge::EXAMPLES_PER_CLASS;
-use crate::results::protocol::{Checks, ErrorExample, WireName, WireResult, encode_histogram};
+use crate::results::protocol::{
+    Checks, ErrorExample, WireName, WireResult, add_example, encode_histogram,
+};
 
 /// Request names kept apart; a script that names every request by its URL (ids and all) is
 /// counted in one more row past this.
@@ -152,28 +153,9 @@ impl Tally {
         }
     }
 
-    /// What an error of `class` said, counted when the same words were kept, kept when it is
-    /// among the first `EXAMPLES_PER_CLASS` distinct messages of its class.
+    /// What an error of `class` said (the first distinct messages of each class are kept).
     pub fn error_said(&mut self, class: &str, message: &str) {
-        if let Some(kept) = self
-            .error_examples
-            .iter_mut()
-            .find(|kept| kept.class == class && kept.message == message)
-        {
-            kept.count += 1;
-        } else if self
-            .error_examples
-            .iter()
-            .filter(|kept| kept.class == class)
-            .count()
-            < EXAMPLES_PER_CLASS
-        {
-            self.error_examples.push(ErrorExample {
-                class: class.to_string(),
-                message: message.to_string(),
-                count: 1,
-            });
-        }
+        add_example(&mut self.error_examples, class, message, 1);
     }
 
     fn name(&mut self, name: &str) -> &mut NameTally {

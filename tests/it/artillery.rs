@@ -74,12 +74,7 @@ fn an_artillery_scenario_on_three_tasks_sends_its_phases_once_and_merges_to_the_
     let merged = &results["merged"];
     assert_eq!(sent, 44, "the phases' arrivals, once\n{run}");
     assert_eq!(merged["requests"], sent, "{results:#}");
-    let shares: Vec<u64> = results["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["requests"].as_u64().unwrap())
-        .collect();
+    let shares = crate::common::task_shares(&results);
     assert_eq!(shares.iter().sum::<u64>(), sent, "{shares:?}");
     // 5 a second over 3 tasks is 2, 2 and 1; 7 arrivals are 3, 2 and 2.
     assert_eq!(
@@ -87,15 +82,10 @@ fn an_artillery_scenario_on_three_tasks_sends_its_phases_once_and_merges_to_the_
         [2 * (6 + 3), 2 * (6 + 2), 2 * (3 + 2)],
         "{results:#}"
     );
-    let names: Vec<&str> = merged["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["name"].as_str().unwrap())
-        .collect();
+    let names = crate::common::request_names(&results);
     assert_eq!(names.len(), 2, "{results:#}");
     assert!(
-        names.contains(&"home") && names.contains(&"cart"),
+        names.contains(&"home".to_string()) && names.contains(&"cart".to_string()),
         "{names:?}"
     );
     let max_ms = merged["latency"]["max_us"].as_f64().unwrap() / 1000.0;
@@ -135,16 +125,21 @@ fn a_yaml_script_needs_tester_artillery_and_its_load_comes_from_its_phases() {
 }
 
 /// An Artillery image such as `artilleryio/artillery` (none can be pulled here): this machine's
-/// Node.js and the test setup's `.artillery`, at the same paths, on an empty base.
+/// Node.js and the test setup's `.artillery`, at the same paths, on an empty base. Without the
+/// packages an HTTP test never loads (Datadog's and OpenTelemetry's publishers, Playwright's
+/// engine: 200 of its 460 MB), so that building and pushing it stays short.
 fn artillery_image() -> &'static str {
     crate::common::scratch_image(
         "ecs-loadtest-test/artillery:npm",
         r#"
-copy "$(readlink -f "$(command -v node)")"
+node="$(readlink -f "$(command -v node)")"
+copy "$node"
 copy /usr/bin/env
-tar -C / -cf - "${1#/}/.artillery" | tar -C "$root" -xf -
-mkdir -p "$root/usr/local/bin" "$root/usr/bin"
-[ -e "$root/usr/bin/node" ] || ln -s "$(readlink -f "$(command -v node)")" "$root/usr/bin/node"
+modules="${1#/}/.artillery/node_modules"
+tar -rf "$archive" -C / --exclude="$modules/@datadog" --exclude="$modules/@opentelemetry" \
+  --exclude="$modules/playwright-core" --exclude="$modules/playwright" \
+  --exclude="$modules/@playwright" "${1#/}/.artillery"
+[ "$node" = /usr/bin/node ] || ln -s "$node" "$root/usr/bin/node"
 ln -s "$1/.artillery/node_modules/.bin/artillery" "$root/usr/local/bin/artillery"
 "#,
         "artillery",
@@ -180,14 +175,7 @@ fn on_fargate_an_artillery_scenario_runs_in_an_image_made_for_it_and_its_tasks_m
         .collect();
     let sent = server.requests();
     assert_eq!(sent, 44, "the phases, split and not multiplied");
-    harness.script(
-        "load",
-        serde_json::json!({}),
-        serde_json::json!({
-            "0": {"logs": {"lines": lines[0]}},
-            "1": {"logs": {"lines": lines[1]}},
-        }),
-    );
+    harness.log_per_task("load", &lines);
     let run = || {
         ActionRun::for_setup(
             &harness,

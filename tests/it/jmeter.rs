@@ -61,22 +61,12 @@ fn a_jmeter_plan_on_two_tasks_gets_its_threads_split_and_merges_to_the_servers_c
     let merged = &results["merged"];
     assert_eq!(sent, 80, "{run}");
     assert_eq!(merged["requests"], sent, "{results:#}");
-    let shares: Vec<u64> = results["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["requests"].as_u64().unwrap())
-        .collect();
+    let shares = crate::common::task_shares(&results);
     assert_eq!(shares, [40, 40], "{results:#}");
-    let names: Vec<&str> = merged["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["name"].as_str().unwrap())
-        .collect();
+    let names = crate::common::request_names(&results);
     assert_eq!(names.len(), 2, "{results:#}");
     assert!(
-        names.contains(&"home") && names.contains(&"cart, full"),
+        names.contains(&"home".to_string()) && names.contains(&"cart, full".to_string()),
         "{names:?}"
     );
     let max_ms = merged["latency"]["max_us"].as_f64().unwrap() / 1000.0;

@@ -65,12 +65,7 @@ fn a_script_on_four_tasks_sends_its_load_once_in_exact_shares_and_merges_to_the_
     let merged = &results["merged"];
     assert_eq!(merged["tasks_reporting"], 4, "{results:#}");
     assert_eq!(merged["requests"], sent, "{results:#}");
-    let shares: Vec<u64> = results["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["requests"].as_u64().unwrap())
-        .collect();
+    let shares = crate::common::task_shares(&results);
     assert_eq!(shares.iter().sum::<u64>(), sent, "{shares:?}");
     assert!(shares.iter().all(|share| *share > 0), "{shares:?}");
     // Paused until START_AT and resumed together.
@@ -349,14 +344,7 @@ export default function () {{
         .map(|index| task_output(dir.path(), index, 2, &base_url))
         .collect();
     assert_eq!(server.requests(), 40);
-    harness.script(
-        "load",
-        serde_json::json!({}),
-        serde_json::json!({
-            "0": {"logs": {"lines": lines[0]}},
-            "1": {"logs": {"lines": lines[1]}},
-        }),
-    );
+    harness.log_per_task("load", &lines);
     let run = || {
         ActionRun::for_setup(
             &harness,
@@ -403,12 +391,7 @@ export default function () {{
     let results = first.results();
     assert_eq!(results["merged"]["requests"], 40, "{results:#}");
     assert_eq!(results["merged"]["tasks_reporting"], 2, "{results:#}");
-    let shares: Vec<u64> = results["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["requests"].as_u64().unwrap())
-        .collect();
+    let shares = crate::common::task_shares(&results);
     assert_eq!(shares, [20, 20], "{results:#}");
     assert!(
         results["thresholds"]

@@ -71,20 +71,10 @@ fn a_locust_file_on_two_tasks_merges_every_request_to_the_servers_count() {
     let merged = &results["merged"];
     assert_eq!(merged["requests"], sent, "{results:#}");
     assert!(sent > 60, "the stall came: {sent} requests");
-    let shares: Vec<u64> = results["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|task| task["requests"].as_u64().unwrap())
-        .collect();
+    let shares = crate::common::task_shares(&results);
     assert_eq!(shares.iter().sum::<u64>(), sent, "{shares:?}");
     assert!(shares.iter().all(|share| *share > 0), "{shares:?}");
-    let names: Vec<&str> = merged["names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|row| row["name"].as_str().unwrap())
-        .collect();
+    let names = crate::common::request_names(&results);
     assert_eq!(names, ["home", "cart"], "{results:#}");
     // The requests held by the stall waited about a second, as measured, not rounded.
     let max_ms = merged["latency"]["max_us"].as_f64().unwrap() / 1000.0;
@@ -178,12 +168,12 @@ python="$venv/bin/python"
 base=$("$python" -c 'import os, sys; print(os.path.realpath(sys._base_executable))')
 stdlib=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["stdlib"])')
 libdir=$("$python" -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
-tar -C / --exclude=__pycache__ --exclude=site-packages --exclude="${stdlib#/}/test" -chf - "${base#/}" "${stdlib#/}" | tar -C "$root" -xf -
+tar -rf "$archive" -C / -h --exclude=__pycache__ --exclude=site-packages --exclude="${stdlib#/}/test" "${base#/}" "${stdlib#/}"
+echo "$base" >> "$root.copied"
 # The venv's `python3` names the base interpreter by the path it was made with.
 copy "$(readlink "$venv/bin/python3")"
 for lib in "$libdir"/libpython3*.so*; do [ -e "$lib" ] && copy "$lib"; done
-tar -C / --exclude=__pycache__ -cf - "${venv#/}" | tar -C "$root" -xf -
-mkdir -p "$root/usr/local/bin"
+tar -rf "$archive" -C / --exclude=__pycache__ "${venv#/}"
 ln -s "$venv/bin/locust" "$root/usr/local/bin/locust"
 "#,
         "locust",
@@ -224,14 +214,7 @@ fn on_fargate_a_locustfile_runs_in_an_image_made_for_it_and_its_tasks_merge_exac
         .map(|index| task_output(dir.path(), index, 2, &server.url()))
         .collect();
     let sent = server.requests();
-    harness.script(
-        "load",
-        serde_json::json!({}),
-        serde_json::json!({
-            "0": {"logs": {"lines": lines[0]}},
-            "1": {"logs": {"lines": lines[1]}},
-        }),
-    );
+    harness.log_per_task("load", &lines);
     let run = |inputs: &[(&str, &str)]| {
         let mut all = vec![
             ("image", ""),
