@@ -49,7 +49,18 @@ pub async fn run(
     let hook = folder.path().join("ecs_loadtest_hook.py");
     std::fs::write(&hook, HOOK).with_context(|| format!("writing {}", hook.display()))?;
     let fifo = hooked::samples_pipe(folder.path())?;
-    let line = command_line(&args.command, &share, &hook)?;
+    let variable = |name: &str| {
+        args.environment
+            .iter()
+            .rev()
+            .find(|(each, _)| each == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok())
+            .filter(|value| !value.trim().is_empty())
+    };
+    // `target-url` (TARGET_URL) is Locust's host unless the command or LOCUST_HOST names one.
+    let host = variable("TARGET_URL").filter(|_| variable("LOCUST_HOST").is_none());
+    let line = command_line(&args.command, &share, &hook, host.as_deref())?;
     output(&format!(
         "locust: task {} of {}, {}{}",
         share.index + 1,
@@ -113,7 +124,12 @@ pub fn read_listing(script: &str, code: i64, stdout: &str, stderr: &str) -> Resu
 }
 
 /// The Locust command with the hook beside the user's locustfile, headless, and this task's share.
-fn command_line(command: &[String], share: &Share, hook: &Path) -> Result<Vec<String>> {
+fn command_line(
+    command: &[String],
+    share: &Share,
+    hook: &Path,
+    host: Option<&str>,
+) -> Result<Vec<String>> {
     let Some(program) = command.first() else {
         bail!("wrap locust: expected a Locust command line, such as `locust -f locustfile.py`");
     };
@@ -134,6 +150,13 @@ fn command_line(command: &[String], share: &Share, hook: &Path) -> Result<Vec<St
         }
     }
     let files = files.unwrap_or_else(|| "locustfile.py".to_string());
+    if let Some(host) = host
+        && !line
+            .iter()
+            .any(|word| matches!(word.split('=').next(), Some("-H" | "--host")))
+    {
+        line.extend(["--host".to_string(), host.to_string()]);
+    }
     // At the end of the run time Locust kills its users, and a request in flight then is sent
     // but never recorded: users finish the task they are in (up to this long), so every request
     // the target saw is counted, unless the command says otherwise.
@@ -184,18 +207,25 @@ mod tests {
             &words("locust -f load/shop.py --host http://a"),
             &share(Some(4)),
             hook,
+            Some("http://target"),
         )
         .unwrap();
         assert_eq!(
             line.join(" "),
             "locust --host http://a --stop-timeout 30 -f load/shop.py,/tmp/x/hook.py --headless --only-summary --exit-code-on-error 0 -u 4 -r 4 -t 30s"
         );
-        let line = command_line(&words("locust"), &share(None), hook).unwrap();
+        let line =
+            command_line(&words("locust"), &share(None), hook, Some("http://target")).unwrap();
         assert!(
             line.join(" ").contains("-f locustfile.py,/tmp/x/hook.py"),
             "{line:?}"
         );
-        let error = command_line(&words("locust -f a.py -u 100"), &share(Some(4)), hook)
+        // `target-url` is the host when the command names none.
+        assert!(
+            line.join(" ").starts_with("locust --host http://target "),
+            "{line:?}"
+        );
+        let error = command_line(&words("locust -f a.py -u 100"), &share(Some(4)), hook, None)
             .unwrap_err()
             .to_string();
         assert!(error.contains("got `-u`"), "{error}");

@@ -113,12 +113,10 @@ fn a_load_test_shape_runs_on_every_task_with_its_share_of_the_users_at_each_step
     let dir = workspace(&format!(
         "{SHOP}\nfrom locust import LoadTestShape\n\nclass Steps(LoadTestShape):\n    def tick(self):\n        at = self.get_run_time()\n        return (3, 10) if at < 2 else (5, 10) if at < 4 else None\n"
     ));
+    // `target-url` is Locust's host.
     let run = locust_run(
         dir.path(),
-        &[
-            ("task-count", "2"),
-            ("environment", &format!("LOCUST_HOST={}", server.url())),
-        ],
+        &[("task-count", "2"), ("target-url", &server.url())],
     )
     .run();
     run.assert_code(0);
