@@ -93,7 +93,8 @@ pub struct Inputs {
     #[arg(long, value_name = "LIST")]
     pub success_statuses: Option<String>,
     /// true: the built-in generator does not verify the target's TLS certificate, for a test
-    /// target with a self-signed one (INSECURE_TLS) [default: false]
+    /// target with a self-signed one, and k6 and Artillery get their own switch (INSECURE_TLS)
+    /// [default: false]
     #[arg(long, value_name = "BOOL")]
     pub insecure_tls: Option<String>,
     /// Which tester the tasks run: generate, dockerfile, image, k6, locust, artillery or jmeter [default: the tool a `script`'s name says when it is given, image when `image` is, dockerfile when `dockerfile` is, generate when `target-url` is, else dockerfile when the context holds one]

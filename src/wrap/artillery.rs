@@ -69,19 +69,11 @@ pub async fn run(
             _ => String::new(),
         }
     ));
-    let inherited = |name: &str| {
-        args.environment
-            .iter()
-            .rev()
-            .find(|(each, _)| each == name)
-            .map(|(_, value)| value.clone())
-            .or_else(|| std::env::var(name).ok())
-    };
-    let plugin_path = match inherited("ARTILLERY_PLUGIN_PATH").filter(|path| !path.is_empty()) {
+    let plugin_path = match args.variable("ARTILLERY_PLUGIN_PATH") {
         Some(theirs) => format!("{}:{theirs}", plugins.display()),
         None => plugins.display().to_string(),
     };
-    let (enabled, warning) = enable_plugin(inherited("ARTILLERY_PLUGINS").as_deref());
+    let (enabled, warning) = enable_plugin(args.variable("ARTILLERY_PLUGINS").as_deref());
     if let Some(warning) = warning {
         output(&warning);
     }
@@ -99,8 +91,13 @@ pub async fn run(
     if let Some(at) = share.start_at_ms {
         environment.push(("START_AT".to_string(), at.to_string()));
     }
+    let mut line = args.command.clone();
+    if args.insecure_tls() && !line.iter().any(|word| word == "--insecure" || word == "-k") {
+        line.insert(2, "--insecure".to_string());
+        output("artillery: --insecure (insecure-tls): TLS certificates are not verified");
+    }
     // On SIGINT Artillery stops its workers and prints its report.
-    let artillery = Hooked::signalled("Artillery", args.command.clone(), environment, libc::SIGINT);
+    let artillery = Hooked::signalled("Artillery", line, environment, libc::SIGINT);
     let read = Default::default();
     hooked::run(
         artillery,

@@ -53,14 +53,7 @@ pub async fn run(
     let share = Share::of(args)?;
     let folder = tempfile::tempdir().context("making a folder for JMeter's results")?;
     let results = folder.path().join("results.jtl");
-    let rate = args
-        .environment
-        .iter()
-        .rev()
-        .find(|(name, _)| name == "RATE")
-        .map(|(_, value)| value.clone())
-        .or_else(|| std::env::var("RATE").ok())
-        .filter(|rate| !rate.trim().is_empty());
+    let rate = args.variable("RATE");
     let mut line = command_line(
         &args.command,
         &share,

@@ -380,7 +380,15 @@ pub async fn run(
         Some(at) if at > now_ms => Some(free_address()?),
         _ => None,
     };
-    let line = command_line(&args.command, &share, &fifo, api.as_deref())?;
+    let mut line = command_line(&args.command, &share, &fifo, api.as_deref())?;
+    if args.insecure_tls() && !line.iter().any(|word| word == "--insecure-skip-tls-verify") {
+        if let Some(run_at) = line.iter().position(|word| word == "run") {
+            line.insert(run_at + 1, "--insecure-skip-tls-verify".to_string());
+            output(
+                "k6: --insecure-skip-tls-verify (insecure-tls): TLS certificates are not verified",
+            );
+        }
+    }
     output(&announcement(&share, now_ms));
 
     let tally = Arc::new(Mutex::new(Tally::default()));

@@ -49,17 +49,10 @@ pub async fn run(
     let hook = folder.path().join("ecs_loadtest_hook.py");
     std::fs::write(&hook, HOOK).with_context(|| format!("writing {}", hook.display()))?;
     let fifo = hooked::samples_pipe(folder.path())?;
-    let variable = |name: &str| {
-        args.environment
-            .iter()
-            .rev()
-            .find(|(each, _)| each == name)
-            .map(|(_, value)| value.clone())
-            .or_else(|| std::env::var(name).ok())
-            .filter(|value| !value.trim().is_empty())
-    };
     // `target-url` (TARGET_URL) is Locust's host unless the command or LOCUST_HOST names one.
-    let host = variable("TARGET_URL").filter(|_| variable("LOCUST_HOST").is_none());
+    let host = args
+        .variable("TARGET_URL")
+        .filter(|_| args.variable("LOCUST_HOST").is_none());
     let line = command_line(&args.command, &share, &hook, host.as_deref())?;
     output(&format!(
         "locust: task {} of {}, {}{}",

@@ -136,6 +136,24 @@ pub struct WrapArgs {
 }
 
 impl WrapArgs {
+    /// A variable of the task's environment (given, else this process's), when not empty.
+    fn variable(&self, name: &str) -> Option<String> {
+        self.environment
+            .iter()
+            .rev()
+            .find(|(each, _)| each == name)
+            .map(|(_, value)| value.clone())
+            .or_else(|| std::env::var(name).ok())
+            .filter(|value| !value.trim().is_empty())
+    }
+
+    /// `insecure-tls` (INSECURE_TLS=true): the tester is told not to verify certificates, where
+    /// it has a switch for it.
+    fn insecure_tls(&self) -> bool {
+        self.variable("INSECURE_TLS")
+            .is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+    }
+
     /// The arguments a task's environment gives, for `command`: what `wrap` reads from the
     /// variables when the binary runs in a task.
     pub fn from_environment(

@@ -518,3 +518,41 @@ export default function () {
         assert_eq!(task["outcome"], "stopped at a threshold", "{results:#}");
     }
 }
+
+/// `insecure-tls` reaches a script's tester too: k6 runs `--insecure-skip-tls-verify`, so a
+/// target whose certificate no one trusts is load-tested; without it every request is a TLS
+/// error, with k6's reason.
+#[test]
+fn insecure_tls_makes_k6_skip_certificate_verification() {
+    let server = Server::start(Behaviour {
+        tls: true,
+        tls_certificate_is_a_ca: true,
+        ..Behaviour::default()
+    });
+    let (dir, _) = workspace(
+        "import http from 'k6/http';\nexport const options = { iterations: 10, vus: 1 };\nexport default function () { http.get(`${__ENV.TARGET_URL}`); }\n",
+    );
+    let run = |insecure: &str| {
+        k6_run(
+            dir.path(),
+            &[
+                ("target-url", &server.tls_url()),
+                ("insecure-tls", insecure),
+            ],
+        )
+        .run()
+    };
+    let refused = run("false");
+    let merged = &refused.results()["merged"];
+    assert_eq!(merged["requests"], 10, "{refused}");
+    assert_eq!(merged["errors"], 10, "{refused}");
+    assert_eq!(server.requests(), 0);
+
+    let insecure = run("true");
+    insecure.assert_code(0);
+    insecure.assert_stdout_has("k6: --insecure-skip-tls-verify (insecure-tls)");
+    let merged = &insecure.results()["merged"];
+    assert_eq!(merged["errors"], 0, "{insecure}");
+    assert_eq!(merged["requests"], server.requests(), "{insecure}");
+    assert_eq!(server.requests(), 10);
+}
