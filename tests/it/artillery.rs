@@ -82,17 +82,8 @@ fn an_artillery_scenario_on_three_tasks_sends_its_phases_once_and_merges_to_the_
         [2 * (6 + 3), 2 * (6 + 2), 2 * (3 + 2)],
         "{results:#}"
     );
-    let names = crate::common::request_names(&results);
-    assert_eq!(names.len(), 2, "{results:#}");
-    assert!(
-        names.contains(&"home".to_string()) && names.contains(&"cart".to_string()),
-        "{names:?}"
-    );
-    let max_ms = merged["latency"]["max_us"].as_f64().unwrap() / 1000.0;
-    assert!(
-        (900.0..2500.0).contains(&max_ms),
-        "max {max_ms} ms\n{results:#}"
-    );
+    crate::common::assert_request_names(&results, &["home", "cart"]);
+    crate::common::assert_the_stall_shows(&results);
     assert_eq!(merged["errors"], 0, "{results:#}");
 }
 

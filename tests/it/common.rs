@@ -732,6 +732,25 @@ pub fn request_names(results: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The server's 1 s stall shows in the merged tail as measured: the slowest request took about a
+/// second (not a tool's rounded bucket, not nothing).
+pub fn assert_the_stall_shows(results: &serde_json::Value) {
+    let max_ms = results["merged"]["latency"]["max_us"].as_f64().unwrap() / 1000.0;
+    assert!(
+        (900.0..2500.0).contains(&max_ms),
+        "max {max_ms} ms\n{results:#}"
+    );
+}
+
+/// The merged names table has exactly these rows, in any order.
+pub fn assert_request_names(results: &serde_json::Value, expected: &[&str]) {
+    let mut names = request_names(results);
+    names.sort();
+    let mut expected: Vec<String> = expected.iter().map(|name| name.to_string()).collect();
+    expected.sort();
+    assert_eq!(names, expected, "{results:#}");
+}
+
 /// The PATH with a folder of the test setup (`.venv/bin`, `.artillery/node_modules/.bin`) first, which must hold
 /// `tool` (scripts/setup-test-env.sh installs it).
 pub fn path_with(bin: &str, tool: &str) -> String {

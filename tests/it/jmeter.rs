@@ -63,17 +63,8 @@ fn a_jmeter_plan_on_two_tasks_gets_its_threads_split_and_merges_to_the_servers_c
     assert_eq!(merged["requests"], sent, "{results:#}");
     let shares = crate::common::task_shares(&results);
     assert_eq!(shares, [40, 40], "{results:#}");
-    let names = crate::common::request_names(&results);
-    assert_eq!(names.len(), 2, "{results:#}");
-    assert!(
-        names.contains(&"home".to_string()) && names.contains(&"cart, full".to_string()),
-        "{names:?}"
-    );
-    let max_ms = merged["latency"]["max_us"].as_f64().unwrap() / 1000.0;
-    assert!(
-        (900.0..2500.0).contains(&max_ms),
-        "max {max_ms} ms\n{results:#}"
-    );
+    crate::common::assert_request_names(&results, &["home", "cart, full"]);
+    crate::common::assert_the_stall_shows(&results);
     assert_eq!(merged["errors"], 0, "{results:#}");
     // The report says the figures are whole milliseconds.
     assert_eq!(merged["latency_whole_ms"], true, "{results:#}");
