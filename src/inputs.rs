@@ -89,6 +89,10 @@ pub struct Inputs {
     /// auto, 1.1 or 2 (HTTP_VERSION) [default: auto]
     #[arg(long, value_name = "VERSION")]
     pub http_version: Option<String>,
+    /// HTTP/2: virtual users of the built-in generator that share one connection, each with its
+    /// own stream, 1 to 1000 (HTTP2_STREAMS) [default: 100]
+    #[arg(long, value_name = "N")]
+    pub http2_streams: Option<String>,
     /// Statuses that count as success, such as `2xx, 3xx` (SUCCESS_STATUSES) [default: 2xx, 3xx]
     #[arg(long, value_name = "LIST")]
     pub success_statuses: Option<String>,

@@ -597,6 +597,7 @@ fn without_image_or_dockerfile_the_tasks_run_the_built_in_generator() {
     inputs.stages = Some("30s:200, 2m:200, 30s:0".into());
     inputs.method = Some("post".into());
     inputs.success_statuses = Some("2xx, 404".into());
+    inputs.http2_streams = Some("10".into());
     let configured = configure::<Fargate>(&inputs, &context()).unwrap();
     let plan = &configured.plan;
     assert_eq!(
@@ -626,6 +627,12 @@ fn without_image_or_dockerfile_the_tasks_run_the_built_in_generator() {
     );
     assert_eq!(plan.tasks[2].env("METHOD"), Some("POST"));
     assert_eq!(plan.tasks[2].env("SUCCESS_STATUSES"), Some("200-299,404"));
+    // Streams a connection are a connection's, not the load's: every task gets the same.
+    assert_eq!(plan.tasks[2].env("HTTP2_STREAMS"), Some("10"));
+    let mut refused = inputs.clone();
+    refused.http2_streams = Some("0".into());
+    let names: Vec<&str> = errors(refused).iter().map(|error| error.input).collect();
+    assert_eq!(names, ["http2-streams"]);
 
     // The generator needs a URL and a load.
     inputs.target_url = None;

@@ -1,95 +1,28 @@
 //! Connections to the target and one request on them: HTTP/1.1 with keep-alive on the
-//! generator's own lean connection (`http1.rs`), or HTTP/2 with hyper (by ALPN over TLS, or with
-//! prior knowledge over plain TCP), TLS with rustls and the platform's root certificates
+//! generator's own lean connection (`http1.rs`), or HTTP/2 on `h2` (`http2.rs`; by ALPN over TLS,
+//! or with prior knowledge over plain TCP), TLS with rustls and the platform's root certificates
 //! (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured). The name is resolved once per connection.
 
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper::client::conn::http2;
-use hyper::{Request, Response};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 
+use super::failure::Failure;
 use super::http1::{Connection1, Io, Request1};
+use super::http2::{Connection2, Request2};
 use super::settings::{Settings, Target};
 use super::stats::ErrorClass;
 use crate::plan::HttpVersion;
-
-type Body = Full<Bytes>;
-
-/// Why a request failed, and in what words when its cause gave some.
-#[derive(Debug)]
-pub struct Failure {
-    pub class: ErrorClass,
-    pub message: Option<String>,
-}
-
-impl From<ErrorClass> for Failure {
-    fn from(class: ErrorClass) -> Failure {
-        Failure {
-            class,
-            message: None,
-        }
-    }
-}
-
-impl Failure {
-    fn new(class: ErrorClass, message: impl std::fmt::Display) -> Failure {
-        Failure {
-            class,
-            message: Some(message.to_string()),
-        }
-    }
-
-    /// A failed TLS handshake, in words a user can act on: rustls names the reason by its
-    /// variant (`CaUsedAsEndEntity`); the common ones are said, and what to do.
-    fn tls(error: &std::io::Error) -> Failure {
-        let text = match error.get_ref() {
-            Some(inner) => inner.to_string(),
-            None => error.to_string(),
-        };
-        const KNOWN: [(&str, &str); 6] = [
-            (
-                "CaUsedAsEndEntity",
-                "a CA certificate was used as the server's (CaUsedAsEndEntity): a certificate made with `openssl req -x509` is marked a CA; serve a certificate it signs, or set `insecure-tls`",
-            ),
-            (
-                "UnknownIssuer",
-                "the server's certificate is signed by no authority this client trusts (UnknownIssuer): trust its CA with SSL_CERT_FILE, or set `insecure-tls`",
-            ),
-            (
-                "NotValidForName",
-                "the server's certificate is not for this host name (NotValidForName)",
-            ),
-            ("Expired", "the server's certificate has expired (Expired)"),
-            (
-                "NotValidYet",
-                "the server's certificate is not valid yet (NotValidYet)",
-            ),
-            ("Revoked", "the server's certificate was revoked (Revoked)"),
-        ];
-        let message = KNOWN
-            .iter()
-            .find(|(variant, _)| text.contains(variant))
-            .map_or_else(
-                || text.clone(),
-                |(_, said)| format!("invalid peer certificate: {said}"),
-            );
-        Failure::new(ErrorClass::Tls, message)
-    }
-}
 
 /// A connection ready to carry requests.
 pub enum Sender {
     /// HTTP/1.1 carries one request at a time, so it belongs to one slot.
     Http1(Connection1),
     /// Clones share one connection: its streams are multiplexed.
-    Http2(http2::SendRequest<Body>),
+    Http2(Connection2),
 }
 
 impl Sender {
@@ -98,23 +31,22 @@ impl Sender {
     pub fn is_open(&mut self) -> bool {
         match self {
             Sender::Http1(connection) => connection.is_open(),
-            Sender::Http2(sender) => !sender.is_closed(),
+            Sender::Http2(connection) => connection.is_open(),
         }
     }
 }
-
-pub type Http2Sender = http2::SendRequest<Body>;
 
 /// Everything needed to open a connection and to build a request, shared by a worker's slots.
 pub struct Client {
     target: Target,
     version: HttpVersion,
+    /// HTTP/2: the slots that share one connection.
+    pub http2_streams: usize,
     tls: Option<TlsConnector>,
-    method: hyper::Method,
-    headers: hyper::HeaderMap,
-    body: Bytes,
     /// The HTTP/1.1 request, serialized once.
     request1: Request1,
+    /// The HTTP/2 request's head and body, made once.
+    request2: Request2,
 }
 
 impl Client {
@@ -122,10 +54,8 @@ impl Client {
         Client {
             target: settings.target.clone(),
             version: settings.http_version,
+            http2_streams: settings.http2_streams,
             tls: tls.map(TlsConnector::from),
-            method: settings.method.clone(),
-            headers: settings.headers.clone(),
-            body: settings.body.clone(),
             request1: Request1::new(
                 &settings.method,
                 settings
@@ -137,6 +67,21 @@ impl Client {
                 &settings.headers,
                 &settings.body,
             ),
+            request2: Request2::new(
+                &settings.method,
+                &settings.target.absolute,
+                &settings.headers,
+                &settings.body,
+            ),
+        }
+    }
+
+    /// Whether a connection may be an HTTP/2 one, shared by a group of slots.
+    pub fn may_share_connections(&self) -> bool {
+        match self.version {
+            HttpVersion::Http2 => true,
+            HttpVersion::Auto => self.tls.is_some(),
+            HttpVersion::Http1 => false,
         }
     }
 
@@ -167,7 +112,7 @@ impl Client {
         let _ = tcp.set_nodelay(true);
         match &self.tls {
             None => match self.version {
-                HttpVersion::Http2 => handshake2(tcp).await,
+                HttpVersion::Http2 => Ok(Sender::Http2(Connection2::handshake(tcp).await?)),
                 HttpVersion::Auto | HttpVersion::Http1 => Ok(http1(tcp)),
             },
             Some(tls) => {
@@ -183,7 +128,7 @@ impl Client {
                     .map_err(|error| Failure::tls(&error))?;
                 let negotiated_h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
                 if negotiated_h2 {
-                    handshake2(stream).await
+                    Ok(Sender::Http2(Connection2::handshake(stream).await?))
                 } else {
                     Ok(http1(stream))
                 }
@@ -191,65 +136,17 @@ impl Client {
         }
     }
 
-    /// An HTTP/2 request: hyper takes ownership of each one.
-    fn request2(&self) -> Request<Body> {
-        let mut request = Request::new(Full::new(self.body.clone()));
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = self.target.absolute.clone();
-        let headers = request.headers_mut();
-        for (name, value) in &self.headers {
-            headers.append(name, value.clone());
-        }
-        request
-    }
-
     /// Sends one request and reads its answer to the end. Returns the status.
     pub async fn send(&self, sender: &mut Sender) -> Result<u16, Failure> {
         match sender {
             Sender::Http1(connection) => Ok(connection.exchange(&self.request1).await?),
-            Sender::Http2(http2) => {
-                http2
-                    .ready()
-                    .await
-                    .map_err(|error| Failure::new(ErrorClass::Request, error))?;
-                let response = http2
-                    .send_request(self.request2())
-                    .await
-                    .map_err(|error| Failure::new(ErrorClass::Request, error))?;
-                read_to_end(response).await
-            }
+            Sender::Http2(connection) => connection.exchange(&self.request2).await,
         }
     }
 }
 
-/// The status, once the body has been read to its end (and thrown away).
-async fn read_to_end(response: Response<hyper::body::Incoming>) -> Result<u16, Failure> {
-    let status = response.status().as_u16();
-    let mut body = response.into_body();
-    while let Some(frame) = body.frame().await {
-        frame.map_err(|error| Failure::new(ErrorClass::Body, error))?;
-    }
-    Ok(status)
-}
-
 fn http1(io: impl Io + 'static) -> Sender {
     Sender::Http1(Connection1::new(Box::new(io)))
-}
-
-async fn handshake2<S>(io: S) -> Result<Sender, Failure>
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    let (sender, connection) = http2::handshake(TokioExecutor::new(), TokioIo::new(io))
-        .await
-        .map_err(|error| {
-            Failure::new(
-                ErrorClass::Connect,
-                format!("the HTTP/2 handshake: {error}"),
-            )
-        })?;
-    tokio::spawn(connection);
-    Ok(Sender::Http2(sender))
 }
 
 /// The TLS configuration for an `https` target: the platform's roots, ALPN for the version;

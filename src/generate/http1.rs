@@ -5,7 +5,7 @@
 //!
 //! hyper's HTTP/1 client costs about 35 KiB a connection (a request channel of 32 slots, an 8 KiB
 //! write buffer, buffers reserved again per answer) and allocates for every request; that made
-//! the generator slower than wrk and too large at 10,000 connections. HTTP/2 stays on hyper.
+//! the generator slower than wrk and too large at 10,000 connections. HTTP/2 runs on `h2` (`http2.rs`).
 //!
 //! The answer's length follows RFC 9112 §6.3: none for `HEAD`, 1xx, 204 and 304; chunked when the
 //! last transfer coding is `chunked`; else `Content-Length`; else to the connection's end. Interim
@@ -16,7 +16,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
-use hyper::header::{self, HeaderMap, HeaderValue};
+use http::header::{self, HeaderMap, HeaderValue};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 
 use super::stats::ErrorClass;
@@ -46,7 +46,7 @@ impl Request1 {
     /// `host` is sent unless `headers` has its own `Host`. The body is framed by
     /// `Content-Length` (sent for an empty body only where a body is expected, as hyper does).
     pub fn new(
-        method: &hyper::Method,
+        method: &http::Method,
         path: &str,
         host: &HeaderValue,
         headers: &HeaderMap,
@@ -65,7 +65,7 @@ impl Request1 {
         }
         let expects_body = matches!(
             *method,
-            hyper::Method::POST | hyper::Method::PUT | hyper::Method::PATCH
+            http::Method::POST | http::Method::PUT | http::Method::PATCH
         );
         if !body.is_empty() || expects_body {
             line(
@@ -78,7 +78,7 @@ impl Request1 {
         bytes.extend_from_slice(body);
         Request1 {
             bytes: bytes.into(),
-            head: *method == hyper::Method::HEAD,
+            head: *method == http::Method::HEAD,
             closes: headers
                 .get_all(header::CONNECTION)
                 .iter()
@@ -374,7 +374,7 @@ mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
-    fn request(method: hyper::Method, headers: &[(&str, &str)], body: &[u8]) -> Request1 {
+    fn request(method: http::Method, headers: &[(&str, &str)], body: &[u8]) -> Request1 {
         let mut map = HeaderMap::new();
         for (name, value) in headers {
             map.append(
@@ -392,7 +392,7 @@ mod tests {
     }
 
     fn get() -> Request1 {
-        request(hyper::Method::GET, &[], b"")
+        request(http::Method::GET, &[], b"")
     }
 
     /// A connection whose peer answers every request with the next of `answers`, written in
@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn the_request_is_serialized_once_with_host_and_length() {
         let post = request(
-            hyper::Method::POST,
+            http::Method::POST,
             &[("x-token", "abc"), ("accept", "*/*")],
             b"{}",
         );
@@ -434,13 +434,13 @@ mod tests {
             &get().bytes[..],
             b"GET /load?x=1 HTTP/1.1\r\nhost: example.test:8080\r\n\r\n"
         );
-        let own_host = request(hyper::Method::PUT, &[("Host", "other")], b"");
+        let own_host = request(http::Method::PUT, &[("Host", "other")], b"");
         assert_eq!(
             &own_host.bytes[..],
             b"PUT /load?x=1 HTTP/1.1\r\nhost: other\r\ncontent-length: 0\r\n\r\n"
         );
-        assert!(request(hyper::Method::GET, &[("connection", "Close")], b"").closes);
-        assert!(request(hyper::Method::HEAD, &[], b"").head);
+        assert!(request(http::Method::GET, &[("connection", "Close")], b"").closes);
+        assert!(request(http::Method::HEAD, &[], b"").head);
     }
 
     #[test]
@@ -569,7 +569,7 @@ mod tests {
             ],
             4096,
         );
-        let head = request(hyper::Method::HEAD, &[], b"");
+        let head = request(http::Method::HEAD, &[], b"");
         assert_eq!(connection.exchange(&head).await, Ok(200));
         assert_eq!(connection.exchange(&head).await, Ok(200));
         // The second answer's body was not expected: the connection cannot be trusted.

@@ -3,8 +3,10 @@
 //! waits for `START_AT`, sends the load on worker threads, prints a progress line every 10 s and
 //! ends with its result, in chunks.
 
+mod failure;
 mod http;
 mod http1;
+mod http2;
 mod result;
 mod settings;
 mod stats;

@@ -4,16 +4,16 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use hyper::Uri;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use http::Uri;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::input_error::{InvalidInputs, Problems};
 use crate::inputs::given;
 use crate::plan::Profile;
 use crate::plan::{
-    HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STAGES_ACCEPTED,
-    STATUSES_ACCEPTED, StageUnit, Stages, StatusSet, parse_duration_seconds, parse_headers,
-    parse_method,
+    DEFAULT_HTTP2_STREAMS, HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HTTP2_STREAMS_ACCEPTED,
+    HttpVersion, METHOD_ACCEPTED, STAGES_ACCEPTED, STATUSES_ACCEPTED, StageUnit, Stages, StatusSet,
+    parse_duration_seconds, parse_headers, parse_http2_streams, parse_method,
 };
 
 /// The request timeout when none is given.
@@ -56,6 +56,9 @@ pub struct GenerateArgs {
     /// auto, 1.1 or 2 [default: auto]
     #[arg(long, env = "HTTP_VERSION", value_name = "VERSION")]
     pub http_version: Option<String>,
+    /// HTTP/2: virtual users that share one connection, 1 to 1000 [default: 100]
+    #[arg(long, env = "HTTP2_STREAMS", value_name = "N")]
+    pub http2_streams: Option<String>,
     /// Statuses that count as success [default: 2xx, 3xx]
     #[arg(long, env = "SUCCESS_STATUSES", value_name = "LIST")]
     pub success_statuses: Option<String>,
@@ -91,6 +94,7 @@ impl GenerateArgs {
                 "BODY" => args.body = value,
                 "REQUEST_TIMEOUT" => args.request_timeout = value,
                 "HTTP_VERSION" => args.http_version = value,
+                "HTTP2_STREAMS" => args.http2_streams = value,
                 "SUCCESS_STATUSES" => args.success_statuses = value,
                 "INSECURE_TLS" => args.insecure_tls = value,
                 "START_AT" => args.start_at = value,
@@ -162,11 +166,13 @@ pub struct Target {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub target: Target,
-    pub method: hyper::Method,
+    pub method: http::Method,
     pub headers: HeaderMap,
     pub body: Bytes,
     pub timeout: Duration,
     pub http_version: HttpVersion,
+    /// HTTP/2: the virtual users (slots) that share one connection, each with its own stream.
+    pub http2_streams: usize,
     pub success: StatusSet,
     /// The target's TLS certificate is not verified.
     pub insecure_tls: bool,
@@ -197,7 +203,7 @@ impl Settings {
         let method = problems
             .parse("method", &args.method, METHOD_ACCEPTED, parse_method)
             .unwrap_or_else(|| "GET".to_string());
-        let method = hyper::Method::from_bytes(method.as_bytes()).unwrap_or(hyper::Method::GET);
+        let method = http::Method::from_bytes(method.as_bytes()).unwrap_or(http::Method::GET);
         let headers = match given(&args.headers).map(parse_headers) {
             None => HeaderMap::new(),
             Some(Ok(pairs)) => header_map(&pairs),
@@ -223,6 +229,14 @@ impl Settings {
                 HttpVersion::parse,
             )
             .unwrap_or(HttpVersion::Auto);
+        let http2_streams = problems
+            .parse(
+                "http2-streams",
+                &args.http2_streams,
+                HTTP2_STREAMS_ACCEPTED,
+                parse_http2_streams,
+            )
+            .unwrap_or(DEFAULT_HTTP2_STREAMS);
         let success = problems
             .parse(
                 "success-statuses",
@@ -253,6 +267,7 @@ impl Settings {
             body,
             timeout,
             http_version,
+            http2_streams,
             success,
             insecure_tls,
             model,
@@ -500,6 +515,7 @@ mod tests {
                 "headers" => args.headers = value,
                 "success-statuses" => args.success_statuses = value,
                 "http-version" => args.http_version = value,
+                "http2-streams" => args.http2_streams = value,
                 "start-at" => args.start_at = value,
                 _ => panic!("{name}"),
             }
@@ -599,6 +615,7 @@ mod tests {
                 ("headers", "nope"),
                 ("success-statuses", "7xx"),
                 ("http-version", "3"),
+                ("http2-streams", "0"),
             ]),
             [
                 "target-url",
@@ -607,8 +624,21 @@ mod tests {
                 "method",
                 "headers",
                 "http-version",
+                "http2-streams",
                 "success-statuses"
             ]
         );
+        for refused in ["1001", "-1", "ten", "1.5"] {
+            assert!(
+                problems(&[
+                    ("target-url", "http://x/"),
+                    ("vus", "2"),
+                    ("duration", "1s"),
+                    ("http2-streams", refused)
+                ])
+                .contains(&"http2-streams"),
+                "{refused}"
+            );
+        }
     }
 }

@@ -20,13 +20,13 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio::time::{Instant, MissedTickBehavior, Sleep, interval, sleep};
 
-use super::http::{Client, Failure, Http2Sender, Sender};
+use super::failure::Failure;
+use super::http::{Client, Sender};
+use super::http2::Connection2;
 use super::settings::Model;
 use super::stats::{ErrorClass, Outcome, Stats};
 use crate::plan::{Profile, StatusSet};
 
-/// Slots that share one HTTP/2 connection (servers commonly allow 100 concurrent streams).
-const STREAMS_PER_CONNECTION: usize = 100;
 /// How often an idle virtual user of a ramping closed model checks whether it is needed.
 const IDLE_CHECK: Duration = Duration::from_millis(10);
 
@@ -56,8 +56,11 @@ pub struct Worker {
 /// What every slot of a worker shares.
 struct Shared {
     worker: Worker,
-    /// HTTP/2 connections, one per `STREAMS_PER_CONNECTION` slots.
-    http2: RefCell<Vec<Option<Http2Sender>>>,
+    /// HTTP/2 connections, one per `http2-streams` slots. A slot that finds its group's being
+    /// made waits for it, rather than making one of its own.
+    http2: Vec<tokio::sync::Mutex<Option<Connection2>>>,
+    /// ALPN chose HTTP/1.1: every slot has a connection of its own.
+    own_connections: Cell<bool>,
     end: Instant,
 }
 
@@ -103,7 +106,10 @@ impl Worker {
         let end = self.start + Duration::from_secs_f64(self.model.profile().seconds());
         let slots = self.model.slots() as usize;
         let shared = Rc::new(Shared {
-            http2: RefCell::new(vec![None; slots.div_ceil(STREAMS_PER_CONNECTION)]),
+            http2: (0..slots.div_ceil(self.client.http2_streams))
+                .map(|_| tokio::sync::Mutex::new(None))
+                .collect(),
+            own_connections: Cell::new(false),
             worker: self,
             end,
         });
@@ -227,7 +233,12 @@ impl Shared {
             } = &mut *slot;
             let exchange = async {
                 let mut sender = self.sender(*index, connection).await?;
-                let answer = worker.client.send(&mut sender).await;
+                let mut answer = worker.client.send(&mut sender).await;
+                if answer.as_ref().is_err_and(|failure| failure.unsent) {
+                    // Its connection was going away before it left: once more, on a new one.
+                    sender = self.sender(*index, &mut None).await?;
+                    answer = worker.client.send(&mut sender).await;
+                }
                 *connection = Some(sender);
                 answer
             };
@@ -305,29 +316,29 @@ impl Shared {
         {
             return Ok(sender);
         }
-        let group = index / STREAMS_PER_CONNECTION;
-        if let Some(shared) = self.http2.borrow()[group].as_ref()
-            && !shared.is_closed()
+        let client = &self.worker.client;
+        // Boxed: a connect (TLS handshake included) is large and rare; inline, it would make every
+        // slot's task as large for the whole run.
+        if !client.may_share_connections() || self.own_connections.get() {
+            return Box::pin(client.connect()).await;
+        }
+        let mut group = self.http2[index / client.http2_streams].lock().await;
+        if let Some(shared) = group.as_ref()
+            && shared.is_open()
         {
             return Ok(Sender::Http2(shared.clone()));
         }
-        // Boxed: a connect (TLS handshake included) is large and rare; inline, it would make every
-        // slot's task as large for the whole run.
-        let sender = Box::pin(self.worker.client.connect()).await?;
-        if let Sender::Http2(http2) = &sender {
-            self.http2.borrow_mut()[group] = Some(http2.clone());
+        let sender = Box::pin(client.connect()).await?;
+        match &sender {
+            Sender::Http2(http2) => *group = Some(http2.clone()),
+            Sender::Http1(_) => self.own_connections.set(true),
         }
         Ok(sender)
     }
 
-    /// Drops a slot's connection after an error; a closed HTTP/2 connection is dropped for the
-    /// whole group.
+    /// Drops a slot's connection after an error (a closed HTTP/2 connection is made again by
+    /// the first of its group to need it).
     fn forget(&self, slot: &mut Slot) {
         slot.connection = None;
-        let group = slot.index / STREAMS_PER_CONNECTION;
-        let mut http2 = self.http2.borrow_mut();
-        if http2[group].as_ref().is_some_and(Http2Sender::is_closed) {
-            http2[group] = None;
-        }
     }
 }

@@ -8,8 +8,8 @@ use super::parse::{
     is_url, parse_bool, parse_command, parse_duration_seconds, parse_key_values, parse_positive,
 };
 use super::request::{
-    HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED,
-    StatusSet, parse_headers, parse_method,
+    HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HTTP2_STREAMS_ACCEPTED, HttpVersion, METHOD_ACCEPTED,
+    STATUSES_ACCEPTED, StatusSet, parse_headers, parse_http2_streams, parse_method,
 };
 use super::stages::{STAGES_ACCEPTED, StageUnit, Stages};
 use super::{ScriptPlan, ScriptTool};
@@ -197,6 +197,14 @@ fn request(inputs: &Inputs, problems: &mut Problems) -> Vec<EnvVar> {
             HttpVersion::parse,
         )
         .and_then(|_| given(&inputs.http_version).map(str::to_string));
+    let http2_streams = problems
+        .parse(
+            "http2-streams",
+            &inputs.http2_streams,
+            HTTP2_STREAMS_ACCEPTED,
+            parse_http2_streams,
+        )
+        .map(|streams| streams.to_string());
     let insecure_tls = problems
         .parse(
             "insecure-tls",
@@ -220,6 +228,7 @@ fn request(inputs: &Inputs, problems: &mut Problems) -> Vec<EnvVar> {
         ("BODY", body),
         ("REQUEST_TIMEOUT", timeout),
         ("HTTP_VERSION", http_version),
+        ("HTTP2_STREAMS", http2_streams),
         ("SUCCESS_STATUSES", statuses),
         ("INSECURE_TLS", insecure_tls),
     ]

@@ -26,8 +26,9 @@ pub use load::Load;
 pub use parse::{duration_text, is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
 pub use profile::Profile;
 pub use request::{
-    HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED,
-    StatusSet, parse_headers, parse_method,
+    DEFAULT_HTTP2_STREAMS, HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HTTP2_STREAMS_ACCEPTED,
+    HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED, StatusSet, parse_headers, parse_http2_streams,
+    parse_method,
 };
 pub use split::share;
 pub use stages::{STAGES_ACCEPTED, Stage, StageUnit, Stages};

@@ -1,5 +1,5 @@
 //! The request the built-in generator sends, as the action inputs and the generator's flags give
-//! it: method, headers, the statuses that count as success, the HTTP version.
+//! it: method, headers, the statuses that count as success, the HTTP version and its streams.
 
 use std::fmt;
 
@@ -10,6 +10,16 @@ pub const HEADERS_ACCEPTED: &str = "one `Name: value` a line, the name a valid H
 pub const STATUSES_ACCEPTED: &str =
     "status codes and ranges separated by commas, such as `2xx, 3xx`, `200-299, 404` or `201`";
 pub const HTTP_VERSION_ACCEPTED: &str = "`auto`, `1.1` or `2`";
+pub const HTTP2_STREAMS_ACCEPTED: &str = "a whole number of virtual users a connection from 1 to 1000 (servers commonly allow 100 or 128 streams at once; more wait for one to end)";
+/// HTTP/2: the virtual users that share a connection when `http2-streams` is not given.
+pub const DEFAULT_HTTP2_STREAMS: usize = 100;
+
+/// `http2-streams`: how many virtual users share one HTTP/2 connection, each with its own stream.
+pub fn parse_http2_streams(text: &str) -> Option<usize> {
+    text.parse()
+        .ok()
+        .filter(|streams| (1..=1000).contains(streams))
+}
 
 /// `GET`, `post` -> `POST`.
 pub fn parse_method(text: &str) -> Option<String> {
@@ -32,8 +42,8 @@ pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
         };
         let name = name.trim();
         let value = value.trim();
-        if hyper::header::HeaderName::from_bytes(name.as_bytes()).is_err()
-            || hyper::header::HeaderValue::from_str(value).is_err()
+        if http::header::HeaderName::from_bytes(name.as_bytes()).is_err()
+            || http::header::HeaderValue::from_str(value).is_err()
             || name.eq_ignore_ascii_case("content-length")
             || name.eq_ignore_ascii_case("transfer-encoding")
         {

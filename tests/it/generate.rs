@@ -30,6 +30,7 @@ fn generate(args: &[&str], env: &[(&str, &str)]) -> Output {
         "BODY",
         "REQUEST_TIMEOUT",
         "HTTP_VERSION",
+        "HTTP2_STREAMS",
         "SUCCESS_STATUSES",
         "INSECURE_TLS",
     ] {
@@ -200,6 +201,130 @@ fn a_rate_the_virtual_users_cannot_carry_is_reported_as_dropped() {
     );
     assert_eq!(sent + dropped, 600);
     assert_eq!(server.requests(), sent);
+}
+
+/// The server's URL (https when it serves TLS) and the certificate a client must trust for it.
+fn url_and_trust(server: &Server) -> (String, Option<String>) {
+    match &server.certificate {
+        Some(path) => (server.tls_url(), Some(path.to_str().unwrap().to_string())),
+        None => (server.url(), None),
+    }
+}
+
+/// `SSL_CERT_FILE` naming `certificate`, when there is one.
+fn trusting(certificate: &Option<String>) -> Vec<(&str, &str)> {
+    certificate
+        .iter()
+        .map(|path| ("SSL_CERT_FILE", path.as_str()))
+        .collect()
+}
+
+/// The generator's worker threads for this many virtual users: one a core, at most one a user.
+fn worker_threads(vus: u64) -> u64 {
+    std::thread::available_parallelism()
+        .map_or(1, |cores| cores.get() as u64)
+        .min(vus)
+}
+
+/// The open model's promises hold on every protocol, as over plain HTTP/1.1: every request due
+/// is sent or counted as dropped, the server saw exactly those sent, latency through a stall runs
+/// from the schedule, and HTTP/2's virtual users share `http2-streams` a connection.
+#[test]
+fn every_protocol_keeps_the_schedule_the_counts_and_the_stall() {
+    // (case, TLS, http-version, http2-streams, connections the server should see). 40 virtual
+    // users: each worker thread groups its own share, and 40 splits into whole groups of 10 on 1,
+    // 2 or 4 threads.
+    for (case, tls, version, streams, connections) in [
+        ("HTTP/1.1", false, "1.1", None, 40),
+        ("h2c, 10 streams a connection", false, "2", Some("10"), 4),
+        ("HTTP/1.1 over TLS", true, "1.1", None, 40),
+        ("HTTP/2 over TLS", true, "2", None, worker_threads(40)),
+    ] {
+        let server = Server::start(Behaviour {
+            stall_at_request: Some(300),
+            stall: Duration::from_secs(1),
+            tls,
+            ..Default::default()
+        });
+        let (url, certificate) = url_and_trust(&server);
+        let mut args = vec![
+            "--target-url",
+            &url,
+            "--rate",
+            "200",
+            "--vus",
+            "40",
+            "--duration",
+            "4s",
+            "--http-version",
+            version,
+        ];
+        if let Some(streams) = streams {
+            args.extend(["--http2-streams", streams]);
+        }
+        let env = trusting(&certificate);
+        let result = result_of(&generate(&args, &env));
+        let (sent, dropped) = (
+            result["requests"].as_u64().unwrap(),
+            result["dropped"].as_u64().unwrap(),
+        );
+        assert_eq!(sent + dropped, 800, "{case}: {result}");
+        assert!(dropped > 0, "{case}: nothing dropped through the stall");
+        assert_eq!(result["errors"], 0, "{case}: {result}");
+        assert_eq!(server.requests(), sent, "{case}");
+        assert!(
+            p99_ms(&result) >= 500.0,
+            "{case}: p99 {} ms",
+            p99_ms(&result)
+        );
+        let http2 = if version == "2" { sent } else { 0 };
+        assert_eq!(server.seen.http2.load(Ordering::SeqCst), http2, "{case}");
+        assert_eq!(
+            server.seen.connections.load(Ordering::SeqCst),
+            connections,
+            "{case}"
+        );
+    }
+}
+
+/// A server that closes its HTTP/2 connections after a number of requests (nginx does after
+/// `keepalive_requests`, 1,000 by default) with a GOAWAY costs no request: one the closing
+/// connection would not carry goes out again on a new one, and none is sent twice.
+#[test]
+fn a_goaway_after_some_requests_costs_no_request() {
+    for (case, tls) in [("h2c", false), ("HTTP/2 over TLS", true)] {
+        let server = Server::start(Behaviour {
+            requests_per_connection: Some(25),
+            tls,
+            ..Default::default()
+        });
+        let (url, certificate) = url_and_trust(&server);
+        let env = trusting(&certificate);
+        let result = result_of(&generate(
+            &[
+                "--target-url",
+                &url,
+                "--vus",
+                "8",
+                "--duration",
+                "2s",
+                "--http-version",
+                "2",
+                "--http2-streams",
+                "4",
+            ],
+            &env,
+        ));
+        let requests = result["requests"].as_u64().unwrap();
+        assert_eq!(result["errors"], 0, "{case}: {result}");
+        assert_eq!(server.requests(), requests, "{case}");
+        // Each connection carried its 25 and at most the 3 other streams in flight then.
+        let connections = server.seen.connections.load(Ordering::SeqCst);
+        assert!(
+            connections > 2 && connections * 28 >= requests,
+            "{case}: {requests} requests on {connections} connections"
+        );
+    }
 }
 
 #[test]

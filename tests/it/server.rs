@@ -30,12 +30,17 @@ pub struct Behaviour {
     pub tls: bool,
     /// With `tls`, that certificate is marked a CA, as `openssl req -x509` makes one.
     pub tls_certificate_is_a_ca: bool,
+    /// After this many requests on a connection, it is closed gracefully (HTTP/2: a GOAWAY; then
+    /// the requests in flight are answered), as nginx does after `keepalive_requests`.
+    pub requests_per_connection: Option<u64>,
 }
 
 #[derive(Default)]
 pub struct Seen {
     pub requests: AtomicU64,
     pub http2: AtomicU64,
+    /// Connections accepted.
+    pub connections: AtomicU64,
     /// Arrival times, seconds after the first request.
     pub arrivals: Mutex<Vec<f64>>,
     first: Mutex<Option<Instant>>,
@@ -99,21 +104,44 @@ impl Server {
                     return;
                 };
                 let _ = tcp.set_nodelay(true);
+                state.connections.fetch_add(1, Ordering::SeqCst);
                 let (behaviour, seen, acceptor) =
                     (behaviour.clone(), state.clone(), acceptor.clone());
                 tokio::spawn(async move {
-                    let service =
-                        service_fn(move |request| answer(request, behaviour.clone(), seen.clone()));
+                    let limit = behaviour.requests_per_connection;
+                    let on_this = Arc::new(AtomicU64::new(0));
+                    let enough = Arc::new(tokio::sync::Notify::new());
+                    let (counted, reached) = (on_this.clone(), enough.clone());
+                    let service = service_fn(move |request| {
+                        let number = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                        if limit == Some(number) {
+                            reached.notify_one();
+                        }
+                        answer(request, behaviour.clone(), seen.clone())
+                    });
                     let builder = auto::Builder::new(TokioExecutor::new());
+                    // Serves a connection to its end; once `enough` is notified, it is closed
+                    // gracefully.
+                    macro_rules! serve {
+                        ($io:expr) => {{
+                            let connection = builder.serve_connection(TokioIo::new($io), service);
+                            tokio::pin!(connection);
+                            tokio::select! {
+                                _ = connection.as_mut() => {}
+                                () = enough.notified() => {
+                                    connection.as_mut().graceful_shutdown();
+                                    let _ = connection.await;
+                                }
+                            }
+                        }};
+                    }
                     match acceptor {
                         Some(acceptor) => {
                             if let Ok(tls) = acceptor.accept(tcp).await {
-                                let _ = builder.serve_connection(TokioIo::new(tls), service).await;
+                                serve!(tls);
                             }
                         }
-                        None => {
-                            let _ = builder.serve_connection(TokioIo::new(tcp), service).await;
-                        }
+                        None => serve!(tcp),
                     }
                 });
             }
