@@ -328,6 +328,12 @@ impl Shared {
         {
             return Ok(Sender::Http2(shared.clone()));
         }
+        if self.own_connections.get() {
+            // The connection this slot waited for spoke HTTP/1.1: the group's slots connect at
+            // once, each its own, not one after another.
+            drop(group);
+            return Box::pin(client.connect()).await;
+        }
         let sender = Box::pin(client.connect()).await?;
         match &sender {
             Sender::Http2(http2) => *group = Some(http2.clone()),

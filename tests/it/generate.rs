@@ -327,6 +327,34 @@ fn a_goaway_after_some_requests_costs_no_request() {
     }
 }
 
+/// `http-version: auto` against a server whose ALPN says HTTP/1.1: every virtual user gets a
+/// connection of its own, and once the first has learnt that, the others connect together, not
+/// one after another behind the HTTP/2 group's lock.
+#[test]
+fn auto_against_an_http1_server_connects_every_virtual_user_at_once() {
+    let server = Server::start(Behaviour {
+        tls: true,
+        http1_only: true,
+        handshake_delay: Duration::from_millis(200),
+        ..Default::default()
+    });
+    let (url, certificate) = url_and_trust(&server);
+    let result = result_of(&generate(
+        &["--target-url", &url, "--vus", "40", "--duration", "2s"],
+        &trusting(&certificate),
+    ));
+    assert_eq!(result["errors"], 0, "{result}");
+    assert_eq!(server.seen.http2.load(Ordering::SeqCst), 0);
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 40);
+    // One a worker thread first, then the rest at once (one after another, it would stay at the
+    // worker threads' count).
+    let at_once = server.seen.most_handshakes_at_once.load(Ordering::SeqCst);
+    assert!(
+        at_once > worker_threads(40) + 2,
+        "{at_once} handshakes at once"
+    );
+}
+
 #[test]
 fn http2_and_tls_with_a_trusted_self_signed_certificate() {
     let server = Server::start(Behaviour {

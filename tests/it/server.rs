@@ -33,6 +33,10 @@ pub struct Behaviour {
     /// After this many requests on a connection, it is closed gracefully (HTTP/2: a GOAWAY; then
     /// the requests in flight are answered), as nginx does after `keepalive_requests`.
     pub requests_per_connection: Option<u64>,
+    /// With `tls`, ALPN offers HTTP/1.1 only (a server that does not speak HTTP/2).
+    pub http1_only: bool,
+    /// With `tls`, every handshake waits this long first, so that handshakes overlap.
+    pub handshake_delay: Duration,
 }
 
 #[derive(Default)]
@@ -41,6 +45,9 @@ pub struct Seen {
     pub http2: AtomicU64,
     /// Connections accepted.
     pub connections: AtomicU64,
+    /// TLS handshakes under way, and the most that were at once.
+    handshaking: AtomicU64,
+    pub most_handshakes_at_once: AtomicU64,
     /// Arrival times, seconds after the first request.
     pub arrivals: Mutex<Vec<f64>>,
     first: Mutex<Option<Instant>>,
@@ -86,7 +93,11 @@ impl Server {
                 .with_no_client_auth()
                 .with_single_cert(vec![generated.cert.der().clone()], key)
                 .unwrap();
-            config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            config.alpn_protocols = if behaviour.http1_only {
+                vec![b"http/1.1".to_vec()]
+            } else {
+                vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+            };
             (
                 Some(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
                 Some(pem),
@@ -109,6 +120,8 @@ impl Server {
                     (behaviour.clone(), state.clone(), acceptor.clone());
                 tokio::spawn(async move {
                     let limit = behaviour.requests_per_connection;
+                    let handshake_delay = behaviour.handshake_delay;
+                    let gauge = seen.clone();
                     let on_this = Arc::new(AtomicU64::new(0));
                     let enough = Arc::new(tokio::sync::Notify::new());
                     let (counted, reached) = (on_this.clone(), enough.clone());
@@ -137,7 +150,14 @@ impl Server {
                     }
                     match acceptor {
                         Some(acceptor) => {
-                            if let Ok(tls) = acceptor.accept(tcp).await {
+                            let at_once = gauge.handshaking.fetch_add(1, Ordering::SeqCst) + 1;
+                            gauge
+                                .most_handshakes_at_once
+                                .fetch_max(at_once, Ordering::SeqCst);
+                            tokio::time::sleep(handshake_delay).await;
+                            let accepted = acceptor.accept(tcp).await;
+                            gauge.handshaking.fetch_sub(1, Ordering::SeqCst);
+                            if let Ok(tls) = accepted {
                                 serve!(tls);
                             }
                         }
