@@ -36,7 +36,6 @@ const CONNECTION_SPECIFIC: [&str; 5] = [
 ];
 
 /// The request every stream sends, made ready once.
-#[derive(Clone)]
 pub struct Request2 {
     method: Method,
     /// Absolute: its authority is `:authority` (a `Host` given replaces the URL's).
