@@ -119,6 +119,19 @@ impl Problems {
         parsed
     }
 
+    /// Notes a problem found by another collector, unless the same one is noted already (an
+    /// input several places fall back to is read once a place).
+    pub fn push(&mut self, error: InputError) {
+        if !self.0.contains(&error) {
+            self.0.push(error);
+        }
+    }
+
+    /// The problems noted, for a collector that reports them under another name.
+    pub fn into_errors(self) -> Vec<InputError> {
+        self.0
+    }
+
     /// `Ok(value)` when no problem was found: then every required value is present.
     pub fn finish<T>(self, value: Option<T>) -> Result<T, InvalidInputs> {
         match value {

@@ -17,6 +17,16 @@ pub struct Inputs {
     /// Region of every AWS call [default: AWS_REGION, then AWS_DEFAULT_REGION]
     #[arg(long, value_name = "REGION")]
     pub aws_region: Option<String>,
+    /// Regions the tasks run in, one `REGION: SHARE` a line: a percent of the tasks (`50%`) or a
+    /// number of tasks, adding up to 100 % or to `task-count` [default: the one region of every
+    /// AWS call]
+    #[arg(long, value_name = "LINES")]
+    pub regions: Option<String>,
+    /// A JSON object keyed by region whose values set that region's cluster, task-definition,
+    /// container-name, subnets, security-groups, assign-public-ip and ecr-repository (the
+    /// inputs' own names); a key not set falls back to the input of the same name
+    #[arg(long, value_name = "JSON")]
+    pub region_settings: Option<String>,
     /// ECS cluster name or ARN
     #[arg(long, value_name = "NAME|ARN")]
     pub cluster: Option<String>,

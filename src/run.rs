@@ -19,7 +19,7 @@ use crate::report::{self, Concluded, console_events, output};
 use crate::results::baseline::compare;
 use crate::results::capture::Capture;
 use crate::results::delivery::delivery;
-use crate::results::merge::merge;
+use crate::results::merge::{RegionMerged, merge};
 use crate::results::progress::Board;
 use crate::results::threshold::Crossed;
 use crate::results::verdict::{Rules, decide};
@@ -291,7 +291,17 @@ async fn conclude<B: Backend>(
     gha: &Gha,
 ) -> Result<u8> {
     let capture = capture.unwrap_or_else(|| Capture::new(finished.len()));
-    let merged = merge(&capture.results);
+    let mut merged = merge(&capture.results);
+    // Each region's tasks hold a run of indexes: merged apart, as the whole is.
+    merged.regions = plan
+        .regions
+        .iter()
+        .map(|region| {
+            let end = (region.first + region.tasks).min(capture.results.len());
+            let first = region.first.min(end);
+            RegionMerged::of(&region.name, &capture.results[first..end])
+        })
+        .collect();
     let outcomes: Vec<_> = finished.iter().map(|task| &task.outcome).collect();
     let history = match &plan.history {
         Some(history) => Some(History::open(history, plan.region.as_deref(), gha).await),
@@ -490,7 +500,14 @@ impl Pipeline for CleanupCommand<'_> {
             return Ok(());
         }
         let backend = B::attach(settings, &plan).await?;
-        let running = backend.leftovers().await?;
+        let listed = backend.leftovers().await?;
+        // A place that cannot be listed keeps no other's tasks from being stopped.
+        for failure in &listed.failures {
+            events.warning(format!(
+                "could not list this run's tasks: {failure}; run the cleanup again once it answers"
+            ));
+        }
+        let running = listed.ids;
         if running.is_empty() {
             let whose = match plan.identity.cleanup_reach {
                 Reach::Invocation => format!(

@@ -95,7 +95,12 @@ async fn stop_unasked<B: Backend>(
 ) -> usize {
     let mut ids: Vec<String> = started.snapshot().into_iter().map(|task| task.id).collect();
     match backend.leftovers().await {
-        Ok(running) => ids.extend(running),
+        Ok(listed) => {
+            ids.extend(listed.ids);
+            for failure in listed.failures {
+                events.warning(format!("could not list this run's tasks: {failure}"));
+            }
+        }
         Err(error) => events.warning(format!("could not list this run's tasks: {error:#}")),
     }
     ids.retain(|id| !asked.contains(id));
@@ -116,7 +121,14 @@ pub async fn sweep_earlier_attempts<B: Backend>(backend: &B, plan: &Plan, events
     let identity = &plan.identity;
     for mark in &identity.earlier_attempts {
         let running = match backend.marked(mark).await {
-            Ok(running) => running,
+            Ok(listed) => {
+                for failure in &listed.failures {
+                    events.warning(format!(
+                        "could not look for tasks that an earlier attempt of this run left running: {failure}"
+                    ));
+                }
+                listed.ids
+            }
             Err(error) => {
                 events.warning(format!(
                     "could not look for tasks that an earlier attempt of this run left running: {error:#}"

@@ -27,6 +27,10 @@ struct Watched {
     task: TaskRef,
     status: String,
     missing_polls: u32,
+    /// Why the last poll could not ask about the task (its region did not answer), and how many
+    /// polls in a row could not.
+    unanswered: Option<String>,
+    unanswered_polls: u32,
     finished: Option<FinishedTask>,
 }
 
@@ -59,12 +63,16 @@ pub async fn watch<B: Backend>(
                 task,
                 status: String::new(),
                 missing_polls: 0,
+                unanswered: None,
+                unanswered_polls: 0,
                 finished: None,
             };
             (id, watched)
         })
         .collect();
     let mut grace_end: Option<Instant> = None;
+    // The places that did not answer the last poll: said once until they answer again.
+    let mut silent: Vec<String> = Vec::new();
 
     loop {
         let open: Vec<String> = watched
@@ -75,8 +83,52 @@ pub async fn watch<B: Backend>(
         if open.is_empty() {
             break;
         }
-        let snapshots = backend.poll(&open).await?;
-        let seen = take_snapshots(backend, &mut watched, snapshots, events, on_finished);
+        let polled = backend.poll(&open).await?;
+        let mut seen = take_snapshots(backend, &mut watched, polled.snapshots, events, on_finished);
+        silent.retain(|place| {
+            polled
+                .unanswered
+                .iter()
+                .any(|unanswered| unanswered.place == *place)
+        });
+        let mut given_up = Vec::new();
+        for unanswered in polled.unanswered {
+            if !silent.contains(&unanswered.place) {
+                events.warning(format!(
+                    "{} task(s) could not be polled, asked again at the next poll: {}",
+                    unanswered.ids.len(),
+                    unanswered.error
+                ));
+                silent.push(unanswered.place.clone());
+            }
+            for id in unanswered.ids {
+                if let Some(entry) = watched.get_mut(&id) {
+                    entry.unanswered = Some(unanswered.error.clone());
+                    entry.unanswered_polls += 1;
+                    // Each of those polls retried for the AWS persistence: the place is down.
+                    if entry.unanswered_polls >= MISSING_POLLS && entry.finished.is_none() {
+                        let reason = unanswered_reason(entry);
+                        finish(
+                            entry,
+                            StopCause::Error.outcome(reason),
+                            (None, None),
+                            on_finished,
+                        );
+                        given_up.push(id.clone());
+                    }
+                }
+                seen.push(id);
+            }
+        }
+        // Given up on, they are still asked to stop: the place may answer that, and if it does
+        // not, the post step's cleanup asks again.
+        if !given_up.is_empty() {
+            let reason = format!(
+                "ecs-loadtest: {} gave no answer about this task for {MISSING_POLLS} polls",
+                B::SERVICE
+            );
+            crate::stop::stop_tasks(backend, &given_up, StopCause::Error, &reason, events).await;
+        }
         count_the_missing::<B>(&mut watched, &open, &seen, on_finished);
 
         let now = Instant::now();
@@ -102,14 +154,31 @@ pub async fn watch<B: Backend>(
                 .values_mut()
                 .filter(|entry| entry.finished.is_none())
             {
+                let reason = unanswered_reason(entry);
                 finish(
                     entry,
-                    StopCause::Timeout.outcome(String::new()),
+                    StopCause::Timeout.outcome(reason),
                     (None, None),
                     on_finished,
                 );
             }
             continue;
+        }
+        // Once the tasks were asked to stop, a task whose region does not answer is not waited
+        // for: its stop could not be asked either, and the post step's cleanup asks again.
+        if grace_end.is_some() {
+            for entry in watched
+                .values_mut()
+                .filter(|entry| entry.finished.is_none() && entry.unanswered.is_some())
+            {
+                let reason = unanswered_reason(entry);
+                finish(
+                    entry,
+                    StopCause::Timeout.outcome(reason),
+                    (None, None),
+                    on_finished,
+                );
+            }
         }
         // Poll again soon, and exactly at the deadline if it comes first.
         let next_poll = Instant::now() + tuning::get().poll_interval;
@@ -129,6 +198,15 @@ pub async fn watch<B: Backend>(
     Ok(finished)
 }
 
+/// Why a task's end is not known, when its region did not answer the last poll.
+fn unanswered_reason(entry: &Watched) -> String {
+    entry
+        .unanswered
+        .as_ref()
+        .map(|error| format!("its end is not known: {error}"))
+        .unwrap_or_default()
+}
+
 /// Applies one poll's snapshots in index order: status changes are sent, ended tasks finished.
 /// Returns the ids the poll saw.
 fn take_snapshots<B: Backend>(
@@ -146,6 +224,8 @@ fn take_snapshots<B: Backend>(
         };
         seen.push(snapshot.id.clone());
         entry.missing_polls = 0;
+        entry.unanswered = None;
+        entry.unanswered_polls = 0;
         if entry.finished.is_some() {
             continue;
         }

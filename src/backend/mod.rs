@@ -48,6 +48,32 @@ pub struct Snapshot {
     pub usage: Option<Usage>,
 }
 
+/// What one poll saw: the tasks' snapshots, and the tasks it could not ask about because their
+/// region's service did not answer (after its own retries), with why. Those are asked about again
+/// at the next poll, not counted as gone.
+#[derive(Debug, Default)]
+pub struct Polled {
+    pub snapshots: Vec<Snapshot>,
+    pub unanswered: Vec<Unanswered>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unanswered {
+    /// Where the tasks are (a region): said once while it does not answer.
+    pub place: String,
+    pub ids: Vec<String>,
+    /// The error, naming the region and the call.
+    pub error: String,
+}
+
+/// Tasks a listing found, and the places that could not be listed (each error names its place):
+/// one place that does not answer must not keep the others' tasks from being stopped.
+#[derive(Debug, Default)]
+pub struct Listed {
+    pub ids: Vec<String>,
+    pub failures: Vec<String>,
+}
+
 /// Something the backend prepared for the run: named in the report, set as a step output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Resource {
@@ -68,9 +94,11 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
 
     /// Reads the inputs only this backend reads, noting every problem, and in `ignored` the
     /// inputs it does not use because `image` is given; `None` when a problem was found.
+    /// `regions` are the regions the `regions` input names, in its order (none: one region).
     fn settings(
         inputs: &Inputs,
         image: Option<&ImageSource>,
+        regions: &[String],
         problems: &mut Problems,
         ignored: &mut Ignored,
     ) -> Option<Self::Settings>;
@@ -78,7 +106,11 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// Where the run's tasks go, for its first line (`cluster `load` · task definition `tester``).
     /// What the post step's cleanup needs to find and stop this run's tasks, read from the
     /// inputs with nothing else checked.
-    fn cleanup_settings(inputs: &Inputs, problems: &mut Problems) -> Option<Self::Settings>;
+    fn cleanup_settings(
+        inputs: &Inputs,
+        regions: &[String],
+        problems: &mut Problems,
+    ) -> Option<Self::Settings>;
 
     fn describe(settings: &Self::Settings) -> String;
     /// Everything before the first task starts: credentials, the image, whatever the backend
@@ -104,8 +136,9 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
         spec: &TaskSpec,
         token: &str,
     ) -> impl Future<Output = anyhow::Result<Start>> + Send;
-    /// The current state of these tasks; tasks the backend no longer knows are left out.
-    fn poll(&self, ids: &[String]) -> impl Future<Output = anyhow::Result<Vec<Snapshot>>> + Send;
+    /// The current state of these tasks; tasks the backend no longer knows are left out. An error
+    /// when nothing could be asked; the tasks of a place that did not answer are `unanswered`.
+    fn poll(&self, ids: &[String]) -> impl Future<Output = anyhow::Result<Polled>> + Send;
     /// Stops one task; once it has ended it ends as `cause` says, whatever it reported.
     fn stop(
         &self,
@@ -115,10 +148,10 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     ) -> impl Future<Output = anyhow::Result<()>> + Send;
     /// Tasks of this run still running by the backend's own records, found by the run's mark,
     /// including any whose start this process never saw answered.
-    fn leftovers(&self) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
+    fn leftovers(&self) -> impl Future<Output = anyhow::Result<Listed>> + Send;
     /// Tasks still running that carry `mark`, another run attempt's: whoever started them,
     /// nobody is left to stop them. A backend removes what such a task leaves once it is stopped.
-    fn marked(&self, mark: &str) -> impl Future<Output = anyhow::Result<Vec<String>>> + Send;
+    fn marked(&self, mark: &str) -> impl Future<Output = anyhow::Result<Listed>> + Send;
     /// Removes what the run leaves behind once its tasks have ended and their logs were read
     /// (containers, for one), saying so in `events`; never fails the run.
     fn release(&self, events: &Events) -> impl Future<Output = ()> + Send;
@@ -156,7 +189,16 @@ pub fn configure<B: Backend>(
     let mut ignored = Ignored::default();
     let mut plan = plan::plan(inputs, workflow, &mut problems, &mut ignored);
     let image = plan.as_ref().map(|plan| &plan.image);
-    let settings = B::settings(inputs, image, &mut problems, &mut ignored);
+    // Without a plan (a problem was noted) the names are read again, their problems already said.
+    let regions: Vec<String> = match &plan {
+        Some(plan) => plan
+            .regions
+            .iter()
+            .map(|region| region.name.clone())
+            .collect(),
+        None => plan::region_names(inputs, &mut Problems::default()),
+    };
+    let settings = B::settings(inputs, image, &regions, &mut problems, &mut ignored);
     if let Some(plan) = plan.as_mut() {
         plan.notices.extend(ignored.notices());
     }
@@ -175,7 +217,12 @@ pub fn configure_cleanup<B: Backend>(
 ) -> Result<Configured<B::Settings>, InvalidInputs> {
     let mut problems = Problems::default();
     let plan = plan::cleanup_plan(inputs, workflow, &mut problems);
-    let settings = B::cleanup_settings(inputs, &mut problems);
+    let regions: Vec<String> = plan
+        .regions
+        .iter()
+        .map(|region| region.name.clone())
+        .collect();
+    let settings = B::cleanup_settings(inputs, &regions, &mut problems);
     problems.finish(settings.map(|settings| Configured { plan, settings }))
 }
 

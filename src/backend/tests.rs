@@ -49,7 +49,7 @@ fn plan(inputs: &Inputs, workflow: &WorkflowEnv) -> Result<View, InvalidInputs> 
     } = configure::<Fargate>(inputs, workflow)?;
     Ok(View {
         region: plan.region,
-        network: fargate.network,
+        network: fargate.places[0].network.clone(),
         capacity_provider: fargate.capacity_provider,
         platform_version: fargate.platform_version,
         cpu: fargate.cpu,
@@ -611,7 +611,7 @@ fn without_image_or_dockerfile_the_tasks_run_the_built_in_generator() {
         Some(&["generate".to_string()][..])
     );
     // No ECR repository is needed to run the action's own image.
-    assert_eq!(configured.settings.ecr_repository, None);
+    assert_eq!(configured.settings.places[0].ecr_repository, None);
     let stages: Vec<&str> = plan
         .tasks
         .iter()
@@ -842,4 +842,207 @@ proptest::proptest! {
         let _ = configure::<Fargate>(&inputs, &workflow);
         let _ = configure::<Local>(&inputs, &workflow);
     }
+}
+
+fn three_regions() -> Inputs {
+    Inputs {
+        task_count: Some("7".into()),
+        rate: Some("100".into()),
+        regions: Some("us-east-1: 50%\neu-west-1: 30%\nap-southeast-2: 20%".into()),
+        region_settings: Some(
+            r#"{"eu-west-1": {"cluster": "lt-eu", "subnets": ["subnet-0123abce", "subnet-0123abcf"], "assign-public-ip": false},
+                "ap-southeast-2": {"cluster": "lt-ap", "task-definition": "tester-ap:3", "security-groups": "sg-0123abcd"}}"#
+                .into(),
+        ),
+        ..valid()
+    }
+}
+
+#[test]
+fn each_region_has_its_place_and_its_tasks() {
+    let configured = configure::<Fargate>(&three_regions(), &context()).unwrap();
+    let places: Vec<_> = configured
+        .settings
+        .places
+        .iter()
+        .map(|place| {
+            (
+                place.region.as_deref().unwrap(),
+                place.cluster.as_str(),
+                place.task_definition.as_str(),
+                place.network.subnets.join(","),
+                place.network.security_groups.join(","),
+                place.network.assign_public_ip,
+            )
+        })
+        .collect();
+    // What a region's settings do not set comes from the input of the same name.
+    assert_eq!(
+        places,
+        [
+            (
+                "us-east-1",
+                "load",
+                "tester",
+                "subnet-0123abcd".into(),
+                String::new(),
+                true
+            ),
+            (
+                "eu-west-1",
+                "lt-eu",
+                "tester",
+                "subnet-0123abce,subnet-0123abcf".into(),
+                String::new(),
+                false
+            ),
+            (
+                "ap-southeast-2",
+                "lt-ap",
+                "tester-ap:3",
+                "subnet-0123abcd".into(),
+                "sg-0123abcd".into(),
+                true
+            ),
+        ]
+    );
+    let plan = &configured.plan;
+    let regions: Vec<_> = plan
+        .tasks
+        .iter()
+        .map(|task| task.region.as_deref().unwrap())
+        .collect();
+    assert_eq!(
+        regions,
+        [
+            "us-east-1",
+            "us-east-1",
+            "us-east-1",
+            "us-east-1",
+            "eu-west-1",
+            "eu-west-1",
+            "ap-southeast-2"
+        ]
+    );
+    // Every total is split across the tasks by the one rule, whatever their region.
+    let rates: Vec<&str> = plan
+        .tasks
+        .iter()
+        .map(|task| task.env("RATE").unwrap())
+        .collect();
+    assert_eq!(rates, ["15", "15", "14", "14", "14", "14", "14"]);
+    assert!(
+        plan.notices
+            .iter()
+            .any(|notice| notice.contains("us-east-1 4 task(s) (57 %)"))
+    );
+}
+
+#[test]
+fn region_settings_problems_name_the_region_and_the_key() {
+    let refused = |settings: &str| -> Vec<String> {
+        errors(Inputs {
+            region_settings: Some(settings.into()),
+            ..three_regions()
+        })
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+    };
+    assert_eq!(
+        refused(r#"{"eu-west-1": {"cluster": "lt", "subnet": "subnet-0123abcd"}}"#),
+        [
+            "input `region-settings`: got `eu-west-1: subnet`; expected keys among cluster, task-definition, container-name, subnets, security-groups, assign-public-ip, ecr-repository"
+        ]
+    );
+    assert_eq!(
+        refused(r#"{"eu-west-1": {"subnets": ["subnet-nothex00"]}}"#),
+        [
+            "input `region-settings`: got `eu-west-1: subnets: subnet-nothex00`; expected IDs of the form `subnet-0123456789abcdef0`"
+        ]
+    );
+    assert_eq!(
+        refused(r#"{"eu-central-1": {"cluster": "lt"}}"#),
+        [
+            "input `region-settings`: got `eu-central-1: …`; expected settings only for the regions `regions` names (us-east-1, eu-west-1, ap-southeast-2); `eu-central-1` is not one of them"
+        ]
+    );
+    assert_eq!(
+        refused(r#"{"eu-west-1": {"assign-public-ip": 3}}"#),
+        [
+            "input `region-settings`: got `eu-west-1: assign-public-ip: 3`; expected a string, a list of strings or a boolean"
+        ]
+    );
+    assert!(
+        refused("[1]")[0].starts_with(
+            "input `region-settings`: got `[1]`; expected a JSON object keyed by region"
+        )
+    );
+    // A region without settings falls back to the input: with no input, the region is named.
+    let missing: Vec<String> = errors(Inputs {
+        cluster: None,
+        ..three_regions()
+    })
+    .iter()
+    .map(ToString::to_string)
+    .collect();
+    assert_eq!(
+        missing,
+        [
+            "input `cluster` is required: an ECS cluster name or ARN (for region us-east-1: set `cluster` in its `region-settings` or give the input)"
+        ]
+    );
+    // Settings without `regions`.
+    let error = only_error(Inputs {
+        region_settings: Some(r#"{"eu-west-1": {}}"#.into()),
+        ..valid()
+    });
+    assert_eq!(error.input, "region-settings");
+}
+
+#[test]
+fn a_threshold_reads_a_region_the_run_has() {
+    let configured = configure::<Fargate>(
+        &Inputs {
+            thresholds: Some(
+                "p95{region=eu-west-1} < 300ms\nerror_rate{region=ap-southeast-2,name=home} < 1%"
+                    .into(),
+            ),
+            ..three_regions()
+        },
+        &context(),
+    )
+    .unwrap();
+    let rules: Vec<_> = configured
+        .plan
+        .thresholds
+        .iter()
+        .map(|rule| (rule.region.as_deref(), rule.name.as_deref()))
+        .collect();
+    assert_eq!(
+        rules,
+        [
+            (Some("eu-west-1"), None),
+            (Some("ap-southeast-2"), Some("home"))
+        ]
+    );
+    let error = only_error(Inputs {
+        thresholds: Some("p95{region=eu-central-1} < 300ms".into()),
+        ..three_regions()
+    });
+    assert_eq!(
+        error.to_string(),
+        "input `thresholds`: got `p95{region=eu-central-1} < 300ms`; expected a region the `regions` input names (us-east-1, eu-west-1, ap-southeast-2); `eu-central-1` is not one"
+    );
+}
+
+#[test]
+fn the_local_backend_refuses_regions() {
+    let mut inputs = three_regions();
+    inputs.backend = Some("local".into());
+    let refused = configure::<Local>(&inputs, &context()).unwrap_err().0;
+    assert!(
+        refused.iter().any(|error| error.input == "regions"),
+        "{refused:?}"
+    );
 }

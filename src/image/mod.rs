@@ -91,6 +91,47 @@ pub async fn copy_to_registry(
     Ok(Pushed::at(&repository, tag, &digest, false))
 }
 
+/// Pushes `source`, an image the engine has (built for another region's registry), as
+/// `HOST/REPOSITORY:TAG` of `registry`, unless that registry has the tag already: a tag is never
+/// pushed over. The push uploads only the layers that registry lacks.
+pub async fn push_as(
+    engine: &Engine,
+    source: &str,
+    registry: &RegistryLogin,
+    repository: &str,
+    tag: &str,
+    gha: &Gha,
+) -> Result<Pushed> {
+    let repository = format!("{}/{repository}", registry.host);
+    if let Some(digest) = push::pushed_digest(&engine.0, registry, &repository, tag).await? {
+        return Ok(Pushed::at(&repository, tag.to_string(), &digest, true));
+    }
+    let options = bollard::query_parameters::TagImageOptions {
+        repo: Some(repository.clone()),
+        tag: Some(tag.to_string()),
+    };
+    engine
+        .0
+        .tag_image(source, Some(options))
+        .await
+        .with_context(|| format!("tagging {source} as {repository}:{tag} on the Docker engine"))?;
+    let digest = push::push(&engine.0, registry, &repository, tag, gha).await?;
+    Ok(Pushed::at(&repository, tag.to_string(), &digest, false))
+}
+
+/// Whether `registry` has `repository:tag` already.
+pub async fn has_tag(
+    engine: &Engine,
+    registry: &RegistryLogin,
+    repository: &str,
+    tag: &str,
+) -> Result<bool> {
+    let repository = format!("{}/{repository}", registry.host);
+    Ok(push::pushed_digest(&engine.0, registry, &repository, tag)
+        .await?
+        .is_some())
+}
+
 /// Builds `plan` on the local engine as `ecs-loadtest-local:TAG`, for tasks run there.
 pub async fn build_local(plan: &BuildPlan, gha: &Gha) -> Result<String> {
     let engine = engine_for(plan).await?;

@@ -10,6 +10,7 @@ mod image;
 mod load;
 mod parse;
 mod profile;
+mod regions;
 mod request;
 mod split;
 mod stages;
@@ -25,6 +26,7 @@ pub use image::{BuildPlan, ImageSource, ScriptPlan, ScriptTool};
 pub use load::Load;
 pub use parse::{duration_text, is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
 pub use profile::Profile;
+pub use regions::{RegionShare, region_names};
 pub use request::{
     DEFAULT_HTTP2_STREAMS, HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HTTP2_STREAMS_ACCEPTED,
     HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED, StatusSet, parse_headers, parse_http2_streams,
@@ -47,6 +49,8 @@ pub const MAX_TIMEOUT_MINUTES: f64 = 2880.0;
 pub struct Plan {
     /// `None`: the SDK's own chain (profile files) decides.
     pub region: Option<String>,
+    /// The `regions` input: where the tasks run, by task index; empty: every task in `region`.
+    pub regions: Vec<RegionShare>,
     pub image: ImageSource,
     /// Which tester runs and why, as the log says it.
     pub tester: String,
@@ -73,6 +77,11 @@ pub struct Plan {
 impl Plan {
     pub fn task_count(&self) -> usize {
         self.tasks.len()
+    }
+
+    /// The region task `index` runs in, when `regions` names them.
+    pub fn region_of(&self, index: usize) -> Option<&RegionShare> {
+        self.regions.iter().find(|region| region.holds(index))
     }
 }
 
@@ -137,6 +146,15 @@ fn wait(inputs: &Inputs, problems: &mut Problems) -> bool {
 pub fn cleanup_plan(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Problems) -> Plan {
     Plan {
         region: region(inputs, workflow, problems),
+        regions: regions::region_names(inputs, problems)
+            .into_iter()
+            .map(|name| RegionShare {
+                name,
+                first: 0,
+                tasks: 0,
+                percent: None,
+            })
+            .collect(),
         image: ImageSource::Given(String::new()),
         tester: String::new(),
         load: Load::default(),
@@ -231,9 +249,34 @@ pub fn plan(
         ReportFile::parse,
     );
 
-    let tasks = tasks::task_specs(&load);
+    let mut notices = Vec::new();
+    let regions = regions::regions(inputs, load.task_count, problems, &mut notices);
+    for rule in &thresholds {
+        if let Some(region) = &rule.region
+            && !regions.iter().any(|known| known.name == *region)
+        {
+            problems.add(
+                "thresholds",
+                &rule.rule,
+                format!(
+                    "a region the `regions` input names ({}); `{region}` is not one",
+                    if regions.is_empty() {
+                        "it names none".to_string()
+                    } else {
+                        regions
+                            .iter()
+                            .map(|known| known.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            );
+        }
+    }
+    let tasks = tasks::task_specs(&load, &regions);
     Some(Plan {
         region,
+        regions,
         image: image?,
         tester: tester?,
         load,
@@ -246,7 +289,7 @@ pub fn plan(
         fail_on_under_delivery,
         strict_thresholds,
         report_file,
-        notices: Vec::new(),
+        notices,
         identity: workflow.identity(),
         tasks,
     })

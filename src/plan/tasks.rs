@@ -4,18 +4,22 @@ use serde::Serialize;
 
 use super::env_var::EnvVar;
 use super::load::Load;
+use super::regions::RegionShare;
 use super::split::share;
 
 /// One task to start: its index and the complete environment it gets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct TaskSpec {
     pub index: usize,
+    /// The region the task runs in, when `regions` names them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub environment: Vec<EnvVar>,
 }
 
 /// One spec per task: the `environment` input, then the load parameters (totals split with
-/// `share`), then `TASK_INDEX` and `TASK_COUNT`.
-pub fn task_specs(load: &Load) -> Vec<TaskSpec> {
+/// `share`), then `TASK_INDEX` and `TASK_COUNT`. Regions take the tasks in their order.
+pub fn task_specs(load: &Load, regions: &[RegionShare]) -> Vec<TaskSpec> {
     let task_count = load.task_count;
     (0..task_count)
         .map(|index| {
@@ -40,7 +44,15 @@ pub fn task_specs(load: &Load) -> Vec<TaskSpec> {
             environment.extend(load.request.iter().cloned());
             environment.push(EnvVar::new("TASK_INDEX", index.to_string()));
             environment.push(EnvVar::new("TASK_COUNT", task_count.to_string()));
-            TaskSpec { index, environment }
+            let region = regions
+                .iter()
+                .find(|region| region.holds(index))
+                .map(|region| region.name.clone());
+            TaskSpec {
+                index,
+                region,
+                environment,
+            }
         })
         .collect()
 }

@@ -15,7 +15,8 @@ pub const GRAMMAR: &str = "one rule a line: METRIC OP VALUE, where METRIC is p50
 (latency, VALUE with a unit us, ms or s, such as `p95 < 500ms`), error_rate or checks (the share of checks passed; \
 VALUE in %, such as `error_rate < 1%`), \
 rps, requests or errors (plain numbers, such as `rps >= 200`); OP is <, <=, >, >= or ==; \
-any metric but checks may read one request name: `p95{name=checkout} < 300ms`; \
+any metric but checks may read one request name: `p95{name=checkout} < 300ms`, and any one region of `regions`: \
+`p95{region=eu-west-1} < 300ms`; \
 or a change from the base branch's runs (needs `results-table`), signed: `p95 < +10%`, `rps > -5%`, \
 `error_rate < +0.5pp` (percentage points)";
 
@@ -181,6 +182,9 @@ pub struct Threshold {
     /// Set when the rule reads only the requests of one name (`p95{name=checkout} < 300ms`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// Set when the rule reads only the tasks of one region (`p95{region=eu-west-1} < 300ms`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     /// A k6 `abortOnFail` threshold: checked on every task's progress during the run from this
     /// many seconds into the load (`delayAbortEval`), and every task stopped when it fails.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -235,7 +239,7 @@ impl Threshold {
             .map(|at| after_selector + at)
             .map(|at| (rule[..at].trim(), &rule[at..]))
             .ok_or_else(|| format!("`{rule}` has no operator"))?;
-        let (metric_text, name) = split_selector(rule, metric_text)?;
+        let (metric_text, name, region) = split_selector(rule, metric_text)?;
         let metric = Metric::parse(metric_text)
             .ok_or_else(|| format!("`{rule}`: unknown metric `{metric_text}`"))?;
         if name.is_some() && metric == Metric::Checks {
@@ -254,9 +258,9 @@ impl Threshold {
         .find_map(|(symbol, op)| rest.strip_prefix(symbol).map(|value| (op, value.trim())))
         .ok_or_else(|| format!("`{rule}`: unknown operator"))?;
         if let Some(signed) = value_text.strip_prefix(['+', '-']) {
-            if name.is_some() {
+            if name.is_some() || region.is_some() {
                 return Err(format!(
-                    "`{rule}`: a change from the baseline is judged on the whole run, not on one request name"
+                    "`{rule}`: a change from the baseline is judged on the whole run, not on one request name or region"
                 ));
             }
             let negative = value_text.starts_with('-');
@@ -307,6 +311,7 @@ impl Threshold {
             limit,
             relative: None,
             name,
+            region,
             abort_after_s: None,
         })
     }
@@ -350,31 +355,46 @@ impl Threshold {
             limit: number / 100.0,
             relative: Some(change),
             name: None,
+            region: None,
             abort_after_s: None,
         })
     }
 }
 
-/// `p95{name=checkout}` -> (`p95`, `checkout`); a metric without a selector as it is.
-fn split_selector<'a>(rule: &str, text: &'a str) -> Result<(&'a str, Option<String>), String> {
+/// `p95{name=checkout}` -> (`p95`, `checkout`, none), `p95{region=eu-west-1}` -> (`p95`, none,
+/// `eu-west-1`), both keys separated by a comma; a metric without a selector as it is.
+type Selected<'a> = (&'a str, Option<String>, Option<String>);
+
+fn split_selector<'a>(rule: &str, text: &'a str) -> Result<Selected<'a>, String> {
     let Some((metric, selector)) = text.split_once('{') else {
-        return Ok((text, None));
+        return Ok((text, None, None));
     };
     let inner = selector
         .strip_suffix('}')
         .ok_or_else(|| format!("`{rule}`: `{{` without `}}` right after it"))?;
-    let value = inner
-        .split_once('=')
-        .filter(|(key, _)| key.trim() == "name")
-        .map(|(_, value)| value.trim().trim_matches(['"', '\'']).trim())
-        .filter(|value| !value.is_empty())
-        .ok_or_else(|| {
-            format!(
-                "`{rule}`: a rule reads one request name as `{}{{name=checkout}}`; `{inner}` is not that",
-                metric.trim()
-            )
-        })?;
-    Ok((metric.trim(), Some(value.to_string())))
+    let (mut name, mut region) = (None, None);
+    let refused = || {
+        format!(
+            "`{rule}`: a rule reads one request name as `{0}{{name=checkout}}`, one region as `{0}{{region=eu-west-1}}`, or both separated by a comma; `{inner}` is not that",
+            metric.trim()
+        )
+    };
+    for pair in inner.split(',') {
+        let (key, value) = pair.split_once('=').ok_or_else(refused)?;
+        let value = value.trim().trim_matches(['"', '\'']).trim();
+        if value.is_empty() {
+            return Err(refused());
+        }
+        let slot = match key.trim() {
+            "name" => &mut name,
+            "region" => &mut region,
+            _ => return Err(refused()),
+        };
+        if slot.replace(value.to_string()).is_some() {
+            return Err(refused());
+        }
+    }
+    Ok((metric.trim(), name, region))
 }
 
 /// A threshold of a k6 script (`http_req_duration` with `p(95)<500`, milliseconds as k6 means

@@ -2,7 +2,7 @@
 
 use super::{
     LATENCY_NAMES, Report, checks_text, comparison_cells, comparison_heading, dropped_text,
-    error_lines, latency_cells, name_cells, threshold_result, total_cells,
+    error_lines, latency_cells, name_cells, region_cells, threshold_result, total_cells,
 };
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
@@ -66,6 +66,18 @@ pub fn lines(report: &Report) -> Vec<String> {
             let [name, requests, errors, p50, p95, p99] = name_cells(row);
             lines.push(format!(
                 "  {name:<40}  {requests:>10}  {errors:>8}  {p50:>9}  {p95:>9}  {p99:>9}"
+            ));
+        }
+    }
+    if !merged.regions.is_empty() {
+        lines.push(format!(
+            "  {:<16}  {:>15}  {:>10}  {:>8}  {:>8}  {:>13}  {:>9}  {:>9}  {:>9}",
+            "region", "tasks", "requests", "errors", "rate", "throughput", "p50", "p95", "p99"
+        ));
+        for region in &merged.regions {
+            let [name, tasks, requests, errors, rate, rps, p50, p95, p99] = region_cells(region);
+            lines.push(format!(
+                "  {name:<16}  {tasks:>15}  {requests:>10}  {errors:>8}  {rate:>8}  {rps:>13}  {p50:>9}  {p95:>9}  {p99:>9}"
             ));
         }
     }

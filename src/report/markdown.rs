@@ -7,14 +7,15 @@ use std::fmt::Write as _;
 use super::html::Slots;
 use super::{
     LATENCY_NAMES, Report, TaskRow, charts, checks_text, comparison_cells, comparison_heading,
-    dropped_text, error_lines, latency_cells, name_cells, threshold_result, total_cells,
+    dropped_text, error_lines, latency_cells, name_cells, region_cells, threshold_result,
+    total_cells,
 };
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
 use crate::plan::format_latency_us;
 use crate::results::baseline::Comparison;
 use crate::results::delivery::Delivery;
-use crate::results::merge::NameFigures;
+use crate::results::merge::{NameFigures, RegionMerged};
 use crate::results::threshold::Checked;
 
 /// GitHub's limit for one step's job summary.
@@ -412,6 +413,26 @@ fn totals(out: &mut String, report: &Report) {
         let _ = writeln!(out, "**Checks:** {}.\n", checks_text(checks));
     }
     names_table(out, &merged.names);
+    regions_table(out, &merged.regions);
+}
+
+/// Each region's tasks merged apart: the latency where its users are.
+fn regions_table(out: &mut String, regions: &[RegionMerged]) {
+    if regions.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "| region | tasks | requests | errors | error rate | throughput | p50 | p95 | p99 |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    );
+    for region in regions {
+        let _ = writeln!(
+            out,
+            "| {} |",
+            region_cells(region).map(|text| cell(&text)).join(" | ")
+        );
+    }
+    out.push('\n');
 }
 
 /// Each request name's figures, merged across the tasks.
@@ -455,10 +476,13 @@ fn rows_in_order(tasks: &[TaskRow]) -> Vec<&TaskRow> {
 }
 
 fn row_line(row: &TaskRow) -> String {
-    let task = match &row.console_url {
+    let mut task = match &row.console_url {
         Some(url) => format!("[{}]({url})", short_id(&row.task_id)),
         None => format!("`{}`", short_id(&row.task_id)),
     };
+    if let Some(region) = &row.region {
+        task.push_str(&format!(" · {}", cell(region)));
+    }
     let logs = row
         .log_url
         .as_ref()
@@ -555,6 +579,7 @@ mod tests {
 
     fn row(index: usize, succeeded: bool, p95_us: f64) -> TaskRow {
         TaskRow {
+            region: None,
             index,
             task_id: format!("{index:08x}aaaabbbbccccdddd"),
             outcome: if succeeded {

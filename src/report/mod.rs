@@ -14,7 +14,7 @@ use crate::cost::Cost;
 use crate::plan::format_latency_us;
 use crate::results::baseline::{ComparedFigure, Comparison, Judgement, MIN_RUNS_TO_JUDGE};
 use crate::results::delivery::Delivery;
-use crate::results::merge::{LatencyFigures, Merged, NameFigures};
+use crate::results::merge::{LatencyFigures, Merged, NameFigures, RegionMerged};
 use crate::results::protocol::Checks;
 use crate::results::threshold::Checked;
 use crate::results::verdict::Verdict;
@@ -29,6 +29,9 @@ pub use publish::{Concluded, output, publish};
 pub struct TaskRow {
     pub index: usize,
     pub task_id: String,
+    /// The region the task ran in, when `regions` named them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
     pub outcome: String,
     pub succeeded: bool,
     pub exit_code: Option<i32>,
@@ -134,6 +137,31 @@ pub fn name_cells(row: &NameFigures) -> [String; 6] {
         latency(row.p50_us),
         latency(row.p95_us),
         latency(row.p99_us),
+    ]
+}
+
+/// One region's row, as both reports show it: region, tasks, requests, errors, error rate,
+/// delivered rate, p50, p95, p99.
+pub fn region_cells(region: &RegionMerged) -> [String; 9] {
+    let latency = |value: Option<f64>| value.map_or("–".to_string(), format_latency_us);
+    [
+        region.region.clone(),
+        if region.tasks_reporting == region.tasks {
+            region.tasks.to_string()
+        } else {
+            format!("{} ({} reported)", region.tasks, region.tasks_reporting)
+        },
+        region.requests.to_string(),
+        region.errors.to_string(),
+        region
+            .error_rate
+            .map_or("–".to_string(), |rate| format!("{:.2}%", rate * 100.0)),
+        region
+            .rps
+            .map_or("–".to_string(), |rps| format!("{rps:.1} req/s")),
+        latency(region.p50_us),
+        latency(region.p95_us),
+        latency(region.p99_us),
     ]
 }
 

@@ -67,7 +67,7 @@ pub async fn publish(concluded: Concluded<'_>, gha: &Gha) {
     let report = Report {
         verdict,
         merged,
-        tasks: task_rows(finished, capture),
+        tasks: task_rows(plan, finished, capture),
         details,
         run_url: plan.identity.run_url.clone(),
         trigger: plan.comment.trigger.clone(),
@@ -162,7 +162,11 @@ fn warn_about_the_results(
 }
 
 /// One row a task: how it ended and what it reported.
-fn task_rows(finished: &[(FinishedTask, TaskLinks)], capture: &Capture) -> Vec<TaskRow> {
+fn task_rows(
+    plan: &Plan,
+    finished: &[(FinishedTask, TaskLinks)],
+    capture: &Capture,
+) -> Vec<TaskRow> {
     finished
         .iter()
         .map(|(task, links)| {
@@ -173,6 +177,9 @@ fn task_rows(finished: &[(FinishedTask, TaskLinks)], capture: &Capture) -> Vec<T
             TaskRow {
                 index: task.task.index(),
                 task_id: task.task.short_id.clone(),
+                region: plan
+                    .region_of(task.task.index())
+                    .map(|region| region.name.clone()),
                 outcome: task.outcome.kind.label().to_string(),
                 succeeded: task.outcome.succeeded(),
                 exit_code: task.outcome.exit_code,

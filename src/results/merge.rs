@@ -79,6 +79,48 @@ pub struct Merged {
     /// Every request name's totals, for the rules on one name.
     #[serde(skip)]
     pub name_totals: BTreeMap<String, NameTotals>,
+    /// With several regions: each region's tasks merged apart, exactly as the whole is.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub regions: Vec<RegionMerged>,
+}
+
+/// One region's tasks merged: its figures, and the whole merge its rules are checked against.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RegionMerged {
+    pub region: String,
+    pub tasks: usize,
+    pub tasks_reporting: usize,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: Option<f64>,
+    /// Requests a second delivered: the region's requests over its longest task.
+    pub rps: Option<f64>,
+    pub p50_us: Option<f64>,
+    pub p95_us: Option<f64>,
+    pub p99_us: Option<f64>,
+    #[serde(skip)]
+    pub merged: Box<Merged>,
+}
+
+impl RegionMerged {
+    /// Region `region`'s tasks: `results[first..first + tasks]`.
+    pub fn of(region: &str, results: &[Option<TaskResult>]) -> RegionMerged {
+        let merged = merge(results);
+        let latency = merged.latency.clone().unwrap_or_default();
+        RegionMerged {
+            region: region.to_string(),
+            tasks: merged.task_count,
+            tasks_reporting: merged.tasks_reporting,
+            requests: merged.requests,
+            errors: merged.errors,
+            error_rate: merged.error_rate,
+            rps: merged.rps,
+            p50_us: latency.p50_us,
+            p95_us: latency.p95_us,
+            p99_us: latency.p99_us,
+            merged: Box::new(merged),
+        }
+    }
 }
 
 /// The request names a report lists; the others are summed in one row.
@@ -386,6 +428,7 @@ pub fn merge(results: &[Option<TaskResult>]) -> Merged {
             }),
         names: merge_names(&names),
         name_totals: names,
+        regions: Vec::new(),
     }
 }
 

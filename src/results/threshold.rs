@@ -72,6 +72,7 @@ impl Threshold {
     /// error rate, requests a second, checks, and p95 (bounded by the least and the worst task's).
     pub fn judged_live(&self) -> bool {
         self.name.is_none()
+            && self.region.is_none()
             && self.relative.is_none()
             && matches!(
                 self.metric,
@@ -127,6 +128,17 @@ impl Threshold {
             held,
             skipped,
             measured,
+        };
+        let merged = match &self.region {
+            Some(region) => match merged
+                .regions
+                .iter()
+                .find(|merged| merged.region == *region)
+            {
+                Some(found) => &*found.merged,
+                None => return checked(false, false, format!("no task ran in `{region}`")),
+            },
+            None => merged,
         };
         if let Some(name) = &self.name {
             return match merged.measure_name(name, self.metric) {

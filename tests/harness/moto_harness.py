@@ -6,16 +6,19 @@ report only the first container, keep exit code 0 and set no stop code. This har
 server in-process, patches its ECS task model, and adds endpoints under /_harness on moto's port:
 
   POST /_harness/setup   {"cluster", "family", "containers": [{"name", "essential", "logs"}],
-                          "ecr_repository"}
+                          "ecr_repository", "region"}
                          creates the cluster, a security group and a Fargate task definition the way
-                         infra/terraform does, and answers {"subnets", "security_group",
-                         "task_definition_arn"}.
+                         infra/terraform does, in "region" (default us-east-1), and answers
+                         {"subnets", "security_group", "task_definition_arn"}.
   POST /_harness/script  {"cluster", "default": SCRIPT, "tasks": {"<TASK_INDEX>": SCRIPT}}
   POST /_harness/throttle {"share": 0.3, "actions": ["GetLogEvents", ...]}: that share of those
                          requests is answered with ThrottlingException
   POST /_harness/delay  {"actions": {"RunTask": 2.0}}: each such request waits that long before
                          moto applies it, as a request in flight at the service does
-  GET  /_harness/state   every task (status, stop reason, startedBy, tags, overrides, when it
+  POST /_harness/outage  {"region": "eu-west-1", "service": "ecs", "seconds": 30}: every request
+                         signed for that service in that region is answered with a 500
+                         InternalFailure for that long (0 ends it), as a region's API in an outage
+  GET  /_harness/state   (?cluster=&region=) every task (status, stop reason, startedBy, tags, overrides, when it
                          stopped), the AWS actions received, with when, and how many RunTask
                          requests repeated a clientToken (answered with the first answer, as ECS
                          does, starting nothing).
@@ -78,6 +81,7 @@ TIMELINE = []  # (action, epoch seconds) for each of them
 THROTTLE = {"share": 0.0, "actions": [], "throttled": 0}
 THROTTLE_RANDOM = random.Random(7)
 DELAYS = {}  # action -> seconds a request waits before moto applies it
+OUTAGES = {}  # (region, service) -> monotonic time the outage ends
 RUN_TASK_ANSWERS = {}  # (cluster, clientToken) -> the answer RunTask gave
 RUN_TASK_REPEATS = [0]  # RunTask requests answered from RUN_TASK_ANSWERS
 TOKEN_LOCKS = {}  # (cluster, clientToken) -> a lock held while that token's RunTask is applied
@@ -98,11 +102,15 @@ def script_for(cluster_name, overrides):
     return script
 
 
+def region_of(arn):
+    return arn.split(":")[3]
+
+
 class ScriptedContainer:
     """What DescribeTasks shows of one container; attribute names follow the API shape."""
 
     def __init__(self, task, definition):
-        self.container_arn = f"arn:aws:ecs:us-east-1:123456789012:container/{uuid.uuid4()}"
+        self.container_arn = f"arn:aws:ecs:{region_of(task.task_arn)}:123456789012:container/{uuid.uuid4()}"
         self.task_arn = task.task_arn
         self.name = definition.get("name")
         self.image = definition.get("image")
@@ -128,6 +136,7 @@ class Life:
         self.stopped_at = None
         task.containers = [ScriptedContainer(task, c) for c in definition.container_definitions]
         self.task_index = task_index(task.overrides)
+        self.region = region_of(task.task_arn)
         first = definition.container_definitions[0]
         options = (first.get("logConfiguration") or {}).get("options", {})
         self.log_group = options.get("awslogs-group")
@@ -152,18 +161,19 @@ class Life:
         if not self.stream_ready:
             if moment < self.running_at + float(self.logs.get("stream_delay", 0)):
                 return
-            backend = logs_models.logs_backends[ACCOUNT][REGION]
+            backend = logs_models.logs_backends[ACCOUNT][self.region]
             backend.create_log_stream(self.log_group, self.log_stream)
             self.stream_ready = True
         if not self.lines_written:
             self.lines_written = True
-            put_lines(self.log_group, self.log_stream, self.logs.get("lines", []))
+            put_lines(self.region, self.log_group, self.log_stream, self.logs.get("lines", []))
         generate = self.logs.get("generate")
         if generate and not self.generation_done():
             due = min(int(generate["count"]), int((moment - self.running_at) * float(generate.get("per_second", 10000))) + 1)
             if due > self.generated:
                 stamp = int(time.time() * 1000)
                 put_lines(
+                    self.region,
                     self.log_group,
                     self.log_stream,
                     [f"task {self.task_index} line {n} t={stamp}" for n in range(self.generated, due)],
@@ -172,11 +182,11 @@ class Life:
         late = self.logs.get("late")
         if late and not self.late_written and moment >= self.running_at + float(late.get("after_seconds", 1)):
             self.late_written = True
-            put_lines(self.log_group, self.log_stream, late.get("lines", []), float(late.get("backdate_seconds", 10)))
+            put_lines(self.region, self.log_group, self.log_stream, late.get("lines", []), float(late.get("backdate_seconds", 10)))
         if self.stopped_at is not None and not self.after_stop_written:
             if moment >= self.stopped_at + float(self.logs.get("after_stop_delay", 2)):
                 self.after_stop_written = True
-                put_lines(self.log_group, self.log_stream, self.logs.get("after_stop", []))
+                put_lines(self.region, self.log_group, self.log_stream, self.logs.get("after_stop", []))
 
     def pending(self):
         return float(self.script.get("pending_seconds", 0.3))
@@ -241,8 +251,8 @@ class Life:
         task.desired_status = "STOPPED"
 
 
-def put_lines(group, stream, lines, backdate_seconds=0.0):
-    backend = logs_models.logs_backends[ACCOUNT][REGION]
+def put_lines(region, group, stream, lines, backdate_seconds=0.0):
+    backend = logs_models.logs_backends[ACCOUNT][region]
     for start in range(0, len(lines), 1000):
         stamp = int((time.time() - backdate_seconds) * 1000)
         events = [{"timestamp": stamp, "message": line} for line in lines[start : start + 1000]]
@@ -258,19 +268,25 @@ def task_index(overrides):
     return None
 
 
+def ecs_backends():
+    """Every region's ECS backend that has been used."""
+    return [backend for _, backend in list(ecs_models.ecs_backends[ACCOUNT].items())]
+
+
 def log_writer():
-    """Moves every task on and writes its due log lines, every 20 ms."""
-    backend = ecs_models.ecs_backends[ACCOUNT][REGION]
+    """Moves every task of every region on and writes its due log lines, every 20 ms."""
     while True:
         time.sleep(0.02)
-        tick_all(backend)
-        with LOCK:
-            lives = [
-                task._life
-                for tasks in list(backend.tasks.values())
-                for task in list(tasks.values())
-                if getattr(task, "_life", None) is not None
-            ]
+        lives = []
+        for backend in ecs_backends():
+            tick_all(backend)
+            with LOCK:
+                lives.extend(
+                    task._life
+                    for tasks in list(backend.tasks.values())
+                    for task in list(tasks.values())
+                    if getattr(task, "_life", None) is not None
+                )
         for life in lives:
             try:
                 life.write_logs()
@@ -378,7 +394,7 @@ def patch_moto():
         if refused:
             failures = [
                 {
-                    "arn": f"arn:aws:ecs:us-east-1:123456789012:container-instance/{uuid.uuid4()}",
+                    "arn": f"arn:aws:ecs:{self.region}:123456789012:container-instance/{uuid.uuid4()}",
                     "reason": failure.get("reason", "RESOURCE:MEMORY"),
                     "detail": failure.get("detail"),
                 }
@@ -402,8 +418,9 @@ def patch_moto():
 
 
 def setup(body):
+    region = body.get("region", REGION)
     session = boto3.session.Session(
-        aws_access_key_id="testing", aws_secret_access_key="testing", region_name="us-east-1"
+        aws_access_key_id="testing", aws_secret_access_key="testing", region_name=region
     )
     endpoint = f"http://127.0.0.1:{PORT}"
     ec2 = session.client("ec2", endpoint_url=endpoint)
@@ -431,7 +448,7 @@ def setup(body):
                 "logDriver": "awslogs",
                 "options": {
                     "awslogs-group": f"/ecs/{body.get('family', 'tester')}",
-                    "awslogs-region": "us-east-1",
+                    "awslogs-region": region,
                     "awslogs-stream-prefix": "loadtest",
                 },
             }
@@ -459,8 +476,8 @@ def setup(body):
     }
 
 
-def state(cluster):
-    backend = ecs_models.ecs_backends[ACCOUNT][REGION]
+def state(cluster, region=REGION):
+    backend = ecs_models.ecs_backends[ACCOUNT][region]
     tasks = []
     tick_all(backend)
     with LOCK:
@@ -526,8 +543,12 @@ def application():
                         DELAYS.clear()
                         DELAYS.update({name: float(seconds) for name, seconds in body.get("actions", {}).items()})
                     answer = {"ok": True}
+                elif request.path == "/_harness/outage":
+                    with LOCK:
+                        OUTAGES[(body["region"], body.get("service", "ecs"))] = time.monotonic() + float(body["seconds"])
+                    answer = {"ok": True}
                 elif request.path == "/_harness/state":
-                    answer = state(request.args.get("cluster", ""))
+                    answer = state(request.args.get("cluster", ""), request.args.get("region", REGION))
                 else:
                     return Response("unknown harness endpoint", 404)(environ, start_response)
             except Exception as error:  # the test reads the message
@@ -544,6 +565,14 @@ def application():
             environ["CONTENT_LENGTH"] = str(len(data))
             target = urllib.parse.parse_qs(data.decode("utf-8", "replace")).get("Action", [""])[0]
         action = target.split(".")[-1] or request.path
+        # The signature's credential scope names the region and the service: KEY/DATE/REGION/SERVICE/…
+        scope = request.headers.get("Authorization", "").split("Credential=")[-1].split(",")[0].split("/")
+        signed = (scope[2], scope[3]) if len(scope) > 3 else None
+        with LOCK:
+            down = signed is not None and OUTAGES.get(signed, 0) > time.monotonic()
+        if down:
+            body = json.dumps({"__type": "InternalFailure", "message": f"{signed[0]} is having an outage"})
+            return Response(body, 500, mimetype="application/x-amz-json-1.1")(environ, start_response)
         with LOCK:
             REQUESTS.append(action)
             TIMELINE.append((action, time.time()))

@@ -252,6 +252,37 @@ impl Harness {
         }
     }
 
+    /// Like `setup` with one `tester` container, in `region`, with an ECR repository there when
+    /// one is named.
+    pub fn setup_in(&self, region: &str, cluster: &str, repository: Option<&str>) -> Setup {
+        self.setup_body(json!({
+            "region": region, "cluster": cluster, "family": "tester",
+            "containers": [{"name": "tester"}], "ecr_repository": repository
+        }))
+    }
+
+    /// The tasks of `cluster` in `region`.
+    pub fn tasks_in(&self, region: &str, cluster: &str) -> Vec<Value> {
+        self.request(
+            "GET",
+            &format!("/_harness/state?cluster={cluster}&region={region}"),
+            &json!({}),
+        )["tasks"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Every request signed for `service` in `region` is answered with a 500 for `seconds`
+    /// (0 ends the outage).
+    pub fn outage(&self, region: &str, service: &str, seconds: f64) {
+        self.request(
+            "POST",
+            "/_harness/outage",
+            &json!({"region": region, "service": service, "seconds": seconds}),
+        );
+    }
+
     pub fn state(&self, cluster: &str) -> Value {
         self.request(
             "GET",

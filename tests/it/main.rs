@@ -16,6 +16,7 @@ mod local;
 mod locust;
 mod logs;
 mod payloads;
+mod regions;
 mod report;
 mod secrets;
 mod server;

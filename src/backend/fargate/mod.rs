@@ -8,6 +8,7 @@ mod log_location;
 mod prepare;
 mod pricing;
 mod rate;
+mod regional_logs;
 mod settings;
 mod taskdef;
 
@@ -22,9 +23,9 @@ use aws_sdk_ecs::types::{
 
 #[cfg(test)]
 pub use settings::Network;
-pub use settings::Settings;
+pub use settings::{Place, Settings};
 
-use super::{Backend, Resource, Snapshot, Start};
+use super::{Backend, Listed, Polled, Resource, Snapshot, Start, Unanswered};
 use crate::aws::{AwsContext, Clients, persist};
 use crate::background::Background;
 use crate::cost::{Prices, Usage};
@@ -39,8 +40,9 @@ use crate::workflow::Reach;
 use crate::wrap::ScriptThreshold;
 use classify::{ContainerState, StoppedTask, classify};
 use cloudwatch::CloudWatchLogs;
-use pricing::Listed;
+use pricing::Listed as ListedPrices;
 use rate::RateLimiter;
+use regional_logs::{RegionalLogs, arn_region};
 pub use settings::CapacityProvider;
 use taskdef::Revision;
 
@@ -64,11 +66,10 @@ pub struct Fargate {
 }
 
 struct Inner {
-    clients: Clients,
     settings: Settings,
     plan: Plan,
-    /// `None` for a backend that only looks after tasks already started (cleanup).
-    prepared: Option<(String, Revision)>,
+    /// One a place: the run's region, or each region of `regions` in its order.
+    regions: Vec<Regional>,
     /// A k6 script's thresholds, read by `k6 inspect` in the image `prepare` built.
     inspected: Vec<ScriptThreshold>,
     /// Which of the run's tasks `leftovers` finds.
@@ -76,63 +77,99 @@ struct Inner {
     /// Tasks this run stopped itself, and why: such a task ends as timed out or cancelled,
     /// whatever its container reported.
     stopped_by_us: Mutex<HashMap<String, StopCause>>,
-    /// Paces RunTask (one task a call) to Fargate's documented quota.
-    starts: tokio::sync::Mutex<RateLimiter>,
     /// When the first RunTask was sent (epoch ms): no task of the run logs before it. The logs
     /// are followed from then, not from when following began: a launch slowed by throttling
     /// or paced over a thousand tasks ends long after its first tasks started writing.
     first_start_ms: OnceLock<i64>,
-    /// The region's prices from the AWS Price List API, asked for while the tasks start (`None`:
-    /// not asked, as when the `fargate-prices` input gives them).
-    listed: Mutex<Option<Background<Result<Listed, String>>>>,
 }
 
-impl Fargate {
-    fn new(
-        clients: Clients,
-        settings: Settings,
-        plan: &Plan,
-        prepared: Option<(String, Revision)>,
-        inspected: Vec<ScriptThreshold>,
-        reach: Reach,
-    ) -> Self {
-        Fargate {
-            inner: Arc::new(Inner {
-                clients,
-                settings,
-                plan: plan.clone(),
-                prepared,
-                inspected,
-                reach,
-                stopped_by_us: Mutex::new(HashMap::new()),
-                starts: tokio::sync::Mutex::new(RateLimiter::bucket(
-                    RUN_TASK_BURST,
-                    RUN_TASK_PER_SECOND,
-                )),
-                first_start_ms: OnceLock::new(),
-                listed: Mutex::new(None),
-            }),
+/// One region of the run: its clients (every call about a task is made in the task's own
+/// region), its place, what was prepared there, and its own RunTask pace (the quota is a
+/// region's).
+struct Regional {
+    clients: Clients,
+    place: Place,
+    /// The image and the revision registered in this region; `None` for a backend that only
+    /// looks after tasks already started (cleanup).
+    prepared: Option<(String, Revision)>,
+    /// Paces RunTask (one task a call) to Fargate's documented quota.
+    starts: tokio::sync::Mutex<RateLimiter>,
+    /// The region's prices from the AWS Price List API, asked for while the tasks start (`None`:
+    /// not asked, as when the `fargate-prices` input gives them).
+    listed: Mutex<Option<Background<Result<ListedPrices, String>>>>,
+}
+
+impl Regional {
+    fn new(clients: Clients, place: Place, prepared: Option<(String, Revision)>) -> Regional {
+        Regional {
+            clients,
+            place,
+            prepared,
+            starts: tokio::sync::Mutex::new(RateLimiter::bucket(
+                RUN_TASK_BURST,
+                RUN_TASK_PER_SECOND,
+            )),
+            listed: Mutex::new(None),
         }
+    }
+
+    fn region(&self) -> &str {
+        &self.clients.region
+    }
+
+    fn cluster(&self) -> &str {
+        &self.place.cluster
+    }
+
+    /// `cluster `lt` in eu-west-1`: where a call went, for its error.
+    fn at(&self) -> String {
+        format!("cluster `{}` in {}", self.cluster(), self.region())
+    }
+
+    fn revision(&self) -> Result<&Revision> {
+        self.prepared
+            .as_ref()
+            .map(|(_, revision)| revision)
+            .ok_or_else(|| {
+                anyhow::anyhow!("no task definition revision was registered for this run")
+            })
     }
 
     /// Asks the Price List API for the region's Fargate prices in the background.
     fn ask_for_prices(&self) {
-        let client = self.inner.clients.pricing();
+        let client = self.clients.pricing();
         let region = self.region().to_string();
         let asking = Background::spawn(async move { pricing::listed(&client, &region).await });
-        if let Ok(mut listed) = self.inner.listed.lock() {
+        if let Ok(mut listed) = self.listed.lock() {
             *listed = Some(asking);
         }
     }
 
-    /// Those of `arns` that this invocation started, by their tag: ListTasks filters by
+    fn network(&self) -> Result<NetworkConfiguration> {
+        let network = &self.place.network;
+        let vpc = AwsVpcConfiguration::builder()
+            .set_subnets(Some(network.subnets.clone()))
+            // Omitted rather than empty: ECS then uses the VPC's default security group.
+            .set_security_groups(
+                (!network.security_groups.is_empty()).then(|| network.security_groups.clone()),
+            )
+            .assign_public_ip(if network.assign_public_ip {
+                AssignPublicIp::Enabled
+            } else {
+                AssignPublicIp::Disabled
+            })
+            .build()?;
+        Ok(NetworkConfiguration::builder()
+            .awsvpc_configuration(vpc)
+            .build())
+    }
+
+    /// Those of `arns` that `invocation` started, by their tag: ListTasks filters by
     /// `startedBy` only, which every job of a workflow run shares.
-    async fn of_invocation(&self, arns: Vec<String>) -> Result<Vec<String>> {
-        let invocation = &self.inner.plan.identity.invocation;
+    async fn of_invocation(&self, arns: Vec<String>, invocation: &str) -> Result<Vec<String>> {
         let mut own = Vec::new();
         for batch in arns.chunks(DESCRIBE_BATCH) {
             let request = self
-                .inner
                 .clients
                 .ecs
                 .describe_tasks()
@@ -142,9 +179,9 @@ impl Fargate {
             let answer = persist(|| async {
                 request.clone().send().await.aws_context(|| {
                     format!(
-                        "DescribeTasks (with tags) of {} tasks in cluster `{}`",
+                        "DescribeTasks (with tags) of {} tasks in {}",
                         batch.len(),
-                        self.cluster()
+                        self.at()
                     )
                 })
             })
@@ -164,41 +201,90 @@ impl Fargate {
         Ok(own)
     }
 
-    fn revision(&self) -> Result<&Revision> {
-        self.inner
-            .prepared
-            .as_ref()
-            .map(|(_, revision)| revision)
-            .ok_or_else(|| {
-                anyhow::anyhow!("no task definition revision was registered for this run")
+    async fn describe(&self, ids: &[String]) -> Result<Vec<aws_sdk_ecs::types::Task>> {
+        let mut tasks = Vec::with_capacity(ids.len());
+        for batch in ids.chunks(DESCRIBE_BATCH) {
+            let request = self
+                .clients
+                .ecs
+                .describe_tasks()
+                .cluster(self.cluster())
+                .set_tasks(Some(batch.to_vec()));
+            let answer = persist(|| async {
+                request.clone().send().await.aws_context(|| {
+                    format!("DescribeTasks of {} tasks in {}", batch.len(), self.at())
+                })
             })
+            .await?;
+            tasks.extend(answer.tasks().iter().cloned());
+        }
+        Ok(tasks)
     }
 
-    fn cluster(&self) -> &str {
-        &self.inner.settings.cluster
+    async fn marked(&self, mark: &str) -> Result<Vec<String>> {
+        let request = self
+            .clients
+            .ecs
+            .list_tasks()
+            .cluster(self.cluster())
+            .started_by(mark)
+            .desired_status(DesiredStatus::Running);
+        // A listing cut short by a transient error is listed again from its first page.
+        let arns = persist(|| async {
+            let mut arns = Vec::new();
+            let mut pages = request.clone().into_paginator().send();
+            while let Some(page) = pages.next().await {
+                let page =
+                    page.aws_context(|| format!("ListTasks started by `{mark}` in {}", self.at()))?;
+                arns.extend(page.task_arns().iter().cloned());
+            }
+            Ok(arns)
+        })
+        .await?;
+        Ok(arns)
+    }
+}
+
+impl Fargate {
+    fn new(
+        settings: Settings,
+        plan: &Plan,
+        regions: Vec<Regional>,
+        inspected: Vec<ScriptThreshold>,
+        reach: Reach,
+    ) -> Self {
+        Fargate {
+            inner: Arc::new(Inner {
+                settings,
+                plan: plan.clone(),
+                regions,
+                inspected,
+                reach,
+                stopped_by_us: Mutex::new(HashMap::new()),
+                first_start_ms: OnceLock::new(),
+            }),
+        }
     }
 
-    fn region(&self) -> &str {
-        &self.inner.clients.region
+    /// The region a task runs in, by its ARN; the first when none matches (one region).
+    fn regional_of(&self, id: &str) -> &Regional {
+        let regions = &self.inner.regions;
+        arn_region(id)
+            .and_then(|region| regions.iter().find(|regional| regional.region() == region))
+            .unwrap_or(&regions[0])
     }
 
-    fn network(&self) -> Result<NetworkConfiguration> {
-        let network = &self.inner.settings.network;
-        let vpc = AwsVpcConfiguration::builder()
-            .set_subnets(Some(network.subnets.clone()))
-            // Omitted rather than empty: ECS then uses the VPC's default security group.
-            .set_security_groups(
-                (!network.security_groups.is_empty()).then(|| network.security_groups.clone()),
-            )
-            .assign_public_ip(if network.assign_public_ip {
-                AssignPublicIp::Enabled
-            } else {
-                AssignPublicIp::Disabled
-            })
-            .build()?;
-        Ok(NetworkConfiguration::builder()
-            .awsvpc_configuration(vpc)
-            .build())
+    /// The region a task is started in.
+    fn regional_for(&self, spec: &TaskSpec) -> &Regional {
+        let regions = &self.inner.regions;
+        spec.region
+            .as_deref()
+            .and_then(|region| regions.iter().find(|regional| regional.region() == region))
+            .unwrap_or(&regions[0])
+    }
+
+    fn several(&self) -> bool {
+        self.inner.regions.len() > 1
     }
 
     fn overrides(&self, spec: &TaskSpec, revision: &Revision) -> TaskOverride {
@@ -239,11 +325,24 @@ impl Fargate {
         );
         tags
     }
+
+    /// Runs `call` in every region at once; the answers in the regions' order.
+    async fn in_every_region<'a, T, F, Fut>(&'a self, call: F) -> Vec<(&'a Regional, T)>
+    where
+        F: Fn(&'a Regional) -> Fut,
+        Fut: std::future::Future<Output = T>,
+    {
+        let calls = self.inner.regions.iter().map(|regional| {
+            let call = &call;
+            async move { (regional, call(regional).await) }
+        });
+        futures_util::future::join_all(calls).await
+    }
 }
 
 impl Backend for Fargate {
     type Settings = Settings;
-    type Logs = CloudWatchLogs;
+    type Logs = RegionalLogs;
     const SERVICE: &'static str = "ECS";
     /// Fargate tasks commonly reach RUNNING 30 to 60 s after RunTask, more with a large image to
     /// pull.
@@ -252,90 +351,146 @@ impl Backend for Fargate {
     fn settings(
         inputs: &Inputs,
         image: Option<&ImageSource>,
+        regions: &[String],
         problems: &mut Problems,
         ignored: &mut Ignored,
     ) -> Option<Settings> {
-        Settings::from_inputs(inputs, image, problems, ignored)
+        Settings::from_inputs(inputs, image, regions, problems, ignored)
     }
 
-    fn cleanup_settings(inputs: &Inputs, problems: &mut Problems) -> Option<Settings> {
-        Settings::for_cleanup(inputs, problems)
+    fn cleanup_settings(
+        inputs: &Inputs,
+        regions: &[String],
+        problems: &mut Problems,
+    ) -> Option<Settings> {
+        Settings::for_cleanup(inputs, regions, problems)
     }
 
     fn describe(settings: &Settings) -> String {
-        format!(
-            "cluster `{}` · task definition `{}`",
-            settings.cluster, settings.task_definition
-        )
+        match settings.places.as_slice() {
+            [place] => format!(
+                "cluster `{}` · task definition `{}`",
+                place.cluster, place.task_definition
+            ),
+            places => places
+                .iter()
+                .map(|place| {
+                    format!(
+                        "{}: cluster `{}` · task definition `{}`",
+                        place.region.as_deref().unwrap_or_default(),
+                        place.cluster,
+                        place.task_definition
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
     }
 
     async fn prepare(settings: Settings, plan: &Plan, gha: &Gha, events: &Events) -> Result<Self> {
         let prepared = prepare::prepare(&settings, plan, gha, events).await?;
+        let regions = prepared
+            .regions
+            .into_iter()
+            .zip(settings.places.iter().cloned())
+            .map(|(region, place)| {
+                Regional::new(region.clients, place, Some((region.image, region.revision)))
+            })
+            .collect();
         let fargate = Fargate::new(
-            prepared.clients,
             settings,
             plan,
-            Some((prepared.image, prepared.revision)),
+            regions,
             prepared.inspected,
             Reach::Invocation,
         );
         // Only a run that is waited for reports a cost.
         if plan.wait && fargate.inner.settings.prices.is_none() {
-            fargate.ask_for_prices();
+            for regional in &fargate.inner.regions {
+                regional.ask_for_prices();
+            }
         }
         Ok(fargate)
     }
 
     async fn attach(settings: Settings, plan: &Plan) -> Result<Self> {
-        let clients = prepare::clients(plan).await?;
+        let mut regions = Vec::with_capacity(settings.places.len());
+        for place in &settings.places {
+            let clients =
+                prepare::clients(place.region.as_deref().or(plan.region.as_deref())).await?;
+            regions.push(Regional::new(clients, place.clone(), None));
+        }
         let reach = plan.identity.cleanup_reach;
-        Ok(Fargate::new(
-            clients,
-            settings,
-            plan,
-            None,
-            Vec::new(),
-            reach,
-        ))
+        Ok(Fargate::new(settings, plan, regions, Vec::new(), reach))
     }
 
     fn place(&self) -> String {
-        format!("in cluster `{}`", self.cluster())
+        match self.inner.regions.as_slice() {
+            [regional] => format!("in cluster `{}`", regional.cluster()),
+            regions => format!(
+                "in {}",
+                regions
+                    .iter()
+                    .map(Regional::at)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     }
 
     fn resources(&self) -> Vec<Resource> {
-        let Some((image, revision)) = &self.inner.prepared else {
+        let prepared: Vec<(&Regional, &String, &Revision)> = self
+            .inner
+            .regions
+            .iter()
+            .filter_map(|regional| {
+                let (image, revision) = regional.prepared.as_ref()?;
+                Some((regional, image, revision))
+            })
+            .collect();
+        if prepared.is_empty() {
             return Vec::new();
+        }
+        // Several regions: one line a region, the region first.
+        let join = |value: &dyn Fn(&String, &Revision) -> String| match prepared.as_slice() {
+            [(_, image, revision)] => value(image, revision),
+            _ => prepared
+                .iter()
+                .map(|(regional, image, revision)| {
+                    format!("{}: {}", regional.region(), value(image, revision))
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
         };
         vec![
             Resource {
                 output: "image",
                 label: "Image",
-                value: image.clone(),
+                value: join(&|image, _| image.clone()),
             },
             Resource {
                 output: "task-definition-arn",
                 label: "task definition",
-                value: revision.arn.clone(),
+                value: join(&|_, revision| revision.arn.clone()),
             },
         ]
     }
 
     async fn start(&self, spec: &TaskSpec, token: &str) -> Result<Start> {
         let settings = &self.inner.settings;
-        let revision = self.revision()?;
+        let regional = self.regional_for(spec);
+        let revision = regional.revision()?;
         // RunTask applies one set of overrides to every task of a call, and each task has its own
         // TASK_INDEX and share of the load, so every call starts exactly one task.
-        let mut request = self
-            .inner
+        let mut request = regional
             .clients
             .ecs
             .run_task()
-            .cluster(self.cluster())
+            .cluster(regional.cluster())
             .task_definition(&revision.arn)
             .count(1)
             .platform_version(&settings.platform_version)
-            .network_configuration(self.network()?)
+            .network_configuration(regional.network()?)
             .overrides(self.overrides(spec, revision))
             .started_by(&self.inner.plan.identity.started_by)
             .set_tags(Some(self.tags(spec)))
@@ -353,17 +508,14 @@ impl Backend for Fargate {
         self.inner.first_start_ms.get_or_init(cloudwatch::epoch_ms);
         // Sent again, with the same client token, while ECS answers with transient errors: a
         // request whose answer was lost started its task, and ECS answers its repeat with it.
-        let answer = persist(|| async {
-            self.inner.starts.lock().await.acquire().await;
-            request.clone().send().await.aws_context(|| {
-                format!(
-                    "RunTask of task {} in cluster `{}`",
-                    spec.index + 1,
-                    self.cluster()
-                )
+        let answer =
+            persist(|| async {
+                regional.starts.lock().await.acquire().await;
+                request.clone().send().await.aws_context(|| {
+                    format!("RunTask of task {} in {}", spec.index + 1, regional.at())
+                })
             })
-        })
-        .await?;
+            .await?;
         if let Some(arn) = answer.tasks().iter().find_map(|task| task.task_arn()) {
             return Ok(Start::Started {
                 id: arn.to_string(),
@@ -376,7 +528,11 @@ impl Backend for Fargate {
             .unwrap_or("RunTask started no task and gave no reason");
         let detail = failure.and_then(|failure| failure.detail());
         Ok(Start::Refused {
-            by: "RunTask".to_string(),
+            by: if self.several() {
+                format!("RunTask in {}", regional.region())
+            } else {
+                "RunTask".to_string()
+            },
             reason: format!(
                 "{}reason {reason}{}",
                 arn.map(|arn| format!("{arn}: ")).unwrap_or_default(),
@@ -387,31 +543,51 @@ impl Backend for Fargate {
         })
     }
 
-    async fn poll(&self, ids: &[String]) -> Result<Vec<Snapshot>> {
-        let mut snapshots = Vec::with_capacity(ids.len());
-        for batch in ids.chunks(DESCRIBE_BATCH) {
-            let request = self
-                .inner
-                .clients
-                .ecs
-                .describe_tasks()
-                .cluster(self.cluster())
-                .set_tasks(Some(batch.to_vec()));
-            let answer = persist(|| async {
-                request.clone().send().await.aws_context(|| {
-                    format!(
-                        "DescribeTasks of {} tasks in cluster `{}`",
-                        batch.len(),
-                        self.cluster()
-                    )
-                })
+    async fn poll(&self, ids: &[String]) -> Result<Polled> {
+        let asked = self
+            .in_every_region(|regional| async move {
+                let own: Vec<String> = ids
+                    .iter()
+                    .filter(|id| std::ptr::eq(self.regional_of(id), regional))
+                    .cloned()
+                    .collect();
+                if own.is_empty() {
+                    return (own, Ok(Vec::new()));
+                }
+                let answer = regional.describe(&own).await;
+                (own, answer)
             })
-            .await?;
-            for task in answer.tasks() {
-                snapshots.push(self.snapshot(task));
+            .await;
+        let mut polled = Polled::default();
+        let mut first_error = None;
+        let mut answered = false;
+        for (regional, (own, answer)) in asked {
+            match answer {
+                Ok(tasks) => {
+                    answered |= !own.is_empty();
+                    polled
+                        .snapshots
+                        .extend(tasks.iter().map(|task| self.snapshot(regional, task)));
+                }
+                Err(error) => {
+                    polled.unanswered.push(Unanswered {
+                        place: regional.region().to_string(),
+                        ids: own,
+                        error: format!("{error:#}"),
+                    });
+                    first_error.get_or_insert(error);
+                }
             }
         }
-        Ok(snapshots)
+        // One region that did not answer: the poll failed, as it always has. With several, the
+        // regions that answered go on, and the watcher gives up on the others' tasks in time.
+        if !self.several()
+            && !answered
+            && let Some(error) = first_error
+        {
+            return Err(error);
+        }
+        Ok(polled)
     }
 
     async fn stop(&self, id: &str, cause: StopCause, reason: &str) -> Result<()> {
@@ -421,63 +597,46 @@ impl Backend for Fargate {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(id.to_string(), cause);
+        let regional = self.regional_of(id);
         // StopTask takes a reason of at most 255 characters.
         let reason: String = reason.chars().take(255).collect();
-        let request = self
-            .inner
+        let request = regional
             .clients
             .ecs
             .stop_task()
-            .cluster(self.cluster())
+            .cluster(regional.cluster())
             .task(id)
             .reason(reason);
         persist(|| async {
-            request.clone().send().await.aws_context(|| {
-                format!(
-                    "StopTask of {} in cluster `{}`",
-                    self.short_id(id),
-                    self.cluster()
-                )
-            })
+            request
+                .clone()
+                .send()
+                .await
+                .aws_context(|| format!("StopTask of {} in {}", self.short_id(id), regional.at()))
         })
         .await?;
         Ok(())
     }
 
-    async fn leftovers(&self) -> Result<Vec<String>> {
-        let arns = self.marked(&self.inner.plan.identity.started_by).await?;
-        match self.inner.reach {
-            Reach::Run => Ok(arns),
-            Reach::Invocation => self.of_invocation(arns).await,
-        }
+    async fn leftovers(&self) -> Result<Listed> {
+        let invocation = &self.inner.plan.identity.invocation;
+        let started_by = &self.inner.plan.identity.started_by;
+        let reach = self.inner.reach;
+        let found = self
+            .in_every_region(|regional| async move {
+                let arns = regional.marked(started_by).await?;
+                match reach {
+                    Reach::Run => Ok(arns),
+                    Reach::Invocation => regional.of_invocation(arns, invocation).await,
+                }
+            })
+            .await;
+        listed(found)
     }
 
-    async fn marked(&self, mark: &str) -> Result<Vec<String>> {
-        let request = self
-            .inner
-            .clients
-            .ecs
-            .list_tasks()
-            .cluster(self.cluster())
-            .started_by(mark)
-            .desired_status(DesiredStatus::Running);
-        // A listing cut short by a transient error is listed again from its first page.
-        let arns = persist(|| async {
-            let mut arns = Vec::new();
-            let mut pages = request.clone().into_paginator().send();
-            while let Some(page) = pages.next().await {
-                let page = page.aws_context(|| {
-                    format!(
-                        "ListTasks started by `{mark}` in cluster `{}`",
-                        self.cluster()
-                    )
-                })?;
-                arns.extend(page.task_arns().iter().cloned());
-            }
-            Ok(arns)
-        })
-        .await?;
-        Ok(arns)
+    async fn marked(&self, mark: &str) -> Result<Listed> {
+        let found = self.in_every_region(|regional| regional.marked(mark)).await;
+        listed(found)
     }
 
     /// Fargate tasks leave nothing to remove: stopped tasks are ECS's to forget.
@@ -487,22 +646,37 @@ impl Backend for Fargate {
         Ok(self.inner.inspected.clone())
     }
 
-    fn log_source(&self) -> Result<CloudWatchLogs, String> {
-        let location = self
-            .revision()
-            .map_err(|error| error.to_string())?
-            .logs
-            .clone()?;
-        Ok(CloudWatchLogs {
-            client: self.inner.clients.logs(location.region.as_deref()),
-            location,
-            since_ms: self.inner.first_start_ms.get().copied(),
-        })
+    fn log_source(&self) -> Result<RegionalLogs, String> {
+        let mut sources = Vec::with_capacity(self.inner.regions.len());
+        for regional in &self.inner.regions {
+            let location = regional
+                .revision()
+                .map_err(|error| error.to_string())?
+                .logs
+                .clone()
+                .map_err(|why| {
+                    if self.several() {
+                        format!("in {}: {why}", regional.region())
+                    } else {
+                        why
+                    }
+                })?;
+            sources.push((
+                regional.region().to_string(),
+                CloudWatchLogs {
+                    client: regional.clients.logs(location.region.as_deref()),
+                    location,
+                    since_ms: self.inner.first_start_ms.get().copied(),
+                },
+            ));
+        }
+        Ok(RegionalLogs { sources })
     }
 
     async fn prices(&self) -> Option<Prices> {
-        let asking = self
-            .inner
+        // Several regions: the first region's prices (see the README's regions section).
+        let regional = &self.inner.regions[0];
+        let asking = regional
             .listed
             .lock()
             .ok()
@@ -515,19 +689,24 @@ impl Backend for Fargate {
         Some(pricing::prices(
             self.inner.settings.prices.as_ref(),
             listed.as_ref(),
-            Some(self.region()),
+            Some(regional.region()),
         ))
     }
 
     fn links(&self, id: &str) -> TaskLinks {
-        let region = self.region();
-        let cluster = self.cluster().rsplit('/').next().unwrap_or(self.cluster());
+        let regional = self.regional_of(id);
+        let region = regional.region();
+        let cluster = regional
+            .cluster()
+            .rsplit('/')
+            .next()
+            .unwrap_or(regional.cluster());
         let task_id = self.short_id(id);
         TaskLinks {
             console: Some(format!(
                 "https://{region}.console.aws.amazon.com/ecs/v2/clusters/{cluster}/tasks/{task_id}/configuration?region={region}"
             )),
-            logs: self
+            logs: regional
                 .revision()
                 .ok()
                 .and_then(|revision| revision.logs.as_ref().ok())
@@ -541,8 +720,29 @@ impl Backend for Fargate {
     }
 }
 
+/// Every region's listing together; an error only when no region answered (as with one).
+fn listed(found: Vec<(&Regional, Result<Vec<String>>)>) -> Result<Listed> {
+    let places = found.len();
+    let mut listed = Listed::default();
+    let mut errors = Vec::new();
+    for (_, answer) in found {
+        match answer {
+            Ok(ids) => listed.ids.extend(ids),
+            Err(error) => errors.push(error),
+        }
+    }
+    if errors.len() == places {
+        if let Some(error) = errors.into_iter().next() {
+            return Err(error);
+        }
+        return Ok(listed);
+    }
+    listed.failures = errors.iter().map(|error| format!("{error:#}")).collect();
+    Ok(listed)
+}
+
 impl Fargate {
-    fn snapshot(&self, task: &aws_sdk_ecs::types::Task) -> Snapshot {
+    fn snapshot(&self, regional: &Regional, task: &aws_sdk_ecs::types::Task) -> Snapshot {
         let status = task.last_status().unwrap_or("UNKNOWN").to_string();
         let id = task.task_arn().unwrap_or_default().to_string();
         let stopped = (status == "STOPPED").then(|| StoppedTask {
@@ -554,7 +754,7 @@ impl Fargate {
                 .map(|container| {
                     let name = container.name().unwrap_or_default().to_string();
                     ContainerState {
-                        essential: self
+                        essential: regional
                             .revision()
                             .ok()
                             .and_then(|revision| revision.essential.get(&name).copied())
@@ -578,11 +778,11 @@ impl Fargate {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(&id)
             .copied();
-        let main_container = self
+        let main_container = regional
             .revision()
             .map(|revision| revision.container.as_str())
             .unwrap_or_default();
-        let usage = ended.and_then(|ended| self.usage(task, ended));
+        let usage = ended.and_then(|ended| self.usage(regional, task, ended));
         Snapshot {
             outcome: stopped.map(|stopped| classify(&stopped, main_container, stopped_by_us)),
             id,
@@ -597,10 +797,11 @@ impl Fargate {
     /// its start) to its stop, rounded up, at least a minute.
     fn usage(
         &self,
+        regional: &Regional,
         task: &aws_sdk_ecs::types::Task,
         ended: &aws_sdk_ecs::primitives::DateTime,
     ) -> Option<Usage> {
-        let revision = self.revision().ok();
+        let revision = regional.revision().ok();
         let size = |from_task: Option<&str>, set: Option<u32>, from_revision: Option<&String>| {
             from_task
                 .and_then(|text| text.parse::<f64>().ok())

@@ -16,18 +16,28 @@ const MAX_SECURITY_GROUPS: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Settings {
-    pub cluster: String,
-    pub task_definition: String,
-    pub container_name: Option<String>,
-    pub network: Network,
+    /// Where tasks start: one place, or one a region of `regions`, in its order.
+    pub places: Vec<Place>,
     pub capacity_provider: CapacityProvider,
     pub platform_version: String,
     pub cpu: Option<u32>,
     pub memory: Option<u32>,
-    /// Where a built image is pushed; `None` when an image is given as it is.
-    pub ecr_repository: Option<String>,
     /// The `fargate-prices` input; `None`: the kept list prices.
     pub prices: Option<PriceInput>,
+}
+
+/// What a region's tasks need: its cluster, task definition, network and repository.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Place {
+    /// `None`: the run's region (`aws-region`, else the SDK's chain).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    pub cluster: String,
+    pub task_definition: String,
+    pub container_name: Option<String>,
+    pub network: Network,
+    /// Where a built image is pushed; `None` when an image is given as it is.
+    pub ecr_repository: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,46 +71,72 @@ fn cluster(inputs: &Inputs, problems: &mut Problems) -> Option<String> {
         })
 }
 
+/// The keys a region's settings may set: the inputs of the same name.
+const REGION_KEYS: [&str; 7] = [
+    "cluster",
+    "task-definition",
+    "container-name",
+    "subnets",
+    "security-groups",
+    "assign-public-ip",
+    "ecr-repository",
+];
+
+const REGION_SETTINGS_ACCEPTED: &str = "a JSON object keyed by region, each value an object of `cluster`, `task-definition`, `container-name`, `subnets`, `security-groups`, `assign-public-ip` and `ecr-repository` (strings; lists of strings for subnets and security groups; a boolean or string for assign-public-ip), such as `{\"eu-west-1\": {\"cluster\": \"lt\", \"subnets\": [\"subnet-0123456789abcdef0\"]}}`";
+
 impl Settings {
-    /// For the post step, which only lists and stops the run's tasks in `cluster`: nothing else
-    /// of the settings is read there, so nothing else is asked of the inputs.
-    pub fn for_cleanup(inputs: &Inputs, problems: &mut Problems) -> Option<Settings> {
+    /// For the post step, which only lists and stops the run's tasks in each place's cluster:
+    /// nothing else of the settings is read there, so nothing else is asked of the inputs.
+    pub fn for_cleanup(
+        inputs: &Inputs,
+        regions: &[String],
+        problems: &mut Problems,
+    ) -> Option<Settings> {
+        let places = places(inputs, regions, problems, |inputs, problems| {
+            Some(Place {
+                region: None,
+                cluster: cluster(inputs, problems)?,
+                task_definition: String::new(),
+                container_name: None,
+                network: Network {
+                    subnets: Vec::new(),
+                    security_groups: Vec::new(),
+                    assign_public_ip: false,
+                },
+                ecr_repository: None,
+            })
+        })?;
         Some(Settings {
-            cluster: cluster(inputs, problems)?,
-            task_definition: String::new(),
-            container_name: None,
-            network: Network {
-                subnets: Vec::new(),
-                security_groups: Vec::new(),
-                assign_public_ip: false,
-            },
+            places,
             capacity_provider: CapacityProvider::Fargate,
             platform_version: String::new(),
             cpu: None,
             memory: None,
-            ecr_repository: None,
             prices: None,
         })
     }
 
-    /// Reads the Fargate inputs, noting every problem; `None` when one was found.
+    /// Reads the Fargate inputs, noting every problem; `None` when one was found. With
+    /// `regions`, each region's place is read from its `region-settings`, falling back to the
+    /// inputs.
     pub fn from_inputs(
         inputs: &Inputs,
         image: Option<&ImageSource>,
+        regions: &[String],
         problems: &mut Problems,
         ignored: &mut Ignored,
     ) -> Option<Settings> {
-        let cluster = cluster(inputs, problems);
-
-        let task_definition = task_definition(inputs, problems);
-        let container_name = problems.parse(
-            "container-name",
-            &inputs.container_name,
-            "a container name from the task definition (letters, digits, `-`, `_`)",
-            |text| is_name(text, 255).then(|| text.to_string()),
-        );
-
-        let network = network(inputs, problems);
+        let mut first = true;
+        let places = places(inputs, regions, problems, |inputs, problems| {
+            // Inputs ignored beside `image` are said once, not once a region.
+            let mut again = Ignored::default();
+            let ignored = if std::mem::take(&mut first) {
+                &mut *ignored
+            } else {
+                &mut again
+            };
+            place(inputs, image, problems, ignored)
+        });
         let capacity_provider = problems
             .parse(
                 "capacity-provider",
@@ -123,7 +159,6 @@ impl Settings {
             .unwrap_or_else(|| "LATEST".to_string());
 
         let (cpu, memory) = task_size(inputs, problems);
-        let ecr_repository = ecr_repository(inputs, image, problems, ignored);
         let prices = problems.parse(
             "fargate-prices",
             &inputs.fargate_prices,
@@ -132,17 +167,169 @@ impl Settings {
         );
 
         Some(Settings {
-            cluster: cluster?,
-            task_definition: task_definition?,
-            container_name,
-            network,
+            places: places?,
             capacity_provider,
             platform_version,
             cpu,
             memory,
-            ecr_repository: ecr_repository?,
             prices,
         })
+    }
+}
+
+/// One place from the inputs (a region's, with its settings put in them).
+fn place(
+    inputs: &Inputs,
+    image: Option<&ImageSource>,
+    problems: &mut Problems,
+    ignored: &mut Ignored,
+) -> Option<Place> {
+    let cluster = cluster(inputs, problems);
+    let task_definition = task_definition(inputs, problems);
+    let container_name = problems.parse(
+        "container-name",
+        &inputs.container_name,
+        "a container name from the task definition (letters, digits, `-`, `_`)",
+        |text| is_name(text, 255).then(|| text.to_string()),
+    );
+    let network = network(inputs, problems);
+    let ecr_repository = ecr_repository(inputs, image, problems, ignored);
+    Some(Place {
+        region: None,
+        cluster: cluster?,
+        task_definition: task_definition?,
+        container_name,
+        network,
+        ecr_repository: ecr_repository?,
+    })
+}
+
+/// The places of a run: one from the inputs without `regions`; else one a region, each read by
+/// `read` from the inputs with the region's `region-settings` put in them. A problem with a value
+/// the region's settings gave is noted as `region-settings`, naming the region and the key; one
+/// with an input a region falls back to names the input and the region.
+fn places(
+    inputs: &Inputs,
+    regions: &[String],
+    problems: &mut Problems,
+    mut read: impl FnMut(&Inputs, &mut Problems) -> Option<Place>,
+) -> Option<Vec<Place>> {
+    let given_settings = given(&inputs.region_settings);
+    if regions.is_empty() {
+        if let Some(text) = given_settings {
+            problems.add(
+                "region-settings",
+                text,
+                "no region settings without `regions`, which names the regions they are for",
+            );
+        }
+        return read(inputs, problems).map(|place| vec![place]);
+    }
+    let settings = match given_settings {
+        None => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(serde_json::Value::Object(map)) => map,
+            Ok(_) | Err(_) => {
+                problems.add("region-settings", text, REGION_SETTINGS_ACCEPTED);
+                return None;
+            }
+        },
+    };
+    for region in settings.keys() {
+        if !regions.contains(region) {
+            problems.add(
+                "region-settings",
+                &format!("{region}: …"),
+                format!(
+                    "settings only for the regions `regions` names ({}); `{region}` is not one of them",
+                    regions.join(", ")
+                ),
+            );
+        }
+    }
+    let mut places = Vec::with_capacity(regions.len());
+    let mut whole = true;
+    for region in regions {
+        let mut own = inputs.clone();
+        let mut set: Vec<&str> = Vec::new();
+        if let Some(value) = settings.get(region) {
+            let Some(object) = value.as_object() else {
+                problems.add(
+                    "region-settings",
+                    &format!("{region}: {value}"),
+                    REGION_SETTINGS_ACCEPTED,
+                );
+                whole = false;
+                continue;
+            };
+            for (key, value) in object {
+                let Some(key) = REGION_KEYS.iter().find(|known| **known == key.as_str()) else {
+                    problems.add(
+                        "region-settings",
+                        &format!("{region}: {key}"),
+                        format!("keys among {}", REGION_KEYS.join(", ")),
+                    );
+                    whole = false;
+                    continue;
+                };
+                let Some(text) = setting_text(value) else {
+                    problems.add(
+                        "region-settings",
+                        &format!("{region}: {key}: {value}"),
+                        "a string, a list of strings or a boolean",
+                    );
+                    whole = false;
+                    continue;
+                };
+                set.push(key);
+                let field = match *key {
+                    "cluster" => &mut own.cluster,
+                    "task-definition" => &mut own.task_definition,
+                    "container-name" => &mut own.container_name,
+                    "subnets" => &mut own.subnets,
+                    "security-groups" => &mut own.security_groups,
+                    "assign-public-ip" => &mut own.assign_public_ip,
+                    _ => &mut own.ecr_repository,
+                };
+                *field = Some(text);
+            }
+        }
+        let mut found = Problems::default();
+        let place = read(&own, &mut found);
+        for mut error in found.into_errors() {
+            if set.contains(&error.input) {
+                error.given = format!("{region}: {}: {}", error.input, error.given);
+                error.input = "region-settings";
+            } else if REGION_KEYS.contains(&error.input) {
+                error.accepted = format!(
+                    "{} (for region {region}: set `{}` in its `region-settings` or give the input)",
+                    error.accepted, error.input
+                );
+            }
+            problems.push(error);
+        }
+        match place {
+            Some(place) => places.push(Place {
+                region: Some(region.clone()),
+                ..place
+            }),
+            None => whole = false,
+        }
+    }
+    whole.then_some(places)
+}
+
+/// A region setting as the input of the same name would hold it.
+fn setting_text(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(text) => Some(text.clone()),
+        serde_json::Value::Bool(flag) => Some(flag.to_string()),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_string))
+            .collect::<Option<Vec<_>>>()
+            .map(|items| items.join(",")),
+        _ => None,
     }
 }
 

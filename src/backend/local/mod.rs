@@ -14,7 +14,7 @@ use anyhow::Result;
 
 pub use settings::Settings;
 
-use super::{Backend, Resource, Snapshot, Start};
+use super::{Backend, Listed, Polled, Resource, Start};
 use crate::cost::Prices;
 use crate::event::Events;
 use crate::gha::Gha;
@@ -97,6 +97,7 @@ impl Backend for Local {
     fn settings(
         inputs: &Inputs,
         image: Option<&ImageSource>,
+        _regions: &[String],
         problems: &mut Problems,
         ignored: &mut Ignored,
     ) -> Option<Settings> {
@@ -104,7 +105,11 @@ impl Backend for Local {
     }
 
     /// What a run leaves on the local backend are containers: in-process tasks end with it.
-    fn cleanup_settings(_inputs: &Inputs, _problems: &mut Problems) -> Option<Settings> {
+    fn cleanup_settings(
+        _inputs: &Inputs,
+        _regions: &[String],
+        _problems: &mut Problems,
+    ) -> Option<Settings> {
         Some(Settings {
             cpu: None,
             memory: None,
@@ -227,12 +232,16 @@ impl Backend for Local {
         }
     }
 
-    async fn poll(&self, ids: &[String]) -> Result<Vec<Snapshot>> {
+    async fn poll(&self, ids: &[String]) -> Result<Polled> {
         let stopped_by_us = self.stopped_by_us();
-        match &self.inner.mode {
-            Mode::Containers(containers) => containers.poll(ids, &stopped_by_us).await,
-            Mode::InProcess(in_process) => Ok(in_process.poll(ids, &stopped_by_us).await),
-        }
+        let snapshots = match &self.inner.mode {
+            Mode::Containers(containers) => containers.poll(ids, &stopped_by_us).await?,
+            Mode::InProcess(in_process) => in_process.poll(ids, &stopped_by_us).await,
+        };
+        Ok(Polled {
+            snapshots,
+            unanswered: Vec::new(),
+        })
     }
 
     async fn stop(&self, id: &str, cause: StopCause, reason: &str) -> Result<()> {
@@ -246,19 +255,27 @@ impl Backend for Local {
         }
     }
 
-    async fn leftovers(&self) -> Result<Vec<String>> {
-        match &self.inner.mode {
-            Mode::Containers(containers) => containers.of_run(true).await,
-            Mode::InProcess(in_process) => Ok(in_process.running()),
-        }
+    async fn leftovers(&self) -> Result<Listed> {
+        let ids = match &self.inner.mode {
+            Mode::Containers(containers) => containers.of_run(true).await?,
+            Mode::InProcess(in_process) => in_process.running(),
+        };
+        Ok(Listed {
+            ids,
+            failures: Vec::new(),
+        })
     }
 
-    async fn marked(&self, mark: &str) -> Result<Vec<String>> {
-        match &self.inner.mode {
-            Mode::Containers(containers) => containers.marked(mark).await,
+    async fn marked(&self, mark: &str) -> Result<Listed> {
+        let ids = match &self.inner.mode {
+            Mode::Containers(containers) => containers.marked(mark).await?,
             // Tasks in a process end with it: another attempt's are gone.
-            Mode::InProcess(_) => Ok(Vec::new()),
-        }
+            Mode::InProcess(_) => Vec::new(),
+        };
+        Ok(Listed {
+            ids,
+            failures: Vec::new(),
+        })
     }
 
     async fn release(&self, events: &Events) {

@@ -98,11 +98,19 @@ impl Settings {
             ),
             ("platform-version", &inputs.platform_version, Some("LATEST")),
             ("ecr-repository", &inputs.ecr_repository, None),
+            ("region-settings", &inputs.region_settings, None),
         ];
         for (name, value, default) in fargate_inputs {
             if given(value).is_some_and(|value| Some(value) != default) {
                 ignored.add("the local backend starts no Fargate task", name);
             }
+        }
+        if let Some(regions) = given(&inputs.regions) {
+            problems.add(
+                "regions",
+                regions,
+                "no regions with `backend: local`, which runs every task on this machine; several regions need `backend: fargate`",
+            );
         }
         let in_process = match image {
             Some(ImageSource::Generator { image }) => generator_in_process(image),

@@ -1,0 +1,336 @@
+//! Several regions in one run: the real binary against moto, which serves every region from one
+//! endpoint and keeps each region's clusters, tasks and logs apart by the request's signature.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::common::{ActionRun, Harness, Setup, result_line, saved_state, wait_until};
+use serde_json::{Value, json};
+
+const REGIONS: [(&str, &str); 3] = [
+    ("us-east-1", "lt-us"),
+    ("eu-west-1", "lt-eu"),
+    ("ap-southeast-2", "lt-ap"),
+];
+
+fn env_of(task: &Value, name: &str) -> Option<String> {
+    task["overrides"]["containerOverrides"][0]["environment"]
+        .as_array()?
+        .iter()
+        .find(|pair| pair["name"] == name)
+        .map(|pair| pair["value"].as_str().unwrap().to_string())
+}
+
+/// A cluster, a task definition and a security group in each region, and the inputs that name
+/// them: the first region's by the inputs, the others' by `region-settings`.
+fn three_regions(harness: &Harness, repositories: bool) -> (Vec<Setup>, Vec<(String, String)>) {
+    let setups: Vec<Setup> = REGIONS
+        .iter()
+        .map(|(region, cluster)| {
+            let repository = format!("tester-{}", &cluster[3..]);
+            harness.setup_in(region, cluster, repositories.then_some(&repository))
+        })
+        .collect();
+    let mut settings = serde_json::Map::new();
+    for ((region, _), setup) in REGIONS.iter().zip(&setups).skip(1) {
+        let mut place = json!({
+            "cluster": setup.cluster,
+            "subnets": setup.subnets,
+            "security-groups": [setup.security_group],
+        });
+        if repositories {
+            place["ecr-repository"] = json!(format!("tester-{}", &setup.cluster[3..]));
+        }
+        settings.insert(region.to_string(), place);
+    }
+    let first = &setups[0];
+    let mut inputs = vec![
+        ("cluster".to_string(), first.cluster.clone()),
+        ("task-definition".to_string(), "tester".to_string()),
+        ("subnets".to_string(), first.subnets.join(",")),
+        ("security-groups".to_string(), first.security_group.clone()),
+        (
+            "regions".to_string(),
+            "us-east-1: 50%\neu-west-1: 30%\nap-southeast-2: 20%".to_string(),
+        ),
+        (
+            "region-settings".to_string(),
+            Value::Object(settings).to_string(),
+        ),
+        ("task-count".to_string(), "7".to_string()),
+    ];
+    if repositories {
+        inputs.push(("ecr-repository".to_string(), "tester-us".to_string()));
+    } else {
+        inputs.push((
+            "image".to_string(),
+            "public.ecr.aws/acme/tester:1".to_string(),
+        ));
+    }
+    (setups, inputs)
+}
+
+fn run_with(harness: &Harness, inputs: &[(String, String)], extra: &[(&str, &str)]) -> ActionRun {
+    let mut all: Vec<(&str, &str)> = inputs
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    for (name, value) in extra {
+        all.retain(|(input, _)| input != name);
+        all.push((name, value));
+    }
+    ActionRun::new(harness, &all)
+}
+
+/// Task `index`'s samples: its region's latency, so that each region's percentiles are known.
+fn samples(index: usize) -> Vec<u64> {
+    let latency_us = match index {
+        0..=3 => 10_000,
+        4..=5 => 50_000,
+        _ => 200_000,
+    };
+    vec![latency_us; 100 + index]
+}
+
+#[test]
+fn seven_tasks_in_three_regions_each_in_its_place_merged_exactly_overall_and_by_region() {
+    let harness = Harness::start();
+    let (setups, inputs) = three_regions(&harness, false);
+    for (_, cluster) in REGIONS {
+        // Each cluster's tasks log the result of their TASK_INDEX.
+        let tasks: serde_json::Map<String, Value> = (0..7)
+            .map(|task| {
+                let line = result_line(100 + task as u64, task as u64, 2_000, &samples(task));
+                (task.to_string(), json!({"logs": {"lines": [line]}}))
+            })
+            .collect();
+        harness.script(cluster, json!({}), Value::Object(tasks));
+    }
+
+    let run = run_with(
+        &harness,
+        &inputs,
+        &[
+            ("rate", "70"),
+            ("duration", "2s"),
+            (
+                "thresholds",
+                "p95{region=us-east-1} < 20ms\np95{region=ap-southeast-2} < 100ms\nerrors{region=eu-west-1} == 9",
+            ),
+        ],
+    )
+    .run();
+
+    // The ap-southeast-2 rule fails (a threshold's exit status), and only it.
+    run.assert_code(99);
+    run.assert_stdout_has("threshold `p95{region=ap-southeast-2} < 100ms` failed");
+    // Each region's tasks were started in its own cluster, with its own network and its own
+    // revision, in its own region, and the shares add up.
+    let mut rates = 0;
+    for (((region, cluster), setup), indexes) in
+        REGIONS
+            .iter()
+            .zip(&setups)
+            .zip([vec!["0", "1", "2", "3"], vec!["4", "5"], vec!["6"]])
+    {
+        let tasks = harness.tasks_in(region, cluster);
+        let mut seen: Vec<String> = tasks
+            .iter()
+            .map(|task| env_of(task, "TASK_INDEX").unwrap())
+            .collect();
+        seen.sort();
+        assert_eq!(seen, indexes, "{region}");
+        for task in &tasks {
+            assert_eq!(task["lastStatus"], "STOPPED", "{task:#}");
+            let arn = task["arn"].as_str().unwrap();
+            assert!(arn.starts_with(&format!("arn:aws:ecs:{region}:")), "{arn}");
+            let revision = task["taskDefinitionArn"].as_str().unwrap();
+            assert!(
+                revision.starts_with(&format!("arn:aws:ecs:{region}:"))
+                    && revision.ends_with("task-definition/tester:2"),
+                "{revision}"
+            );
+            let network = &task["networkConfiguration"]["awsvpcConfiguration"];
+            assert_eq!(network["subnets"], json!(setup.subnets), "{region}");
+            assert_eq!(
+                network["securityGroups"],
+                json!([setup.security_group]),
+                "{region}"
+            );
+            assert_eq!(env_of(task, "TASK_COUNT").as_deref(), Some("7"));
+            rates += env_of(task, "RATE").unwrap().parse::<u64>().unwrap();
+        }
+    }
+    assert_eq!(rates, 70);
+
+    let results = run.results();
+    let merged = &results["merged"];
+    assert_eq!(merged["requests"], (0..7).map(|i| 100 + i).sum::<u64>());
+    assert_eq!(merged["errors"], 21);
+    let regions = merged["regions"].as_array().unwrap();
+    let figures: Vec<(&str, u64, u64, u64)> = regions
+        .iter()
+        .map(|region| {
+            (
+                region["region"].as_str().unwrap(),
+                region["tasks"].as_u64().unwrap(),
+                region["requests"].as_u64().unwrap(),
+                region["errors"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        figures,
+        [
+            ("us-east-1", 4, 406, 6),
+            ("eu-west-1", 2, 209, 9),
+            ("ap-southeast-2", 1, 106, 6)
+        ]
+    );
+    // Each region's percentiles are its own samples' (HdrHistogram keeps 3 digits).
+    for (region, latency_us) in regions.iter().zip([10_000.0, 50_000.0, 200_000.0]) {
+        for figure in ["p50_us", "p95_us", "p99_us"] {
+            let measured = region[figure].as_f64().unwrap();
+            assert!(
+                (measured - latency_us).abs() / latency_us < 0.001,
+                "{region:#}"
+            );
+        }
+    }
+    // Overall: 721 samples, 406 at 10 ms, 209 at 50 ms, 106 at 200 ms; the p95 (the 685th) is
+    // 200 ms and the p50 (the 361st) 10 ms: one merge of every sample, not an average of regions.
+    let latency = &merged["latency"];
+    assert!((latency["p95_us"].as_f64().unwrap() - 200_000.0).abs() < 200.0);
+    assert!((latency["p50_us"].as_f64().unwrap() - 10_000.0).abs() < 20.0);
+    let tasks = results["tasks"].as_array().unwrap();
+    assert_eq!(tasks[6]["region"], "ap-southeast-2");
+
+    let summary = run.summary();
+    assert!(
+        summary.contains(
+            "| region | tasks | requests | errors | error rate | throughput | p50 | p95 | p99 |"
+        ),
+        "{summary}"
+    );
+    assert!(summary.contains("| eu-west-1 | 2 | 209 | 9 |"), "{summary}");
+    run.assert_stdout_has("AWS account 123456789012 as arn:aws:sts::123456789012:user/moto in us-east-1, eu-west-1, ap-southeast-2");
+    run.assert_stdout_has("https://eu-west-1.console.aws.amazon.com/ecs/v2/clusters/lt-eu/tasks/");
+}
+
+#[test]
+fn sigterm_stops_the_tasks_of_every_region() {
+    let harness = Harness::start();
+    let (_, inputs) = three_regions(&harness, false);
+    for (_, cluster) in REGIONS {
+        harness.script(cluster, json!({"run_seconds": null}), json!({}));
+    }
+    let (child, dir) = run_with(&harness, &inputs, &[]).spawn();
+    let running = || {
+        REGIONS
+            .iter()
+            .map(|(region, cluster)| {
+                harness
+                    .tasks_in(region, cluster)
+                    .iter()
+                    .filter(|task| task["lastStatus"] == "RUNNING")
+                    .count()
+            })
+            .collect::<Vec<_>>()
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || running() == [4, 2, 1]),
+        "{:?}",
+        running()
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let run = crate::common::Finished::new(child.wait_with_output().unwrap(), dir);
+
+    run.assert_code(1);
+    run.assert_stdout_has("Stopped 7 of 7 task(s)");
+    assert_eq!(running(), [0, 0, 0]);
+}
+
+#[test]
+fn a_region_whose_api_fails_keeps_no_other_from_finishing_is_named_and_cleaned_after() {
+    let harness = Harness::start();
+    let (_, inputs) = three_regions(&harness, false);
+    // The tasks of us-east-1 and ap-southeast-2 end by themselves; eu-west-1's run on.
+    let ok =
+        json!({"run_seconds": 3, "logs": {"lines": [result_line(10, 0, 1_000, &[1_000; 10])]}});
+    harness.script("lt-us", ok.clone(), json!({}));
+    harness.script("lt-ap", ok, json!({}));
+    harness.script("lt-eu", json!({"run_seconds": null}), json!({}));
+
+    let (child, dir) = run_with(&harness, &inputs, &[("timeout-minutes", "0.3")])
+        .env("ECS_LOADTEST_AWS_PERSISTENCE", "2s")
+        .spawn();
+    assert!(wait_until(Duration::from_secs(30), || {
+        harness
+            .tasks_in("eu-west-1", "lt-eu")
+            .iter()
+            .filter(|task| task["lastStatus"] == "RUNNING")
+            .count()
+            == 2
+    }));
+    // ECS in eu-west-1 answers nothing but 500s from now on.
+    harness.outage("eu-west-1", "ecs", 600.0);
+    let invocation = saved_state(&dir)["invocation"].clone();
+    let run = crate::common::Finished::new(child.wait_with_output().unwrap(), dir);
+
+    run.assert_code(1);
+    run.assert_stdout_has(
+        "task(s) could not be polled, asked again at the next poll: DescribeTasks of 2 tasks in cluster `lt-eu` in eu-west-1",
+    );
+    // The other regions' tasks ran to their end and passed.
+    let tasks = run.results()["tasks"].as_array().unwrap().clone();
+    for task in &tasks {
+        let region = task["region"].as_str().unwrap();
+        let succeeded = task["succeeded"].as_bool().unwrap();
+        assert_eq!(succeeded, region != "eu-west-1", "{task:#}");
+    }
+    for (region, cluster) in [("us-east-1", "lt-us"), ("ap-southeast-2", "lt-ap")] {
+        for task in harness.tasks_in(region, cluster) {
+            assert_eq!(task["lastStatus"], "STOPPED");
+            assert_eq!(task["stopCode"], "EssentialContainerExited");
+        }
+    }
+    // The verdict names the region that did not answer.
+    run.assert_stdout_has(
+        "its end is not known: DescribeTasks of 2 tasks in cluster `lt-eu` in eu-west-1",
+    );
+    run.assert_stdout_has("StopTask of ");
+    // Its tasks are still running; the post step stops them once the region answers again.
+    assert_eq!(
+        harness
+            .tasks_in("eu-west-1", "lt-eu")
+            .iter()
+            .filter(|task| task["lastStatus"] == "RUNNING")
+            .count(),
+        2
+    );
+    let cleanup = || {
+        run_with(&harness, &inputs, &[])
+            .env("ECS_LOADTEST_AWS_PERSISTENCE", "2s")
+            .env("STATE_invocation", &invocation)
+            .arg("cleanup")
+            .run()
+    };
+    // While it is down, the post step says which region it could not list, and goes on.
+    let early = cleanup();
+    early.assert_code(0);
+    early.assert_stdout_has("::warning::could not list this run's tasks: ListTasks started by `ecs-loadtest-9876543210-1` in cluster `lt-eu` in eu-west-1");
+    harness.outage("eu-west-1", "ecs", 0.0);
+    let cleanup = cleanup();
+    cleanup.assert_code(0);
+    cleanup
+        .assert_stdout_has("::warning::cleanup stopped 2 of 2 task(s) that the step left running");
+    for (region, cluster) in REGIONS {
+        for task in harness.tasks_in(region, cluster) {
+            assert_eq!(task["lastStatus"], "STOPPED", "{region}: {task:#}");
+        }
+    }
+}
