@@ -12,6 +12,9 @@ pub struct Usage {
     pub seconds: f64,
     pub spot: bool,
     pub arm: bool,
+    /// Which of the backend's prices apply: the task's place (its region) in the backend's order.
+    #[serde(skip)]
+    pub place: usize,
 }
 
 /// USD an hour.
@@ -57,12 +60,16 @@ pub struct Cost {
     pub source: String,
 }
 
-/// Adds up every task's usage (`None`: unknown) and prices it.
-pub fn estimate(usages: &[Option<Usage>], prices: &Prices) -> Cost {
+/// Adds up every task's usage (`None`: unknown) and prices it at its place's prices (one set a
+/// place, in the backend's order; the first for a place it has none for).
+pub fn estimate(usages: &[Option<Usage>], all_prices: &[Prices]) -> Cost {
     let mut on_demand = Totals::default();
     let mut spot = Totals::default();
     let mut spot_at_on_demand = false;
     for usage in usages.iter().flatten() {
+        let Some(prices) = all_prices.get(usage.place).or(all_prices.first()) else {
+            continue;
+        };
         let on_demand_rates = if usage.arm { prices.arm } else { prices.x86 };
         let rates = if usage.spot {
             let spot_rates = if usage.arm {
@@ -93,8 +100,19 @@ pub fn estimate(usages: &[Option<Usage>], prices: &Prices) -> Cost {
         spot,
         unknown_tasks: usages.iter().filter(|usage| usage.is_none()).count(),
         spot_at_on_demand,
-        source: prices.source.clone(),
+        source: sources(all_prices),
     }
+}
+
+/// Every set's source, once each.
+fn sources(all_prices: &[Prices]) -> String {
+    let mut sources: Vec<&str> = Vec::new();
+    for prices in all_prices {
+        if !sources.contains(&prices.source.as_str()) {
+            sources.push(&prices.source);
+        }
+    }
+    sources.join("; ")
 }
 
 /// `$0.0123`, `$1.23`: cents, or four places under a dime.
@@ -137,6 +155,7 @@ mod tests {
             seconds,
             spot,
             arm,
+            place: 0,
         })
     }
 
@@ -148,7 +167,7 @@ mod tests {
                 usage(1800.0, true, false),
                 None,
             ],
-            &prices(true),
+            &[prices(true)],
         );
         assert_eq!(cost.on_demand.tasks, 1);
         assert_eq!(cost.on_demand.vcpu_seconds, 3600.0);
@@ -162,7 +181,7 @@ mod tests {
 
     #[test]
     fn spot_without_its_prices_is_an_upper_bound_and_arm_has_its_own() {
-        let cost = estimate(&[usage(3600.0, true, true)], &prices(false));
+        let cost = estimate(&[usage(3600.0, true, true)], &[prices(false)]);
         assert!(cost.spot_at_on_demand);
         assert!((cost.usd - (0.03238 + 2.0 * 0.00356)).abs() < 1e-12);
     }
@@ -171,5 +190,24 @@ mod tests {
     fn dollars() {
         assert_eq!(usd_text(0.00346), "$0.0035");
         assert_eq!(usd_text(1.234), "$1.23");
+    }
+
+    #[test]
+    fn each_task_is_priced_at_its_places_prices() {
+        let mut dearer = prices(false);
+        dearer.x86.vcpu_hour *= 2.0;
+        dearer.x86.gb_hour *= 2.0;
+        dearer.source = "dearer prices".into();
+        let mut there = usage(3600.0, false, false);
+        if let Some(usage) = there.as_mut() {
+            usage.place = 1;
+        }
+        let cost = estimate(
+            &[usage(3600.0, false, false), there],
+            &[prices(false), dearer],
+        );
+        let one = 0.04048 + 2.0 * 0.004445;
+        assert!((cost.usd - 3.0 * one).abs() < 1e-12);
+        assert_eq!(cost.source, "test prices; dearer prices");
     }
 }

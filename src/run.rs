@@ -352,7 +352,11 @@ async fn conclude<B: Backend>(
     let comparison = baseline.map(|baseline| compare(&merged, baseline));
     let usages: Vec<_> = finished.iter().map(|(task, _)| task.usage).collect();
     let prices = backend.prices().await;
-    if let Some(note) = prices.as_ref().and_then(|prices| prices.note.as_ref()) {
+    for note in prices
+        .iter()
+        .flatten()
+        .filter_map(|prices| prices.note.as_ref())
+    {
         gha.line(note);
     }
     let cost = prices.map(|prices| estimate(&usages, &prices));

@@ -165,8 +165,9 @@ pub trait Backend: Clone + Send + Sync + Sized + 'static {
     /// Where the tasks' logs are read, or why they cannot be.
     fn log_source(&self) -> Result<Self::Logs, String>;
     fn links(&self, id: &str) -> TaskLinks;
-    /// Prices for the cost estimate; `None` on a backend that does not bill.
-    fn prices(&self) -> impl Future<Output = Option<Prices>> + Send;
+    /// Prices for the cost estimate, one set a place (`Usage::place`); `None` on a backend that
+    /// does not bill.
+    fn prices(&self) -> impl Future<Output = Option<Vec<Prices>>> + Send;
     /// The part of a task's id that people read.
     fn short_id<'a>(&self, id: &'a str) -> &'a str;
 }

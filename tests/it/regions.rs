@@ -334,3 +334,133 @@ fn a_region_whose_api_fails_keeps_no_other_from_finishing_is_named_and_cleaned_a
         }
     }
 }
+
+/// One Price List API product (trimmed) of `region`, with its on-demand price an hour.
+fn product(region: &str, usagetype: &str, usd: f64) -> String {
+    json!({
+        "product": {
+            "productFamily": "Compute",
+            "attributes": {"regionCode": region, "usagetype": usagetype, "servicecode": "AmazonECS"},
+            "sku": "SKU1"
+        },
+        "serviceCode": "AmazonECS",
+        "terms": {"OnDemand": {"SKU1.JRTCKXETXF": {
+            "priceDimensions": {"SKU1.JRTCKXETXF.6YS6EN2CT7": {
+                "unit": "Hours", "beginRange": "0", "endRange": "Inf",
+                "pricePerUnit": {"USD": format!("{usd:.10}")}
+            }}
+        }}},
+        "publicationDate": "2026-10-14T18:02:11Z"
+    })
+    .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn each_regions_tasks_are_priced_at_its_own_prices() {
+    use wiremock::matchers::{body_partial_json, header, method};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let harness = Harness::start();
+    let (_, inputs) = three_regions(&harness, false);
+    for (_, cluster) in REGIONS {
+        harness.script(cluster, json!({"run_seconds": 1}), json!({}));
+    }
+    // Each region's Fargate prices, asked by its region code.
+    let price_list = MockServer::start().await;
+    let prices = [
+        ("us-east-1", "USE1", 0.05, 0.006),
+        ("eu-west-1", "EUW1", 0.06, 0.007),
+        ("ap-southeast-2", "APS2", 0.07, 0.008),
+    ];
+    for (region, code, vcpu, gb) in prices {
+        Mock::given(method("POST"))
+            .and(header("x-amz-target", "AWSPriceListService.GetProducts"))
+            .and(body_partial_json(json!({"Filters": [
+                {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
+                {"Type": "CONTAINS", "Field": "usagetype", "Value": "Fargate"}
+            ]})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+                "FormatVersion": "aws_v1",
+                "PriceList": [
+                    product(region, &format!("{code}-Fargate-vCPU-Hours:perCPU"), vcpu),
+                    product(region, &format!("{code}-Fargate-GB-Hours"), gb),
+                ]
+            })))
+            .mount(&price_list)
+            .await;
+    }
+    let run = tokio::task::block_in_place(|| {
+        run_with(
+            &harness,
+            &inputs,
+            &[("cpu", "1024"), ("memory", "2048"), ("start-delay", "0")],
+        )
+        .env("AWS_ENDPOINT_URL_PRICING", &price_list.uri())
+        .run()
+    });
+
+    run.assert_code(0);
+    // Each task is billed the minimum minute: 60 vCPU-seconds and 120 GB-seconds.
+    let cost = &run.results()["cost"];
+    let usd: f64 = [(4.0, 0.05, 0.006), (2.0, 0.06, 0.007), (1.0, 0.07, 0.008)]
+        .iter()
+        .map(|(tasks, vcpu, gb)| tasks * (60.0 * vcpu + 120.0 * gb) / 3600.0)
+        .sum();
+    assert!(
+        (cost["usd"].as_f64().unwrap() - usd).abs() < 1e-12,
+        "{cost}"
+    );
+    let source = cost["source"].as_str().unwrap();
+    for region in ["us-east-1", "eu-west-1", "ap-southeast-2"] {
+        assert!(
+            source.contains(&format!("{region}'s on-demand prices")),
+            "{source}"
+        );
+    }
+}
+
+#[test]
+fn the_image_is_built_once_and_pushed_to_every_regions_repository() {
+    let harness = Harness::start();
+    let (_, inputs) = three_regions(&harness, true);
+    for (_, cluster) in REGIONS {
+        harness.script(cluster, json!({}), json!({}));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("/bin/busybox", dir.path().join("busybox"))
+        .expect("busybox-static is installed by scripts/setup-docker-env.sh");
+    std::fs::write(
+        dir.path().join("Dockerfile"),
+        "FROM scratch\nCOPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"true\"]\n",
+    )
+    .unwrap();
+    let context = dir.path().display().to_string();
+    let tag = crate::common::unique_tag();
+    let extra = [("context", context.as_str()), ("image-tag", tag.as_str())];
+
+    let run = run_with(&harness, &inputs, &extra).run();
+
+    run.assert_code(0);
+    assert_eq!(run.stdout.matches("::group::Build image").count(), 1);
+    let images = run.output("image").to_string();
+    for ((region, cluster), repository) in
+        REGIONS.iter().zip(["tester-us", "tester-eu", "tester-ap"])
+    {
+        let host = format!("123456789012.dkr.ecr.{region}.amazonaws.com");
+        run.assert_stdout_has(&format!("Pushed {host}/{repository}:{tag} ("));
+        // The region's tasks run its own repository's image, by digest.
+        assert!(
+            images.contains(&format!("{region}: {host}/{repository}@sha256:")),
+            "{images}"
+        );
+        for task in harness.tasks_in(region, cluster) {
+            assert_eq!(task["lastStatus"], "STOPPED");
+        }
+    }
+
+    // A re-run of the commit finds the tag in every region: nothing is built or pushed.
+    let again = run_with(&harness, &inputs, &extra).run();
+    again.assert_code(0);
+    assert!(!again.stdout.contains("::group::Build image"));
+    assert_eq!(again.stdout.matches("is in ECR already").count(), 3);
+}

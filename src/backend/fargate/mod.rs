@@ -673,24 +673,26 @@ impl Backend for Fargate {
         Ok(RegionalLogs { sources })
     }
 
-    async fn prices(&self) -> Option<Prices> {
-        // Several regions: the first region's prices (see the README's regions section).
-        let regional = &self.inner.regions[0];
-        let asking = regional
-            .listed
-            .lock()
-            .ok()
-            .and_then(|mut asking| asking.take());
-        let listed = match asking {
-            // The ask ends by itself within `LISTED_WITHIN`.
-            Some(asking) => asking.finish().await.ok(),
-            None => None,
-        };
-        Some(pricing::prices(
-            self.inner.settings.prices.as_ref(),
-            listed.as_ref(),
-            Some(regional.region()),
-        ))
+    async fn prices(&self) -> Option<Vec<Prices>> {
+        let mut all = Vec::with_capacity(self.inner.regions.len());
+        for regional in &self.inner.regions {
+            let asking = regional
+                .listed
+                .lock()
+                .ok()
+                .and_then(|mut asking| asking.take());
+            let listed = match asking {
+                // The ask ends by itself within `LISTED_WITHIN`; the regions' were asked at once.
+                Some(asking) => asking.finish().await.ok(),
+                None => None,
+            };
+            all.push(pricing::prices(
+                self.inner.settings.prices.as_ref(),
+                listed.as_ref(),
+                Some(regional.region()),
+            ));
+        }
+        Some(all)
     }
 
     fn links(&self, id: &str) -> TaskLinks {
@@ -820,7 +822,14 @@ impl Fargate {
         )?;
         let began = task.pull_started_at().or(task.started_at())?;
         let millis = ended.to_millis().ok()? - began.to_millis().ok()?;
+        let place = self
+            .inner
+            .regions
+            .iter()
+            .position(|other| std::ptr::eq(other, regional))
+            .unwrap_or(0);
         Some(Usage {
+            place,
             vcpu: cpu / 1024.0,
             memory_gb: memory / 1024.0,
             seconds: ((millis.max(0) as f64) / 1000.0)

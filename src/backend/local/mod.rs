@@ -311,7 +311,7 @@ impl Backend for Local {
     }
 
     /// A local run costs nothing anyone bills.
-    async fn prices(&self) -> Option<Prices> {
+    async fn prices(&self) -> Option<Vec<Prices>> {
         None
     }
 
