@@ -32,12 +32,12 @@ data "aws_iam_policy_document" "execution" {
   statement {
     sid       = "PullTester"
     actions   = ["ecr:BatchCheckLayerAvailability", "ecr:GetDownloadUrlForLayer", "ecr:BatchGetImage"]
-    resources = [aws_ecr_repository.tester.arn]
+    resources = local.repository_arns
   }
   statement {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.tasks.arn}:log-stream:*"]
+    resources = local.task_log_streams
   }
 }
 
@@ -102,11 +102,16 @@ resource "aws_iam_role" "ci" {
   max_session_duration = 3600
 }
 
+# Each region's cluster, tasks, family, repository and log group: the role may act in every
+# region of the stack, and only there.
 locals {
-  cluster_arn      = aws_ecs_cluster.main.arn
-  task_arns        = "arn:${local.partition}:ecs:${var.region}:${local.account}:task/${var.name}/*"
-  task_family_arn  = "arn:${local.partition}:ecs:${var.region}:${local.account}:task-definition/${var.name}:*"
-  task_log_streams = "${aws_cloudwatch_log_group.tasks.arn}:log-stream:*"
+  cluster_arns     = [for region in local.regions_in_order : local.places[region].cluster_arn]
+  task_arns        = [for region in local.regions_in_order : "arn:${local.partition}:ecs:${region}:${local.account}:task/${var.name}/*"]
+  task_family_arns = [for region in local.regions_in_order : "arn:${local.partition}:ecs:${region}:${local.account}:task-definition/${var.name}:*"]
+  repository_arns  = [for region in local.regions_in_order : local.places[region].ecr_repository_arn]
+  task_log_groups  = [for region in local.regions_in_order : "${local.places[region].log_group_arn}:*"]
+  task_log_streams = [for region in local.regions_in_order : "${local.places[region].log_group_arn}:log-stream:*"]
+  flow_log_groups  = [for region in local.regions_in_order : "${local.places[region].flow_log_group_arn}:*" if var.flow_logs]
   task_roles       = [aws_iam_role.execution.arn, aws_iam_role.task.arn]
 }
 
@@ -134,7 +139,7 @@ data "aws_iam_policy_document" "ci" {
       "ecr:PutImage",
       "ecr:BatchGetImage",
     ]
-    resources = [aws_ecr_repository.tester.arn]
+    resources = local.repository_arns
   }
   statement {
     sid       = "TaskDefinitions"
@@ -144,17 +149,17 @@ data "aws_iam_policy_document" "ci" {
   statement {
     sid       = "RunTasks"
     actions   = ["ecs:RunTask"]
-    resources = [local.task_family_arn]
+    resources = local.task_family_arns
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
-      values   = [local.cluster_arn]
+      values   = local.cluster_arns
     }
   }
   statement {
     sid       = "WatchAndStopTasks"
     actions   = ["ecs:DescribeTasks", "ecs:StopTask"]
-    resources = [local.task_arns]
+    resources = local.task_arns
   }
   statement {
     sid       = "ListTasks"
@@ -163,13 +168,13 @@ data "aws_iam_policy_document" "ci" {
     condition {
       test     = "ArnEquals"
       variable = "ecs:cluster"
-      values   = [local.cluster_arn]
+      values   = local.cluster_arns
     }
   }
   statement {
     sid       = "TagOnCreate"
     actions   = ["ecs:TagResource"]
-    resources = [local.task_arns, local.task_family_arn]
+    resources = concat(local.task_arns, local.task_family_arns)
     condition {
       test     = "StringEquals"
       variable = "ecs:CreateAction"
@@ -190,9 +195,9 @@ data "aws_iam_policy_document" "ci" {
     sid     = "ReadTaskLogs"
     actions = ["logs:GetLogEvents", "logs:FilterLogEvents"]
     # FilterLogEvents is checked on the group (`…:log-group:NAME:*`), GetLogEvents on a stream.
-    resources = ["${aws_cloudwatch_log_group.tasks.arn}:*", local.task_log_streams]
+    resources = concat(local.task_log_groups, local.task_log_streams)
   }
-  # Unless turned off: the region's Fargate prices for the cost estimate. GetProducts reads public
+  # Unless turned off: each region's Fargate prices for the cost estimate. GetProducts reads public
   # prices and has no resource-level permissions.
   dynamic "statement" {
     for_each = var.price_list ? ["*"] : []
@@ -276,7 +281,7 @@ data "aws_iam_policy_document" "flow" {
   count = var.flow_logs ? 1 : 0
   statement {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"]
-    resources = ["${aws_cloudwatch_log_group.flow[0].arn}:*"]
+    resources = local.flow_log_groups
   }
 }
 

@@ -12,32 +12,54 @@ output "role_arn" {
 
 output "cluster" {
   description = "cluster"
-  value       = aws_ecs_cluster.main.name
+  value       = module.home.cluster
 }
 
 output "task_definition" {
   description = "task-definition"
-  value       = aws_ecs_task_definition.tester.family
+  value       = module.home.task_definition
 }
 
 output "subnets" {
   description = "subnets"
-  value       = join(",", local.private ? aws_subnet.private[*].id : aws_subnet.public[*].id)
+  value       = join(",", module.home.subnets)
 }
 
 output "security_groups" {
   description = "security-groups"
-  value       = aws_security_group.tasks.id
+  value       = module.home.security_group
 }
 
 output "assign_public_ip" {
   description = "assign-public-ip"
-  value       = local.private ? "false" : "true"
+  value       = module.home.assign_public_ip
 }
 
 output "ecr_repository" {
   description = "ecr-repository (when the workflow builds its own tester image)"
-  value       = aws_ecr_repository.tester.name
+  value       = module.home.ecr_repository
+}
+
+output "regions" {
+  description = "regions: every region of the stack, the home region first, with an equal share each (edit the shares to where the users are)"
+  value = join("\n", [
+    for index, region in local.regions_in_order :
+    "${region}: ${floor(100 / length(local.regions_in_order)) + (index == 0 ? 100 - floor(100 / length(local.regions_in_order)) * length(local.regions_in_order) : 0)}%"
+  ])
+}
+
+output "region_settings" {
+  description = "region-settings: each region's cluster, task definition, network and repository, keyed by region, as the action reads it (keep it in a repository variable)"
+  value = jsonencode({
+    for region in local.regions_in_order : region => {
+      "cluster"          = local.places[region].cluster
+      "task-definition"  = local.places[region].task_definition
+      "subnets"          = local.places[region].subnets
+      "security-groups"  = [local.places[region].security_group]
+      "assign-public-ip" = local.places[region].assign_public_ip
+      "ecr-repository"   = local.places[region].ecr_repository
+    }
+  })
 }
 
 output "results_table" {
@@ -59,12 +81,12 @@ output "workflow_snippet" {
           aws-region: ${var.region}
       - uses: OWNER/ecs-loadtest@v1
         with:
-          cluster: ${aws_ecs_cluster.main.name}
-          task-definition: ${aws_ecs_task_definition.tester.family}
-          subnets: ${join(",", local.private ? aws_subnet.private[*].id : aws_subnet.public[*].id)}
-          security-groups: ${aws_security_group.tasks.id}
-          assign-public-ip: "${local.private ? "false" : "true"}"
-          ecr-repository: ${aws_ecr_repository.tester.name}
+          cluster: ${module.home.cluster}
+          task-definition: ${module.home.task_definition}
+          subnets: ${join(",", module.home.subnets)}
+          security-groups: ${module.home.security_group}
+          assign-public-ip: "${module.home.assign_public_ip}"
+          ecr-repository: ${module.home.ecr_repository}
           target-url: https://staging.example.com/
           rate: "200"
           duration: 2m%{if var.results_table}

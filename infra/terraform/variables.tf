@@ -8,6 +8,22 @@ variable "region" {
   }
 }
 
+variable "regions" {
+  type        = list(string)
+  description = "More regions to deploy the same stack to (the cluster, the task definition, the ECR repository, the log group and the network), for the action's `regions`; the output region_settings is its `region-settings`. The home region is `region`."
+  default     = []
+  validation {
+    condition     = alltrue([for region in var.regions : can(regex("^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", region))])
+    error_message = "regions must be AWS region names such as eu-west-1."
+  }
+}
+
+variable "region_kms_key_arns" {
+  type        = map(string)
+  description = "A KMS key for the repository and the log groups of each of `regions` (a key serves its own region only); a region not named uses AWS-managed encryption."
+  default     = {}
+}
+
 variable "name" {
   type        = string
   description = "Prefix of every resource name: the cluster, the task definition family, the ECR repository, the log group and the roles."
@@ -111,7 +127,7 @@ variable "keep_images" {
 
 variable "kms_key_arn" {
   type        = string
-  description = "KMS key for the ECR repository and the log group; empty uses AWS-managed encryption."
+  description = "KMS key of the home region for its ECR repository and log groups (and the results table); empty uses AWS-managed encryption."
   default     = ""
 }
 

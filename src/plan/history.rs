@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::Threshold;
 use super::load::Load;
 use super::parse::{is_arn, parse_bool};
+use super::regions::RegionShare;
 use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
 use crate::workflow::WorkflowEnv;
@@ -47,11 +48,21 @@ pub struct Shape {
     pub duration_seconds: Option<u64>,
     /// The stages in their canonical form, `30s:200,120s:200,30s:0`.
     pub stages: Option<String>,
+    /// With several regions, each with its tasks: `us-east-1:4,eu-west-1:2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub regions: Option<String>,
 }
 
 impl Shape {
-    pub fn of(load: &Load) -> Shape {
+    pub fn of(load: &Load, regions: &[RegionShare]) -> Shape {
         Shape {
+            regions: (!regions.is_empty()).then(|| {
+                regions
+                    .iter()
+                    .map(|region| format!("{}:{}", region.name, region.tasks))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
             task_count: load.task_count,
             rate: load.rate,
             vus: load.vus,
@@ -66,14 +77,19 @@ impl Shape {
     /// baseline query filters on.
     pub fn key(&self) -> String {
         let number = |value: Option<u64>| value.map_or("-".to_string(), |value| value.to_string());
-        format!(
+        let mut key = format!(
             "tasks={} rate={} vus={} duration={} stages={}",
             self.task_count,
             number(self.rate),
             number(self.vus),
             number(self.duration_seconds),
             self.stages.as_deref().unwrap_or("-")
-        )
+        );
+        // Added only with several regions: a one-region run keeps the key runs always had.
+        if let Some(regions) = &self.regions {
+            key.push_str(&format!(" regions={regions}"));
+        }
+        key
     }
 
     /// `2 tasks, 200 req/s, 60 s`, for people.
@@ -95,6 +111,9 @@ impl Shape {
         if let Some(seconds) = self.duration_seconds {
             parts.push(format!("{seconds} s"));
         }
+        if let Some(regions) = &self.regions {
+            parts.push(format!("regions {}", regions.replace(',', ", ")));
+        }
         parts.join(", ")
     }
 }
@@ -104,7 +123,7 @@ impl Shape {
 pub fn history_plan(
     inputs: &Inputs,
     workflow: &WorkflowEnv,
-    load: &Load,
+    shape: Shape,
     comment_tag: &str,
     thresholds: &[Threshold],
     problems: &mut Problems,
@@ -182,7 +201,7 @@ pub fn history_plan(
         baseline_repository: workflow.repository.clone(),
         commit: workflow.sha.clone(),
         run_url: workflow.run_url(),
-        shape: Shape::of(load),
+        shape,
     })
 }
 
@@ -235,6 +254,7 @@ mod tests {
             vus: None,
             duration_seconds: Some(60),
             stages: None,
+            regions: None,
         };
         assert_eq!(shape.key(), "tasks=2 rate=200 vus=- duration=60 stages=-");
         assert_eq!(shape.describe(), "2 tasks, 200 req/s, 60 s");
@@ -243,5 +263,17 @@ mod tests {
             ..shape.clone()
         };
         assert_ne!(shape.key(), other.key());
+        let spread = Shape {
+            regions: Some("us-east-1:1,eu-west-1:1".into()),
+            ..shape.clone()
+        };
+        assert_eq!(
+            spread.key(),
+            "tasks=2 rate=200 vus=- duration=60 stages=- regions=us-east-1:1,eu-west-1:1"
+        );
+        assert_eq!(
+            spread.describe(),
+            "2 tasks, 200 req/s, 60 s, regions us-east-1:1, eu-west-1:1"
+        );
     }
 }

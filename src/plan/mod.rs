@@ -201,11 +201,13 @@ pub fn plan(
         .unwrap_or(60.0);
     let wait = wait(inputs, problems);
     let thresholds = thresholds::thresholds(inputs, problems);
+    let mut notices = Vec::new();
+    let regions = regions::regions(inputs, load.task_count, problems, &mut notices);
     let comment = github::comment_plan(inputs, workflow, problems);
     let history = history::history_plan(
         inputs,
         workflow,
-        &load,
+        history::Shape::of(&load, &regions),
         &comment.tag,
         &thresholds,
         problems,
@@ -249,8 +251,6 @@ pub fn plan(
         ReportFile::parse,
     );
 
-    let mut notices = Vec::new();
-    let regions = regions::regions(inputs, load.task_count, problems, &mut notices);
     for rule in &thresholds {
         if let Some(region) = &rule.region
             && !regions.iter().any(|known| known.name == *region)

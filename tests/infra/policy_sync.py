@@ -109,7 +109,7 @@ def flatten(value):
 
 def policy_actions():
     documents = {}
-    for path in sorted((ROOT / "infra" / "terraform").glob("*.tf")):
+    for path in sorted((ROOT / "infra" / "terraform").rglob("*.tf")):
         with path.open() as handle:
             try:
                 parsed = hcl2.load(handle)
