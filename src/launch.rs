@@ -97,12 +97,13 @@ pub async fn launch<B: Backend>(
     // while two runs (or two steps of one job) never share tokens.
     let nonce = format!("{:016x}", rand::rng().random::<u64>());
     let mut failed = 0;
-    for batch in plan.tasks.chunks(CONCURRENT_STARTS) {
+    let order = plan.launch_order();
+    for batch in order.chunks(CONCURRENT_STARTS) {
         let mut requests = Vec::with_capacity(batch.len());
         for spec in batch {
             let backend = backend.clone();
             let record = started.clone();
-            let mut spec = spec.clone();
+            let mut spec = (*spec).clone();
             spec.environment
                 .push(EnvVar::new("START_AT", start_at_ms.to_string()));
             let token = format!("ecs-loadtest-{nonce}-{}", spec.index);

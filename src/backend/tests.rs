@@ -939,6 +939,34 @@ fn each_region_has_its_place_and_its_tasks() {
 }
 
 #[test]
+fn the_regions_start_their_tasks_in_turn() {
+    let configured = configure::<Fargate>(&three_regions(), &context()).unwrap();
+    let order: Vec<usize> = configured
+        .plan
+        .launch_order()
+        .iter()
+        .map(|spec| spec.index)
+        .collect();
+    // us-east-1 holds 0 to 3, eu-west-1 4 and 5, ap-southeast-2 6.
+    assert_eq!(order, [0, 4, 6, 1, 5, 2, 3]);
+    let one = configure::<Fargate>(
+        &Inputs {
+            task_count: Some("3".into()),
+            ..valid()
+        },
+        &context(),
+    )
+    .unwrap();
+    let order: Vec<usize> = one
+        .plan
+        .launch_order()
+        .iter()
+        .map(|spec| spec.index)
+        .collect();
+    assert_eq!(order, [0, 1, 2]);
+}
+
+#[test]
 fn region_settings_problems_name_the_region_and_the_key() {
     let refused = |settings: &str| -> Vec<String> {
         errors(Inputs {

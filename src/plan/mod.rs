@@ -79,6 +79,32 @@ impl Plan {
         self.tasks.len()
     }
 
+    /// The order tasks are started in: by index, or with several regions one of each region in
+    /// turn, so that each region's RunTask pace (a region's quota) is used at once, not one region
+    /// after another.
+    pub fn launch_order(&self) -> Vec<&TaskSpec> {
+        if self.regions.len() < 2 {
+            return self.tasks.iter().collect();
+        }
+        let mut order = Vec::with_capacity(self.tasks.len());
+        let longest = self
+            .regions
+            .iter()
+            .map(|region| region.tasks)
+            .max()
+            .unwrap_or(0);
+        for turn in 0..longest {
+            for region in &self.regions {
+                if turn < region.tasks
+                    && let Some(spec) = self.tasks.get(region.first + turn)
+                {
+                    order.push(spec);
+                }
+            }
+        }
+        order
+    }
+
     /// The region task `index` runs in, when `regions` names them.
     pub fn region_of(&self, index: usize) -> Option<&RegionShare> {
         self.regions.iter().find(|region| region.holds(index))
