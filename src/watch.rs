@@ -107,13 +107,7 @@ pub async fn watch<B: Backend>(
                     entry.unanswered_polls += 1;
                     // Each of those polls retried for the AWS persistence: the place is down.
                     if entry.unanswered_polls >= MISSING_POLLS && entry.finished.is_none() {
-                        let reason = unanswered_reason(entry);
-                        finish(
-                            entry,
-                            StopCause::Error.outcome(reason),
-                            (None, None),
-                            on_finished,
-                        );
+                        end_unknown(entry, StopCause::Error, on_finished);
                         given_up.push(id.clone());
                     }
                 }
@@ -154,13 +148,7 @@ pub async fn watch<B: Backend>(
                 .values_mut()
                 .filter(|entry| entry.finished.is_none())
             {
-                let reason = unanswered_reason(entry);
-                finish(
-                    entry,
-                    StopCause::Timeout.outcome(reason),
-                    (None, None),
-                    on_finished,
-                );
+                end_unknown(entry, StopCause::Timeout, on_finished);
             }
             continue;
         }
@@ -171,13 +159,7 @@ pub async fn watch<B: Backend>(
                 .values_mut()
                 .filter(|entry| entry.finished.is_none() && entry.unanswered.is_some())
             {
-                let reason = unanswered_reason(entry);
-                finish(
-                    entry,
-                    StopCause::Timeout.outcome(reason),
-                    (None, None),
-                    on_finished,
-                );
+                end_unknown(entry, StopCause::Timeout, on_finished);
             }
         }
         // Poll again soon, and exactly at the deadline if it comes first.
@@ -198,13 +180,15 @@ pub async fn watch<B: Backend>(
     Ok(finished)
 }
 
-/// Why a task's end is not known, when its region did not answer the last poll.
-fn unanswered_reason(entry: &Watched) -> String {
-    entry
+/// Ends a task whose end is not known (the grace after its stop ran out, or its region did not
+/// answer) as `cause` says, with why when its region did not answer the last poll.
+fn end_unknown(entry: &mut Watched, cause: StopCause, on_finished: &mut dyn FnMut(&FinishedTask)) {
+    let reason = entry
         .unanswered
         .as_ref()
         .map(|error| format!("its end is not known: {error}"))
-        .unwrap_or_default()
+        .unwrap_or_default();
+    finish(entry, cause.outcome(reason), (None, None), on_finished);
 }
 
 /// Applies one poll's snapshots in index order: status changes are sent, ended tasks finished.

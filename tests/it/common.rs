@@ -906,3 +906,32 @@ pub fn wrapped_task_lines(
         .map(str::to_string)
         .collect()
 }
+
+/// The value of `name` in a task's container environment (RunTask's overrides), from the harness.
+pub fn env_of(task: &Value, name: &str) -> Option<String> {
+    task["overrides"]["containerOverrides"][0]["environment"]
+        .as_array()?
+        .iter()
+        .find(|pair| pair["name"] == name)
+        .map(|pair| pair["value"].as_str().unwrap().to_string())
+}
+
+/// One Price List API product (trimmed) of `region`, with its on-demand price an hour in USD.
+pub fn listed_product(region: &str, usagetype: &str, usd: &str) -> String {
+    json!({
+        "product": {
+            "productFamily": "Compute",
+            "attributes": {"regionCode": region, "usagetype": usagetype, "servicecode": "AmazonECS"},
+            "sku": "SKU1"
+        },
+        "serviceCode": "AmazonECS",
+        "terms": {"OnDemand": {"SKU1.JRTCKXETXF": {
+            "priceDimensions": {"SKU1.JRTCKXETXF.6YS6EN2CT7": {
+                "unit": "Hours", "beginRange": "0", "endRange": "Inf",
+                "pricePerUnit": {"USD": usd}
+            }}
+        }}},
+        "publicationDate": "2026-10-14T18:02:11Z"
+    })
+    .to_string()
+}

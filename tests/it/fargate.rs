@@ -3,16 +3,8 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{ActionRun, Finished, Harness, saved_state, signal, wait_until};
+use crate::common::{ActionRun, Finished, Harness, env_of, saved_state, signal, wait_until};
 use serde_json::{Value, json};
-
-fn env_of(task: &Value, name: &str) -> Option<String> {
-    task["overrides"]["containerOverrides"][0]["environment"]
-        .as_array()?
-        .iter()
-        .find(|pair| pair["name"] == name)
-        .map(|pair| pair["value"].as_str().unwrap().to_string())
-}
 
 fn tag_of(task: &Value, key: &str) -> Option<String> {
     task["tags"]

@@ -4,7 +4,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use crate::common::{ActionRun, Harness, Setup, result_line, saved_state, wait_until};
+use crate::common::{
+    ActionRun, Harness, Setup, env_of, listed_product, result_line, saved_state, wait_until,
+};
 use serde_json::{Value, json};
 
 const REGIONS: [(&str, &str); 3] = [
@@ -12,14 +14,6 @@ const REGIONS: [(&str, &str); 3] = [
     ("eu-west-1", "lt-eu"),
     ("ap-southeast-2", "lt-ap"),
 ];
-
-fn env_of(task: &Value, name: &str) -> Option<String> {
-    task["overrides"]["containerOverrides"][0]["environment"]
-        .as_array()?
-        .iter()
-        .find(|pair| pair["name"] == name)
-        .map(|pair| pair["value"].as_str().unwrap().to_string())
-}
 
 /// A cluster, a task definition and a security group in each region, and the inputs that name
 /// them: the first region's by the inputs, the others' by `region-settings`.
@@ -335,26 +329,6 @@ fn a_region_whose_api_fails_keeps_no_other_from_finishing_is_named_and_cleaned_a
     }
 }
 
-/// One Price List API product (trimmed) of `region`, with its on-demand price an hour.
-fn product(region: &str, usagetype: &str, usd: f64) -> String {
-    json!({
-        "product": {
-            "productFamily": "Compute",
-            "attributes": {"regionCode": region, "usagetype": usagetype, "servicecode": "AmazonECS"},
-            "sku": "SKU1"
-        },
-        "serviceCode": "AmazonECS",
-        "terms": {"OnDemand": {"SKU1.JRTCKXETXF": {
-            "priceDimensions": {"SKU1.JRTCKXETXF.6YS6EN2CT7": {
-                "unit": "Hours", "beginRange": "0", "endRange": "Inf",
-                "pricePerUnit": {"USD": format!("{usd:.10}")}
-            }}
-        }}},
-        "publicationDate": "2026-10-14T18:02:11Z"
-    })
-    .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn each_regions_tasks_are_priced_at_its_own_prices() {
     use wiremock::matchers::{body_partial_json, header, method};
@@ -368,9 +342,9 @@ async fn each_regions_tasks_are_priced_at_its_own_prices() {
     // Each region's Fargate prices, asked by its region code.
     let price_list = MockServer::start().await;
     let prices = [
-        ("us-east-1", "USE1", 0.05, 0.006),
-        ("eu-west-1", "EUW1", 0.06, 0.007),
-        ("ap-southeast-2", "APS2", 0.07, 0.008),
+        ("us-east-1", "USE1", "0.05", "0.006"),
+        ("eu-west-1", "EUW1", "0.06", "0.007"),
+        ("ap-southeast-2", "APS2", "0.07", "0.008"),
     ];
     for (region, code, vcpu, gb) in prices {
         Mock::given(method("POST"))
@@ -382,8 +356,8 @@ async fn each_regions_tasks_are_priced_at_its_own_prices() {
             .respond_with(ResponseTemplate::new(200).set_body_json(json!({
                 "FormatVersion": "aws_v1",
                 "PriceList": [
-                    product(region, &format!("{code}-Fargate-vCPU-Hours:perCPU"), vcpu),
-                    product(region, &format!("{code}-Fargate-GB-Hours"), gb),
+                    listed_product(region, &format!("{code}-Fargate-vCPU-Hours:perCPU"), vcpu),
+                    listed_product(region, &format!("{code}-Fargate-GB-Hours"), gb),
                 ]
             })))
             .mount(&price_list)

@@ -11,7 +11,7 @@ use serde_json::json;
 use wiremock::matchers::{body_partial_json, header, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{ActionRun, Harness};
+use crate::common::{ActionRun, Harness, listed_product};
 use crate::server::{Behaviour, Server};
 
 /// The local backend running the built-in generator in this process against `server`.
@@ -325,26 +325,6 @@ async fn fargate_usage_and_its_estimate_on_demand_and_spot_apart() {
     run.assert_code(2);
 }
 
-/// One Price List API product (trimmed) with its on-demand price an hour.
-fn listed_product(usagetype: &str, usd: &str) -> String {
-    json!({
-        "product": {
-            "productFamily": "Compute",
-            "attributes": {"regionCode": "us-east-1", "usagetype": usagetype, "servicecode": "AmazonECS"},
-            "sku": "SKU1"
-        },
-        "serviceCode": "AmazonECS",
-        "terms": {"OnDemand": {"SKU1.JRTCKXETXF": {
-            "priceDimensions": {"SKU1.JRTCKXETXF.6YS6EN2CT7": {
-                "unit": "Hours", "beginRange": "0", "endRange": "Inf",
-                "pricePerUnit": {"USD": usd}
-            }}
-        }}},
-        "publicationDate": "2026-10-14T18:02:11Z"
-    })
-    .to_string()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn fargate_prices_come_from_the_price_list_api_when_the_role_may_read_it() {
     let harness = Harness::start();
@@ -358,9 +338,9 @@ async fn fargate_prices_come_from_the_price_list_api_when_the_role_may_read_it()
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "FormatVersion": "aws_v1",
             "PriceList": [
-                listed_product("USE1-Fargate-GB-Hours", "0.0060000000"),
-                listed_product("USE1-SpotUsage-Fargate-vCPU-Hours:perCPU", "0.0150000000"),
-                listed_product("USE1-SpotUsage-Fargate-GB-Hours", "0.0016000000"),
+                listed_product("us-east-1", "USE1-Fargate-GB-Hours", "0.0060000000"),
+                listed_product("us-east-1", "USE1-SpotUsage-Fargate-vCPU-Hours:perCPU", "0.0150000000"),
+                listed_product("us-east-1", "USE1-SpotUsage-Fargate-GB-Hours", "0.0016000000"),
             ]
         })))
         .with_priority(1)
@@ -371,9 +351,9 @@ async fn fargate_prices_come_from_the_price_list_api_when_the_role_may_read_it()
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "FormatVersion": "aws_v1",
             "PriceList": [
-                listed_product("USE1-Fargate-vCPU-Hours:perCPU", "0.0500000000"),
-                listed_product("USE1-Fargate-EphemeralStorage-GB-Hours", "0.0001110000"),
-                listed_product("USE1-Fargate-Windows-vCPU-Hours:perCPU", "0.0900000000"),
+                listed_product("us-east-1", "USE1-Fargate-vCPU-Hours:perCPU", "0.0500000000"),
+                listed_product("us-east-1", "USE1-Fargate-EphemeralStorage-GB-Hours", "0.0001110000"),
+                listed_product("us-east-1", "USE1-Fargate-Windows-vCPU-Hours:perCPU", "0.0900000000"),
             ],
             "NextToken": "page-2"
         })))
