@@ -75,25 +75,12 @@ pub async fn copy_to_registry(
         .id
         .with_context(|| format!("the Docker engine gives no ID for {source}"))?;
     let tag = format!("ecs-loadtest-{}", id.replace(':', "-"));
-    let repository = format!("{}/{repository}", registry.host);
-    if let Some(digest) = push::pushed_digest(&docker, registry, &repository, &tag).await? {
-        return Ok(Pushed::at(&repository, tag, &digest, true));
-    }
-    let options = bollard::query_parameters::TagImageOptions {
-        repo: Some(repository.clone()),
-        tag: Some(tag.clone()),
-    };
-    docker
-        .tag_image(source, Some(options))
-        .await
-        .with_context(|| format!("tagging {source} as {repository}:{tag} on the Docker engine"))?;
-    let digest = push::push(&docker, registry, &repository, &tag, gha).await?;
-    Ok(Pushed::at(&repository, tag, &digest, false))
+    push_as(&Engine(docker), source, registry, repository, &tag, gha).await
 }
 
-/// Pushes `source`, an image the engine has (built for another region's registry), as
-/// `HOST/REPOSITORY:TAG` of `registry`, unless that registry has the tag already: a tag is never
-/// pushed over. The push uploads only the layers that registry lacks.
+/// Pushes `source`, an image the engine has (built for another region's registry, or the
+/// action's own), as `HOST/REPOSITORY:TAG` of `registry`, unless that registry has the tag
+/// already: a tag is never pushed over. The push uploads only the layers that registry lacks.
 pub async fn push_as(
     engine: &Engine,
     source: &str,
