@@ -118,6 +118,7 @@ pub async fn launch<B: Backend>(
                             count: task_count,
                         },
                         short_id: backend.short_id(id).to_string(),
+                        region: spec.region.clone(),
                         id: id.clone(),
                     });
                 }

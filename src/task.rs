@@ -32,6 +32,8 @@ pub struct TaskRef {
     pub number: TaskNumber,
     pub id: String,
     pub short_id: String,
+    /// The region it runs in, when the run has several.
+    pub region: Option<String>,
 }
 
 impl TaskRef {
@@ -39,16 +41,28 @@ impl TaskRef {
         self.number.index
     }
 
-    /// The task inside a sentence: `task 2/3 (0123abcd)`.
+    /// The task inside a sentence: `task 2/3 (0123abcd)`, `task 2/3 (0123abcd in eu-west-1)`.
     pub fn in_sentence(&self) -> String {
-        format!("{} ({})", self.number.in_sentence(), self.short_id)
+        match &self.region {
+            Some(region) => format!(
+                "{} ({} in {region})",
+                self.number.in_sentence(),
+                self.short_id
+            ),
+            None => format!("{} ({})", self.number.in_sentence(), self.short_id),
+        }
     }
 }
 
-/// `Task 2/3 · 0123abcd`: group titles, status lines.
+/// `Task 2/3 · 0123abcd` (`Task 2/3 · 0123abcd · eu-west-1` with several regions): group
+/// titles, status lines.
 impl fmt::Display for TaskRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} · {}", self.number, self.short_id)
+        write!(f, "{} · {}", self.number, self.short_id)?;
+        if let Some(region) = &self.region {
+            write!(f, " · {region}")?;
+        }
+        Ok(())
     }
 }
 

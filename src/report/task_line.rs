@@ -40,6 +40,7 @@ mod tests {
                 number: TaskNumber { index: 1, count: 3 },
                 id: "arn:aws:ecs:us-east-1:1:task/load/0123abcd".into(),
                 short_id: "0123abcd".into(),
+                region: None,
             },
             outcome: TaskOutcome {
                 kind: OutcomeKind::ContainerFailed,
