@@ -121,10 +121,15 @@ pub fn lines(report: &Report) -> Vec<String> {
     for row in &report.tasks {
         let number =
             |value: Option<u64>| value.map_or("–".to_string(), |value| value.to_string());
+        // With several regions the task's region follows its id.
+        let task = match &row.region {
+            Some(region) => format!("{} {region}", row.task_id),
+            None => row.task_id.clone(),
+        };
         lines.push(format!(
             "  {:>4}  {:<36}  {:<16}  {:>4}  {:>10}  {:>8}  {:>9}",
             row.index + 1,
-            row.task_id,
+            task,
             row.outcome,
             row.exit_code
                 .map_or("–".to_string(), |code| code.to_string()),

@@ -198,7 +198,14 @@ fn seven_tasks_in_three_regions_each_in_its_place_merged_exactly_overall_and_by_
     assert!((latency["p50_us"].as_f64().unwrap() - 10_000.0).abs() < 20.0);
     let tasks = results["tasks"].as_array().unwrap();
     assert_eq!(tasks[6]["region"], "ap-southeast-2");
-    // Each task's log group says its region.
+    // The console's task rows and each task's log group say its region.
+    assert!(
+        run.stdout
+            .lines()
+            .any(|line| line.trim_start().starts_with("7  ") && line.contains(" ap-southeast-2  ")),
+        "{}",
+        run.stdout
+    );
     assert!(
         run.stdout
             .lines()
