@@ -288,7 +288,7 @@ pub fn k6_image() -> &'static str {
 
 /// What a task of the composed image prints: the wrapper run here with that task's index, as the
 /// image's command runs it, against `server`.
-fn task_output(dir: &Path, index: usize, count: usize, base_url: &str) -> Vec<String> {
+pub fn task_output(dir: &Path, index: usize, count: usize, base_url: &str) -> Vec<String> {
     crate::common::wrapped_task_lines(
         dir,
         &["k6", "--", "k6", "run", "load/checkout.js"],

@@ -453,3 +453,91 @@ fn the_image_is_built_once_and_pushed_to_every_regions_repository() {
     assert!(!again.stdout.contains("::group::Build image"));
     assert_eq!(again.stdout.matches("is in ECR already").count(), 3);
 }
+
+/// A k6 script in three regions: its image composed and checked once, pushed to every region's
+/// repository, each region's task running it with its share; the merge is exact.
+#[test]
+fn a_k6_script_runs_in_three_regions_from_one_image() {
+    use crate::server::{Behaviour, Server};
+
+    let harness = Harness::start();
+    let (_, inputs) = three_regions(&harness, true);
+    let server = Server::start(Behaviour::default());
+    let base_url = server.url().trim_end_matches('/').to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("load")).unwrap();
+    // The run's own mark in the script: the test registry keeps what earlier runs pushed.
+    let script = format!(
+        r#"// {}
+import http from 'k6/http';
+export const options = {{
+  scenarios: {{ load: {{ executor: 'shared-iterations', vus: 3, iterations: 30, maxDuration: '20s' }} }},
+}};
+export default function () {{
+  http.get(`${{__ENV.BASE_URL}}/home`, {{ tags: {{ name: 'home' }} }});
+}}
+"#,
+        crate::common::unique_tag()
+    );
+    std::fs::write(dir.path().join("load/checkout.js"), &script).unwrap();
+    // What each task prints, its TASK_INDEX's share run here; the harness hands a task the lines
+    // of its index, in whichever region's cluster it runs.
+    let lines: Vec<Vec<String>> = (0..3)
+        .map(|index| crate::k6::task_output(dir.path(), index, 3, &base_url))
+        .collect();
+    assert_eq!(server.requests(), 30);
+    for (_, cluster) in REGIONS {
+        harness.log_per_task(cluster, &lines);
+    }
+
+    let generator_image = crate::action::action_image();
+    let run = run_with(
+        &harness,
+        &inputs,
+        &[
+            ("script", "load/checkout.js"),
+            ("task-count", "3"),
+            ("regions", "us-east-1: 1\neu-west-1: 1\nap-southeast-2: 1"),
+            ("tester-image", crate::k6::k6_image()),
+            ("generator-image", generator_image),
+            ("environment", &format!("BASE_URL={base_url}")),
+        ],
+    )
+    .in_dir(dir.path())
+    .run();
+
+    run.assert_code(0);
+    // Composed and checked once, pushed to each region's repository.
+    assert_eq!(
+        run.stdout.matches("::group::Build image").count(),
+        1,
+        "{}",
+        run.stdout
+    );
+    let images = run.output("image").to_string();
+    for ((region, cluster), repository) in
+        REGIONS.iter().zip(["tester-us", "tester-eu", "tester-ap"])
+    {
+        let host = format!("123456789012.dkr.ecr.{region}.amazonaws.com");
+        assert!(
+            images.contains(&format!("{region}: {host}/{repository}@sha256:")),
+            "{images}"
+        );
+        let tasks = harness.tasks_in(region, cluster);
+        assert_eq!(tasks.len(), 1, "{region}");
+        let container = &tasks[0]["overrides"]["containerOverrides"][0];
+        assert_eq!(
+            container["command"],
+            json!(["wrap", "k6", "--", "k6", "run", "load/checkout.js"])
+        );
+    }
+    let results = run.results();
+    assert_eq!(results["merged"]["requests"], 30, "{results:#}");
+    let per_region: Vec<u64> = results["merged"]["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|region| region["requests"].as_u64().unwrap())
+        .collect();
+    assert_eq!(per_region, [10, 10, 10], "{results:#}");
+}
