@@ -405,6 +405,17 @@ def patch_moto():
 
     response_class.run_task = run_task_response
 
+    # moto notes which parts of an answer to leave out in one dict shared by every request (a
+    # class attribute): a DescribeTasks without include=TAGS running beside one with it could drop
+    # the tags from the other's answer. Each DescribeTasks gets a dict of its own.
+    original_describe_tasks_response = response_class.describe_tasks
+
+    def describe_tasks_response(self):
+        self.RESPONSE_KEY_PATH_TO_TRANSFORMER = dict(self.RESPONSE_KEY_PATH_TO_TRANSFORMER)
+        return original_describe_tasks_response(self)
+
+    response_class.describe_tasks = describe_tasks_response
+
     # moto's log streams are plain lists; reads and the writer thread take turns.
     logs_class = logs_models.LogsBackend
     for name in ("get_log_events", "filter_log_events"):
