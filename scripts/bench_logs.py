@@ -10,7 +10,6 @@
 Usage: .venv/bin/python scripts/bench_logs.py BINARY
 """
 
-import os
 import statistics
 import subprocess
 import sys
@@ -24,14 +23,7 @@ from harness_client import Harness, watch_peak_rss
 def run_binary(binary, harness, setup, task_count, on_line, log_mode="grouped"):
     """Runs one load test; calls on_line(arrival_seconds, text) for each stdout line. Returns
     (exit status, peak RSS in KiB)."""
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "AWS_ENDPOINT_URL": harness.endpoint,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "GITHUB_ACTIONS": "true",
-    }
+    environment = harness.environment()
     command = [
         binary, "run", "--aws-region", "us-east-1", "--cluster", "bench", "--task-definition", "tester",
         "--subnets", setup["subnets"][0], "--security-groups", setup["security_group"],

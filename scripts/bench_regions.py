@@ -62,17 +62,11 @@ def command(binary, places, tasks, regions):
 
 
 def run_once(binary, harness, places, tasks, regions):
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "AWS_ENDPOINT_URL": harness.endpoint,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_RUN_ID": str(int(time.time() * 1000)),
-        "GITHUB_RUN_ATTEMPT": "1",
-        "GITHUB_REPOSITORY": "acme/bench",
-    }
+    environment = harness.environment(
+        GITHUB_RUN_ID=str(int(time.time() * 1000)),
+        GITHUB_RUN_ATTEMPT="1",
+        GITHUB_REPOSITORY="acme/bench",
+    )
     before = len(harness.state("")["timeline"])
     began = time.monotonic()
     finished = subprocess.run(

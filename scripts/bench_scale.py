@@ -31,17 +31,9 @@ LIMIT_SECONDS = 900
 
 def start(binary, harness, setup, tasks):
     """Starts one run; returns the process and a list that holds its peak RSS in KiB."""
-    environment = {
-        "PATH": os.environ.get("PATH", ""),
-        "AWS_ENDPOINT_URL": harness.endpoint,
-        "AWS_ACCESS_KEY_ID": "bench",
-        "AWS_SECRET_ACCESS_KEY": "bench",
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "GITHUB_ACTIONS": "true",
-        "GITHUB_RUN_ID": "77",
-        "GITHUB_RUN_ATTEMPT": "1",
-        "GITHUB_REPOSITORY": "acme/bench",
-    }
+    environment = harness.environment(
+        GITHUB_RUN_ID="77", GITHUB_RUN_ATTEMPT="1", GITHUB_REPOSITORY="acme/bench"
+    )
     command = [
         binary, "run", "--aws-region", "us-east-1", "--cluster", "bench", "--task-definition", "tester",
         "--subnets", setup["subnets"][0], "--security-groups", setup["security_group"],

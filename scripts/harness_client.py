@@ -1,6 +1,7 @@
 """What the benchmark scripts share: the moto harness in a child process, and a peak-RSS watch."""
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -32,6 +33,18 @@ class Harness:
     def state(self, cluster):
         url = f"{self.endpoint}/_harness/state?cluster={cluster}"
         return json.load(urllib.request.urlopen(url, timeout=60))
+
+    def environment(self, **more):
+        """What the binary runs with against this server: its endpoint, test credentials, no
+        instance metadata, as a GitHub Actions step; `more` adds variables (GITHUB_RUN_ID, …)."""
+        return {
+            "PATH": os.environ.get("PATH", ""),
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "GITHUB_ACTIONS": "true",
+        } | more
 
     def close(self):
         self.process.stdin.close()
