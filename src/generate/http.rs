@@ -1,6 +1,6 @@
 //! Connections to the target and one request on them: HTTP/1.1 with keep-alive on the
-//! generator's own lean connection (`http1.rs`), or HTTP/2 on `h2` (`http2.rs`; by ALPN over TLS,
-//! or with prior knowledge over plain TCP), TLS with rustls and the platform's root certificates
+//! generator's own lean connection (`http1.rs`), or HTTP/2 on its own as well (`http2.rs`; by ALPN
+//! over TLS, or with prior knowledge over plain TCP), TLS with rustls and the platform's root certificates
 //! (`SSL_CERT_FILE` and `SSL_CERT_DIR` are honoured). The name is resolved once per connection.
 
 use std::sync::Arc;

@@ -5,7 +5,7 @@
 //!
 //! hyper's HTTP/1 client costs about 35 KiB a connection (a request channel of 32 slots, an 8 KiB
 //! write buffer, buffers reserved again per answer) and allocates for every request; that made
-//! the generator slower than wrk and too large at 10,000 connections. HTTP/2 runs on `h2` (`http2.rs`).
+//! the generator slower than wrk and too large at 10,000 connections. HTTP/2 is `http2.rs`.
 //!
 //! The answer's length follows RFC 9112 §6.3: none for `HEAD`, 1xx, 204 and 304; chunked when the
 //! last transfer coding is `chunked`; else `Content-Length`; else to the connection's end. Interim

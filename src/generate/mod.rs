@@ -4,6 +4,7 @@
 //! ends with its result, in chunks.
 
 mod failure;
+mod hpack;
 mod http;
 mod http1;
 mod http2;
