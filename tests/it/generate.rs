@@ -355,6 +355,40 @@ fn auto_against_an_http1_server_connects_every_virtual_user_at_once() {
     );
 }
 
+/// Over TLS a worker's first handshake goes alone and the others follow it together: rustls then
+/// offers every later connection the key exchange the server chose, not the larger post-quantum
+/// hybrid and X25519 both.
+#[test]
+fn tls_connections_follow_their_workers_first_handshake_together() {
+    let server = Server::start(Behaviour {
+        tls: true,
+        handshake_delay: Duration::from_millis(200),
+        ..Default::default()
+    });
+    let (url, certificate) = url_and_trust(&server);
+    let result = result_of(&generate(
+        &[
+            "--target-url",
+            &url,
+            "--vus",
+            "40",
+            "--duration",
+            "2s",
+            "--http-version",
+            "1.1",
+        ],
+        &trusting(&certificate),
+    ));
+    assert_eq!(result["errors"], 0, "{result}");
+    assert_eq!(server.seen.connections.load(Ordering::SeqCst), 40);
+    let workers = worker_threads(40);
+    let at_once = server.seen.most_handshakes_at_once.load(Ordering::SeqCst);
+    assert!(
+        at_once > workers + 2 && at_once <= 40 - workers,
+        "{at_once} handshakes at once, {workers} worker threads"
+    );
+}
+
 #[test]
 fn http2_and_tls_with_a_trusted_self_signed_certificate() {
     let server = Server::start(Behaviour {
