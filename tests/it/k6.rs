@@ -506,8 +506,14 @@ export default function () {
     let results = run.results();
     let sent = server.requests();
     assert!(sent < 1000, "{sent} of 1,200 requests were sent");
-    // What the stopped tasks sent is merged, and the rule failed as it stopped them.
-    assert_eq!(results["merged"]["requests"], sent, "{results:#}");
+    // What the stopped tasks recorded is merged, and the rule failed as it stopped them. A request
+    // in flight when k6 is stopped reached the server, but k6 interrupts its iteration and
+    // records no sample of it: at most one a virtual user (5 in all) may be missing.
+    let merged = results["merged"]["requests"].as_u64().unwrap();
+    assert!(
+        merged <= sent && sent - merged <= 5,
+        "merged {merged} of the {sent} the server saw\n{results:#}"
+    );
     let check = &results["thresholds"][0];
     assert_eq!(check["held"], false, "{results:#}");
     assert!(
