@@ -671,7 +671,7 @@ impl Shared {
                 }
             }
             RST_STREAM => {
-                let code = be32(payload, 4, "RST_STREAM")?;
+                let code = be32(payload, payload.len() == 4, "RST_STREAM")?;
                 if let Some(record) = self.record(id) {
                     let headed = self.records[record].status.is_some();
                     let message = format!("the server reset the stream ({})", reason(code));
@@ -745,7 +745,7 @@ impl Shared {
                 }
             }
             GOAWAY => {
-                let last = be32(payload, 8, "GOAWAY")? & 0x7fff_ffff;
+                let last = be32(payload, payload.len() >= 8, "GOAWAY")? & 0x7fff_ffff;
                 let code = u32::from_be_bytes([payload[4], payload[5], payload[6], payload[7]]);
                 self.going_away = Some(last);
                 let said = format!(
@@ -765,7 +765,8 @@ impl Shared {
                 self.wake_waiting();
             }
             WINDOW_UPDATE => {
-                let increment = i64::from(be32(payload, 4, "WINDOW_UPDATE")? & 0x7fff_ffff);
+                let increment =
+                    i64::from(be32(payload, payload.len() == 4, "WINDOW_UPDATE")? & 0x7fff_ffff);
                 if id == 0 {
                     self.send_window += increment;
                     if self.send_window > MAX_WINDOW {
@@ -1045,16 +1046,15 @@ fn unpad(payload: &[u8]) -> Result<&[u8], ConnectionError> {
     Ok(&payload[1..payload.len() - pad])
 }
 
-fn be32(payload: &[u8], length: usize, frame: &str) -> Result<u32, ConnectionError> {
-    if payload.len() < length || (frame != "GOAWAY" && payload.len() != length) {
-        return Err(ConnectionError::new(
+/// The first 4 bytes of a frame's payload, whose length is `fits` for its type.
+fn be32(payload: &[u8], fits: bool, frame: &str) -> Result<u32, ConnectionError> {
+    match payload.first_chunk::<4>() {
+        Some(bytes) if fits => Ok(u32::from_be_bytes(*bytes)),
+        _ => Err(ConnectionError::new(
             FRAME_SIZE_ERROR,
             format!("the server sent a {frame} frame of {} bytes", payload.len()),
-        ));
+        )),
     }
-    Ok(u32::from_be_bytes([
-        payload[0], payload[1], payload[2], payload[3],
-    ]))
 }
 
 fn frame_header(output: &mut Vec<u8>, length: usize, kind: u8, flags: u8, id: u32) {
