@@ -97,7 +97,7 @@ pub async fn run(
         output("artillery: --insecure (insecure-tls): TLS certificates are not verified");
     }
     // On SIGINT Artillery stops its workers and prints its report.
-    let artillery = Hooked::signalled("Artillery", line, environment, libc::SIGINT);
+    let artillery = Hooked::signalled("Artillery", line, environment, rustix::process::Signal::INT);
     let read = Default::default();
     hooked::run(
         artillery,

@@ -40,16 +40,15 @@ impl Hooked {
         name: &'static str,
         line: Vec<String>,
         environment: Vec<(String, String)>,
-        signal: libc::c_int,
+        signal: rustix::process::Signal,
     ) -> Hooked {
         Hooked {
             name,
             line,
             environment,
             stop: Box::new(move |pid| {
-                // SAFETY: a plain signal to our own child's PID.
-                unsafe { libc::kill(pid as libc::pid_t, signal) };
-                if signal == libc::SIGINT {
+                super::k6::signal_child(pid, signal);
+                if signal == rustix::process::Signal::INT {
                     "SIGINT"
                 } else {
                     "SIGTERM"

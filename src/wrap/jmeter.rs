@@ -155,8 +155,7 @@ fn stop(pid: u32, port: u16) -> String {
     {
         return format!("its Shutdown message, on UDP port {port}");
     }
-    // SAFETY: a plain signal to our own child's PID.
-    unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+    super::k6::signal_child(pid, rustix::process::Signal::TERM);
     "SIGTERM".to_string()
 }
 

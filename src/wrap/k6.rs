@@ -208,30 +208,36 @@ fn free_address() -> Result<String> {
     )
 }
 
+/// Sends `signal` to the tester, our own child. It may have ended already: nothing to do then.
+pub(super) fn signal_child(pid: u32, signal: rustix::process::Signal) {
+    if let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
 /// A named pipe k6 writes its samples to.
 pub(super) fn make_fifo(path: &Path) -> Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let name =
-        std::ffi::CString::new(path.as_os_str().as_bytes()).context("naming the samples pipe")?;
-    // SAFETY: `name` is a valid NUL-terminated path that lives across the call.
-    if unsafe { libc::mkfifo(name.as_ptr(), 0o600) } != 0 {
-        return Err(std::io::Error::last_os_error())
-            .with_context(|| format!("creating the samples pipe {}", path.display()));
-    }
-    Ok(())
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        path,
+        rustix::fs::Mode::from_raw_mode(0o600),
+    )
+    .map_err(std::io::Error::from)
+    .with_context(|| format!("creating the samples pipe {}", path.display()))
 }
 
 /// The most a pipe holds that an unprivileged process may ask for (Linux's default
 /// `/proc/sys/fs/pipe-max-size`).
-const PIPE_BYTES: libc::c_int = 1 << 20;
+const PIPE_BYTES: usize = 1 << 20;
 
 /// Asks for a 1 MiB pipe rather than 64 KiB: when the reader is not scheduled for a moment (it
 /// shares the task's CPUs with k6), k6's writer goes on rather than blocking its samples, and
 /// with them its virtual users. A refusal leaves the pipe as it was.
 pub(super) fn widen_pipe(file: &File) {
-    use std::os::fd::AsRawFd;
-    // SAFETY: F_SETPIPE_SZ on a descriptor this function borrows; it changes only the pipe's size.
-    unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_BYTES) };
+    let _ = rustix::pipe::fcntl_setpipe_size(file, PIPE_BYTES);
 }
 
 /// Reads k6's CSV samples from the pipe until k6 closes it, folding each into `tally`.
@@ -576,8 +582,7 @@ impl Load<'_> {
                     interrupted = true;
                     output(&format!("{why}: k6 is asked to stop (SIGINT); the result follows"));
                     if let Some(pid) = child.id() {
-                        // SAFETY: a plain signal to our own child's PID.
-                        unsafe { libc::kill(pid as libc::pid_t, libc::SIGINT) };
+                        signal_child(pid, rustix::process::Signal::INT);
                     }
                 }
             }

@@ -88,7 +88,7 @@ pub async fn run(
         ("TASK_COUNT".to_string(), share.count.to_string()),
     ]);
     // Locust stops its users and fires `quitting` on SIGTERM.
-    let locust = Hooked::signalled("Locust", line, environment, libc::SIGTERM);
+    let locust = Hooked::signalled("Locust", line, environment, rustix::process::Signal::TERM);
     let read = Default::default();
     hooked::run(locust, &share, &fifo, read, tester_output, output, stopped).await
 }
