@@ -133,9 +133,16 @@ impl Gha {
         self.in_actions
     }
 
-    /// Prints one line of the action's own output.
+    /// Prints the action's own text, which may quote what others said (a request name, a
+    /// server's error message, a commenter's override): each line is neutralised first, so no
+    /// quoted string can become a workflow command (see `neutralise`).
     pub fn line(&self, text: &str) {
-        self.writer().emit(text);
+        let text = if self.in_actions {
+            neutralise(text)
+        } else {
+            escape_controls(text)
+        };
+        self.writer().emit(&text);
     }
 
     /// Prints text the action does not control (a task's log line, build output): workflow
@@ -191,7 +198,10 @@ impl Gha {
         if self.in_actions {
             self.emit_command(&annotation(level, message, location));
         } else {
-            eprintln!("{}", plain_annotation(level, message, location));
+            eprintln!(
+                "{}",
+                escape_controls(&plain_annotation(level, message, location))
+            );
         }
     }
 
@@ -266,6 +276,60 @@ pub fn random_token(length: usize) -> String {
         .collect()
 }
 
+/// Text that did not come from the action's own code, made inert for the runner, line by line.
+/// The runner obeys a line whose trimmed start is `::` and the legacy `##[` anywhere in a line
+/// (actions/runner `ActionCommand.TryParseV2` and `TryParse`), and .NET's line reader also ends a
+/// line at a lone `\r`. So every control character but the tab is shown escaped (`\r`, `\u{1b}`),
+/// a zero-width space goes before a leading `::` (the runner's `TrimStart` keeps it, so the line
+/// no longer starts with `::`) and between the two `#` of `##[`. What a reader sees is unchanged.
+pub fn neutralise(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for (index, line) in text.split('\n').enumerate() {
+        if index > 0 {
+            out.push('\n');
+        }
+        let line = escape_controls(line);
+        let content = line.trim_start();
+        let indent = &line[..line.len() - content.len()];
+        out.push_str(indent);
+        if content.starts_with("::") {
+            out.push(ZERO_WIDTH_SPACE);
+        }
+        out.push_str(&break_legacy_commands(content));
+    }
+    out
+}
+
+const ZERO_WIDTH_SPACE: char = '\u{200B}';
+
+/// `##[` with a zero-width space between the two `#`, wherever it stands.
+fn break_legacy_commands(text: &str) -> String {
+    text.replace("##[", "#\u{200B}#[")
+}
+
+/// Every control character but the tab and the line feed, shown as an escape: a lone `\r` would end
+/// the runner's line, and a terminal's escape sequences could hide or repaint text.
+pub fn escape_controls(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\t' && c != '\n')
+    {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\t' | '\n' => out.push(c),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Escapes a command's message: `%`, CR and LF.
 pub fn escape_data(text: &str) -> String {
     text.replace('%', "%25")
@@ -289,7 +353,11 @@ pub fn command(name: &str, properties: &[(&str, String)], message: &str) -> Stri
     line
 }
 
+/// An annotation's command. Its message and title may quote text from outside: the runner
+/// echoes them into the log as `##[error]…`, so a `##[` inside is broken and other control
+/// characters than the line breaks (which `escape_data` encodes) are shown escaped.
 pub fn annotation(level: Level, message: &str, location: &Location) -> String {
+    let inert = |text: &str| break_legacy_commands(&escape_controls_but_breaks(text));
     let mut properties = Vec::new();
     if let Some(file) = location.file {
         properties.push(("file", file.to_string()));
@@ -298,9 +366,17 @@ pub fn annotation(level: Level, message: &str, location: &Location) -> String {
         properties.push(("line", line.to_string()));
     }
     if let Some(title) = location.title {
-        properties.push(("title", title.to_string()));
+        properties.push(("title", inert(title)));
     }
-    command(level.command(), &properties, message)
+    command(level.command(), &properties, &inert(message))
+}
+
+/// `escape_controls`, keeping `\r` and `\n` for `escape_data` to encode.
+fn escape_controls_but_breaks(text: &str) -> String {
+    text.split('\r')
+        .map(escape_controls)
+        .collect::<Vec<_>>()
+        .join("\r")
 }
 
 fn plain_annotation(level: Level, message: &str, location: &Location) -> String {
@@ -420,6 +496,63 @@ mod tests {
             tester_obeyed, 0,
             "tester lines the runner would have obeyed"
         );
+    }
+
+    /// What the runner would obey in `printed`: a line whose trimmed start is `::`, `##[` anywhere,
+    /// and a line that a lone `\r` starts.
+    fn obeyed_by_the_runner(printed: &str) -> Vec<String> {
+        printed
+            .split(['\n', '\r'])
+            .filter(|line| line.trim_start().starts_with("::") || line.contains("##["))
+            .map(String::from)
+            .collect()
+    }
+
+    #[test]
+    fn quoted_text_never_reaches_the_runner_as_a_command() {
+        let hostile = [
+            "::set-output name=passed::true",
+            "  \t::add-mask::x",
+            "\u{a0}::error::from a server",
+            "GET /a ##[group]fake",
+            "ok\r::warning::after a lone CR",
+            "name\n::endgroup::",
+            "###[set-env name=X]y",
+            "\u{1b}[2K\u{1b}[1Ahidden",
+        ];
+        for text in hostile {
+            let (gha, captured) = captured_gha();
+            gha.line(&format!("Errors: {text}"));
+            gha.line(text);
+            gha.error(text);
+            gha.annotate(
+                Level::Warning,
+                "x",
+                &Location {
+                    title: Some(text),
+                    ..Default::default()
+                },
+            );
+            let printed = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            let obeyed: Vec<String> = obeyed_by_the_runner(&printed)
+                .into_iter()
+                .filter(|line| !line.starts_with("::error::") && !line.starts_with("::warning "))
+                .collect();
+            assert!(obeyed.is_empty(), "{text:?} printed as {printed:?}");
+            assert!(
+                !printed.contains('\u{1b}') && !printed.contains('\r'),
+                "{printed:?}"
+            );
+            assert!(!printed.contains("##["), "{printed:?}");
+        }
+        // A reader still sees the words; control characters are shown as escapes.
+        assert_eq!(neutralise("a\rb\u{7}"), "a\\rb\\u{7}");
+        assert_eq!(
+            neutralise("::x::y").replace('\u{200B}', ""),
+            "::x::y",
+            "only an invisible mark is added"
+        );
+        assert_eq!(neutralise("plain text: 50% done"), "plain text: 50% done");
     }
 
     #[test]
