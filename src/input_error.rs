@@ -20,8 +20,10 @@ impl fmt::Display for InputError {
         } else {
             write!(
                 f,
-                "input `{}`: got `{}`; expected {}",
-                self.input, self.given, self.accepted
+                "input `{}`: got {}; expected {}",
+                self.input,
+                crate::quote::code(&self.given),
+                self.accepted
             )
         }
     }

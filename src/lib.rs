@@ -21,6 +21,7 @@ mod launch;
 mod logs;
 mod outcome;
 mod plan;
+mod quote;
 mod report;
 mod results;
 mod run;

@@ -302,7 +302,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "input `regions`: got `us-east-1: 2\neu-west-1: 2`; expected numbers of tasks that add up to `task-count` (3); these add up to 4"
+                "input `regions`: got `us-east-1: 2\\neu-west-1: 2`; expected numbers of tasks that add up to `task-count` (3); these add up to 4"
             ]
         );
     }
@@ -313,7 +313,7 @@ mod tests {
         assert_eq!(
             errors,
             [
-                "input `regions`: got `us-east-1: 60%\neu-west-1: 30%`; expected percents that add up to 100 (these add up to 90)"
+                "input `regions`: got `us-east-1: 60%\\neu-west-1: 30%`; expected percents that add up to 100 (these add up to 90)"
             ]
         );
         let (_, _, errors) = read("us-east-1: 50%\neu-west-1: 5", 10);

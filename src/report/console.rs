@@ -1,8 +1,9 @@
 //! The compact text table printed at the end of the run.
 
 use super::{
-    LATENCY_NAMES, Report, checks_text, comparison_cells, comparison_heading, dropped_text,
-    error_lines, latency_cells, name_cells, region_cells, threshold_result, total_cells,
+    LATENCY_NAMES, Report, as_is, backticks, checks_text, comparison_cells, comparison_heading,
+    dropped_text, error_lines, latency_cells, name_cells, region_cells, threshold_result,
+    total_cells,
 };
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
@@ -31,7 +32,7 @@ pub fn lines(report: &Report) -> Vec<String> {
             "Totals: {requests} requests · {errors} errors ({rate}) · {rps} · {duration}"
         ));
     }
-    for line in error_lines(merged) {
+    for line in error_lines(merged, as_is) {
         lines.push(format!("Errors: {line}"));
     }
     if let Some(dropped) = merged.dropped.filter(|dropped| *dropped > 0) {
@@ -63,7 +64,7 @@ pub fn lines(report: &Report) -> Vec<String> {
             "request name", "requests", "errors", "p50", "p95", "p99"
         ));
         for row in &merged.names {
-            let [name, requests, errors, p50, p95, p99] = name_cells(row);
+            let [name, requests, errors, p50, p95, p99] = name_cells(row, as_is);
             lines.push(format!(
                 "  {name:<40}  {requests:>10}  {errors:>8}  {p50:>9}  {p95:>9}  {p99:>9}"
             ));
@@ -103,7 +104,10 @@ pub fn lines(report: &Report) -> Vec<String> {
     }
     match report.comparison {
         Some(Ok(comparison)) => {
-            lines.push(format!("Compared with {}:", comparison_heading(comparison)));
+            lines.push(format!(
+                "Compared with {}:",
+                comparison_heading(comparison, backticks)
+            ));
             for figure in &comparison.figures {
                 let [name, median, range, current, change, judgement] = comparison_cells(figure);
                 lines.push(format!(

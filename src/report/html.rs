@@ -3,9 +3,11 @@
 //!
 //! Text in the report can come from outside (a tester's stop reason, a pull request comment), so
 //! any HTML in the Markdown is shown as text; only the charts, put in by slot after the
-//! conversion, are markup.
+//! conversion, are markup. A link goes only to `https:` or `http:` (a task's console, its log, the
+//! comment that started the run), never `javascript:` or `data:`; an image is shown as its
+//! words, so the page fetches nothing.
 
-use pulldown_cmark::{Event, Options, Parser, html};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd, html};
 
 use crate::gha::random_token;
 
@@ -31,9 +33,27 @@ const STYLE: &str = "body{font-family:-apple-system,'Segoe UI',Helvetica,Arial,s
 
 /// The page for `markdown`, whose chart slots are filled with `charts` (SVG elements).
 pub fn page(title: &str, markdown: &str, slots: &Slots, charts: &[String]) -> String {
-    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES).map(|event| match event {
-        Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
-        other => other,
+    let parser = Parser::new_ext(markdown, Options::ENABLE_TABLES).filter_map(|event| {
+        Some(match event {
+            Event::Html(text) | Event::InlineHtml(text) => Event::Text(text),
+            Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => return None,
+            Event::Start(Tag::Link {
+                link_type,
+                dest_url,
+                title,
+                id,
+            }) => Event::Start(Tag::Link {
+                link_type,
+                dest_url: if web_address(&dest_url) {
+                    dest_url
+                } else {
+                    "#".into()
+                },
+                title,
+                id,
+            }),
+            other => other,
+        })
     });
     let mut body = String::new();
     html::push_html(&mut body, parser);
@@ -50,6 +70,12 @@ pub fn page(title: &str, markdown: &str, slots: &Slots, charts: &[String]) -> St
             .replace('<', "&lt;")
             .replace('>', "&gt;")
     )
+}
+
+/// Whether a link may go to `url`: a web address, whatever its letters' case and leading blanks.
+fn web_address(url: &str) -> bool {
+    let url = url.trim_start().to_ascii_lowercase();
+    url.starts_with("https://") || url.starts_with("http://")
 }
 
 #[cfg(test)]
@@ -78,5 +104,29 @@ mod tests {
         assert!(page.contains("<figure><svg id=\"chart\"></svg></figure>"));
         assert!(page.contains("<p>chart-slot-guess-0</p>"));
         assert!(!page.contains("http"), "nothing is fetched: {page}");
+    }
+
+    #[test]
+    fn no_script_link_and_no_remote_image() {
+        let markdown = "[a](javascript:alert(1)) [b](JaVaScRiPt:alert(1)) [c]( data:text/html,x) [d](vbscript:x) [console](https://console.aws.amazon.com/ecs)\n\n![pixel](https://evil.example/p.png) ![local](data:image/png;base64,AAAA)\n";
+        let page = page("Load test", markdown, &Slots::new(), &[]);
+        for refused in [
+            "javascript:",
+            "JaVaScRiPt",
+            "data:",
+            "vbscript:",
+            "<img",
+            "evil.example",
+        ] {
+            assert!(!page.contains(refused), "{refused}: {page}");
+        }
+        assert!(
+            page.contains("<a href=\"https://console.aws.amazon.com/ecs\">console</a>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("pixel") && page.contains("local"),
+            "an image's words stay: {page}"
+        );
     }
 }

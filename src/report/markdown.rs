@@ -13,6 +13,7 @@ use super::{
 use crate::cost::{Cost, usd_text};
 use crate::plan::duration_text;
 use crate::plan::format_latency_us;
+use crate::quote::{code, prose};
 use crate::results::baseline::Comparison;
 use crate::results::delivery::Delivery;
 use crate::results::merge::{NameFigures, RegionMerged};
@@ -134,7 +135,7 @@ fn verdict_lines(head: &mut String, report: &Report) {
         let overrides = if trigger.overrides.is_empty() {
             "no overrides".to_string()
         } else {
-            format!("`{}`", trigger.overrides.replace('`', "'"))
+            code(&trigger.overrides)
         };
         let _ = writeln!(
             head,
@@ -168,8 +169,8 @@ fn thresholds_table(head: &mut String, thresholds: &[Checked]) {
     for check in thresholds {
         let _ = writeln!(
             head,
-            "| `{}` | {} | {} |",
-            cell(&check.rule),
+            "| {} | {} | {} |",
+            code(&check.rule),
             cell(&check.measured),
             match threshold_result(check) {
                 "held" => "✅ held",
@@ -187,9 +188,9 @@ fn comparison_table(head: &mut String, comparison: Result<&Comparison, &str>) {
         Ok(comparison) => {
             let _ = writeln!(
                 head,
-                "**Compared with `{}`**: {}.\n\n| figure | baseline (median) | baseline range | this run | change | judgement |\n| --- | ---: | ---: | ---: | ---: | --- |",
-                cell(&comparison.branch),
-                comparison_heading(comparison)
+                "**Compared with {}**: {}.\n\n| figure | baseline (median) | baseline range | this run | change | judgement |\n| --- | ---: | ---: | ---: | ---: | --- |",
+                code(&comparison.branch),
+                comparison_heading(comparison, code)
             );
             for figure in &comparison.figures {
                 let _ = writeln!(
@@ -367,11 +368,11 @@ fn totals(out: &mut String, report: &Report) {
         "| requests | errors | error rate | throughput | duration |\n| ---: | ---: | ---: | ---: | ---: |\n| {} |\n",
         total_cells(merged).join(" | ")
     );
-    let errors = error_lines(merged);
+    let errors = error_lines(merged, code);
     if !errors.is_empty() {
         let _ = writeln!(out, "**Errors:**\n");
         for line in errors {
-            let _ = writeln!(out, "- {}", cell(&line));
+            let _ = writeln!(out, "- {line}");
         }
         out.push('\n');
     }
@@ -445,11 +446,7 @@ fn names_table(out: &mut String, names: &[NameFigures]) {
         "| request name | requests | errors | p50 | p95 | p99 |\n| --- | ---: | ---: | ---: | ---: | ---: |"
     );
     for row in names {
-        let _ = writeln!(
-            out,
-            "| {} |",
-            name_cells(row).map(|text| cell(&text)).join(" | ")
-        );
+        let _ = writeln!(out, "| {} |", name_cells(row, code).join(" | "));
     }
     out.push('\n');
 }
@@ -492,7 +489,7 @@ fn row_line(row: &TaskRow) -> String {
         "| {} | {task} | {}{} | {} | {} | {} | {} | {logs} |\n",
         row.index + 1,
         if row.succeeded { "" } else { "❌ " },
-        cell(&row.outcome),
+        prose(&row.outcome),
         row.exit_code
             .map_or("–".to_string(), |code| code.to_string()),
         number(row.requests),
@@ -512,7 +509,7 @@ fn short_id(task_id: &str) -> &str {
 
 /// Text inside a table cell: a `|` would end the cell.
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    text.replace('|', "\\|").replace(['\r', '\n'], " ")
 }
 
 #[cfg(test)]

@@ -70,11 +70,26 @@ pub fn threshold_result(check: &Checked) -> &'static str {
     }
 }
 
+/// How a report quotes text that came from outside (a request name, an error message, a branch):
+/// the console as it is (the log's writer neutralises every line), Markdown as a code span.
+pub type Quote = fn(&str) -> String;
+
+/// The console's quote: the text as it is.
+pub fn as_is(text: &str) -> String {
+    text.to_string()
+}
+
+/// The console's quote for a name inside a sentence: in backticks.
+pub fn backticks(text: &str) -> String {
+    format!("`{text}`")
+}
+
 /// What the comparison compares, as both reports say it.
-pub fn comparison_heading(comparison: &Comparison) -> String {
+pub fn comparison_heading(comparison: &Comparison, quote: Quote) -> String {
     format!(
-        "the median of the newest {} passing run(s) on `{}` with the same test and load shape; a change is a regression only outside the lowest–highest range of at least {MIN_RUNS_TO_JUDGE} baseline runs, else noise",
-        comparison.runs, comparison.branch
+        "the median of the newest {} passing run(s) on {} with the same test and load shape; a change is a regression only outside the lowest–highest range of at least {MIN_RUNS_TO_JUDGE} baseline runs, else noise",
+        comparison.runs,
+        quote(&comparison.branch)
     )
 }
 
@@ -127,11 +142,11 @@ pub fn checks_text(checks: Checks) -> String {
     format!("{} of {all} passed ({share})", checks.passed)
 }
 
-/// A request name's row: name, requests, errors, p50, p95, p99.
-pub fn name_cells(row: &NameFigures) -> [String; 6] {
+/// A request name's row: name (quoted), requests, errors, p50, p95, p99.
+pub fn name_cells(row: &NameFigures, quote: Quote) -> [String; 6] {
     let latency = |value: Option<f64>| value.map_or("–".to_string(), format_latency_us);
     [
-        row.name.clone(),
+        quote(&row.name),
         row.requests.to_string(),
         row.errors.to_string(),
         latency(row.p50_us),
@@ -167,7 +182,8 @@ pub fn region_cells(region: &RegionMerged) -> [String; 9] {
 
 /// The errors by class, most first, each with what its errors said, as both reports say them:
 /// `tls: 4102 requests, none reached the server: invalid peer certificate: …`.
-pub fn error_lines(merged: &Merged) -> Vec<String> {
+/// The class and what was said are quoted: both came from the tester.
+pub fn error_lines(merged: &Merged, quote: Quote) -> Vec<String> {
     let mut classes: Vec<(&String, &u64)> = merged
         .error_classes
         .iter()
@@ -187,9 +203,9 @@ pub fn error_lines(merged: &Merged) -> Vec<String> {
                 .filter(|example| &example.class == class)
                 .map(|example| {
                     if example.count == *count {
-                        example.message.clone()
+                        quote(&example.message)
                     } else {
-                        format!("{} ({} of them)", example.message, example.count)
+                        format!("{} ({} of them)", quote(&example.message), example.count)
                     }
                 })
                 .collect();
@@ -200,6 +216,15 @@ pub fn error_lines(merged: &Merged) -> Vec<String> {
                 String::new()
             } else {
                 format!(": {}", said.join("; "))
+            };
+            // The generator's classes are words of ours; a wrapper's may be a tester's.
+            let class = if class
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            {
+                class.clone()
+            } else {
+                quote(class)
             };
             format!(
                 "{class}: {count} request{}{reach}{said}",

@@ -61,8 +61,9 @@ impl Checked {
             (true, false) => "skipped",
         };
         format!(
-            "threshold `{}` {what}: measured {}",
-            self.rule, self.measured
+            "threshold {} {what}: measured {}",
+            crate::quote::code(&self.rule),
+            self.measured
         )
     }
 }
