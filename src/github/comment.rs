@@ -123,6 +123,15 @@ fn classify(error: octocrab::Error, number: u64, doing: &str) -> Result<String, 
     }
 }
 
+/// Whether `body` is the comment of `marker`: its first line is the marker, exactly. A report
+/// quotes text from testers, so a marker anywhere else in a body (another tag's report quoting
+/// this tag's marker) must not make it this tag's comment.
+fn carries_marker(body: &str, marker: &str) -> bool {
+    body.lines()
+        .next()
+        .is_some_and(|first| first.trim_end_matches('\r') == marker)
+}
+
 /// The ID of the bot comment carrying `marker`, looking through every page. Pages are followed
 /// by the `Link` header's `next`, as GitHub documents, whatever number of items a page holds.
 async fn find(
@@ -140,7 +149,7 @@ async fn find(
                 && comment
                     .body
                     .as_deref()
-                    .is_some_and(|body| body.contains(marker))
+                    .is_some_and(|body| carries_marker(body, marker))
         });
         if let Some(comment) = found {
             return Ok(Some(comment.id));
@@ -151,4 +160,32 @@ async fn find(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_is_found_by_its_first_line_only() {
+        let marker = "<!-- ecs-loadtest:load -->";
+        assert!(carries_marker(
+            &format!("{marker}\n### ✅ Load test passed"),
+            marker
+        ));
+        assert!(carries_marker(
+            &format!("{marker}\r\nedited on the web"),
+            marker
+        ));
+        for body in [
+            format!("<!-- ecs-loadtest:other -->\n| `{marker}` | 3 |"),
+            format!("<!-- ecs-loadtest:other -->\n{marker}\n"),
+            format!(" {marker}\n"),
+            format!("{marker} and more\n"),
+            "<!-- ecs-loadtest:load2 -->\n".to_string(),
+            String::new(),
+        ] {
+            assert!(!carries_marker(&body, marker), "{body:?}");
+        }
+    }
 }
