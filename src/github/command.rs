@@ -4,6 +4,8 @@
 
 use serde::Deserialize;
 
+use crate::quote::code;
+
 /// The parts of an `issue_comment` event payload that matter here.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IssueCommentEvent {
@@ -48,7 +50,9 @@ pub enum Decision {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Command {
     pub overrides: Vec<(String, String)>,
-    /// `sha=abc1234`: the head commit the author approves (7 to 40 hex digits).
+    /// `sha=…`: the head commit the author approves, as written. Only a full 40-digit SHA is
+    /// accepted, which is checked against the head (`trigger.rs`) so that a refusal can quote
+    /// the head's SHA for the reviewer to copy.
     pub sha: Option<String>,
 }
 
@@ -112,26 +116,19 @@ fn parse_command(body: &str, rest: &str, policy: &Policy) -> Result<Command, Vec
     let mut problems = Vec::new();
     for word in words {
         match word.split_once('=') {
-            Some((SHA_WORD, value)) => {
-                if is_commit_prefix(value) {
-                    sha = Some(value.to_ascii_lowercase());
-                } else {
-                    problems.push(format!(
-                        "`{SHA_WORD}=` takes the commit you approve, 7 to 40 hex digits (`{SHA_WORD}=abc1234`)"
-                    ));
-                }
-            }
+            Some((SHA_WORD, value)) => sha = Some(value.to_ascii_lowercase()),
             Some((key, _)) if overrides.iter().any(|(given, _)| given == key) => {
-                problems.push(format!("`{key}` is given twice"));
+                problems.push(format!("{} is given twice", code(key)));
             }
             Some((key, value)) if policy.overridable.iter().any(|allowed| allowed == key) => {
                 overrides.push((key.to_string(), value.to_string()));
             }
             Some((key, _)) => problems.push(format!(
-                "`{key}` may not be set from a comment; this workflow allows {}",
+                "{} may not be set from a comment; this workflow allows {}",
+                code(key),
                 list(policy.overridable)
             )),
-            None => problems.push(format!("`{word}` is not `key=value`")),
+            None => problems.push(format!("{} is not `key=value`", code(&word))),
         }
     }
     if problems.is_empty() {
@@ -141,8 +138,11 @@ fn parse_command(body: &str, rest: &str, policy: &Policy) -> Result<Command, Vec
     }
 }
 
-fn is_commit_prefix(text: &str) -> bool {
-    (7..=40).contains(&text.len()) && text.chars().all(|c| c.is_ascii_hexdigit())
+/// A commit named whole: 40 hex digits. A prefix is refused: a fork's author can make a commit
+/// whose first 7 digits match the reviewed one's (28 bits, minutes on one core) and push it
+/// after the approval.
+pub fn is_full_sha(text: &str) -> bool {
+    text.len() == 40 && text.chars().all(|c| c.is_ascii_hexdigit())
 }
 
 fn list(names: &[String]) -> String {
@@ -206,7 +206,8 @@ mod tests {
             Decision::Command(Ok(Command {
                 overrides: vec![],
                 sha: Some("abcdef1234".into())
-            }))
+            })),
+            "kept as written: the head decides whether it is whole"
         );
         assert!(matches!(
             decide_on("looks good /loadtest"),
@@ -223,12 +224,25 @@ mod tests {
             "{refused:?}"
         );
         assert!(problems("/loadtest rate=1 rate=2")[0].contains("given twice"));
-        for sha in ["sha=abc12", "sha=xyz1234", "sha="] {
-            assert!(
-                problems(&format!("/loadtest {sha}"))[0].contains("7 to 40 hex digits"),
-                "{sha}"
-            );
+        assert!(is_full_sha("fedcba9876543210fedcba9876543210fedcba98"));
+        for sha in [
+            "fedcba9",
+            "fedcba9876543210fedcba9876543210fedcba9",
+            "fedcba9876543210fedcba9876543210fedcba988",
+            "xedcba9876543210fedcba9876543210fedcba98",
+            "",
+        ] {
+            assert!(!is_full_sha(sha), "{sha}");
         }
+        // What a commenter wrote is quoted as code, so it mentions nobody and links nowhere.
+        let refused = problems("/loadtest @org/team=1 ![x](https://e.example/p.png)");
+        assert_eq!(
+            refused,
+            [
+                "`@org/team` may not be set from a comment; this workflow allows `rate`, `duration`, `thresholds`",
+                "`![x](https://e.example/p.png)` is not `key=value`"
+            ]
+        );
         let policy = Policy {
             command: "/loadtest",
             overridable: &[],

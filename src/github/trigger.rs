@@ -7,11 +7,13 @@ use octocrab::Octocrab;
 use serde::Deserialize;
 
 use super::client::{self, describe};
-use super::command::{Command, Decision, IssueCommentEvent, Policy, SHA_WORD, decide};
+use super::command::{Command, Decision, IssueCommentEvent, Policy, SHA_WORD, decide, is_full_sha};
 use super::permission::Permission;
 use crate::gha::Gha;
+use crate::input_error::{Ignored, Problems};
 use crate::inputs::{Inputs, given};
 use crate::plan::split_list;
+use crate::quote::code;
 use crate::workflow::{CommentTrigger, WorkflowEnv};
 
 pub const DEFAULT_COMMAND: &str = "/loadtest";
@@ -59,8 +61,6 @@ struct Base {
 struct Repository {
     id: u64,
     full_name: String,
-    /// When anything was last pushed to any branch of it (ISO 8601, UTC; set by GitHub).
-    pushed_at: Option<String>,
 }
 
 /// Reads an `issue_comment` event and decides. Nothing is asked of AWS before a run is decided.
@@ -116,7 +116,9 @@ pub async fn from_comment(inputs: &Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
             return Ok(Triggered::Done(crate::exit::INVALID_INPUTS));
         }
     };
-    let changed = match apply_overrides(inputs, &overrides) {
+    let changed = match apply_overrides(inputs, &overrides)
+        .and_then(|changed| valid_overrides(changed, workflow, &overrides))
+    {
         Ok(changed) => changed,
         Err(problems) => {
             refuse(inputs, workflow, &event, &problems, gha).await;
@@ -128,7 +130,14 @@ pub async fn from_comment(inputs: &Inputs, workflow: &WorkflowEnv, gha: &Gha) ->
         .get(&route, None::<&()>)
         .await
         .map_err(|error| anyhow!("GET {route}: {}", describe(&error)))?;
-    if let Err(refusal) = approved_head(&pull, &event.comment.created_at, sha.as_deref()) {
+    let approval = match approved_by_name(&pull, sha.as_deref()) {
+        Approval::Decided(approval) => approval,
+        Approval::ByTime(branch) => {
+            let newest = last_activity(&github, repository, &branch).await;
+            approved_by_time(&pull, &event.comment.created_at, newest)
+        }
+    };
+    if let Err(refusal) = approval {
         refuse(inputs, workflow, &event, &[refusal], gha).await;
         return Ok(Triggered::Done(crate::exit::INVALID_INPUTS));
     }
@@ -204,58 +213,170 @@ fn apply_overrides(inputs: &Inputs, overrides: &[(String, String)]) -> Result<In
     }
 }
 
-/// Whether the pull request's head is the commit the comment approves. A comment that names a
-/// commit (`sha=abc1234`) approves that one, and the head must still be it. One that names none
-/// approves the head as it was when it was written: refused for a fork (whose head its author
-/// moves at will, so the approver must name what they read), and for a head that anything was
-/// pushed to since.
-fn approved_head(
-    pull: &PullRequest,
-    commented_at: &str,
-    named: Option<&str>,
-) -> Result<(), String> {
+/// How a comment approves the pull request's head: decided by the commit it names (or must name),
+/// or to be decided by when the head's branch was last pushed to.
+#[derive(Debug, PartialEq)]
+enum Approval {
+    Decided(Result<(), String>),
+    /// The head's branch in this repository: its pushes decide.
+    ByTime(String),
+}
+
+/// What to comment to approve the head: its full SHA, to copy.
+fn ask_again(head: &str) -> String {
+    format!("comment `{DEFAULT_COMMAND} {SHA_WORD}={head}` once you have read it")
+}
+
+/// The inputs with the overrides, once every overridden input reads well: a commenter's text is
+/// printed (the run's first line, the reports) only after it is known to be a valid value. The
+/// problems of other inputs are the workflow's, reported as usual when the run is configured.
+fn valid_overrides(
+    changed: Inputs,
+    workflow: &WorkflowEnv,
+    overrides: &[(String, String)],
+) -> Result<Inputs, Vec<String>> {
+    let mut problems = Problems::default();
+    let _ = crate::plan::plan(&changed, workflow, &mut problems, &mut Ignored::default());
+    let invalid: Vec<String> = problems
+        .into_errors()
+        .into_iter()
+        .filter(|problem| overrides.iter().any(|(key, _)| key == problem.input))
+        .map(|problem| problem.to_string())
+        .collect();
+    if invalid.is_empty() {
+        Ok(changed)
+    } else {
+        Err(invalid)
+    }
+}
+
+/// Whether the pull request's head is the commit the comment names. A comment that names a
+/// commit (`sha=…`, the full 40-digit SHA) approves that one, and the head must still be it. One
+/// that names none approves the head as it was when it was written: refused for a fork (whose
+/// head its author moves at will, so the approver must name what they read); for a branch of
+/// this repository, its pushes decide (`approved_by_time`).
+fn approved_by_name(pull: &PullRequest, named: Option<&str>) -> Approval {
     let head = &pull.head.sha;
-    let short = head.get(..7).unwrap_or(head);
-    let ask_again = format!("comment `{DEFAULT_COMMAND} {SHA_WORD}={short}` once you have read it");
     if let Some(named) = named {
-        return if head.to_ascii_lowercase().starts_with(named) {
+        return Approval::Decided(if !is_full_sha(named) {
+            Err(format!(
+                "`{SHA_WORD}=` takes the full 40-digit SHA of the commit you approve, not {}: a shorter prefix can be matched by another commit. To test the head, {}.",
+                code(named),
+                ask_again(head)
+            ))
+        } else if head.eq_ignore_ascii_case(named) {
             Ok(())
         } else {
             Err(format!(
-                "the comment approves commit `{named}`, but the pull request's head is now `{head}`: nothing was run. To test the head, {ask_again}."
+                "the comment approves commit `{named}`, but the pull request's head is now `{head}`: nothing was run. To test the head, {}.",
+                ask_again(head)
             ))
-        };
+        });
     }
     let same_repository = pull
         .head
         .repo
         .as_ref()
         .is_some_and(|repo| repo.id == pull.base.repo.id);
-    if !same_repository {
-        let from = pull
-            .head
-            .repo
-            .as_ref()
-            .map_or("a deleted fork".to_string(), |repo| {
-                format!("`{}`", repo.full_name)
-            });
-        return Err(format!(
-            "this pull request comes from {from}, whose author can push to it at any time, so the comment must name the commit it approves: {ask_again}."
-        ));
+    match (&pull.head.branch, same_repository) {
+        (Some(branch), true) => Approval::ByTime(branch.clone()),
+        (None, true) => Approval::Decided(Err(format!(
+            "GitHub did not name the pull request's head branch, so the comment cannot approve its head by time: {}.",
+            ask_again(head)
+        ))),
+        (_, false) => {
+            let from = pull
+                .head
+                .repo
+                .as_ref()
+                .map_or("a deleted fork".to_string(), |repo| {
+                    format!("`{}`", repo.full_name)
+                });
+            Approval::Decided(Err(format!(
+                "this pull request comes from {from}, whose author can push to it at any time, so the comment must name the commit it approves: {}.",
+                ask_again(head)
+            )))
+        }
     }
-    let pushed_at = pull
-        .head
-        .repo
-        .as_ref()
-        .and_then(|repo| repo.pushed_at.as_deref());
-    match (pushed_at.and_then(parse_time), parse_time(commented_at)) {
-        (Some(pushed), Some(commented)) if pushed < commented => Ok(()),
+}
+
+/// One entry of GitHub's repository activity: a push, force-push, creation, deletion or merge
+/// on one ref (`GET /repos/{owner}/{repo}/activity`).
+#[derive(Debug, Clone, Deserialize)]
+struct Activity {
+    after: String,
+    timestamp: String,
+    activity_type: String,
+}
+
+/// The newest activity on the head's branch, or why it is not known.
+async fn last_activity(
+    github: &Octocrab,
+    repository: &str,
+    branch: &str,
+) -> Result<Option<Activity>, String> {
+    let route = format!("/repos/{repository}/activity");
+    let reference = format!("refs/heads/{branch}");
+    let newest: Vec<Activity> = github
+        .get(
+            &route,
+            Some(&[
+                ("ref", reference.as_str()),
+                ("direction", "desc"),
+                ("per_page", "1"),
+            ]),
+        )
+        .await
+        .map_err(|error| format!("GET {route}?ref={reference}: {}", describe(&error)))?;
+    Ok(newest.into_iter().next())
+}
+
+/// A comment without `sha=` on a branch of this repository approves the head it saw: the newest
+/// push to the head's branch came before the comment and leads to the head. A push to any other
+/// branch does not matter; a later push, or no answer, refuses it with the full-SHA hint.
+fn approved_by_time(
+    pull: &PullRequest,
+    commented_at: &str,
+    newest: Result<Option<Activity>, String>,
+) -> Result<(), String> {
+    let head = &pull.head.sha;
+    let newest = match newest {
+        Ok(Some(newest)) => newest,
+        Ok(None) => {
+            return Err(format!(
+                "GitHub lists no push to the head's branch, so the comment cannot approve its head by time: {}.",
+                ask_again(head)
+            ));
+        }
+        Err(why) => {
+            return Err(format!(
+                "the pushes to the head's branch could not be read ({why}), so the comment cannot approve its head by time: {}.",
+                ask_again(head)
+            ));
+        }
+    };
+    match (parse_time(&newest.timestamp), parse_time(commented_at)) {
+        (Some(pushed), Some(commented)) if pushed < commented => {
+            if newest.after.eq_ignore_ascii_case(head) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the newest {} to the head's branch leads to `{}`, not to the head `{head}`: nothing was run. To test the head, {}.",
+                    newest.activity_type.replace('_', "-"),
+                    newest.after,
+                    ask_again(head)
+                ))
+            }
+        }
         (Some(_), Some(_)) => Err(format!(
-            "something was pushed to the repository at {}, after the comment was written ({commented_at}), so the head `{head}` may not be the commit that was read: nothing was run. To test it, {ask_again}.",
-            pushed_at.unwrap_or_default()
+            "the head's branch was pushed to at {} ({}), after the comment was written ({commented_at}), so the head `{head}` may not be the commit that was read: nothing was run. To test it, {}.",
+            newest.timestamp,
+            newest.activity_type.replace('_', "-"),
+            ask_again(head)
         )),
         _ => Err(format!(
-            "GitHub did not say when the head was last pushed, so the comment cannot approve it by time: {ask_again}."
+            "GitHub did not say when the head's branch was last pushed to, so the comment cannot approve it by time: {}.",
+            ask_again(head)
         )),
     }
 }
@@ -307,8 +428,9 @@ pub async fn refuse_inputs(
     gha: &Gha,
 ) {
     let mut reply = format!(
-        "@{}: this load test was not started: the inputs with your overrides (`{}`) are invalid.\n\n",
-        trigger.author, trigger.overrides
+        "@{}: this load test was not started: the inputs with your overrides ({}) are invalid.\n\n",
+        trigger.author,
+        code(&trigger.overrides)
     );
     for problem in problems {
         reply.push_str(&format!("- {problem}\n"));
@@ -382,11 +504,10 @@ mod tests {
 
     const HEAD: &str = "fedcba9876543210fedcba9876543210fedcba98";
 
-    fn pull(head_repo: Option<u64>, pushed_at: Option<&str>) -> PullRequest {
+    fn pull(head_repo: Option<u64>) -> PullRequest {
         let repo = |id: u64| Repository {
             id,
             full_name: if id == 1 { "acme/shop" } else { "someone/shop" }.into(),
-            pushed_at: pushed_at.map(String::from),
         };
         PullRequest {
             head: Head {
@@ -403,50 +524,90 @@ mod tests {
 
     const COMMENTED: &str = "2026-11-20T10:00:00Z";
 
+    fn pushed(at: &str, after: &str, kind: &str) -> Result<Option<Activity>, String> {
+        Ok(Some(Activity {
+            after: after.into(),
+            timestamp: at.into(),
+            activity_type: kind.into(),
+        }))
+    }
+
     #[test]
     fn a_comment_approves_the_head_it_saw() {
-        // Same repository, nothing pushed since the comment.
+        // A branch of this repository: its own pushes decide, not the repository's.
+        let same = pull(Some(1));
         assert_eq!(
-            approved_head(
-                &pull(Some(1), Some("2026-11-20T09:59:59Z")),
-                COMMENTED,
-                None
-            ),
+            approved_by_name(&same, None),
+            Approval::ByTime("feature".into())
+        );
+        let by_time = |newest| approved_by_time(&same, COMMENTED, newest);
+        assert_eq!(
+            by_time(pushed("2026-11-20T09:59:59Z", HEAD, "push")),
             Ok(())
         );
         // Pushed after the comment (or in its second): the head may be one nobody read.
-        for pushed in ["2026-11-20T10:00:01Z", "2026-11-20T10:00:00Z"] {
-            let refusal = approved_head(&pull(Some(1), Some(pushed)), COMMENTED, None).unwrap_err();
+        for at in ["2026-11-20T10:00:01Z", "2026-11-20T10:00:00Z"] {
+            let refusal = by_time(pushed(at, HEAD, "force_push")).unwrap_err();
             assert!(
                 refusal.contains("after the comment was written")
-                    && refusal.contains("/loadtest sha=fedcba9"),
+                    && refusal.contains(&format!("/loadtest sha={HEAD}")),
                 "{refusal}"
             );
         }
-        // GitHub did not say when: not approved by time.
-        assert!(approved_head(&pull(Some(1), None), COMMENTED, None).is_err());
+        // The newest push before the comment leads elsewhere: GitHub's head is not what it says.
+        let elsewhere = by_time(pushed(
+            "2026-11-20T09:00:00Z",
+            &"a".repeat(40),
+            "force_push",
+        ));
+        assert!(
+            elsewhere
+                .as_ref()
+                .unwrap_err()
+                .contains("newest force-push"),
+            "{elsewhere:?}"
+        );
+        // No push listed, or no answer: not approved by time, and the full SHA to copy.
+        for newest in [Ok(None), Err("GET …: 403 Forbidden".to_string())] {
+            let refusal = by_time(newest).unwrap_err();
+            assert!(refusal.contains(&format!("sha={HEAD}")), "{refusal}");
+        }
         // A fork, or a deleted one, must name the commit.
         for head_repo in [Some(2), None] {
-            let refusal = approved_head(
-                &pull(head_repo, Some("2026-11-20T09:00:00Z")),
-                COMMENTED,
-                None,
-            )
-            .unwrap_err();
+            let Approval::Decided(Err(refusal)) = approved_by_name(&pull(head_repo), None) else {
+                panic!("a fork's head approved without a SHA");
+            };
             assert!(
-                refusal.contains("must name the commit") && refusal.contains("sha=fedcba9"),
+                refusal.contains("must name the commit")
+                    && refusal.contains(&format!("sha={HEAD}`")),
                 "{refusal}"
             );
         }
-        // A named commit is matched against the head, whatever was pushed when.
-        let late = pull(Some(2), Some("2026-11-20T11:00:00Z"));
-        assert_eq!(approved_head(&late, COMMENTED, Some("fedcba9")), Ok(()));
-        assert_eq!(approved_head(&late, COMMENTED, Some(HEAD)), Ok(()));
-        let moved = approved_head(&late, COMMENTED, Some("abc1234")).unwrap_err();
-        assert!(
-            moved.contains("approves commit `abc1234`") && moved.contains(HEAD),
-            "{moved}"
+        // A named commit is matched against the head, whatever was pushed when; whole only.
+        let fork = pull(Some(2));
+        assert_eq!(
+            approved_by_name(&fork, Some(HEAD)),
+            Approval::Decided(Ok(()))
         );
+        assert_eq!(
+            approved_by_name(&fork, Some(&HEAD.to_ascii_uppercase())),
+            Approval::Decided(Ok(()))
+        );
+        let Approval::Decided(Err(prefix)) = approved_by_name(&fork, Some("fedcba9")) else {
+            panic!("a prefix approved the head");
+        };
+        assert!(
+            prefix.contains("full 40-digit SHA") && prefix.contains(&format!("sha={HEAD}`")),
+            "{prefix}"
+        );
+        let Approval::Decided(Err(moved)) = approved_by_name(&fork, Some(&"a".repeat(40))) else {
+            panic!("another commit approved the head");
+        };
+        assert!(moved.contains(HEAD), "{moved}");
+        let Approval::Decided(Err(hostile)) = approved_by_name(&fork, Some("@org/team`x")) else {
+            panic!();
+        };
+        assert!(hostile.contains("``@org/team`x``"), "{hostile}");
     }
 
     fn overrides(pairs: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -548,6 +548,19 @@ async fn mount_comment_run(github: &MockServer, head_repo: Option<Value>, role: 
         )
         .mount(github)
         .await;
+    // The head's branch was last pushed to before the comment, to the head.
+    Mock::given(method("GET"))
+        .and(path(format!("/repos/{REPOSITORY}/activity")))
+        .and(query_param("ref", "refs/heads/feature"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(payloads::activity(
+            "feature",
+            HEAD,
+            "2026-11-20T09:30:00Z",
+            "push",
+        )))
+        .with_priority(5)
+        .mount(github)
+        .await;
     mount_reactions(github).await;
     mount_comments(github, "", 7, json!([])).await;
     Mock::given(method("POST"))
@@ -557,12 +570,13 @@ async fn mount_comment_run(github: &MockServer, head_repo: Option<Value>, role: 
         .await;
 }
 
-/// The base repository itself, last pushed to before the comment.
+/// The base repository itself, in which a bot pushed to another branch after the comment: only
+/// the pushes to the head's own branch decide.
 fn same_repository() -> Option<Value> {
     Some(payloads::repository(
         REPOSITORY,
         payloads::REPOSITORY_ID,
-        "2026-11-20T09:30:00Z",
+        "2026-11-20T10:05:00Z",
     ))
 }
 
@@ -730,6 +744,24 @@ async fn comments_that_may_not_start_load_start_nothing() {
         i32,
         Option<&'a str>,
     );
+    // What GitHub lists as the newest activity on the head's branch, where a case needs another
+    // answer than the push before the comment: `rate=11` pushed after it, `rate=12` before it
+    // but to another commit than the head.
+    let activity_of = |body: &str| match body {
+        "/loadtest rate=11" => Some(payloads::activity(
+            "feature",
+            HEAD,
+            "2026-11-20T10:00:07Z",
+            "force_push",
+        )),
+        "/loadtest rate=12" => Some(payloads::activity(
+            "feature",
+            SHA,
+            "2026-11-20T09:00:00Z",
+            "force_push",
+        )),
+        _ => None,
+    };
     let cases: Vec<Case> = vec![
         // (comment, octocat's permission and role, head repository, inputs, exit status, what
         // the reply says; none: no reply at all)
@@ -810,32 +842,61 @@ async fn comments_that_may_not_start_load_start_nothing() {
             &[],
             2,
             Some(
-                "comes from `mallory/shop`, whose author can push to it at any time, so the comment must name the commit it approves: comment `/loadtest sha=fedcba9`",
+                "comes from `mallory/shop`, whose author can push to it at any time, so the comment must name the commit it approves: comment `/loadtest sha=fedcba9876543210fedcba9876543210fedcba98`",
             ),
         ),
-        // Named, but the head moved on since.
+        // A prefix: another commit can share it. The reply gives the full SHA to copy.
         (
-            "/loadtest sha=abc1234",
+            "/loadtest sha=fedcba9",
             ("write", "write"),
             fork(),
             &[],
             2,
             Some(
-                "approves commit `abc1234`, but the pull request's head is now `fedcba9876543210fedcba9876543210fedcba98`",
+                "`sha=` takes the full 40-digit SHA of the commit you approve, not `fedcba9`: a shorter prefix can be matched by another commit. To test the head, comment `/loadtest sha=fedcba9876543210fedcba9876543210fedcba98`",
             ),
         ),
-        // Something was pushed after the comment was written.
+        // Named, but the head moved on since.
         (
-            "/loadtest",
+            "/loadtest sha=abc1234abc1234abc1234abc1234abc1234abc12",
             ("write", "write"),
-            Some(payloads::repository(
-                REPOSITORY,
-                payloads::REPOSITORY_ID,
-                "2026-11-20T10:00:07Z",
-            )),
+            fork(),
             &[],
             2,
-            Some("after the comment was written (2026-11-20T10:00:00Z)"),
+            Some(
+                "approves commit `abc1234abc1234abc1234abc1234abc1234abc12`, but the pull request's head is now `fedcba9876543210fedcba9876543210fedcba98`",
+            ),
+        ),
+        // The head's branch was pushed to after the comment was written.
+        (
+            "/loadtest rate=11",
+            ("write", "write"),
+            same_repository(),
+            &[],
+            2,
+            Some(
+                "the head's branch was pushed to at 2026-11-20T10:00:07Z (force-push), after the comment was written (2026-11-20T10:00:00Z)",
+            ),
+        ),
+        // The newest push before the comment leads elsewhere than the head GitHub names.
+        (
+            "/loadtest rate=12",
+            ("write", "write"),
+            same_repository(),
+            &[],
+            2,
+            Some(
+                "the newest force-push to the head's branch leads to `0123456789abcdef0123456789abcdef01234567`",
+            ),
+        ),
+        // A commenter's text is quoted as code in the reply: no mention, no image.
+        (
+            "/loadtest @org/team=1",
+            ("write", "write"),
+            same_repository(),
+            &[],
+            2,
+            Some("- `@org/team` may not be set from a comment"),
         ),
         (
             "nice work, ship it",
@@ -849,6 +910,14 @@ async fn comments_that_may_not_start_load_start_nothing() {
     for (body, role, head_repo, inputs, status, reply) in cases {
         let github = MockServer::start().await;
         mount_comment_run(&github, head_repo, role).await;
+        if let Some(activity) = activity_of(body) {
+            Mock::given(method("GET"))
+                .and(path(format!("/repos/{REPOSITORY}/activity")))
+                .respond_with(ResponseTemplate::new(200).set_body_json(activity))
+                .with_priority(1)
+                .mount(&github)
+                .await;
+        }
         let finished = run(comment_action(
             &harness,
             &setup,
@@ -896,7 +965,7 @@ async fn a_comment_runs_exactly_the_commit_it_names() {
         &harness,
         &setup,
         &github.uri(),
-        "/loadtest sha=FEDCBA98",
+        "/loadtest sha=FEDCBA9876543210FEDCBA9876543210FEDCBA98",
         "CONTRIBUTOR",
         &[],
     ))

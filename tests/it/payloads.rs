@@ -42,6 +42,17 @@ pub fn repository(full_name: &str, id: u64, pushed_at: &str) -> Value {
     })
 }
 
+/// `GET /repos/{owner}/{repo}/activity?ref=…`: the newest activity on a branch, as GitHub lists
+/// it (newest first), leading to `after` at `timestamp`.
+pub fn activity(branch: &str, after: &str, timestamp: &str, activity_type: &str) -> Value {
+    json!([{
+        "id": 1_296_269, "node_id": "MDEwOlJlcG9zaXRvcnkxMjk2MjY5",
+        "before": "6dcb09b5b57875f334f61aebed695e2e4193db5e", "after": after,
+        "ref": format!("refs/heads/{branch}"), "timestamp": timestamp,
+        "activity_type": activity_type, "actor": user("octocat", 1, "User")
+    }])
+}
+
 fn branch(label_owner: &str, name: &str, sha: &str, repo: Value) -> Value {
     json!({
         "label": format!("{label_owner}:{name}"), "ref": name, "sha": sha,
