@@ -248,8 +248,9 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
     if wire.duration_ms == 0 {
         return Err("duration_ms is 0".to_string());
     }
+    let mut budget = DecodeBudget::new();
     let latency = match (wire.latency_hdr, wire.latency_ms) {
-        (Some(encoded), _) => Some(Latency::Exact(decode_histogram(&encoded)?)),
+        (Some(encoded), _) => Some(Latency::Exact(budget.decode(&encoded, "latency_hdr")?)),
         (None, Some(percentiles)) => {
             let values = [
                 percentiles.p50,
@@ -285,15 +286,17 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
                 ));
             }
             let mut points = Vec::with_capacity(series.points.len());
-            for point in series.points {
+            for (index, point) in series.points.into_iter().enumerate() {
+                let latency = match point.latency_hdr.as_deref() {
+                    Some(encoded) => {
+                        Some(budget.decode(encoded, &format!("series point {}", index + 1))?)
+                    }
+                    None => None,
+                };
                 points.push(SeriesPoint {
                     requests: point.requests,
                     errors: point.errors,
-                    latency: point
-                        .latency_hdr
-                        .as_deref()
-                        .map(decode_histogram)
-                        .transpose()?,
+                    latency,
                 });
             }
             Some(Series {
@@ -317,11 +320,10 @@ pub fn parse_line(line: &str) -> Result<TaskResult, String> {
                 figures.errors, figures.requests
             ));
         }
-        let latency = figures
-            .latency_hdr
-            .as_deref()
-            .map(decode_histogram)
-            .transpose()?;
+        let latency = match figures.latency_hdr.as_deref() {
+            Some(encoded) => Some(budget.decode(encoded, &format!("request name `{name}`"))?),
+            None => None,
+        };
         names.insert(
             name,
             NameResult {
@@ -433,15 +435,134 @@ pub fn parse_chunk(line: &str) -> Result<Chunk, String> {
     })
 }
 
+/// What a histogram's V2 header may declare: the bounds every tester of this protocol records
+/// in (microseconds from 1, 3 significant figures). Checked before anything is allocated for it:
+/// hdrhistogram sizes its counts from the header alone, and 5 figures up to 2^62 alone is a
+/// 48 MiB array, which one small line could ask for hundreds of times.
+pub const MAX_SIGNIFICANT_FIGURES: u32 = 3;
+/// About 19 hours in microseconds: far above any request's latency.
+pub const MAX_TRACKABLE_US: u64 = 1 << 36;
+/// The most bytes one histogram may inflate to (its header and counts); one that fits the
+/// bounds above needs under 300 KiB.
+pub const MAX_INFLATED_BYTES: usize = 1 << 20;
+/// The most memory all of one task's decoded histograms may take together (8 bytes a count):
+/// a whole result of this protocol at its bounds (1 + 200 names + 120 points at the wrapper's
+/// 1 µs to an hour) needs about 60 MiB.
+pub const MAX_DECODED_BYTES: usize = 64 << 20;
+
+/// HdrHistogram's V2 cookies (with the word size 8 in the low bits), and its header's size.
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_DEFLATE_COOKIE: u32 = 0x1c84_9314;
+const V2_HEADER_BYTES: usize = 40;
+
+/// What is left of one task's decode budget.
+struct DecodeBudget {
+    bytes_left: usize,
+}
+
+impl DecodeBudget {
+    fn new() -> DecodeBudget {
+        DecodeBudget {
+            bytes_left: MAX_DECODED_BYTES,
+        }
+    }
+
+    /// Decodes `encoded` (`what` names it in an error) within the bounds and the budget.
+    fn decode(&mut self, encoded: &str, what: &str) -> Result<Histogram<u64>, String> {
+        let histogram = decode_histogram(encoded).map_err(|why| format!("{what}: {why}"))?;
+        let bytes = histogram.distinct_values().saturating_mul(8);
+        if bytes > self.bytes_left {
+            return Err(format!(
+                "{what}: the result's histograms take more than {} MiB decoded, the most one task's result may take",
+                MAX_DECODED_BYTES >> 20
+            ));
+        }
+        self.bytes_left -= bytes;
+        Ok(histogram)
+    }
+}
+
 fn decode_histogram(encoded: &str) -> Result<Histogram<u64>, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .map_err(|error| format!("latency_hdr is not base64: {error}"))?;
+    let plain = match read_u32(&bytes, 0) {
+        Some(V2_DEFLATE_COOKIE) => inflate(&bytes)?,
+        Some(V2_COOKIE) => bytes,
+        _ => {
+            return Err(
+                "latency_hdr is not an HdrHistogram V2 (+DEFLATE): its cookie is not one".into(),
+            );
+        }
+    };
+    check_header(&plain)?;
     let mut histogram: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
+        .deserialize(&mut plain.as_slice())
         .map_err(|error| format!("latency_hdr is not an HdrHistogram V2 (+DEFLATE): {error:?}"))?;
     histogram.auto(true);
     Ok(histogram)
+}
+
+/// The V2 histogram inside a V2+DEFLATE one, inflated to at most `MAX_INFLATED_BYTES`.
+fn inflate(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let declared = read_u32(bytes, 4).ok_or("latency_hdr ends inside its header")? as usize;
+    let compressed = bytes.get(8..).unwrap_or_default();
+    let compressed = &compressed[..declared.min(compressed.len())];
+    let mut plain = Vec::new();
+    flate2::read::ZlibDecoder::new(compressed)
+        .take(MAX_INFLATED_BYTES as u64 + 1)
+        .read_to_end(&mut plain)
+        .map_err(|error| format!("latency_hdr does not inflate: {error}"))?;
+    if plain.len() > MAX_INFLATED_BYTES {
+        return Err(format!(
+            "latency_hdr inflates to more than {} KiB, the most one histogram may",
+            MAX_INFLATED_BYTES >> 10
+        ));
+    }
+    Ok(plain)
+}
+
+/// Refuses a V2 header whose bounds this protocol does not allow, or whose payload length is
+/// more than the bytes that follow it (the decoder would allocate what it declares).
+fn check_header(plain: &[u8]) -> Result<(), String> {
+    let field = |offset| read_u32(plain, offset).ok_or("latency_hdr ends inside its header");
+    let wide = |offset| read_u64(plain, offset).ok_or("latency_hdr ends inside its header");
+    if field(0)? != V2_COOKIE {
+        return Err(
+            "latency_hdr is not an HdrHistogram V2 (+DEFLATE): its inner cookie is not one".into(),
+        );
+    }
+    let payload = field(4)? as usize;
+    let figures = field(12)?;
+    let (lowest, highest) = (wide(16)?, wide(24)?);
+    if payload > plain.len() - V2_HEADER_BYTES.min(plain.len()) {
+        return Err(format!(
+            "latency_hdr declares {payload} bytes of counts but holds {}",
+            plain.len().saturating_sub(V2_HEADER_BYTES)
+        ));
+    }
+    if figures > MAX_SIGNIFICANT_FIGURES {
+        return Err(format!(
+            "latency_hdr declares {figures} significant figures; at most {MAX_SIGNIFICANT_FIGURES}"
+        ));
+    }
+    if lowest == 0 || highest > MAX_TRACKABLE_US || highest < lowest.saturating_mul(2) {
+        return Err(format!(
+            "latency_hdr declares values from {lowest} to {highest} µs; from at least 1 to at most {MAX_TRACKABLE_US} µs (about 19 hours)"
+        ));
+    }
+    Ok(())
+}
+
+fn read_u32(bytes: &[u8], offset: usize) -> Option<u32> {
+    let field = bytes.get(offset..offset + 4)?;
+    Some(u32::from_be_bytes(field.try_into().ok()?))
+}
+
+fn read_u64(bytes: &[u8], offset: usize) -> Option<u64> {
+    let field = bytes.get(offset..offset + 8)?;
+    Some(u64::from_be_bytes(field.try_into().ok()?))
 }
 
 #[cfg(test)]
@@ -540,6 +661,122 @@ mod tests {
             let error = parse_line(line).unwrap_err();
             assert!(error.contains(why), "{line}: {error}");
         }
+    }
+
+    /// A V2 header declaring these bounds and `payload` bytes of counts, followed by `held` bytes.
+    fn declared(figures: u32, lowest: u64, highest: u64, payload: u32, held: usize) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        bytes.extend_from_slice(&V2_COOKIE.to_be_bytes());
+        bytes.extend_from_slice(&payload.to_be_bytes());
+        bytes.extend_from_slice(&0u32.to_be_bytes());
+        bytes.extend_from_slice(&figures.to_be_bytes());
+        bytes.extend_from_slice(&lowest.to_be_bytes());
+        bytes.extend_from_slice(&highest.to_be_bytes());
+        bytes.extend_from_slice(&1f64.to_be_bytes());
+        bytes.extend(std::iter::repeat_n(0u8, held));
+        bytes
+    }
+
+    fn deflated(plain: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(plain).unwrap();
+        let compressed = encoder.finish().unwrap();
+        let mut bytes = V2_DEFLATE_COOKIE.to_be_bytes().to_vec();
+        bytes.extend_from_slice(&(compressed.len() as u32).to_be_bytes());
+        bytes.extend(compressed);
+        bytes
+    }
+
+    fn line_with(histogram: &[u8]) -> String {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(histogram);
+        format!(
+            r#"{RESULT_MARKER} {{"v":1,"requests":1,"errors":0,"duration_ms":1,"latency_hdr":"{encoded}"}}"#
+        )
+    }
+
+    #[test]
+    fn a_histogram_is_bounded_before_it_is_decoded() {
+        for (histogram, why) in [
+            (
+                declared(5, 1, 1 << 62, 0, 0),
+                "5 significant figures; at most 3",
+            ),
+            (
+                deflated(&declared(4, 1, 1000, 0, 0)),
+                "4 significant figures",
+            ),
+            (declared(3, 1, 1 << 40, 0, 0), "from 1 to 1099511627776 µs"),
+            (declared(3, 0, 1000, 0, 0), "from at least 1"),
+            (
+                declared(3, 1, 1000, u32::MAX, 0),
+                "declares 4294967295 bytes of counts but holds 0",
+            ),
+            (
+                deflated(&declared(3, 1, 1000, 4 << 20, 4 << 20)),
+                "inflates to more than 1024 KiB",
+            ),
+            (
+                declared(3, 1, 1000, 0, 0)[..20].to_vec(),
+                "ends inside its header",
+            ),
+            (
+                vec![0x1c, 0x84, 0x93, 0x15, 0, 0, 0, 0],
+                "its cookie is not one",
+            ),
+        ] {
+            let error = parse_line(&line_with(&histogram)).unwrap_err();
+            assert!(error.contains(why), "{why}: {error}");
+        }
+        // Within the bounds: decoded, as every tester of this protocol writes them.
+        let tally = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        let mut bytes = Vec::new();
+        hdrhistogram::serialization::V2DeflateSerializer::new()
+            .serialize(&tally, &mut bytes)
+            .unwrap();
+        assert!(parse_line(&line_with(&bytes)).is_ok());
+        assert!(parse_line(&line_with(&declared(3, 1, MAX_TRACKABLE_US, 0, 0))).is_ok());
+    }
+
+    #[test]
+    fn a_tasks_histograms_together_are_bounded() {
+        // Each at the largest bounds allowed (about 220 KiB decoded): 200 names and 120 points
+        // together ask for more than the budget, and the result is refused naming where.
+        let largest = base64::engine::general_purpose::STANDARD.encode(declared(
+            3,
+            1,
+            MAX_TRACKABLE_US,
+            0,
+            0,
+        ));
+        let names: BTreeMap<String, serde_json::Value> = (0..MAX_NAMES)
+            .map(|index| {
+                (
+                    format!("n{index:03}"),
+                    serde_json::json!({"requests": 1, "errors": 0, "latency_hdr": largest}),
+                )
+            })
+            .collect();
+        let points: Vec<serde_json::Value> = (0..MAX_SERIES_POINTS)
+            .map(|_| serde_json::json!({"requests": 1, "errors": 0, "latency_hdr": largest}))
+            .collect();
+        let line = format!(
+            "{RESULT_MARKER} {}",
+            serde_json::json!({"v": 1, "requests": 200, "errors": 0, "duration_ms": 1,
+                "names": names, "series": {"start_ms": 0, "interval_ms": 1000, "points": points}})
+        );
+        let error = parse_line(&line).unwrap_err();
+        assert!(
+            error.contains("more than 64 MiB decoded, the most one task's result may take"),
+            "{error}"
+        );
+        // The names alone fit.
+        let line = format!(
+            "{RESULT_MARKER} {}",
+            serde_json::json!({"v": 1, "requests": 200, "errors": 0, "duration_ms": 1, "names": names})
+        );
+        assert!(parse_line(&line).is_ok());
     }
 
     #[test]

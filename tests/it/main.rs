@@ -9,6 +9,7 @@ mod faults;
 mod generate;
 mod github;
 mod history;
+mod hostile;
 mod image;
 mod jmeter;
 mod k6;
