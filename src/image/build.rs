@@ -74,6 +74,11 @@ pub async fn build(docker: &Docker, plan: &BuildPlan, tag: &str, gha: &Gha) -> R
                 "Built {tag} from {} files ({} left out by .dockerignore, {} bytes of context)",
                 stats.files, stats.excluded, stats.bytes
             ));
+            for path in &stats.credentials_left_out {
+                gha.line(&format!(
+                    "Left out of the image, as it commonly holds credentials: {path} (a `!{path}` line in the folder's .dockerignore brings it back)"
+                ));
+            }
             Ok(())
         }
         Attempt::Failed(failure) => {

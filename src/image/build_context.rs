@@ -9,18 +9,38 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use super::dockerignore::DockerIgnore;
+use super::dockerignore::{CREDENTIAL_PATTERNS, DockerIgnore};
 
 /// Chunks in flight between the tar writer and the engine: a bounded channel keeps memory flat.
 const CHUNKS_IN_FLIGHT: usize = 16;
 const CHUNK_SIZE: usize = 64 * 1024;
 
 /// What was sent.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContextStats {
     pub files: u64,
     pub excluded: u64,
     pub bytes: u64,
+    /// The paths a composed image left out as likely credentials (a folder once, not its files).
+    pub credentials_left_out: Vec<String>,
+}
+
+/// The rules a context is read with: its ignore file's, and for an image the action composes
+/// (its Dockerfile written, the folder the user's own) the credential patterns before them.
+pub struct Rules {
+    file: Option<String>,
+    rules: DockerIgnore,
+    credentials: Option<DockerIgnore>,
+}
+
+impl Rules {
+    /// Whether `relative` is left out as a likely credential, and not brought back.
+    fn credential(&self, relative: &str) -> bool {
+        self.credentials
+            .as_ref()
+            .is_some_and(|credentials| credentials.excludes(relative))
+            && self.rules.excludes(relative)
+    }
 }
 
 /// The ignore file that applies: `<Dockerfile>.dockerignore` beside the Dockerfile when it exists,
@@ -36,15 +56,35 @@ pub fn ignore_file(context: &Path, dockerfile: &str) -> Option<String> {
         .then(|| ".dockerignore".to_string())
 }
 
-/// Reads the ignore rules of a context.
-pub fn read_ignore(context: &Path, dockerfile: &str) -> Result<(Option<String>, DockerIgnore)> {
-    let Some(file) = ignore_file(context, dockerfile) else {
-        return Ok((None, DockerIgnore::default()));
+/// Reads the ignore rules of a context; `composed` puts the credential patterns first.
+pub fn read_ignore(context: &Path, dockerfile: &str, composed: bool) -> Result<Rules> {
+    let file = ignore_file(context, dockerfile);
+    let text = match &file {
+        Some(file) => {
+            fs::read_to_string(context.join(file)).with_context(|| format!("reading {file}"))?
+        }
+        None => String::new(),
     };
-    let text =
-        fs::read_to_string(context.join(&file)).with_context(|| format!("reading {file}"))?;
-    let rules = DockerIgnore::parse(&text).map_err(|error| anyhow::anyhow!("{file}: {error}"))?;
-    Ok((Some(file), rules))
+    let parse = |text: &str| {
+        DockerIgnore::parse(text).map_err(|error| {
+            anyhow::anyhow!("{}: {error}", file.as_deref().unwrap_or(".dockerignore"))
+        })
+    };
+    if !composed {
+        return Ok(Rules {
+            rules: parse(&text)?,
+            file,
+            credentials: None,
+        });
+    }
+    let credentials = DockerIgnore::parse(CREDENTIAL_PATTERNS)
+        .map_err(|error| anyhow::anyhow!("the credential patterns: {error}"))?;
+    // The folder's own lines come after: a `!` there brings a path back (the last match wins).
+    Ok(Rules {
+        rules: parse(&format!("{CREDENTIAL_PATTERNS}{text}"))?,
+        file,
+        credentials: Some(credentials),
+    })
 }
 
 /// Ends with what was sent, or the first error, once the whole context is written.
@@ -61,11 +101,11 @@ pub fn stream(
     impl futures_util::Stream<Item = Result<Bytes, io::Error>> + Send + 'static,
     Sent,
 )> {
-    let (ignore_file, rules) = read_ignore(&context, &dockerfile)?;
+    let rules = read_ignore(&context, &dockerfile, written.is_some())?;
     let (sender, receiver) = mpsc::channel::<Result<Bytes, io::Error>>(CHUNKS_IN_FLIGHT);
     let writer_sender = sender.clone();
     let handle = tokio::task::spawn_blocking(move || {
-        let always = [Some(dockerfile.clone()), ignore_file]
+        let always = [Some(dockerfile.clone()), rules.file.clone()]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>();
@@ -91,7 +131,7 @@ pub fn stream(
 
 fn write_tar(
     context: &Path,
-    rules: &DockerIgnore,
+    rules: &Rules,
     always: &[String],
     written: Option<&(String, String)>,
     writer: ChannelWriter,
@@ -128,8 +168,8 @@ fn append_written<W: Write>(builder: &mut tar::Builder<W>, name: &str, text: &st
 /// with `written` as `dockerfile`: the same files give the same digest on any checkout.
 pub fn digest(context: &Path, dockerfile: &str, written: &str) -> Result<String> {
     use sha2::Digest;
-    let (ignore_file, rules) = read_ignore(context, dockerfile)?;
-    let always = [Some(dockerfile.to_string()), ignore_file]
+    let rules = read_ignore(context, dockerfile, true)?;
+    let always = [Some(dockerfile.to_string()), rules.file.clone()]
         .into_iter()
         .flatten()
         .collect::<Vec<_>>();
@@ -168,7 +208,7 @@ impl Write for Hashing {
 fn walk<W: Write>(
     root: &Path,
     dir: &Path,
-    rules: &DockerIgnore,
+    rules: &Rules,
     always: &[String],
     builder: &mut tar::Builder<W>,
     stats: &mut ContextStats,
@@ -189,7 +229,16 @@ fn walk<W: Write>(
         let kind = entry
             .file_type()
             .with_context(|| format!("reading {}", path.display()))?;
-        let excluded = rules.excludes(&relative) && !always.contains(&relative);
+        let excluded = rules.rules.excludes(&relative) && !always.contains(&relative);
+        if excluded
+            && rules.credential(&relative)
+            && !stats
+                .credentials_left_out
+                .iter()
+                .any(|folder| relative.starts_with(&format!("{folder}/")))
+        {
+            stats.credentials_left_out.push(relative.clone());
+        }
         if kind.is_dir() {
             if !excluded {
                 builder
@@ -197,7 +246,7 @@ fn walk<W: Write>(
                     .with_context(|| format!("adding {relative} to the build context"))?;
             }
             // An exception (`!`) may bring back something under an excluded directory.
-            if !excluded || rules.has_exceptions() {
+            if !excluded || rules.rules.has_exceptions() {
                 walk(root, &path, rules, always, builder, stats)?;
             }
             continue;

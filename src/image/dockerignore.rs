@@ -13,6 +13,26 @@ struct Pattern {
     regex: Regex,
 }
 
+/// What an image made for a script leaves out before the folder's own `.dockerignore` is read:
+/// the files that commonly hold credentials, wherever they are in the folder. A checkout keeps
+/// its token in `.git/config` (`persist-credentials` defaults to true), cloud auth actions write
+/// `gha-creds-*.json` into the workspace, and `.env`, `.npmrc`, `.pypirc`, `.netrc`, `.aws/`,
+/// `.docker/config.json` and keys are where tools keep theirs. The folder's `.dockerignore` is
+/// read after them, so a `!` line of its own (`!.env`) brings one back, as the last match wins.
+pub const CREDENTIAL_PATTERNS: &str = "\
+**/.git
+**/.env
+**/.env.*
+**/gha-creds-*.json
+**/.npmrc
+**/.pypirc
+**/.netrc
+**/.aws
+**/.docker/config.json
+**/*.pem
+**/*.key
+";
+
 /// The patterns of one `.dockerignore`.
 #[derive(Debug, Default)]
 pub struct DockerIgnore {
@@ -157,6 +177,38 @@ mod tests {
         for (path, excluded) in table {
             assert_eq!(ignore.excludes(path), *excluded, "{patterns:?}: {path}");
         }
+    }
+
+    #[test]
+    fn credentials_are_left_out_wherever_they_are_unless_brought_back() {
+        let defaults = format!("{CREDENTIAL_PATTERNS}\n");
+        check(
+            &defaults,
+            &[
+                (".git", true),
+                (".git/config", true),
+                ("sub/.git/config", true),
+                (".env", true),
+                ("api/.env.production", true),
+                ("gha-creds-0123abcd.json", true),
+                ("deep/er/.npmrc", true),
+                (".pypirc", true),
+                (".netrc", true),
+                (".aws/credentials", true),
+                (".docker/config.json", true),
+                ("certs/client.pem", true),
+                ("tls.key", true),
+                ("script.js", false),
+                ("data/users.csv", false),
+                (".environment.js", false),
+                ("keys.json", false),
+                (".docker/Dockerfile", false),
+            ],
+        );
+        check(
+            &format!("{defaults}!.env\n"),
+            &[(".env", false), ("sub/.env", true), (".git/config", true)],
+        );
     }
 
     #[test]

@@ -467,6 +467,112 @@ export default function () { http.get(__ENV.BASE_URL); }
     assert_eq!(results["thresholds"][0]["held"], true, "{results:#}");
 }
 
+/// The files of an image, from `docker export` of a container made of it (never started).
+fn files_in_image(image: &str) -> Vec<String> {
+    let created = std::process::Command::new("docker")
+        .args(["create", image])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let container = String::from_utf8(created.stdout)
+        .unwrap()
+        .trim()
+        .to_string();
+    let exported = std::process::Command::new("sh")
+        .args(["-c", &format!("docker export {container} | tar -t")])
+        .output()
+        .unwrap();
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", &container])
+        .output();
+    assert!(exported.status.success(), "{exported:?}");
+    String::from_utf8(exported.stdout)
+        .unwrap()
+        .lines()
+        .map(|line| line.trim_end_matches('/').to_string())
+        .collect()
+}
+
+/// An image made for a script carries the script's folder, but never `.git/` or the files that
+/// commonly hold credentials, wherever they are in it: each is named once in the log, and a `!`
+/// line of the folder's own `.dockerignore` brings one back.
+#[test]
+fn an_image_made_for_a_script_leaves_the_workspaces_credentials_out() {
+    let server = Server::start(Behaviour::default());
+    let (dir, _) = workspace(&format!(
+        "// {}\nimport http from 'k6/http';\nexport const options = {{ iterations: 1 }};\nexport default function () {{ http.get(__ENV.BASE_URL); }}\n",
+        crate::common::unique_tag()
+    ));
+    let root = dir.path();
+    for (path, text) in [
+        (
+            ".git/config",
+            "[http \"https://github.com/\"]\n\textraheader = AUTHORIZATION: basic eC1hY2Nlc3MtdG9rZW46Z2hzX3NlY3JldA==\n",
+        ),
+        (".env", "API_TOKEN=secret\n"),
+        ("api/.env.production", "DB_PASSWORD=secret\n"),
+        ("gha-creds-0a1b2c3d.json", "{}\n"),
+        ("tools/.npmrc", "//registry.npmjs.org/:_authToken=secret\n"),
+        (".aws/credentials", "[default]\n"),
+        (".docker/config.json", "{}\n"),
+        ("certs/client.pem", "-----BEGIN PRIVATE KEY-----\n"),
+        ("certs/public.key", "ssh-ed25519 AAAA\n"),
+        ("data/users.csv", "alice\n"),
+        (".dockerignore", "!certs/public.key\n"),
+    ] {
+        std::fs::create_dir_all(root.join(path).parent().unwrap()).unwrap();
+        std::fs::write(root.join(path), text).unwrap();
+    }
+    let run = ActionRun::without_aws(&[
+        ("backend", "local"),
+        ("script", "load.js"),
+        ("environment", &format!("BASE_URL={}", server.url())),
+        ("tester-image", k6_image()),
+        ("generator-image", crate::action::action_image()),
+    ])
+    .env("PATH", "/usr/bin:/bin")
+    .in_dir(root)
+    .run();
+    run.assert_code(0);
+    let image = run
+        .stdout
+        .lines()
+        .find_map(|line| line.strip_prefix("Tasks run "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no image named\n{run}"));
+    let files = files_in_image(image);
+    for kept in [
+        "work/load.js",
+        "work/data/users.csv",
+        "work/certs/public.key",
+    ] {
+        assert!(
+            files.iter().any(|file| file == kept),
+            "{kept} missing: {files:?}"
+        );
+    }
+    for left_out in [
+        ".git",
+        ".env",
+        "api/.env.production",
+        "gha-creds-0a1b2c3d.json",
+        "tools/.npmrc",
+        ".aws",
+        ".docker/config.json",
+        "certs/client.pem",
+    ] {
+        assert!(
+            !files
+                .iter()
+                .any(|file| file.starts_with(&format!("work/{left_out}"))),
+            "{left_out} is in the image: {files:?}"
+        );
+        let said = format!("Left out of the image, as it commonly holds credentials: {left_out} ");
+        assert_eq!(run.stdout.matches(&said).count(), 1, "{said}\n{run}");
+    }
+    assert!(!run.stdout.contains("credentials: .git/config"), "{run}");
+}
+
 /// `abortOnFail`: the threshold is checked on every task's progress during the run, and when it
 /// fails every task is stopped, their results merged, and the run fails with 99 as k6 would.
 #[test]
