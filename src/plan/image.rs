@@ -229,6 +229,9 @@ pub fn image_source(
     problems: &mut Problems,
     ignored: &mut Ignored,
 ) -> Option<(ImageSource, String)> {
+    if !plain_text_inputs(inputs, problems) {
+        return None;
+    }
     let (tester, why) = choose_tester(inputs, problems)?;
     if !matches!(tester, Tester::Script(_)) && given(&inputs.tester_image).is_some() {
         ignored.add(NOT_K6, "tester-image");
@@ -433,6 +436,33 @@ fn script_plan(
             .map(str::to_string)
             .or_else(|| workflow.own_image.clone()),
     })
+}
+
+/// The inputs the action writes into a Dockerfile or an image's name hold no control character:
+/// a line break in `script` or an image would write a line of its own into the Dockerfile the
+/// action composes (another `FROM`, a `RUN`). Whether each held one.
+fn plain_text_inputs(inputs: &Inputs, problems: &mut Problems) -> bool {
+    let mut plain = true;
+    for (name, value) in [
+        ("script", &inputs.script),
+        ("image", &inputs.image),
+        ("generator-image", &inputs.generator_image),
+        ("tester-image", &inputs.tester_image),
+        ("dockerfile", &inputs.dockerfile),
+        ("context", &inputs.context),
+        ("target", &inputs.target),
+        ("image-tag", &inputs.image_tag),
+    ] {
+        if let Some(value) = given(value).filter(|value| value.chars().any(char::is_control)) {
+            problems.add(
+                name,
+                value,
+                "one line of text without control characters: the action writes it into a Dockerfile or an image's name",
+            );
+            plain = false;
+        }
+    }
+    plain
 }
 
 /// A comment approves one commit: what is built from the workspace must be that commit, not

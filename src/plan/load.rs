@@ -383,6 +383,16 @@ impl Load {
         }
         action_set.extend(self.request.iter().map(|var| var.name.as_str()));
         for var in &self.environment {
+            // Turning certificate checks off is `insecure-tls`'s job, which the report says;
+            // through `environment` it would pass unsaid.
+            if var.name == "INSECURE_TLS" {
+                problems.add(
+                    "environment",
+                    &format!("{}={}", var.name, var.value),
+                    "no `INSECURE_TLS`: set the input `insecure-tls: true` to skip certificate checks, so the report says so",
+                );
+                continue;
+            }
             if action_set.contains(&var.name.as_str()) {
                 problems.add(
                     "environment",
