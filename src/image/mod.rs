@@ -12,7 +12,7 @@ use anyhow::{Context, Result};
 use bollard::Docker;
 
 use crate::gha::Gha;
-use crate::plan::BuildPlan;
+use crate::plan::{BuildPlan, REVISION_LABEL};
 
 pub use compose::{ensure_image, run_once, script_build};
 pub use docker::connect as docker_engine;
@@ -75,7 +75,49 @@ pub async fn copy_to_registry(
         .id
         .with_context(|| format!("the Docker engine gives no ID for {source}"))?;
     let tag = format!("ecs-loadtest-{}", id.replace(':', "-"));
-    push_as(&Engine(docker), source, registry, repository, &tag, gha).await
+    push_as(
+        &Engine(docker),
+        source,
+        registry,
+        repository,
+        (&tag, None),
+        gha,
+    )
+    .await
+}
+
+/// The digest `repository:tag` (`HOST/REPOSITORY`) has in `registry`, when the tag is there. An
+/// image tagged for a commit (`revision`) is taken only when its revision label names that
+/// commit: a tag is never pushed over, so an image found under it that was built from another
+/// commit (a reused `image-tag`, a tag pushed by someone else) would otherwise be run as this
+/// one's. Such a find stops the run, said in words.
+async fn found(
+    engine: &Engine,
+    registry: &RegistryLogin,
+    repository: &str,
+    tag: &str,
+    revision: Option<&str>,
+) -> Result<Option<String>> {
+    let Some(digest) = push::pushed_digest(&engine.0, registry, repository, tag).await? else {
+        return Ok(None);
+    };
+    let Some(revision) = revision else {
+        return Ok(Some(digest));
+    };
+    let reference = format!("{repository}@{digest}");
+    let built_from = push::label_of(&engine.0, registry, &reference, REVISION_LABEL).await?;
+    if built_from.as_deref() == Some(revision) {
+        return Ok(Some(digest));
+    }
+    let was = match built_from {
+        Some(other) => format!("was built from commit `{other}`"),
+        None => {
+            format!("carries no `{REVISION_LABEL}` label to say which commit it was built from")
+        }
+    };
+    anyhow::bail!(
+        "`{repository}:{tag}` is in the registry already and {was}, not from this run's commit `{revision}`; a tag is never pushed over, so nothing was built or started. Leave `image-tag` unset (each commit then gets its own tag, its full SHA) or give a tag not used before"
+    )
 }
 
 /// Pushes `source`, an image the engine has (built for another region's registry, or the
@@ -86,11 +128,11 @@ pub async fn push_as(
     source: &str,
     registry: &RegistryLogin,
     repository: &str,
-    tag: &str,
+    (tag, revision): (&str, Option<&str>),
     gha: &Gha,
 ) -> Result<Pushed> {
     let repository = format!("{}/{repository}", registry.host);
-    if let Some(digest) = push::pushed_digest(&engine.0, registry, &repository, tag).await? {
+    if let Some(digest) = found(engine, registry, &repository, tag, revision).await? {
         return Ok(Pushed::at(&repository, tag.to_string(), &digest, true));
     }
     let options = bollard::query_parameters::TagImageOptions {
@@ -106,17 +148,19 @@ pub async fn push_as(
     Ok(Pushed::at(&repository, tag.to_string(), &digest, false))
 }
 
-/// Whether `registry` has `repository:tag` already.
+/// Whether `registry` has `plan`'s tag in `repository` already (of `plan`'s commit).
 pub async fn has_tag(
     engine: &Engine,
     registry: &RegistryLogin,
     repository: &str,
-    tag: &str,
+    plan: &BuildPlan,
 ) -> Result<bool> {
     let repository = format!("{}/{repository}", registry.host);
-    Ok(push::pushed_digest(&engine.0, registry, &repository, tag)
-        .await?
-        .is_some())
+    Ok(
+        found(engine, registry, &repository, &plan.tag, plan.revision())
+            .await?
+            .is_some(),
+    )
 }
 
 /// Builds `plan` on the local engine as `ecs-loadtest-local:TAG`, for tasks run there.
@@ -139,7 +183,7 @@ pub async fn build_and_push(
 ) -> Result<Pushed> {
     let repository = format!("{}/{repository}", registry.host);
     let tag = plan.tag.clone();
-    if let Some(digest) = push::pushed_digest(&engine.0, registry, &repository, &tag).await? {
+    if let Some(digest) = found(engine, registry, &repository, &tag, plan.revision()).await? {
         return Ok(Pushed::at(&repository, tag, &digest, true));
     }
     build::build(&engine.0, plan, &format!("{repository}:{tag}"), gha).await?;
@@ -174,7 +218,7 @@ pub async fn push_built(
     let repository = format!("{}/{repository}", registry.host);
     let tag = plan.tag.clone();
     let (digest, already_there) =
-        match push::pushed_digest(&engine.0, registry, &repository, &tag).await? {
+        match found(engine, registry, &repository, &tag, plan.revision()).await? {
             Some(digest) => (digest, true),
             None => (
                 push::push(&engine.0, registry, &repository, &tag, gha).await?,

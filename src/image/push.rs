@@ -63,6 +63,32 @@ pub async fn pushed_digest(
     }
 }
 
+/// The value of `label` on `reference` (`HOST/REPOSITORY@sha256:…`) in `registry`: the image is
+/// pulled by its digest with the registry's login, and its configuration read.
+pub async fn label_of(
+    docker: &Docker,
+    registry: &RegistryLogin,
+    reference: &str,
+    label: &str,
+) -> Result<Option<String>> {
+    let options = bollard::query_parameters::CreateImageOptions {
+        from_image: Some(reference.to_string()),
+        ..Default::default()
+    };
+    let mut pull = docker.create_image(Some(options), None, Some(registry.credentials()));
+    while let Some(progress) = pull.next().await {
+        progress.map_err(|error| anyhow!("pulling {reference} to read its labels: {error}"))?;
+    }
+    let inspected = docker
+        .inspect_image(reference)
+        .await
+        .map_err(|error| anyhow!("inspecting {reference} on the Docker engine: {error}"))?;
+    Ok(inspected
+        .config
+        .and_then(|config| config.labels)
+        .and_then(|mut labels| labels.remove(label)))
+}
+
 /// Pushes `repository:tag` (repository including the registry host) and returns the digest the
 /// registry gave it. An error inside the push stream is an error.
 pub async fn push(

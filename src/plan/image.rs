@@ -298,8 +298,10 @@ pub fn image_source(
             );
             None
         }
+        // The commit's whole SHA: a prefix can be shared by another commit, whose image a
+        // re-run would then take for this one's.
         None => match workflow.sha.as_deref() {
-            Some(sha) => Some(sha.chars().take(7).collect()),
+            Some(sha) => Some(sha.to_string()),
             None => {
                 problems.add(
                     "image-tag",
@@ -481,6 +483,20 @@ fn approved_checkout(context: &str, approved: &str, problems: &mut Problems) {
 }
 
 /// The OCI labels a built image gets: where its source is and which commit.
+/// The label that names the commit an image was built from: an image found under a tag is run
+/// only when it names this run's commit.
+pub const REVISION_LABEL: &str = "org.opencontainers.image.revision";
+
+impl BuildPlan {
+    /// The commit this build is of, when the workflow names one.
+    pub fn revision(&self) -> Option<&str> {
+        self.labels
+            .iter()
+            .find(|label| label.name == REVISION_LABEL)
+            .map(|label| label.value.as_str())
+    }
+}
+
 fn labels(workflow: &WorkflowEnv) -> Vec<EnvVar> {
     let mut labels = Vec::new();
     if let Some(repository) = &workflow.repository {
@@ -490,10 +506,7 @@ fn labels(workflow: &WorkflowEnv) -> Vec<EnvVar> {
         ));
     }
     if let Some(sha) = &workflow.sha {
-        labels.push(EnvVar::new(
-            "org.opencontainers.image.revision",
-            sha.clone(),
-        ));
+        labels.push(EnvVar::new(REVISION_LABEL, sha.clone()));
     }
     labels
 }

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use env_var::EnvVar;
 pub use github::CommentPlan;
 pub use history::{HistoryPlan, is_table};
-pub use image::{BuildPlan, ImageSource, ScriptPlan, ScriptTool};
+pub use image::{BuildPlan, ImageSource, REVISION_LABEL, ScriptPlan, ScriptTool};
 pub use load::Load;
 pub use parse::{duration_text, is_arn, is_name, parse_bool, parse_duration_seconds, split_list};
 pub use profile::Profile;

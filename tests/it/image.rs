@@ -377,6 +377,41 @@ fn a_re_run_runs_the_image_its_tag_names_and_never_pushes_over_it() {
     );
 }
 
+/// An image found under the tag is run only when its revision label names this run's commit: a
+/// reused `image-tag` (or a tag someone else pushed) is not taken for this commit's image.
+#[test]
+fn an_image_of_another_commit_under_the_tag_is_refused_not_run() {
+    let harness = Harness::start();
+    let setup = setup_with_repository(&harness, "tester");
+    let tag = unique_tag();
+    let dir = tempfile::tempdir().unwrap();
+    context(dir.path(), "RUN [\"/bin/busybox\", \"true\"]");
+    let context_dir = dir.path().display().to_string();
+    let first = build_action(&harness, &setup, &context_dir, "tester", &tag, &[]).run();
+    first.assert_code(0);
+    let tasks = harness.tasks("load").len();
+
+    let next_commit = "89abcdef0123456789abcdef0123456789abcdef";
+    let again = build_action(&harness, &setup, &context_dir, "tester", &tag, &[])
+        .env("GITHUB_SHA", next_commit)
+        .run();
+    assert_ne!(again.code(), 0, "{again}");
+    let said = format!("{}{}", again.stdout, again.stderr);
+    assert!(
+        said.contains(&format!(
+            "`{REGISTRY}/tester:{tag}` is in the registry already and was built from commit `0123456789abcdef0123456789abcdef01234567`, not from this run's commit `{next_commit}`"
+        )),
+        "{again}"
+    );
+    assert!(said.contains("Leave `image-tag` unset"), "{again}");
+    assert_eq!(
+        harness.tasks("load").len(),
+        tasks,
+        "a task started: {again}"
+    );
+    assert!(!again.stdout.contains("Pushed "), "{again}");
+}
+
 /// The built-in generator's image copied to ECR (for tasks in private subnets) is tagged with
 /// its own image ID, so that a re-run, or another version of the action, never meets a tag that
 /// names another image.

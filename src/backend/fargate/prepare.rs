@@ -132,7 +132,7 @@ async fn images(
             }
             let mut built = None;
             for (registry, repository) in registries.iter().zip(&repositories) {
-                if !image::has_tag(&engine, registry, repository, &build.tag).await? {
+                if !image::has_tag(&engine, registry, repository, build).await? {
                     built =
                         Some(image::build_for(&engine, build, registry, repository, gha).await?);
                     break;
@@ -210,15 +210,13 @@ async fn push_everywhere(
             .iter()
             .zip(repositories)
             .map(|(registry, repository)| async move {
+                let tagged = (build.tag.as_str(), build.revision());
                 let pushed = match built {
                     Some(source) => {
-                        image::push_as(engine, source, registry, repository, &build.tag, gha)
-                            .await?
+                        image::push_as(engine, source, registry, repository, tagged, gha).await?
                     }
                     // Every registry has the tag: nothing was built.
-                    None => {
-                        image::push_as(engine, "", registry, repository, &build.tag, gha).await?
-                    }
+                    None => image::push_as(engine, "", registry, repository, tagged, gha).await?,
                 };
                 say_already_there(&pushed, repository, events);
                 Ok::<_, anyhow::Error>(pushed.reference)
