@@ -63,6 +63,9 @@ pub struct Inputs {
     /// KEY=VALUE lines added to the container's environment
     #[arg(long, value_name = "LINES")]
     pub environment: Option<String>,
+    /// NAME=ARN lines: Secrets Manager secrets or SSM parameters the task definition revision references (the task gets NAME; `headers` may use ${NAME})
+    #[arg(long, value_name = "LINES")]
+    pub secrets: Option<String>,
     /// Container command: a JSON array, or words split like a shell
     #[arg(long, value_name = "COMMAND")]
     pub command: Option<String>,

@@ -77,6 +77,9 @@ async fn run<B: Backend>(
     for notice in &plan.notices {
         events.send(Event::Notice(notice.clone()));
     }
+    for warning in &plan.warnings {
+        events.warning(warning.clone());
+    }
     let mut plan = plan;
     // Until the first task is started nothing needs stopping: a signal simply ends the run.
     let backend = tokio::select! {

@@ -19,7 +19,7 @@ data "aws_iam_policy_document" "ecs_tasks_trust" {
 
 resource "aws_iam_role" "execution" {
   name               = "${var.name}-execution"
-  description        = "ECS task execution role of the load test tasks: pulls the image from ECR, writes the logs"
+  description        = "ECS task execution role of the load test tasks: pulls the image from ECR, writes the logs, reads the secrets under secrets_prefix"
   assume_role_policy = data.aws_iam_policy_document.ecs_tasks_trust.json
 }
 
@@ -38,6 +38,24 @@ data "aws_iam_policy_document" "execution" {
     sid       = "WriteLogs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = local.task_log_streams
+  }
+  # The action's `secrets`: ECS reads each with this role when a task starts, so a value never
+  # passes through a request of the action's. Only names under `secrets_prefix`.
+  dynamic "statement" {
+    for_each = var.secrets_prefix == "" ? [] : [1]
+    content {
+      sid       = "ReadSecrets"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [for region in local.regions_in_order : "arn:${local.partition}:secretsmanager:${region}:${local.account}:secret:${var.secrets_prefix}*"]
+    }
+  }
+  dynamic "statement" {
+    for_each = var.secrets_prefix == "" ? [] : [1]
+    content {
+      sid       = "ReadParameters"
+      actions   = ["ssm:GetParameters"]
+      resources = [for region in local.regions_in_order : "arn:${local.partition}:ssm:${region}:${local.account}:parameter/${trimprefix(var.secrets_prefix, "/")}*"]
+    }
   }
 }
 

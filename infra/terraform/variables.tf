@@ -173,6 +173,16 @@ variable "tags" {
   default     = { "managed-by" = "terraform", "app" = "ecs-loadtest" }
 }
 
+variable "secrets_prefix" {
+  type        = string
+  description = "The tasks' execution role may read the Secrets Manager secrets and SSM parameters whose names start with this (in every region of the stack), for the action's `secrets`. Empty: none."
+  default     = "ecs-loadtest/"
+  validation {
+    condition     = can(regex("^[A-Za-z0-9/_+=.@-]*$", var.secrets_prefix))
+    error_message = "secrets_prefix holds only letters, digits and /_+=.@- (a secret or parameter name's characters)."
+  }
+}
+
 variable "flow_logs" {
   type        = bool
   description = "VPC flow logs of rejected traffic to CloudWatch Logs (billed per GB ingested)."

@@ -13,7 +13,7 @@ use crate::plan::Profile;
 use crate::plan::{
     DEFAULT_HTTP2_STREAMS, HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HTTP2_STREAMS_ACCEPTED,
     HttpVersion, METHOD_ACCEPTED, STAGES_ACCEPTED, STATUSES_ACCEPTED, StageUnit, Stages, StatusSet,
-    parse_duration_seconds, parse_headers, parse_http2_streams, parse_method,
+    expand_placeholders, parse_duration_seconds, parse_headers, parse_http2_streams, parse_method,
 };
 
 /// The request timeout when none is given.
@@ -206,7 +206,13 @@ impl Settings {
         let method = http::Method::from_bytes(method.as_bytes()).unwrap_or(http::Method::GET);
         let headers = match given(&args.headers).map(parse_headers) {
             None => HeaderMap::new(),
-            Some(Ok(pairs)) => header_map(&pairs),
+            Some(Ok(pairs)) => match with_secrets(pairs, |name| std::env::var(name).ok()) {
+                Ok(pairs) => header_map(&pairs),
+                Err((line, why)) => {
+                    problems.add("headers", &line, why);
+                    HeaderMap::new()
+                }
+            },
             Some(Err(line)) => {
                 problems.add("headers", &line, HEADERS_ACCEPTED);
                 HeaderMap::new()
@@ -483,6 +489,30 @@ fn target(text: &str) -> Result<Target, String> {
     })
 }
 
+/// The headers with each `${NAME}` in a value replaced by the task's variable `NAME`: a secret the
+/// task definition revision gives the task (`secrets`), so its value travels in no request of
+/// the action's. A problem names the header line as written, never a secret's value.
+fn with_secrets(
+    pairs: Vec<(String, String)>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, String)>, (String, String)> {
+    pairs
+        .into_iter()
+        .map(|(name, value)| {
+            let line = format!("{name}: {value}");
+            let expanded = expand_placeholders(&value, &lookup).map_err(|why| (line.clone(), why))?;
+            if expanded != value && HeaderValue::from_str(&expanded).is_err() {
+                return Err((
+                    line,
+                    "secrets whose values make a valid header value (visible characters, no line break)"
+                        .to_string(),
+                ));
+            }
+            Ok((name, expanded))
+        })
+        .collect()
+}
+
 fn header_map(pairs: &[(String, String)]) -> HeaderMap {
     let mut map = HeaderMap::new();
     for (name, value) in pairs {
@@ -500,6 +530,31 @@ fn header_map(pairs: &[(String, String)]) -> HeaderMap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_secret_placeholder_in_a_header_takes_the_tasks_variable() {
+        let pairs = parse_headers("Authorization: Bearer ${API_TOKEN}\nAccept: */*").unwrap();
+        let lookup = |name: &str| (name == "API_TOKEN").then(|| "s3cr3t-value".to_string());
+        assert_eq!(
+            with_secrets(pairs.clone(), lookup).unwrap(),
+            [
+                (
+                    "Authorization".to_string(),
+                    "Bearer s3cr3t-value".to_string()
+                ),
+                ("Accept".to_string(), "*/*".to_string())
+            ]
+        );
+        let (line, why) = with_secrets(pairs.clone(), |_| None).unwrap_err();
+        assert_eq!(line, "Authorization: Bearer ${API_TOKEN}");
+        assert!(why.contains("has no `API_TOKEN`"), "{why}");
+        let (line, why) =
+            with_secrets(pairs, |_| Some("two\nlines s3cr3t".to_string())).unwrap_err();
+        assert!(
+            !line.contains("s3cr3t") && !why.contains("s3cr3t"),
+            "{line} {why}"
+        );
+    }
 
     fn args(pairs: &[(&str, &str)]) -> GenerateArgs {
         let mut args = GenerateArgs::default();

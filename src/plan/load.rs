@@ -11,6 +11,7 @@ use super::request::{
     HEADERS_ACCEPTED, HTTP_VERSION_ACCEPTED, HTTP2_STREAMS_ACCEPTED, HttpVersion, METHOD_ACCEPTED,
     STATUSES_ACCEPTED, StatusSet, parse_headers, parse_http2_streams, parse_method,
 };
+use super::secrets::{self, SecretRef};
 use super::stages::{STAGES_ACCEPTED, StageUnit, Stages};
 use super::{ScriptPlan, ScriptTool};
 use crate::input_error::Problems;
@@ -38,6 +39,9 @@ pub struct Load {
     pub environment: Vec<EnvVar>,
     /// The container command, when the tester's own is not to be used.
     pub command: Option<Vec<String>>,
+    /// The `secrets` input: variables the task definition revision reads from Secrets Manager
+    /// or SSM, never sent in a request of the action's.
+    pub secrets: Vec<SecretRef>,
 }
 
 pub fn load(inputs: &Inputs, problems: &mut Problems) -> Load {
@@ -118,6 +122,10 @@ pub fn load(inputs: &Inputs, problems: &mut Problems) -> Load {
         },
     );
 
+    let secrets = secrets::secrets(inputs, problems);
+    if let Some(headers) = given(&inputs.headers) {
+        secrets::check_placeholders(headers, &secrets, problems);
+    }
     let load = Load {
         task_count,
         target_url,
@@ -129,6 +137,7 @@ pub fn load(inputs: &Inputs, problems: &mut Problems) -> Load {
         start_delay_seconds,
         environment,
         command,
+        secrets,
     };
     load.check_environment(problems);
     load
@@ -393,11 +402,28 @@ impl Load {
                 );
                 continue;
             }
+            if self.secrets.iter().any(|secret| secret.name == var.name) {
+                problems.add(
+                    "environment",
+                    &format!("{}={}", var.name, var.value),
+                    format!("no `{}`: `secrets` gives it", var.name),
+                );
+                continue;
+            }
             if action_set.contains(&var.name.as_str()) {
                 problems.add(
                     "environment",
                     &format!("{}={}", var.name, var.value),
                     format!("no `{}`: the action sets it for every task", var.name),
+                );
+            }
+        }
+        for secret in &self.secrets {
+            if action_set.contains(&secret.name.as_str()) || secret.name == "INSECURE_TLS" {
+                problems.add(
+                    "secrets",
+                    &format!("{}={}", secret.name, secret.value_from),
+                    format!("no `{}`: the action sets it for every task", secret.name),
                 );
             }
         }

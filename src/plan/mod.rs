@@ -12,6 +12,7 @@ mod parse;
 mod profile;
 mod regions;
 mod request;
+mod secrets;
 mod split;
 mod stages;
 mod tasks;
@@ -32,6 +33,7 @@ pub use request::{
     HttpVersion, METHOD_ACCEPTED, STATUSES_ACCEPTED, StatusSet, parse_headers, parse_http2_streams,
     parse_method,
 };
+pub use secrets::{SecretRef, expand as expand_placeholders};
 pub use split::share;
 pub use stages::{STAGES_ACCEPTED, Stage, StageUnit, Stages};
 pub use tasks::TaskSpec;
@@ -70,6 +72,8 @@ pub struct Plan {
     pub report_file: Option<ReportFile>,
     /// Said to the user before the run starts (inputs that were ignored, …).
     pub notices: Vec<String>,
+    /// Warned of before the run starts (a credential written where it travels in plain text).
+    pub warnings: Vec<String>,
     pub identity: RunIdentity,
     pub tasks: Vec<TaskSpec>,
 }
@@ -194,6 +198,7 @@ pub fn cleanup_plan(inputs: &Inputs, workflow: &WorkflowEnv, problems: &mut Prob
         strict_thresholds: false,
         report_file: None,
         notices: Vec::new(),
+        warnings: Vec::new(),
         identity: workflow.identity(),
         tasks: Vec::new(),
     }
@@ -316,6 +321,7 @@ pub fn plan(
         strict_thresholds,
         report_file,
         notices,
+        warnings: secrets::credential_warnings(inputs),
         identity: workflow.identity(),
         tasks,
     })

@@ -338,6 +338,7 @@ mod tests {
             start_delay_seconds: None,
             environment: vec![],
             command: None,
+            secrets: vec![],
         }
     }
 

@@ -515,6 +515,7 @@ def state(cluster, region=REGION):
             {
                 "arn": definition.arn,
                 "images": [c.get("image") for c in definition.container_definitions],
+                "containers": definition.container_definitions,
                 "tags": backend.list_tags_for_resource(definition.arn),
             }
             for family in list(backend.task_definitions.values())

@@ -138,3 +138,169 @@ fn a_credential_header_is_masked_before_anything_else_is_printed() {
         );
     }
 }
+
+const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:loadtest/api-AbCdEf";
+
+/// `secrets` on Fargate: the registered revision references each secret (`valueFrom`), the
+/// RunTask request carries only the `${NAME}` placeholder, and no warning is given for it.
+#[test]
+fn a_secret_reaches_the_task_definition_and_never_a_request() {
+    let harness = crate::common::Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", serde_json::json!({}), serde_json::json!({}));
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[
+            ("target-url", "https://staging.example.com/"),
+            ("rate", "10"),
+            ("duration", "30s"),
+            ("headers", "Authorization: Bearer ${API_TOKEN}\nAccept: */*"),
+            ("secrets", &format!("API_TOKEN={SECRET_ARN}")),
+        ],
+    )
+    .run();
+    run.assert_code(0);
+    assert!(!run.stdout.contains("::warning::input `headers`"), "{run}");
+
+    let state = harness.state("load");
+    let revision = run.output("task-definition-arn");
+    let registered = state["task_definitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|definition| definition["arn"] == revision)
+        .unwrap_or_else(|| panic!("{revision} not registered: {state:#}"));
+    assert_eq!(
+        registered["containers"][0]["secrets"],
+        serde_json::json!([{"name": "API_TOKEN", "valueFrom": SECRET_ARN}]),
+        "{registered:#}"
+    );
+    let tasks = harness.assert_none_running("load");
+    assert_eq!(
+        crate::common::env_of(&tasks[0], "HEADERS").as_deref(),
+        Some("Authorization: Bearer ${API_TOKEN}\nAccept: */*")
+    );
+    assert_eq!(crate::common::env_of(&tasks[0], "API_TOKEN"), None);
+}
+
+/// What a run printed, but for the masks it registered (which hold the values, for the runner).
+fn printed_but_masks(finished: &crate::common::Finished) -> String {
+    format!("{}\n{}", finished.stdout, finished.stderr)
+        .lines()
+        .filter(|line| !line.starts_with("::add-mask::"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A credential written in `headers` or `environment` travels in every RunTask request: the run
+/// warns of it by the header's or variable's name, never its value, and points to `secrets`.
+#[test]
+fn a_credential_written_in_the_workflow_is_warned_of_by_name() {
+    let finished = ActionRun::without_aws(&[
+        ("target-url", "https://staging.example.com/"),
+        ("rate", "10"),
+        ("duration", "30s"),
+        ("cluster", "load"),
+        ("task-definition", "tester"),
+        ("subnets", "subnet-0123abcd"),
+        ("image", "registry.example/tester:1"),
+        ("headers", &format!("Authorization: Bearer {BEARER}")),
+        ("environment", &format!("DB_PASSWORD={PASSWORD}")),
+        ("secrets", "API_TOKEN=hunter2"),
+    ])
+    .run();
+    // `secrets` names no ARN: an input error, which stops the run before anything starts.
+    finished.assert_code(2);
+    let said = printed_but_masks(&finished);
+    assert!(
+        said.contains("input `secrets`: got `API_TOKEN=hunter2`; expected lines `NAME=ARN`"),
+        "{finished}"
+    );
+    for secret in secrets() {
+        assert!(!said.contains(secret), "{secret} shown: {finished}");
+    }
+    let harness = crate::common::Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", serde_json::json!({}), serde_json::json!({}));
+    let run = ActionRun::for_setup(
+        &harness,
+        &setup,
+        &[
+            ("target-url", "https://staging.example.com/"),
+            ("rate", "10"),
+            ("duration", "30s"),
+            ("headers", &format!("Authorization: Bearer {BEARER}")),
+            ("environment", &format!("DB_PASSWORD={PASSWORD}")),
+        ],
+    )
+    .run();
+    run.assert_code(0);
+    for name in [
+        "headers`: the value of `Authorization`",
+        "environment`: the value of `DB_PASSWORD`",
+    ] {
+        assert!(
+            run.stdout.contains(&format!("::warning::input `{name}")),
+            "{name}: {run}"
+        );
+    }
+    let said = printed_but_masks(&run);
+    for secret in [BEARER, PASSWORD] {
+        assert!(!said.contains(secret), "{secret} shown: {run}");
+    }
+}
+
+/// In the task the built-in generator expands `${NAME}` in `headers` from the variable ECS put in
+/// its environment: the target receives the secret, and nothing the generator prints holds it.
+#[test]
+fn the_generator_sends_the_secret_its_task_was_given() {
+    use crate::server::{Behaviour, Server};
+    let server = Server::start(Behaviour::default());
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
+        .arg("generate")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TARGET_URL", server.url())
+        .env("RATE", "20")
+        .env("DURATION", "1")
+        .env("TASK_INDEX", "0")
+        .env("TASK_COUNT", "1")
+        .env("HEADERS", "Authorization: Bearer ${API_TOKEN}")
+        .env("API_TOKEN", BEARER)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        *server.seen.authorizations.lock().unwrap(),
+        [format!("Bearer {BEARER}")]
+    );
+    assert!(!stdout.contains(BEARER), "{stdout}");
+
+    // A task whose definition does not give the variable: it says which, and sends nothing.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
+        .arg("generate")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TARGET_URL", server.url())
+        .env("RATE", "20")
+        .env("DURATION", "1")
+        .env("HEADERS", "Authorization: Bearer ${SESSION}")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        said.contains("the task's environment has no `SESSION`"),
+        "{said}"
+    );
+}

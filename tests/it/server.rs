@@ -50,6 +50,8 @@ pub struct Seen {
     pub most_handshakes_at_once: AtomicU64,
     /// Arrival times, seconds after the first request.
     pub arrivals: Mutex<Vec<f64>>,
+    /// The `Authorization` headers received, each value once.
+    pub authorizations: Mutex<Vec<String>>,
     first: Mutex<Option<Instant>>,
     stall_until: Mutex<Option<Instant>>,
 }
@@ -197,6 +199,16 @@ async fn answer(
     let number = seen.requests.fetch_add(1, Ordering::SeqCst) + 1;
     if request.version() == Version::HTTP_2 {
         seen.http2.fetch_add(1, Ordering::SeqCst);
+    }
+    if let Some(value) = request
+        .headers()
+        .get(hyper::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+    {
+        let mut seen_values = seen.authorizations.lock().unwrap();
+        if !seen_values.iter().any(|seen_value| seen_value == value) {
+            seen_values.push(value.to_string());
+        }
     }
     let first = *seen.first.lock().unwrap().get_or_insert(now);
     seen.arrivals

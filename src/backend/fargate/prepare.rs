@@ -59,6 +59,7 @@ pub async fn prepare(
             &place.task_definition,
             place.container_name.as_deref(),
             image,
+            &plan.load.secrets,
         )
     }))
     .await?;

@@ -2,10 +2,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::{ContainerDefinition, TaskDefinition, TaskDefinitionField};
+use aws_sdk_ecs::types::{ContainerDefinition, Secret, TaskDefinition, TaskDefinitionField};
 
 use super::log_location::LogLocation;
 use crate::aws::{AwsContext, AwsError, persist};
+use crate::plan::SecretRef;
 
 /// A registered task definition revision and what the run needs to know about its containers.
 #[derive(Debug, Clone)]
@@ -78,31 +79,56 @@ fn quoted_list(names: &[&str]) -> String {
         .join(", ")
 }
 
-/// The container definitions with `container`'s image replaced.
-pub fn with_image(
+/// The container definitions with `container`'s image replaced and `secrets` added to its own
+/// (one of the same name replaced): ECS reads each value with the execution role when a task
+/// starts, so no request of the action's holds it.
+pub fn for_run(
     definitions: &[ContainerDefinition],
     container: &str,
     image: &str,
-) -> Vec<ContainerDefinition> {
-    definitions
+    secrets: &[SecretRef],
+) -> anyhow::Result<Vec<ContainerDefinition>> {
+    let ours = secrets
+        .iter()
+        .map(|secret| {
+            Secret::builder()
+                .name(&secret.name)
+                .value_from(&secret.value_from)
+                .build()
+                .map_err(|error| anyhow::anyhow!("input `secrets`: `{}`: {error}", secret.name))
+        })
+        .collect::<anyhow::Result<Vec<Secret>>>()?;
+    Ok(definitions
         .iter()
         .cloned()
         .map(|mut definition| {
             if definition.name() == Some(container) {
                 definition.image = Some(image.to_string());
+                if !ours.is_empty() {
+                    let mut all: Vec<Secret> = definition
+                        .secrets
+                        .take()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|kept| !ours.iter().any(|our| our.name == kept.name))
+                        .collect();
+                    all.extend(ours.iter().cloned());
+                    definition.secrets = Some(all);
+                }
             }
             definition
         })
-        .collect()
+        .collect())
 }
 
 /// Describes `task_definition` (with its tags) and registers a new revision of its family that is
-/// identical but for the image of the chosen container.
+/// identical but for the image of the chosen container and the `secrets` it reads.
 pub async fn register_revision(
     ecs: &aws_sdk_ecs::Client,
     task_definition: &str,
     container_name: Option<&str>,
     image: &str,
+    secrets: &[SecretRef],
 ) -> anyhow::Result<Revision> {
     let request = ecs
         .describe_task_definition()
@@ -122,6 +148,11 @@ pub async fn register_revision(
     let definitions = base.container_definitions();
     let container = choose_container(definitions, container_name)
         .map_err(|message| anyhow::anyhow!("task definition `{task_definition}`: {message}"))?;
+    if !secrets.is_empty() && base.execution_role_arn().is_none() {
+        anyhow::bail!(
+            "input `secrets`: task definition `{task_definition}` has no execution role, which ECS needs to read secrets when a task starts; give it one that may read them (infra/terraform's does, under `secrets_prefix`)"
+        );
+    }
     let logs = definitions
         .iter()
         .find(|definition| definition.name() == Some(container.as_str()))
@@ -137,7 +168,7 @@ pub async fn register_revision(
     let request = registration(
         ecs,
         base,
-        with_image(definitions, &container, image),
+        for_run(definitions, &container, image, secrets)?,
         described.tags(),
     );
     // A repeat after a lost answer registers one more identical revision; the run uses the last.
@@ -257,9 +288,44 @@ mod tests {
     #[test]
     fn only_the_chosen_image_changes() {
         let definitions = [container("tester", None), container("proxy", Some(false))];
-        let replaced = with_image(&definitions, "tester", "new");
+        let replaced = for_run(&definitions, "tester", "new", &[]).unwrap();
         assert_eq!(replaced[0].image(), Some("new"));
+        assert_eq!(replaced[0].secrets, None);
         assert_eq!(replaced[1].image(), Some("old"));
         assert_eq!(replaced[1], definitions[1]);
+    }
+
+    #[test]
+    fn secrets_join_the_chosen_containers_own() {
+        let mut tester = container("tester", None);
+        let secret = |name: &str, from: &str| {
+            Secret::builder()
+                .name(name)
+                .value_from(from)
+                .build()
+                .unwrap()
+        };
+        tester.secrets = Some(vec![
+            secret("KEPT", "arn:kept"),
+            secret("API_TOKEN", "arn:old"),
+        ]);
+        let ours = [SecretRef {
+            name: "API_TOKEN".into(),
+            value_from: "arn:new".into(),
+        }];
+        let replaced = for_run(
+            &[tester, container("proxy", Some(false))],
+            "tester",
+            "new",
+            &ours,
+        )
+        .unwrap();
+        let names: Vec<(&str, &str)> = replaced[0]
+            .secrets()
+            .iter()
+            .map(|secret| (secret.name.as_str(), secret.value_from.as_str()))
+            .collect();
+        assert_eq!(names, [("KEPT", "arn:kept"), ("API_TOKEN", "arn:new")]);
+        assert_eq!(replaced[1].secrets, None);
     }
 }
