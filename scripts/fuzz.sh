@@ -3,7 +3,8 @@
 # runs, and prints the cases executed per target.
 #
 # Each target is a proptest in the unit tests (the inputs, thresholds, the result line whole and in
-# chunks, `.dockerignore`, the Dockerfile step mapper, load stages, request lines). It is run in
+# chunks, a `/loadtest` comment, the HPACK decoder, the HTTP/2 frame reader, the JTL and k6 CSV
+# readers, `.dockerignore`, the Dockerfile step mapper, load stages, request lines). It is run in
 # batches of BATCH cases, each batch with a fresh random seed, until SECONDS_PER_TARGET have passed.
 # A failing case is shrunk by proptest and written to `proptest-regressions/<module path>.txt`:
 # commit that file and the case is replayed first by every later `cargo test`.

@@ -252,6 +252,7 @@ fn huffman_status(coded: &[u8]) -> Result<u16, DecodeError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::{Just, Strategy};
 
     fn hex(text: &str) -> Vec<u8> {
         let text: String = text.split_whitespace().collect();
@@ -386,5 +387,36 @@ mod tests {
             block,
             hex("0203 5055 5487 0402 2f78 0101 6110 0d61 7574 686f 7269 7a61 7469 6f6e 016b")
         );
+    }
+
+    proptest::proptest! {
+        /// An answer's header block of any bytes: a status or an error, never a panic. The
+        /// decoder keeps no state and allocates nothing but a status's few digits.
+        #[test]
+        fn never_panics_on_arbitrary_header_blocks(block in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            if let Ok(Some(status)) = status(&block) {
+                proptest::prop_assert!((100..=999).contains(&status), "{}", status);
+            }
+        }
+
+        #[test]
+        fn never_panics_on_blocks_shaped_like_hpack(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    (0x80u8..=0xff).prop_map(|index| vec![index]),
+                    (0u8..0x40, 0u8..8, proptest::collection::vec(proptest::num::u8::ANY, 0..8))
+                        .prop_map(|(first, length, bytes)| {
+                            let mut part = vec![first, length];
+                            part.extend(bytes);
+                            part
+                        }),
+                    Just(vec![0x20]),
+                    Just(vec![0x3f, 0xff, 0xff, 0xff, 0xff, 0x0f]),
+                ],
+                0..8,
+            ),
+        ) {
+            let _ = status(&parts.concat());
+        }
     }
 }

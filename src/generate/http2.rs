@@ -1112,6 +1112,7 @@ mod tests {
 
     use h2::server::SendResponse;
     use h2::{Reason, RecvStream};
+    use proptest::prelude::Strategy;
     use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, duplex};
     use tokio::task::{LocalSet, spawn_local};
 
@@ -1424,5 +1425,94 @@ mod tests {
             [("x-trace", b"1".as_slice())].into_iter(),
         );
         assert_eq!(request.block, expected);
+    }
+
+    /// A server that sends its SETTINGS, then `frames` and `raw` bytes, then closes: the two
+    /// exchanges on the connection end, within 5 s, whatever it sent.
+    fn exchanges_end_after(frames: Vec<(u8, u8, u32, Vec<u8>)>, raw: Vec<u8>) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(LocalSet::new().run_until(async move {
+            let (client, mut peer) = duplex(64 * 1024);
+            let exchanges = spawn_local(async move {
+                let Ok(mut connection) = Connection2::handshake(client).await else {
+                    return;
+                };
+                let _ = connection.exchange(&get()).await;
+                let _ = connection.exchange(&get()).await;
+            });
+            let mut sent = framed(SETTINGS, 0, 0, &[]);
+            for (kind, flags, id, payload) in &frames {
+                sent.extend(framed(*kind, *flags, *id, payload));
+            }
+            sent.extend(raw);
+            // The client's frames are read and dropped to the end; the server's side is shut
+            // down once it has written, so the client reads all of it, then the end.
+            let (mut reading, mut writing) = tokio::io::split(peer);
+            spawn_local(async move {
+                let mut sink = [0; 4096];
+                while matches!(reading.read(&mut sink).await, Ok(read) if read > 0) {}
+            });
+            let _ = writing.write_all(&sent).await;
+            let _ = writing.shutdown().await;
+            tokio::time::timeout(Duration::from_secs(5), exchanges)
+                .await
+                .expect("the exchanges ended after the server closed")
+                .expect("the exchanges' task did not panic");
+        }));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..Default::default() })]
+        /// Frames of every kind (unknown ones too), flags and stream, with payloads of any bytes:
+        /// the frame reader keeps at most one frame of 16 KiB and a header block of
+        /// `MAX_HEADER_BLOCK`, and never panics or hangs.
+        #[test]
+        fn never_panics_on_arbitrary_frames_from_the_server(
+            frames in proptest::collection::vec(
+                (0u8..12, proptest::num::u8::ANY, 0u32..6, proptest::collection::vec(proptest::num::u8::ANY, 0..40)),
+                0..10,
+            ),
+            raw in proptest::collection::vec(proptest::num::u8::ANY, 0..40),
+        ) {
+            exchanges_end_after(frames, raw);
+        }
+
+        /// Answers shaped like real ones (HEADERS with a status, DATA, CONTINUATION, RST_STREAM,
+        /// GOAWAY) on the streams the client opens, in any order and cut anywhere.
+        #[test]
+        fn never_panics_on_answer_shaped_frames(
+            frames in proptest::collection::vec(
+                proptest::prop_oneof![
+                    (1u32..4).prop_map(|id| (HEADERS, END_HEADERS, id * 2 - 1, vec![0x88])),
+                    (1u32..4).prop_map(|id| (HEADERS, 0, id * 2 - 1, vec![0x48, 0x03, b'2', b'0', b'4'])),
+                    (1u32..4).prop_map(|id| (CONTINUATION, END_HEADERS, id * 2 - 1, vec![])),
+                    (1u32..4, 0usize..20).prop_map(|(id, length)| (DATA, END_STREAM, id * 2 - 1, vec![b'x'; length])),
+                    (1u32..4, 0u32..14).prop_map(|(id, code)| (RST_STREAM, 0, id * 2 - 1, code.to_be_bytes().to_vec())),
+                    (0u32..4, 0u32..14).prop_map(|(last, code)| {
+                        let mut payload = last.to_be_bytes().to_vec();
+                        payload.extend(code.to_be_bytes());
+                        (GOAWAY, 0, 0, payload)
+                    }),
+                    proptest::prelude::Just((PING, 0, 0, b"12345678".to_vec())),
+                    proptest::prelude::Just((SETTINGS, 0, 0, vec![0, 3, 0, 0, 0, 1])),
+                    (0u32..4).prop_map(|id| (WINDOW_UPDATE, 0, id, 0u32.to_be_bytes().to_vec())),
+                ],
+                0..10,
+            ),
+            cut in 0usize..4,
+        ) {
+            let mut frames = frames;
+            let raw = frames
+                .pop()
+                .map(|(kind, flags, id, payload)| {
+                    let whole = framed(kind, flags, id, &payload);
+                    whole[..whole.len().saturating_sub(cut)].to_vec()
+                })
+                .unwrap_or_default();
+            exchanges_end_after(frames, raw);
+        }
     }
 }

@@ -275,4 +275,30 @@ mod tests {
             );
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_on_arbitrary_comments(body in "(?s).{0,200}") {
+            let _ = decide_on(&body);
+        }
+
+        /// Whatever a command holds, what it is read as keeps the policy: only allowed keys, once
+        /// each, no control character anywhere.
+        #[test]
+        fn never_panics_and_keeps_the_policy_on_command_shaped_comments(
+            body in "/loadtest( (rate|duration|thresholds|target-url|sha|@x|\\[a\\])=(\"[^\"]{0,12}\"|[^ ]{0,12})| [a-z]{0,6}){0,6}(\r?\n.{0,20})?",
+        ) {
+            if let Decision::Command(Ok(command)) = decide_on(&body) {
+                let mut keys: Vec<&str> = command.overrides.iter().map(|(key, _)| key.as_str()).collect();
+                proptest::prop_assert!(keys.iter().all(|key| ["rate", "duration", "thresholds"].contains(key)));
+                keys.sort_unstable();
+                keys.dedup();
+                proptest::prop_assert_eq!(keys.len(), command.overrides.len());
+                proptest::prop_assert!(command
+                    .overrides
+                    .iter()
+                    .all(|(_, value)| !value.chars().any(|c| c.is_control() && c != '\n')));
+            }
+        }
+    }
 }

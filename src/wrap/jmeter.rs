@@ -267,6 +267,15 @@ fn read_jtl(path: &Path, read: &Mutex<Read>) -> Result<()> {
             continue;
         }
         if record.matches('"').count() % 2 == 1 {
+            // A quoted field may hold line breaks, but no sample's fields come near this: a
+            // quote that never closes is an unreadable record, not memory that grows.
+            if record.len() > MAX_RECORD_BYTES {
+                record.clear();
+                read.lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .tally
+                    .unreadable += 1;
+            }
             continue;
         }
         let fields = parse_record(&record);
@@ -287,6 +296,10 @@ fn read_jtl(path: &Path, read: &Mutex<Read>) -> Result<()> {
         }
     }
 }
+
+/// The longest record of JMeter's results read whole (a response message with line breaks fits
+/// many times over).
+const MAX_RECORD_BYTES: usize = 256 * 1024;
 
 /// How often a results file that has not grown is looked at again.
 const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
@@ -679,5 +692,58 @@ mod tests {
             "{unheld:?}"
         );
         assert_eq!(held, delayed);
+    }
+
+    /// Reads `text` as a JTL file JMeter has finished writing.
+    fn read_whole(text: &[u8]) -> Result<Read> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("results.jtl");
+        std::fs::write(&path, text).unwrap();
+        let read = Mutex::new(Read {
+            tester_ended: true,
+            ..Default::default()
+        });
+        read_jtl(&path, &read)?;
+        Ok(read.into_inner().unwrap())
+    }
+
+    const HEADER: &str = "timeStamp,elapsed,label,responseCode,responseMessage,threadName,dataType,success,failureMessage,bytes,sentBytes,grpThreads,allThreads,URL,Latency,IdleTime,Connect\n";
+
+    #[test]
+    fn a_quote_that_never_closes_costs_one_unreadable_record_not_memory() {
+        let mut text = HEADER.to_string();
+        text.push_str(
+            "1700000000000,12,\"GET /a,200,OK,t 1-1,text,true,,10,10,1,1,http://x/a,12,0,1\n",
+        );
+        let line = "1700000000000,12,GET /a,200,OK,t 1-1,text,true,,10,10,1,1,http://x/a,12,0,1\n";
+        while text.len() < 3 * MAX_RECORD_BYTES {
+            text.push_str(line);
+        }
+        let read = read_whole(text.as_bytes()).unwrap();
+        assert!(read.tally.unreadable >= 1, "{}", read.tally.unreadable);
+        assert!(
+            read.tally.requests > 0,
+            "the samples after the bound are read again"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..Default::default() })]
+        #[test]
+        fn never_panics_on_arbitrary_results_files(text in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = read_whole(&text);
+        }
+
+        #[test]
+        fn never_panics_on_results_shaped_like_jtl(
+            rows in proptest::collection::vec(
+                "[0-9]{0,13},-?[0-9.e]{0,6},(\"[^\"]{0,8}\"?|[a-zA-Z /@]{0,8}),([0-9]{0,3}|Non HTTP response code: [a-z.]{0,12}),[^,\n]{0,10},t,text,(true|false|x),[^,]{0,6},[0-9]{0,4}",
+                0..12,
+            ),
+        ) {
+            let text = format!("{HEADER}{}\n", rows.join("\n"));
+            let read = read_whole(text.as_bytes()).unwrap();
+            proptest::prop_assert!(read.tally.requests <= rows.len() as u64);
+        }
     }
 }

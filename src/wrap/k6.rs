@@ -794,4 +794,38 @@ mod tests {
         assert_eq!(exit_meaning(107), "the script threw an exception");
         assert_eq!(exit_meaning(3), "an error");
     }
+
+    /// Reads `text` as the samples k6 wrote, from a file in place of the pipe.
+    fn read_all(text: &[u8]) -> Result<Tally> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.csv");
+        std::fs::write(&path, text).unwrap();
+        let tally = Mutex::new(Tally::default());
+        read_samples(&path, &tally)?;
+        Ok(tally.into_inner().unwrap())
+    }
+
+    const CSV_HEADER: &str = "metric_name,timestamp,metric_value,check,error,error_code,expected_response,group,method,name,proto,scenario,service,status,subproto,tls_version,url,extra_tags,metadata\n";
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 128, ..Default::default() })]
+        #[test]
+        fn never_panics_on_arbitrary_sample_files(text in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = read_all(&text);
+        }
+
+        #[test]
+        fn never_panics_on_samples_shaped_like_k6s(
+            rows in proptest::collection::vec(
+                "(http_reqs|http_req_duration|http_req_failed|checks|iterations|x),[0-9]{0,10},-?[0-9.eE+]{0,8}(NaN|inf)?,[^,\n]{0,6},,[0-9]{0,4},(true|false),,GET,(\"[^\"]{0,8}\"?|[a-z /@]{0,8}),HTTP/1.1,s,,[0-9]{0,3},,,,,",
+                0..16,
+            ),
+        ) {
+            let text = format!("{CSV_HEADER}{}\n", rows.join("\n"));
+            if let Ok(tally) = read_all(text.as_bytes()) {
+                proptest::prop_assert!(tally.requests <= rows.len() as u64);
+                proptest::prop_assert!(tally.errors <= rows.len() as u64);
+            }
+        }
+    }
 }
