@@ -1435,7 +1435,7 @@ mod tests {
             .build()
             .unwrap();
         runtime.block_on(LocalSet::new().run_until(async move {
-            let (client, mut peer) = duplex(64 * 1024);
+            let (client, peer) = duplex(64 * 1024);
             let exchanges = spawn_local(async move {
                 let Ok(mut connection) = Connection2::handshake(client).await else {
                     return;
