@@ -144,7 +144,7 @@ pub struct Inputs {
     /// ECR repository name (required when building)
     #[arg(long, value_name = "NAME")]
     pub ecr_repository: Option<String>,
-    /// Tag of the pushed image [default: the first 7 characters of GITHUB_SHA]
+    /// Tag of the pushed image [default: GITHUB_SHA, whole]
     #[arg(long, value_name = "TAG")]
     pub image_tag: Option<String>,
     /// Minutes after which running tasks are stopped and the run fails [default: 60]

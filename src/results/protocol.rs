@@ -440,14 +440,15 @@ pub fn parse_chunk(line: &str) -> Result<Chunk, String> {
 /// hdrhistogram sizes its counts from the header alone, and 5 figures up to 2^62 alone is a
 /// 48 MiB array, which one small line could ask for hundreds of times.
 pub const MAX_SIGNIFICANT_FIGURES: u32 = 3;
-/// About 19 hours in microseconds: far above any request's latency.
-pub const MAX_TRACKABLE_US: u64 = 1 << 36;
+/// About 76 hours in microseconds: above any latency a run can measure (its tasks are stopped at
+/// `timeout-minutes`, 48 hours at most).
+pub const MAX_TRACKABLE_US: u64 = 1 << 38;
 /// The most bytes one histogram may inflate to (its header and counts); one that fits the
 /// bounds above needs under 300 KiB.
 pub const MAX_INFLATED_BYTES: usize = 1 << 20;
 /// The most memory all of one task's decoded histograms may take together (8 bytes a count):
-/// a whole result of this protocol at its bounds (1 + 200 names + 120 points at the wrapper's
-/// 1 µs to an hour) needs about 60 MiB.
+/// a whole result of this protocol with the wrapper's histograms (1 µs to an hour, 190 KiB each:
+/// 1 + 101 names + 120 points) needs about 41 MiB.
 pub const MAX_DECODED_BYTES: usize = 64 << 20;
 
 /// HdrHistogram's V2 cookies (with the word size 8 in the low bits), and its header's size.
@@ -549,7 +550,7 @@ fn check_header(plain: &[u8]) -> Result<(), String> {
     }
     if lowest == 0 || highest > MAX_TRACKABLE_US || highest < lowest.saturating_mul(2) {
         return Err(format!(
-            "latency_hdr declares values from {lowest} to {highest} µs; from at least 1 to at most {MAX_TRACKABLE_US} µs (about 19 hours)"
+            "latency_hdr declares values from {lowest} to {highest} µs; from at least 1 to at most {MAX_TRACKABLE_US} µs (about 76 hours)"
         ));
     }
     Ok(())
@@ -741,7 +742,7 @@ mod tests {
 
     #[test]
     fn a_tasks_histograms_together_are_bounded() {
-        // Each at the largest bounds allowed (about 220 KiB decoded): 200 names and 120 points
+        // Each at the largest bounds allowed (about 240 KiB decoded): 200 names and 120 points
         // together ask for more than the budget, and the result is refused naming where.
         let largest = base64::engine::general_purpose::STANDARD.encode(declared(
             3,

@@ -165,7 +165,11 @@ fn the_context_is_built_on_the_engine_and_run_without_a_registry() {
     .run();
 
     run.assert_code(0);
-    assert_eq!(run.output("image"), "ecs-loadtest-local:0123456");
+    assert_eq!(
+        run.output("image"),
+        "ecs-loadtest-local:0123456789abcdef0123456789abcdef01234567",
+        "tagged by the commit's whole SHA"
+    );
     assert_eq!(run.results()["merged"]["requests"], 50);
     assert_eq!(containers_of(&id), Vec::<String>::new());
 }

@@ -141,25 +141,29 @@ fn a_credential_header_is_masked_before_anything_else_is_printed() {
 
 const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:loadtest/api-AbCdEf";
 
+/// A run on Fargate (moto) of one task that ends at once, with a load and `extra` inputs.
+fn fargate_run(extra: &[(&str, &str)]) -> (crate::common::Finished, crate::common::Harness) {
+    let harness = crate::common::Harness::start();
+    let setup = harness.setup("load", "tester", &[("tester", true)]);
+    harness.script("load", serde_json::json!({}), serde_json::json!({}));
+    let mut inputs = vec![
+        ("target-url", "https://staging.example.com/"),
+        ("rate", "10"),
+        ("duration", "30s"),
+    ];
+    inputs.extend_from_slice(extra);
+    let run = ActionRun::for_setup(&harness, &setup, &inputs).run();
+    (run, harness)
+}
+
 /// `secrets` on Fargate: the registered revision references each secret (`valueFrom`), the
 /// RunTask request carries only the `${NAME}` placeholder, and no warning is given for it.
 #[test]
 fn a_secret_reaches_the_task_definition_and_never_a_request() {
-    let harness = crate::common::Harness::start();
-    let setup = harness.setup("load", "tester", &[("tester", true)]);
-    harness.script("load", serde_json::json!({}), serde_json::json!({}));
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[
-            ("target-url", "https://staging.example.com/"),
-            ("rate", "10"),
-            ("duration", "30s"),
-            ("headers", "Authorization: Bearer ${API_TOKEN}\nAccept: */*"),
-            ("secrets", &format!("API_TOKEN={SECRET_ARN}")),
-        ],
-    )
-    .run();
+    let (run, harness) = fargate_run(&[
+        ("headers", "Authorization: Bearer ${API_TOKEN}\nAccept: */*"),
+        ("secrets", &format!("API_TOKEN={SECRET_ARN}")),
+    ]);
     run.assert_code(0);
     assert!(!run.stdout.contains("::warning::input `headers`"), "{run}");
 
@@ -197,6 +201,8 @@ fn printed_but_masks(finished: &crate::common::Finished) -> String {
 /// warns of it by the header's or variable's name, never its value, and points to `secrets`.
 #[test]
 fn a_credential_written_in_the_workflow_is_warned_of_by_name() {
+    let headers = format!("Authorization: Bearer {BEARER}");
+    let environment = format!("DB_PASSWORD={PASSWORD}");
     let finished = ActionRun::without_aws(&[
         ("target-url", "https://staging.example.com/"),
         ("rate", "10"),
@@ -205,8 +211,8 @@ fn a_credential_written_in_the_workflow_is_warned_of_by_name() {
         ("task-definition", "tester"),
         ("subnets", "subnet-0123abcd"),
         ("image", "registry.example/tester:1"),
-        ("headers", &format!("Authorization: Bearer {BEARER}")),
-        ("environment", &format!("DB_PASSWORD={PASSWORD}")),
+        ("headers", &headers),
+        ("environment", &environment),
         ("secrets", "API_TOKEN=hunter2"),
     ])
     .run();
@@ -220,21 +226,7 @@ fn a_credential_written_in_the_workflow_is_warned_of_by_name() {
     for secret in secrets() {
         assert!(!said.contains(secret), "{secret} shown: {finished}");
     }
-    let harness = crate::common::Harness::start();
-    let setup = harness.setup("load", "tester", &[("tester", true)]);
-    harness.script("load", serde_json::json!({}), serde_json::json!({}));
-    let run = ActionRun::for_setup(
-        &harness,
-        &setup,
-        &[
-            ("target-url", "https://staging.example.com/"),
-            ("rate", "10"),
-            ("duration", "30s"),
-            ("headers", &format!("Authorization: Bearer {BEARER}")),
-            ("environment", &format!("DB_PASSWORD={PASSWORD}")),
-        ],
-    )
-    .run();
+    let (run, _harness) = fargate_run(&[("headers", &headers), ("environment", &environment)]);
     run.assert_code(0);
     for name in [
         "headers`: the value of `Authorization`",
@@ -251,25 +243,33 @@ fn a_credential_written_in_the_workflow_is_warned_of_by_name() {
     }
 }
 
+/// `ecs-loadtest generate` as a task runs it, with `environment` only.
+fn generate_in_a_task(target: &str, environment: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
+        .arg("generate")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("TARGET_URL", target)
+        .env("RATE", "20")
+        .env("DURATION", "1")
+        .envs(environment.iter().copied())
+        .output()
+        .unwrap()
+}
+
 /// In the task the built-in generator expands `${NAME}` in `headers` from the variable ECS put in
 /// its environment: the target receives the secret, and nothing the generator prints holds it.
 #[test]
 fn the_generator_sends_the_secret_its_task_was_given() {
     use crate::server::{Behaviour, Server};
     let server = Server::start(Behaviour::default());
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
-        .arg("generate")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TARGET_URL", server.url())
-        .env("RATE", "20")
-        .env("DURATION", "1")
-        .env("TASK_INDEX", "0")
-        .env("TASK_COUNT", "1")
-        .env("HEADERS", "Authorization: Bearer ${API_TOKEN}")
-        .env("API_TOKEN", BEARER)
-        .output()
-        .unwrap();
+    let output = generate_in_a_task(
+        &server.url(),
+        &[
+            ("HEADERS", "Authorization: Bearer ${API_TOKEN}"),
+            ("API_TOKEN", BEARER),
+        ],
+    );
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -283,16 +283,10 @@ fn the_generator_sends_the_secret_its_task_was_given() {
     assert!(!stdout.contains(BEARER), "{stdout}");
 
     // A task whose definition does not give the variable: it says which, and sends nothing.
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_ecs-loadtest"))
-        .arg("generate")
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("TARGET_URL", server.url())
-        .env("RATE", "20")
-        .env("DURATION", "1")
-        .env("HEADERS", "Authorization: Bearer ${SESSION}")
-        .output()
-        .unwrap();
+    let output = generate_in_a_task(
+        &server.url(),
+        &[("HEADERS", "Authorization: Bearer ${SESSION}")],
+    );
     assert!(!output.status.success());
     let said = format!(
         "{}{}",
