@@ -213,9 +213,9 @@ class Life:
             self.finish(task, ran=True)
 
     def finish(self, task, ran):
-        self.status = "STOPPED"
-        self.stopped_at = time.monotonic()
-        self.stopped_wall = time.time()
+        # Everything a stopped task reports is set before its status says STOPPED: a DescribeTasks
+        # answered from another thread in between would otherwise see a stopped task whose
+        # container has no exit code yet, which ECS never reports.
         task.stop_code = self.script.get(
             "stop_code", "EssentialContainerExited" if ran else "TaskFailedToStart"
         )
@@ -223,25 +223,28 @@ class Life:
         scripted = self.script.get("containers", {})
         for container in task.containers:
             end = scripted.get(container.name, {})
-            container.last_status = "STOPPED"
             container.exit_code = end.get("exit_code", 0 if ran else None)
             container.reason = end.get("reason")
+            container.last_status = "STOPPED"
         run = self.script.get("run_seconds", 0.5) if ran else 0
         self.stamp_stop(task, self.created_wall + datetime.timedelta(seconds=self.pending() + float(run or 0)))
+        self.stopped_at = time.monotonic()
+        self.stopped_wall = time.time()
+        self.status = "STOPPED"
 
     def user_stop(self, task):
         """StopTask: what ECS reports after SIGTERM reached a container that then exited."""
         if self.status == "STOPPED":
             return
         ran = self.status == "RUNNING"
-        self.status = "STOPPED"
-        self.stopped_at = time.monotonic()
-        self.stopped_wall = time.time()
         task.stop_code = "UserInitiated"
         for container in task.containers:
-            container.last_status = "STOPPED"
             container.exit_code = 143 if ran else None
+            container.last_status = "STOPPED"
         self.stamp_stop(task, now())
+        self.stopped_at = time.monotonic()
+        self.stopped_wall = time.time()
+        self.status = "STOPPED"
 
     @staticmethod
     def stamp_stop(task, stamp):

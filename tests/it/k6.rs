@@ -68,9 +68,11 @@ fn a_script_on_four_tasks_sends_its_load_once_in_exact_shares_and_merges_to_the_
     let shares = crate::common::task_shares(&results);
     assert_eq!(shares.iter().sum::<u64>(), sent, "{shares:?}");
     assert!(shares.iter().all(|share| *share > 0), "{shares:?}");
-    // Paused until START_AT and resumed together.
+    // Paused until START_AT and resumed together, within the report's own rule (a task that began
+    // more than 1 s after START_AT is named late). A tighter bound would time this shared
+    // machine, not the wrapper.
     let skew = merged["start_skew_ms"].as_u64().unwrap();
-    assert!(skew < 200, "start skew {skew} ms\n{run}");
+    assert!(skew < 1000, "start skew {skew} ms\n{run}");
     run.assert_stdout_has("execution segment 3/4:1");
 }
 
