@@ -229,9 +229,6 @@ pub fn image_source(
     problems: &mut Problems,
     ignored: &mut Ignored,
 ) -> Option<(ImageSource, String)> {
-    if !plain_text_inputs(inputs, problems) {
-        return None;
-    }
     let (tester, why) = choose_tester(inputs, problems)?;
     if !matches!(tester, Tester::Script(_)) && given(&inputs.tester_image).is_some() {
         ignored.add(NOT_K6, "tester-image");
@@ -443,7 +440,7 @@ fn script_plan(
 /// The inputs the action writes into a Dockerfile or an image's name hold no control character:
 /// a line break in `script` or an image would write a line of its own into the Dockerfile the
 /// action composes (another `FROM`, a `RUN`). Whether each held one.
-fn plain_text_inputs(inputs: &Inputs, problems: &mut Problems) -> bool {
+pub fn plain_text_inputs(inputs: &Inputs, problems: &mut Problems) -> bool {
     let mut plain = true;
     for (name, value) in [
         ("script", &inputs.script),

@@ -214,7 +214,11 @@ pub fn plan(
 ) -> Option<Plan> {
     let region = region(inputs, workflow, problems);
     let mut load = load::load(inputs, problems);
-    let (image, tester) = image::image_source(inputs, workflow, problems, ignored).unzip();
+    let (image, tester) = if image::plain_text_inputs(inputs, problems) {
+        image::image_source(inputs, workflow, problems, ignored).unzip()
+    } else {
+        (None, None)
+    };
     if let Some(ImageSource::Script(script)) = &image {
         load.for_script(inputs, problems, script);
     }

@@ -291,6 +291,18 @@ impl Harness {
         )
     }
 
+    /// The task definition revision `arn` as the harness holds it (`containers` whole).
+    pub fn task_definition(&self, cluster: &str, arn: &str) -> Value {
+        let state = self.state(cluster);
+        state["task_definitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|definition| definition["arn"] == arn)
+            .unwrap_or_else(|| panic!("{arn} is not registered: {state:#}"))
+            .clone()
+    }
+
     pub fn tasks(&self, cluster: &str) -> Vec<Value> {
         self.state(cluster)["tasks"].as_array().unwrap().clone()
     }

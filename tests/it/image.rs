@@ -158,14 +158,7 @@ fn builds_pushes_and_runs_the_pushed_digest() {
     run.assert_stdout_has("::add-mask::123456789012-auth-token");
 
     // The registered revision runs exactly the pushed digest.
-    let state = harness.state("load");
-    let revision = run.output("task-definition-arn");
-    let registered = state["task_definitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|d| d["arn"] == revision)
-        .unwrap();
+    let registered = harness.task_definition("load", run.output("task-definition-arn"));
     assert_eq!(registered["images"][0], image);
 
     // Pulled back from the registry, the image has that digest and holds what was built.

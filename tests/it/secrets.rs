@@ -167,14 +167,7 @@ fn a_secret_reaches_the_task_definition_and_never_a_request() {
     run.assert_code(0);
     assert!(!run.stdout.contains("::warning::input `headers`"), "{run}");
 
-    let state = harness.state("load");
-    let revision = run.output("task-definition-arn");
-    let registered = state["task_definitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|definition| definition["arn"] == revision)
-        .unwrap_or_else(|| panic!("{revision} not registered: {state:#}"));
+    let registered = harness.task_definition("load", run.output("task-definition-arn"));
     assert_eq!(
         registered["containers"][0]["secrets"],
         serde_json::json!([{"name": "API_TOKEN", "valueFrom": SECRET_ARN}]),
